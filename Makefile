@@ -1,0 +1,43 @@
+# pace-linkage: two commands set everything up on a fresh machine (Python 3.11+ and make):
+#   make demo   - create .venv if needed, generate synthetic data, run the Prefect pipeline, write the report
+#   make test   - create .venv if needed, run the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: demo test test-all bench lint lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@($(PY) -m pip install -q --disable-pip-version-check uv==0.13.8 2>/dev/null && \
+	   $(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock && \
+	   $(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .) || \
+	 ($(PY) -m pip install -q --disable-pip-version-check -r requirements.lock && \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-deps -e .)
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/pace-linkage demo --out out
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+lock:
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --python-version 3.11 \
+	  --no-header --no-annotate -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

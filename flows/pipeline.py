@@ -1,0 +1,101 @@
+"""The pace-linkage pipeline as one Prefect flow. It reads like the stage list:
+
+ingest -> normalise -> block -> compare -> train-model -> score -> cluster -> evaluate -> report
+
+The flow's parameters are paths, numbers and names only (:class:`RunParams`): never frames or records.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import flows.settings  # noqa: F401
+from prefect import flow
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows import progress, tasks
+from pace_linkage.config import load_config
+from pace_linkage.metrics import RunResults, load_truth
+from pace_linkage.sources import SourceBatch, SourceFailure, assemble
+
+
+class RunParams(BaseModel):
+    """Everything a run needs, as plain values (what the Prefect UI shows and validates)."""
+
+    model_config = ConfigDict(extra="forbid")
+    extracts: str = Field(description="folder holding the partner extracts")
+    out: str = Field(description="folder to write clusters.csv, pairs.parquet, report.html ...")
+    config: str | None = Field(default=None, description="top-level config YAML (default config/pace.yaml)")
+    truth: str | None = Field(default=None, description="truth CSV (source,record_id,person_id) to evaluate against")
+    threshold: float | None = Field(default=None, gt=0, lt=1, description="match probability threshold")
+    run_id: str | None = Field(default=None, description="run id (default: random)")
+    task_runner: Literal["local"] = "local"
+
+
+@flow(name="pace-linkage-pipeline", persist_result=False, log_prints=False, validate_parameters=True)
+def pace_linkage_pipeline(
+    extracts: str,
+    out: str,
+    config: str | None = None,
+    truth: str | None = None,
+    threshold: float | None = None,
+    run_id: str | None = None,
+) -> dict:
+    """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``."""
+    params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id)
+    cfg = load_config(params.config)
+    chosen = params.threshold if params.threshold is not None else cfg.linkage.threshold
+    truth_df = load_truth(Path(params.truth)) if params.truth else None
+    timings: dict[str, float] = {}
+    p = progress.current()
+
+    def timed(stage: str, fn, *args, **kw):
+        t0 = time.perf_counter()
+        with p.stage(stage):
+            result = fn(*args, **kw)
+        timings[stage] = round(time.perf_counter() - t0, 3)
+        return result
+
+    sources = {s.name: s for s in cfg.sources.items}
+    raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
+    failures = [r for r in raw if isinstance(r, SourceFailure)]
+    ingested = [r for r in raw if isinstance(r, SourceBatch)]
+    p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
+              quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
+    for f in failures:
+        p.warn(f"source {f.source} failed: {f.error}")
+
+    batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
+    records = assemble(batches)
+    p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
+              seconds=timings["normalise"])
+
+    blocked = timed("block", tasks.block, records, cfg)
+    p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
+    gamma = timed("compare", tasks.compare_pairs, records, blocked.pairs, cfg)
+    p.summary("compare", pairs=len(gamma), comparisons=gamma.shape[1], seconds=timings["compare"])
+    fs = timed("train-model", tasks.train, records, blocked.pairs, gamma, cfg)
+    p.summary("train-model", seconds=timings["train-model"])
+    scored = timed("score", tasks.score_pairs, fs, records, blocked.pairs, gamma)
+    p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
+              seconds=timings["score"])
+    dup_free = records["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
+    clustered = timed("cluster", tasks.cluster_records, records, scored, cfg, chosen, dup_free)
+    p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
+              seconds=timings["cluster"])
+
+    run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
+                     blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings)
+    metrics_doc = timed("evaluate", tasks.evaluate_run, run, truth_df)
+    pw = metrics_doc.get("pairwise")
+    if pw:
+        p.summary("evaluate", precision=pw["precision"], recall=pw["recall"], f1=pw["f1"], seconds=timings["evaluate"])
+    else:
+        p.summary("evaluate", seconds=timings["evaluate"])
+    manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), params.run_id)
+    p.summary("report", out=str(Path(params.out)), seconds=timings["report"])
+    return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
+        k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
+        "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}

@@ -1,0 +1,3 @@
+from pace_linkage.cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""Blocking: choose the candidate record pairs that the model will compare.
+
+Rules (``config.BlockingRule``) are applied in order and their pairs are unioned:
+
+* exact-key rule: two records are a candidate pair when they agree exactly on every column in ``on``.
+  A null never agrees with anything (a record with a null key column produces no pair for that rule).
+  The composite key is factorised, records are sorted by key and the within-group pairs are generated
+  with repeat/cumsum arithmetic (no Python loop per group or pair). The number of pairs
+  ``sum n(n-1)/2`` is counted first: a rule that would exceed ``max_pairs_per_rule`` raises
+  :class:`~pace_linkage.errors.LinkageError` before anything is materialised.
+* sorted-neighbourhood rule (``window``): records with no null in ``on`` are sorted by the tuple of
+  ``on`` values (ties by position) and every record is paired with the next ``window - 1`` records.
+
+``link_type``: ``link_only`` keeps only pairs from different sources, ``dedupe_only`` only pairs from the
+same source, ``link_and_dedupe`` keeps both. Pairs are positions into ``records`` (RangeIndex 0..N-1),
+``l < r``, each pair once, attributed to the first rule that produced it, sorted by (l, r).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.config import BlockingRule
+from pace_linkage.errors import LinkageError
+from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
+
+LINK_TYPES = ("link_and_dedupe", "link_only", "dedupe_only")
+
+
+@dataclass
+class BlockingResult:
+    """Candidate pairs (``l``, ``r`` int32 positions, ``rule`` int8) and per-rule statistics."""
+
+    pairs: pd.DataFrame
+    stats: pd.DataFrame
+
+
+# --------------------------------------------------------------------------------------------------
+# Keys
+# --------------------------------------------------------------------------------------------------
+def column_codes(values: pd.Series, sort: bool = False) -> np.ndarray:
+    """Integer codes of a column, ``-1`` for null (pd.NA, None, NaN, NaT). Equal values share a code."""
+    codes, _ = pd.factorize(values, sort=sort, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False)
+
+
+def composite_key(records: pd.DataFrame, columns: Sequence[str], sort: bool = False) -> np.ndarray:
+    """One int64 code per record for the tuple of ``columns``; ``-1`` if any column is null.
+
+    With ``sort=True`` the codes follow the lexicographic order of the value tuples.
+    """
+    missing = [c for c in columns if c not in records.columns]
+    if missing:
+        raise LinkageError(f"blocking: column(s) {', '.join(missing)} not in the records")
+    key = np.zeros(len(records), dtype=np.int64)
+    null = np.zeros(len(records), dtype=bool)
+    for col in columns:
+        codes = column_codes(records[col], sort=sort)
+        null |= codes < 0
+        width = int(codes.max()) + 1 if len(codes) else 1
+        combined = key * max(width, 1) + np.maximum(codes, 0)
+        # re-factorise after each column so the code stays below N (no overflow for many columns)
+        key = pd.factorize(combined, sort=sort)[0].astype(np.int64)
+    key[null] = -1
+    return key
+
+
+# --------------------------------------------------------------------------------------------------
+# Pair generation
+# --------------------------------------------------------------------------------------------------
+def _within_group_pairs(key: np.ndarray, rule_name: str, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of records sharing a non-negative key, as (l, r) position arrays with l < r."""
+    pos = np.flatnonzero(key >= 0)
+    if len(pos) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.argsort(key[pos], kind="stable")
+    pos = pos[order]  # positions grouped by key, ascending position inside each group
+    k = key[pos]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    total = int((sizes * (sizes - 1) // 2).sum())
+    if total > max_pairs:
+        raise LinkageError(
+            f"blocking rule '{rule_name}' would generate {total} pairs, more than max_pairs_per_rule "
+            f"({max_pairs}); make the rule stricter"
+        )
+    # for the element at sorted index i, its partners are the later elements of its group
+    group_end = np.repeat(starts + sizes, sizes)
+    idx = np.arange(len(k), dtype=np.int64)
+    cnt = group_end - idx - 1
+    left = np.repeat(idx, cnt)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    right = left + 1 + offsets
+    return pos[left], pos[right]
+
+
+def _window_pairs(
+    records: pd.DataFrame, columns: Sequence[str], window: int, rule_name: str, max_pairs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted neighbourhood: pair each record with the next ``window - 1`` records in key order."""
+    key = composite_key(records, columns, sort=True)
+    pos = np.flatnonzero(key >= 0)
+    order = np.lexsort((pos, key[pos]))  # by key, ties by position: deterministic
+    pos = pos[order]
+    n = len(pos)
+    total = int(sum(max(n - d, 0) for d in range(1, window)))
+    if total > max_pairs:
+        raise LinkageError(
+            f"blocking rule '{rule_name}' would generate {total} pairs, more than max_pairs_per_rule "
+            f"({max_pairs}); use a smaller window"
+        )
+    lefts, rights = [], []
+    for d in range(1, window):  # loop over offsets (window is small), not over records
+        if n > d:
+            lefts.append(pos[:-d])
+            rights.append(pos[d:])
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
+
+
+def _filter_link_type(l_: np.ndarray, r_: np.ndarray, source_codes: np.ndarray | None, link_type: str):
+    if source_codes is None or link_type == "link_and_dedupe":
+        return l_, r_
+    same = source_codes[l_] == source_codes[r_]
+    keep = ~same if link_type == "link_only" else same
+    return l_[keep], r_[keep]
+
+
+def rule_pairs(
+    records: pd.DataFrame, rule: BlockingRule, link_type: str = "link_and_dedupe",
+    max_pairs_per_rule: int = 50_000_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (l, r) pairs (l < r, int64) one rule generates, after the link_type filter."""
+    if rule.window:
+        a, b = _window_pairs(records, rule.on, rule.window, rule.name, max_pairs_per_rule)
+    else:
+        key = composite_key(records, rule.on)
+        a, b = _within_group_pairs(key, rule.name, max_pairs_per_rule)
+    l_, r_ = np.minimum(a, b), np.maximum(a, b)
+    src = column_codes(records[SOURCE]) if SOURCE in records.columns else None
+    return _filter_link_type(l_, r_, src, link_type)
+
+
+def block(
+    records: pd.DataFrame,
+    rules: Sequence[BlockingRule],
+    link_type: str = "link_and_dedupe",
+    max_pairs_per_rule: int = 50_000_000,
+) -> BlockingResult:
+    """Apply every rule and union the pairs; each pair is attributed to the first rule producing it."""
+    if link_type not in LINK_TYPES:
+        raise LinkageError(f"blocking: link_type must be one of {', '.join(LINK_TYPES)}")
+    if not rules:
+        raise LinkageError("blocking: no blocking rule configured")
+    if len(rules) > 127:
+        raise LinkageError("blocking: at most 127 blocking rules are supported")
+    n = len(records)
+    codes_per_rule, stats = [], []
+    for rule in rules:
+        l_, r_ = rule_pairs(records, rule, link_type, max_pairs_per_rule)
+        code = np.unique(l_ * n + r_)  # a window rule may repeat a pair through ties; dedupe
+        codes_per_rule.append(code)
+        stats.append({"rule": rule.name, "pairs_generated": int(len(code))})
+    all_codes = np.concatenate(codes_per_rule) if codes_per_rule else np.empty(0, np.int64)
+    rule_of = np.repeat(np.arange(len(rules), dtype=np.int8), [len(c) for c in codes_per_rule])
+    uniq, first = np.unique(all_codes, return_index=True)  # first occurrence = earliest rule
+    del all_codes
+    rule_idx = rule_of[first]
+    pairs = pd.DataFrame({
+        LEFT: (uniq // max(n, 1)).astype(np.int32),
+        RIGHT: (uniq % max(n, 1)).astype(np.int32),
+        RULE: rule_idx.astype(np.int8),
+    })
+    added = np.bincount(rule_idx, minlength=len(rules))
+    for i, s in enumerate(stats):
+        s["pairs_added"] = int(added[i])
+    return BlockingResult(pairs=pairs, stats=pd.DataFrame(stats, columns=["rule", "pairs_generated", "pairs_added"]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Quality with a truth
+# --------------------------------------------------------------------------------------------------
+def true_pair_count(truth_person_ids: Sequence | np.ndarray) -> int:
+    """Number of record pairs sharing a (non-null) person id."""
+    codes = column_codes(pd.Series(truth_person_ids))
+    counts = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def blocking_stats_with_truth(
+    pairs: pd.DataFrame, n: int, truth_person_ids: Sequence | np.ndarray,
+    rule_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Pairs completeness (share of true pairs among candidates) and reduction ratio
+    (``1 - candidates / all pairs``), overall and per rule (net: pairs first produced by the rule),
+    with the cumulative completeness after each rule."""
+    codes = column_codes(pd.Series(truth_person_ids))
+    l_ = pairs[LEFT].to_numpy(np.int64)
+    r_ = pairs[RIGHT].to_numpy(np.int64)
+    is_true = (codes[l_] == codes[r_]) & (codes[l_] >= 0)
+    n_true = true_pair_count(truth_person_ids)
+    all_pairs = n * (n - 1) // 2
+    rules = pairs[RULE].to_numpy() if RULE in pairs.columns else np.zeros(len(pairs), np.int8)
+    n_rules = int(rules.max()) + 1 if len(rules) else 0
+    if rule_names is not None:
+        n_rules = max(n_rules, len(rule_names))
+    rows, cum = [], 0
+    for i in range(n_rules):
+        sel = rules == i
+        found = int(is_true[sel].sum())
+        cum += found
+        rows.append({
+            "rule": rule_names[i] if rule_names is not None and i < len(rule_names) else str(i),
+            "pairs": int(sel.sum()),
+            "true_pairs_found": found,
+            "pairs_completeness": found / n_true if n_true else float("nan"),
+            "cumulative_completeness": cum / n_true if n_true else float("nan"),
+            "reduction_ratio": 1 - sel.sum() / all_pairs if all_pairs else float("nan"),
+        })
+    rows.append({
+        "rule": "all",
+        "pairs": int(len(pairs)),
+        "true_pairs_found": int(is_true.sum()),
+        "pairs_completeness": is_true.sum() / n_true if n_true else float("nan"),
+        "cumulative_completeness": is_true.sum() / n_true if n_true else float("nan"),
+        "reduction_ratio": 1 - len(pairs) / all_pairs if all_pairs else float("nan"),
+    })
+    return pd.DataFrame(rows)

@@ -1,0 +1,376 @@
+"""Configuration: pydantic models of ``config/*.yaml`` and the only place YAML is read.
+
+A run is described by one top-level file (default ``config/pace.yaml``) that may ``include`` source
+files (``config/partners/*.yaml``). Every model forbids unknown keys, and :func:`load_config` gathers
+*all* mistakes before raising one :class:`~pace_linkage.errors.ConfigError` whose message has one
+line per mistake, each naming the file and the dotted key (in the manner of Splink's ErrorLogger).
+
+Layout of the top-level file::
+
+    entity: person                 # what is linked; names the id column (pace_id)
+    seed: 42                       # every random choice (EM start, u sampling) derives from it
+    fields:                        # canonical fields and the normaliser each uses
+      nino: {kind: nino}
+      surname: {kind: name}
+      ...
+    identifying_fields: [nino, surname, dob, postcode]   # a row needs >=1 of these, else quarantined
+    sources:                       # inline source entries and/or include patterns
+      include: [partners/*.yaml]
+    linkage: {...}                 # blocking rules, comparisons, EM, thresholds, clustering
+    report: {...}
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pace_linkage.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "pace.yaml"
+
+FieldKind = Literal["nino", "name", "dob", "date", "postcode", "sex", "phone", "email", "text", "id"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Canonical fields
+# --------------------------------------------------------------------------------------------------
+class FieldSpec(Strict):
+    """A canonical field: the normaliser ``kind`` decides its clean form and derived columns.
+
+    Derived columns (used by blocking rules and comparisons), by kind:
+      nino     -> ``f`` (8-character stem, e.g. ``AB123456``), ``f_suffix``
+      name     -> ``f`` (clean upper case), ``f_canon`` (nickname/Mc-Mac folded), ``f_sound``
+                  (phonetic code), ``f_initial``
+      dob/date -> ``f`` (ISO date string), ``f_year``, ``f_month``, ``f_day``
+      postcode -> ``f`` (``OUTWARD INWARD``), ``f_area``, ``f_district``, ``f_sector``
+      sex      -> ``f`` in {M, F, X}
+      phone    -> ``f`` (E.164)
+      email    -> ``f`` (lower case)
+      text     -> ``f`` (upper case, punctuation dropped, spaces collapsed)
+      id       -> ``f`` (trimmed text; leading zeros kept)
+    """
+
+    kind: FieldKind
+    date_format: str | None = None  # default strptime format for dob/date (a source may override)
+    placeholders: list[str] = Field(default_factory=list)  # values meaning "unknown" -> null
+
+
+# --------------------------------------------------------------------------------------------------
+# Sources (one per partner extract)
+# --------------------------------------------------------------------------------------------------
+class SourceConfig(Strict):
+    """One partner's extract: where it is, how to read it, and how its columns map to fields."""
+
+    name: str  # short id used in outputs (source column); [a-z0-9_]
+    label: str | None = None  # human name, e.g. "Skills Development Scotland"
+    file: str  # file name or glob, relative to the extracts directory
+    format: Literal["csv", "xlsx", "jsonl"] = "csv"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    sheet: str | int | None = None  # xlsx sheet name or index (default: first)
+    record_id: str  # source column holding the partner's record id
+    columns: dict[str, str] = Field(default_factory=dict)  # canonical field -> source column
+    formats: dict[str, str] = Field(default_factory=dict)  # canonical field -> date format override
+    duplicate_free: bool = False  # the partner guarantees one record per person
+    on_bad_encoding: Literal["fail", "quarantine"] = "fail"
+    config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum() or not v.islower():
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError("must be a single character")
+        return v
+
+
+class SourcesSection(Strict):
+    include: list[str] = Field(default_factory=list)  # glob patterns relative to the config file
+    items: list[SourceConfig] = Field(default_factory=list)  # inline sources
+
+
+# --------------------------------------------------------------------------------------------------
+# Linkage settings
+# --------------------------------------------------------------------------------------------------
+class BlockingRule(Strict):
+    """Candidate pairs are record pairs that agree exactly on every column in ``on`` (nulls never
+    agree), or, with ``window``, that sit within ``window`` places of each other when records are
+    sorted by the concatenation of ``on`` (sorted neighbourhood)."""
+
+    name: str
+    on: list[str]
+    window: int | None = Field(default=None, ge=2)
+
+
+class LevelSpec(Strict):
+    """One comparison level. ``type``:
+      exact          columns equal (``column``)
+      jaro_winkler   Jaro-Winkler similarity >= threshold
+      levenshtein    edit distance <= threshold (integer)
+      damerau        Damerau-Levenshtein (transpositions count 1) <= threshold
+      jaccard        word-set Jaccard >= threshold
+      token_set      rapidfuzz token_set_ratio/100 >= threshold
+      swapped        the pair's values agree when ``column`` and ``other`` are crossed
+      date_swap      day and month swapped (dob/date kinds)
+      date_diff      absolute difference in days <= threshold
+      numeric_diff   absolute difference <= threshold
+      prefix         first ``threshold`` characters equal
+    """
+
+    type: Literal[
+        "exact", "jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "swapped",
+        "date_swap", "date_diff", "numeric_diff", "prefix",
+    ]
+    column: str | None = None  # defaults to the comparison's column
+    other: str | None = None  # for "swapped"
+    threshold: float | None = None
+    label: str | None = None
+    tf: bool = False  # term-frequency adjust this level (exact levels only)
+
+
+class ComparisonSpec(Strict):
+    """A multi-level comparison of one field. Levels are tried in order; the first that holds is
+    the pair's level. A null on either side is the ``null`` level (no evidence); if no level holds
+    the pair is at the ``else`` level."""
+
+    name: str
+    column: str
+    levels: list[LevelSpec]
+    null_columns: list[str] | None = None  # null if any of these is null (default: [column])
+
+
+class EMSettings(Strict):
+    max_iterations: int = Field(default=50, ge=1)
+    tolerance: float = Field(default=1e-5, gt=0)
+    u_sample_pairs: int = Field(default=1_000_000, ge=1000)
+    prior: float | None = Field(default=None, gt=0, lt=1)  # fixed lambda; None = estimate
+
+
+class ClusteringSettings(Strict):
+    max_cluster_size: int = Field(default=50, ge=2)
+    conflict_fields: list[str] = Field(default_factory=list)  # two different values => conflict
+    conflict_resolution: Literal["split", "flag"] = "split"
+
+
+class LinkageSettings(Strict):
+    link_type: Literal["link_and_dedupe", "link_only", "dedupe_only"] = "link_and_dedupe"
+    max_pairs_per_rule: int = Field(default=50_000_000, ge=1)
+    blocking: list[BlockingRule]
+    comparisons: list[ComparisonSpec]
+    em: EMSettings = Field(default_factory=EMSettings)
+    threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
+    named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
+    clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
+
+
+class ReportSettings(Strict):
+    small_count_threshold: int = Field(default=0, ge=0)  # counts below this shown as "*"
+    title: str = "PACE linkage quality report"
+
+
+class PaceConfig(Strict):
+    entity: Literal["person", "employer"] = "person"
+    id_column: str = "pace_id"
+    seed: int = 42
+    fields: dict[str, FieldSpec]
+    identifying_fields: list[str]
+    sources: SourcesSection
+    linkage: LinkageSettings
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    config_file: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> PaceConfig:
+        problems: list[str] = []
+        for f in self.identifying_fields:
+            if f not in self.fields:
+                problems.append(f"identifying_fields: '{f}' is not a declared field")
+        return _raise_if(problems, self)
+
+    def derived_columns(self) -> set[str]:
+        """Every column the normalise stage produces (what blocking and comparisons may use)."""
+        suffixes = {
+            "nino": ["", "_suffix"],
+            "name": ["", "_canon", "_sound", "_initial"],
+            "dob": ["", "_year", "_month", "_day"],
+            "date": ["", "_year", "_month", "_day"],
+            "postcode": ["", "_area", "_district", "_sector"],
+        }
+        cols: set[str] = set()
+        for name, spec in self.fields.items():
+            for s in suffixes.get(spec.kind, [""]):
+                cols.add(name + s)
+        return cols
+
+    def hash(self) -> str:
+        """Stable SHA-256 of the effective configuration (sources included)."""
+        payload = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _raise_if(problems: list[str], value: Any) -> Any:
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 would read `on:`, `no`, `off` as booleans.)"""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first)
+    )
+
+
+def _read_yaml(path: Path, errors: list[str]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        errors.append(f"{path}: file not found")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(f"{path}: cannot read ({type(exc).__name__})")
+        return None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        errors.append(f"{path}:{where}: invalid YAML")
+        return None
+
+
+def _pydantic_messages(path: Path, exc: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        key = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling)"
+        elif err["type"] == "missing":
+            msg = "required key missing"
+        out.append(f"{path}: {key}: {msg}")
+    return out
+
+
+def load_source(path: Path, errors: list[str]) -> SourceConfig | None:
+    data = _read_yaml(path, errors)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        errors.append(f"{path}: expected a mapping of source settings")
+        return None
+    try:
+        src = SourceConfig.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_pydantic_messages(path, exc))
+        return None
+    src.config_file = str(path)
+    return src
+
+
+def load_config(path: str | os.PathLike | None = None) -> PaceConfig:
+    """Read, include and validate the configuration; raise one ConfigError listing every mistake."""
+    cfg_path = Path(path) if path else DEFAULT_CONFIG
+    errors: list[str] = []
+    data = _read_yaml(cfg_path, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cfg_path}: expected a mapping at the top level")
+
+    sources_raw = data.get("sources", {})
+    if isinstance(sources_raw, list):  # allow a plain list of inline sources
+        sources_raw = {"items": sources_raw}
+    included: list[SourceConfig] = []
+    if isinstance(sources_raw, dict):
+        for pattern in sources_raw.get("include", []) or []:
+            matches = sorted(glob.glob(str(cfg_path.parent / pattern)))
+            if not matches:
+                errors.append(f"{cfg_path}: sources.include: '{pattern}' matches no file")
+            for m in matches:
+                src = load_source(Path(m), errors)
+                if src is not None:
+                    included.append(src)
+
+    try:
+        cfg = PaceConfig.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_pydantic_messages(cfg_path, exc))
+        raise ConfigError("\n".join(errors)) from None
+
+    cfg.config_file = str(cfg_path)
+    for s in cfg.sources.items:
+        s.config_file = str(cfg_path)
+    cfg.sources.items = list(cfg.sources.items) + included
+    errors.extend(check_references(cfg))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return cfg
+
+
+def check_references(cfg: PaceConfig) -> list[str]:
+    """Cross-checks pydantic cannot do alone: names exist, columns are produced, no duplicates."""
+    errors: list[str] = []
+    where = cfg.config_file or "config"
+    names = [s.name for s in cfg.sources.items]
+    if not names:
+        errors.append(f"{where}: sources: no source configured")
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"{where}: sources: source name '{dup}' is used more than once")
+    for s in cfg.sources.items:
+        for field in s.columns:
+            if field not in cfg.fields:
+                errors.append(f"{s.config_file}: columns.{field}: not a declared field (fields: {', '.join(cfg.fields)})")
+        for field in s.formats:
+            if field not in cfg.fields:
+                errors.append(f"{s.config_file}: formats.{field}: not a declared field")
+    derived = cfg.derived_columns()
+    for i, rule in enumerate(cfg.linkage.blocking):
+        for col in rule.on:
+            if col not in derived:
+                errors.append(f"{where}: linkage.blocking.{i}.on: column '{col}' is not produced by any field")
+    for i, comp in enumerate(cfg.linkage.comparisons):
+        cols = [comp.column, *(comp.null_columns or [])]
+        cols += [lv.column for lv in comp.levels if lv.column] + [lv.other for lv in comp.levels if lv.other]
+        for col in cols:
+            if col not in derived:
+                errors.append(f"{where}: linkage.comparisons.{i}.column: '{col}' is not produced by any field")
+        for j, lv in enumerate(comp.levels):
+            needs = {"jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "date_diff", "numeric_diff", "prefix"}
+            if lv.type in needs and lv.threshold is None:
+                errors.append(f"{where}: linkage.comparisons.{i}.levels.{j}.threshold: required for type {lv.type}")
+            if lv.type == "swapped" and not lv.other:
+                errors.append(f"{where}: linkage.comparisons.{i}.levels.{j}.other: required for type swapped")
+    for field in cfg.linkage.clustering.conflict_fields:
+        if field not in derived:
+            errors.append(f"{where}: linkage.clustering.conflict_fields: '{field}' is not produced by any field")
+    return errors

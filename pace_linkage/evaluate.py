@@ -1,0 +1,358 @@
+"""Evaluate: how good is a linkage, with or without truth.
+
+Pure, vectorised functions; nothing here enumerates record pairs. With N records up to 1M and
+candidate pairs up to ~50M, every count is derived from group sizes:
+
+* the number of unordered record pairs inside a group of ``n`` records is ``C(n, 2) = n(n-1)/2``;
+* predicted pairs = sum of C(n, 2) over clusters, true pairs = sum over persons, and true positives =
+  sum over the non-empty (cluster, person) intersections. FP = predicted - TP, FN = true - TP.
+
+Pairs are unordered record pairs, both within one source and across sources.
+
+Conventions (documented because they change the numbers):
+
+* **Records absent from truth** (or with a null or blank person_id) are treated as their own person
+  (a singleton): any link they take part in is a false positive. Their number is reported as ``records_absent_from_truth``. Truth rows
+  whose record is not among the clustered records (e.g. quarantined rows) are ignored and counted as
+  ``truth_rows_not_clustered``.
+* **Empty denominators**: with no predicted pairs precision is 1.0 (no wrong link was made); with no
+  true pairs recall is 1.0 (nothing was missed). F1 is 0.0 when precision + recall is 0.
+* A record with a null cluster id is its own cluster.
+
+Without truth, :func:`estimated_quality` gives the model's own estimate (fastLink style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pace_linkage.errors import InputError
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, SOURCE
+
+PERSON_ID = "person_id"
+KEY = [SOURCE, RECORD_ID]
+_SEP = "\x1f"
+
+
+# --------------------------------------------------------------------------------------------------
+# Small helpers over whole columns
+# --------------------------------------------------------------------------------------------------
+def _choose2(n: np.ndarray) -> np.ndarray:
+    n = np.asarray(n, dtype=np.int64)
+    return n * (n - 1) // 2
+
+
+def _ratio(num: float, den: float, empty: float = 1.0) -> float:
+    return float(num) / float(den) if den else float(empty)
+
+
+def _f1(precision: float, recall: float) -> float:
+    s = precision + recall
+    return 2.0 * precision * recall / s if s > 0 else 0.0
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes 0..K-1 for a column; each null gets a fresh code of its own (a singleton)."""
+    codes, _ = pd.factorize(values, sort=False, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    null = codes < 0
+    if null.any():
+        start = codes.max() + 1 if (~null).any() else 0
+        codes[null] = start + np.arange(int(null.sum()), dtype=np.int64)
+    return codes
+
+
+def _check_unique(frame: pd.DataFrame, what: str) -> None:
+    dup = frame.duplicated(KEY, keep=False)
+    if dup.any():
+        raise InputError(f"{what}: {int(dup.sum())} rows share a (source, record_id) key; keys must be unique")
+
+
+def _check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what}: missing column(s) {', '.join(missing)}")
+
+
+def _key_strings(frame: pd.DataFrame) -> pd.Series:
+    return frame[SOURCE].astype(str) + _SEP + frame[RECORD_ID].astype(str)
+
+
+def _person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, int, int]:
+    """Person code per record position (aligned with ``records``), records absent from truth as singletons.
+
+    Returns (codes, records_absent_from_truth, truth_rows_not_clustered).
+    """
+    _check_columns(records, KEY, "records")
+    _check_columns(truth, [*KEY, PERSON_ID], "truth")
+    _check_unique(records, "records")
+    _check_unique(truth, "truth")
+    pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+    found = pos >= 0
+    truth_codes = _codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
+    codes = np.full(len(records), -1, dtype=np.int64)
+    codes[found] = truth_codes[pos[found]]
+    absent = int((~found).sum())
+    if absent:  # each record absent from truth becomes a singleton person
+        start = int(truth_codes.max()) + 1 if len(truth_codes) else 0
+        codes[~found] = start + np.arange(absent, dtype=np.int64)
+    not_clustered = int(len(truth) - (len(records) - absent))
+    return codes, absent, not_clustered
+
+
+def _blank_to_null(values: pd.Series) -> pd.Series:
+    """Empty or all-space text ids (e.g. a blank cell read with keep_default_na=False) count as missing."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return values
+    blank = values.astype(str).str.strip().eq("").to_numpy() & values.notna().to_numpy()
+    return values.where(~blank, None) if blank.any() else values
+
+
+def _pair_counts(cluster_codes: np.ndarray, person_codes: np.ndarray) -> dict[str, int]:
+    """TP/FP/FN and totals from two aligned code arrays, via group sizes only."""
+    if len(cluster_codes) == 0:
+        return {"tp": 0, "fp": 0, "fn": 0, "predicted_pairs": 0, "true_pairs": 0}
+    predicted = int(_choose2(np.bincount(cluster_codes)).sum())
+    true = int(_choose2(np.bincount(person_codes)).sum())
+    joint = cluster_codes * (int(person_codes.max()) + 1) + person_codes
+    _, both = np.unique(joint, return_counts=True)
+    tp = int(_choose2(both).sum())
+    return {"tp": tp, "fp": predicted - tp, "fn": true - tp, "predicted_pairs": predicted, "true_pairs": true}
+
+
+def _scores(counts: dict[str, int]) -> dict[str, float]:
+    precision = _ratio(counts["tp"], counts["predicted_pairs"])
+    recall = _ratio(counts["tp"], counts["true_pairs"])
+    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
+
+
+# --------------------------------------------------------------------------------------------------
+# With truth: pairwise and B-cubed
+# --------------------------------------------------------------------------------------------------
+def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_id") -> dict[str, Any]:
+    """Pairwise precision / recall / F1 of a clustering against truth, counted from group sizes.
+
+    ``clusters`` has ``source``, ``record_id`` and ``id_column``; ``truth`` has ``source``,
+    ``record_id``, ``person_id``. A pair is predicted when both records share a cluster id and true
+    when they share a person_id. See the module docstring for records absent from truth.
+
+    Returns precision, recall, f1, tp, fp, fn, predicted_pairs, true_pairs, records,
+    records_absent_from_truth and truth_rows_not_clustered.
+    """
+    _check_columns(clusters, [*KEY, id_column], "clusters")
+    person, absent, not_clustered = _person_codes(clusters, truth)
+    counts = _pair_counts(_codes(clusters[id_column]), person)
+    return {
+        **_scores(counts),
+        **counts,
+        "records": int(len(clusters)),
+        "records_absent_from_truth": absent,
+        "truth_rows_not_clustered": not_clustered,
+    }
+
+
+def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_id") -> dict[str, float]:
+    """B-cubed precision, recall and F1 (record-level averages, Bagga & Baldwin 1998).
+
+    For each record r with cluster C(r) and person P(r): precision(r) = |C(r) & P(r)| / |C(r)| and
+    recall(r) = |C(r) & P(r)| / |P(r)| (each record counts itself). Precision and recall are means
+    over records; F1 is their harmonic mean. Records absent from truth are their own person. An empty
+    input scores 1.0 / 1.0.
+    """
+    _check_columns(clusters, [*KEY, id_column], "clusters")
+    person, _, _ = _person_codes(clusters, truth)
+    if len(person) == 0:
+        return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    cluster = _codes(clusters[id_column])
+    joint = cluster * (int(person.max()) + 1) + person
+    _, inverse, both = np.unique(joint, return_inverse=True, return_counts=True)
+    inter = both[inverse].astype(np.float64)
+    precision = float(np.mean(inter / np.bincount(cluster)[cluster]))
+    recall = float(np.mean(inter / np.bincount(person)[person]))
+    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Threshold sweep (connected components at each threshold)
+# --------------------------------------------------------------------------------------------------
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if len(left) == 0:
+        return np.arange(n, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def threshold_sweep(
+    pairs: pd.DataFrame,
+    records: pd.DataFrame,
+    truth: pd.DataFrame,
+    thresholds: Iterable[float],
+) -> pd.DataFrame:
+    """Pairwise quality of plain connected-components clustering at each threshold.
+
+    ``pairs`` has ``l``, ``r`` (positions into ``records``) and ``match_probability``; ``records``
+    has ``source`` and ``record_id``. At threshold t the links are the pairs with probability >= t,
+    clusters are the connected components of those links (no conflict splitting), and precision /
+    recall / F1 are the cluster-level pairwise metrics of :func:`pairwise_metrics`.
+
+    The sweep goes from the highest threshold down and only adds the newly admitted links to the
+    previous components (components of components), so the total work is about one pass over the
+    pairs plus O(N) per threshold. Returns one row per distinct threshold, ascending, with columns
+    threshold, precision, recall, f1, links, clusters, tp, fp, fn.
+    """
+    _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
+    n = len(records)
+    person, _, _ = _person_codes(records.reset_index(drop=True), truth)
+    ts = np.unique(np.asarray(list(thresholds), dtype=np.float64))[::-1]  # descending, distinct
+    prob = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
+    order = np.argsort(-prob, kind="stable")
+    prob_sorted = prob[order]
+    left = pairs[LEFT].to_numpy(dtype=np.int64)[order]
+    right = pairs[RIGHT].to_numpy(dtype=np.int64)[order]
+
+    labels = np.arange(n, dtype=np.int64)
+    done = 0
+    rows = []
+    for t in ts:
+        upto = int(np.searchsorted(-prob_sorted, -t, side="right"))  # pairs with prob >= t
+        if upto > done:
+            new_l, new_r = labels[left[done:upto]], labels[right[done:upto]]
+            k = int(labels.max()) + 1 if n else 0
+            labels = _components(k, new_l, new_r)[labels]
+            done = upto
+        counts = _pair_counts(labels, person)
+        rows.append({
+            "threshold": float(t), **_scores(counts), "links": upto,
+            "clusters": int(len(np.unique(labels))),
+            "tp": counts["tp"], "fp": counts["fp"], "fn": counts["fn"],
+        })
+    cols = ["threshold", "precision", "recall", "f1", "links", "clusters", "tp", "fp", "fn"]
+    return pd.DataFrame(rows[::-1], columns=cols).reset_index(drop=True)
+
+
+def recommend_threshold(sweep: pd.DataFrame, min_precision: float | None = None) -> dict[str, float | None]:
+    """Pick thresholds from a sweep.
+
+    * ``best_f1``: the threshold with the highest F1; ties go to the *highest* such threshold (fewer
+      links for the same F1).
+    * ``min_precision``: the lowest threshold whose precision >= ``min_precision`` (the most recall
+      for that precision floor); None when no threshold reaches it or no floor is given.
+    """
+    out: dict[str, float | None] = {"best_f1": None, "min_precision": None}
+    if sweep.empty:
+        return out
+    s = sweep.sort_values("threshold", kind="stable")
+    best = s["f1"].max()
+    out["best_f1"] = float(s.loc[s["f1"] == best, "threshold"].max())
+    if min_precision is not None:
+        ok = s.loc[s["precision"] >= min_precision, "threshold"]
+        out["min_precision"] = float(ok.min()) if len(ok) else None
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Without truth
+# --------------------------------------------------------------------------------------------------
+def estimated_quality(match_probability: pd.Series | np.ndarray, threshold: float) -> dict[str, float]:
+    """The model's own estimate of pair-level quality (in the manner of fastLink, Enamorado et al. 2019).
+
+    Treating each candidate pair's match probability as calibrated:
+    expected precision = mean probability of the pairs >= threshold (1 - FDR), and
+    expected recall = sum of probabilities >= threshold / sum of all probabilities (1 - FNR).
+
+    It only sees candidate pairs: true matches that blocking never proposed are invisible, so the
+    recall is an upper bound with respect to blocking, and the whole estimate is only as good as the
+    model's calibration. Empty denominators give 1.0.
+    """
+    p = np.asarray(match_probability, dtype=np.float64)
+    p = p[~np.isnan(p)]
+    linked = p[p >= threshold]
+    expected_tp = float(linked.sum())
+    total = float(p.sum())
+    return {
+        "precision": _ratio(expected_tp, len(linked)),
+        "recall": _ratio(expected_tp, total),
+        "links": int(len(linked)),
+        "expected_true_links": expected_tp,
+        "expected_false_links": float(len(linked) - expected_tp),
+        "expected_missed_links": total - expected_tp,
+    }
+
+
+def confusion_pairs(
+    pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame, threshold: float
+) -> pd.DataFrame:
+    """Label each candidate pair TP / FP / FN / TN at ``threshold`` (pair level, not cluster level).
+
+    A pair is predicted when its match_probability >= threshold and true when both records share a
+    person_id (records absent from truth are their own person). Only candidate pairs appear, so
+    true matches that blocking missed are not listed here. Returns a copy of ``pairs`` with columns
+    ``is_match`` (bool) and ``label``, in the original order; sort by probability to list the top
+    false positives / negatives.
+    """
+    _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
+    person, _, _ = _person_codes(records.reset_index(drop=True), truth)
+    left = pairs[LEFT].to_numpy(dtype=np.int64)
+    right = pairs[RIGHT].to_numpy(dtype=np.int64)
+    is_match = person[left] == person[right]
+    predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
+    code = np.where(predicted, np.where(is_match, 0, 1), np.where(is_match, 2, 3)).astype(np.int8)
+    out = pairs.copy()
+    out["is_match"] = is_match
+    out["label"] = pd.Categorical.from_codes(code, categories=["TP", "FP", "FN", "TN"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Aggregates for the report
+# --------------------------------------------------------------------------------------------------
+def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[str, Any]:
+    """Persons (clusters) shared by each pair of partners: ``{"partners": [...], "matrix": [[...]]}``.
+
+    matrix[i][j] = number of distinct cluster ids with at least one record in partner i and one in
+    partner j; the diagonal is the number of distinct persons a partner holds. Partners are sorted by
+    name. Computed as B^T B over a sparse cluster x partner incidence matrix.
+    """
+    _check_columns(clusters, [SOURCE, id_column], "clusters")
+    partners = sorted(clusters[SOURCE].astype(str).unique())
+    if not partners:
+        return {"partners": [], "matrix": []}
+    src = pd.Categorical(clusters[SOURCE].astype(str), categories=partners).codes.astype(np.int64)
+    cid = _codes(clusters[id_column])
+    inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
+    inc = inc.tocsr()
+    inc.data[:] = 1  # duplicates summed by tocsr: presence only
+    matrix = (inc.T @ inc).toarray()
+    return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
+
+
+def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1.0) -> dict[str, list]:
+    """Histogram of pair match weights with integer-aligned bins of ``bin_width`` (edges listed)."""
+    w = np.asarray(match_weight, dtype=np.float64)
+    w = w[np.isfinite(w)]
+    if len(w) == 0:
+        return {"bins": [], "counts": []}
+    lo = np.floor(w.min() / bin_width) * bin_width
+    hi = (np.floor(w.max() / bin_width) + 1) * bin_width
+    edges = np.arange(lo, hi + bin_width / 2, bin_width)
+    counts, edges = np.histogram(w, bins=edges)
+    return {"bins": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]}
+
+
+__all__ = [
+    "bcubed",
+    "confusion_pairs",
+    "estimated_quality",
+    "pairwise_metrics",
+    "partner_overlap",
+    "recommend_threshold",
+    "threshold_sweep",
+    "weights_histogram",
+]

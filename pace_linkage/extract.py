@@ -1,0 +1,338 @@
+"""Extract: read one partner file exactly as its config says, every cell as text.
+
+Rules (each one a known pitfall of reading partner files with pandas defaults):
+- Every cell stays text: no type inference, so ``"007"`` keeps its zeros and the surname ``NULL`` or ``NA``
+  is not turned into a missing value.
+- The file is decoded strictly in its declared encoding. A UTF-8 byte-order mark is removed whatever the
+  declared encoding (so it never reaches a column name). A byte that does not decode is an
+  :class:`InputError` naming the file, the encoding and the byte offset, or, with
+  ``on_bad_encoding: quarantine``, quarantines only the lines that do not decode. UTF-8 text declared as
+  cp1252/latin-1 (mojibake such as ``Ã©``) is refused rather than silently garbled.
+- Ragged rows (more or fewer fields than the header) are quarantined, never padded or truncated.
+- Quoted newlines are kept inside their field; a record's ``line`` is the physical line it starts on.
+- NUL bytes and cells longer than :data:`MAX_CELL_CHARS` quarantine their row.
+- Blank lines are not records: they are skipped and counted.
+
+The result is an :class:`Extract` whose ``rows_in == len(frame) + len(quarantine)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import glob
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pace_linkage.config import SourceConfig
+from pace_linkage.errors import InputError
+from pace_linkage.schema import LINE
+
+MAX_CELL_CHARS = 10_000  # a cell longer than this is not a plausible field value
+_BOM = "\ufeff"
+_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6-\u02dc]|\u00e2\u20ac")
+
+csv.field_size_limit(64 * 1024 * 1024)  # oversized cells are quarantined by us, not crashed on by csv
+
+
+@dataclass
+class Extract:
+    """What was read from one source file. ``quarantine`` has columns line, reasons, raw (the original
+    row re-serialised in the file's own delimiter, for the partner to correct)."""
+
+    source: str
+    file: str
+    header: list[str]
+    frame: pd.DataFrame  # LINE + one text column per header name
+    quarantine: pd.DataFrame
+    rows_in: int
+    blank_lines: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_file(src: SourceConfig, extracts_dir: Path) -> Path:
+    """The one file a source's ``file`` pattern names inside ``extracts_dir``."""
+    matches = sorted(glob.glob(str(Path(extracts_dir) / src.file)))
+    if not matches:
+        raise InputError(f"{Path(extracts_dir) / src.file}: source '{src.name}': no such file")
+    if len(matches) > 1:
+        names = ", ".join(Path(m).name for m in matches[:5])
+        raise InputError(f"{Path(extracts_dir) / src.file}: source '{src.name}': pattern matches {len(matches)} files ({names})")
+    return Path(matches[0])
+
+
+def read_source(src: SourceConfig, extracts_dir: Path) -> Extract:
+    path = resolve_file(src, extracts_dir)
+    if src.format == "csv":
+        return _read_csv(src, path)
+    if src.format == "xlsx":
+        return _read_xlsx(src, path)
+    return _read_jsonl(src, path)
+
+
+def _quarantine_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[LINE, "reasons", "raw"]).astype({LINE: "int64"})
+
+
+def _check_header(header: list[str], path: Path) -> list[str]:
+    header = [h.replace(_BOM, "").strip() for h in header]
+    if not any(header):
+        raise InputError(f"{path}: line 1: header row is empty")
+    seen: set[str] = set()
+    for i, h in enumerate(header, start=1):
+        if not h:
+            raise InputError(f"{path}: line 1, column {i}: header name is empty")
+        if h in seen:
+            raise InputError(f"{path}: line 1, column {i}: header name '{h}' appears twice")
+        seen.add(h)
+    return header
+
+
+# ------------------------------------------------------------------------------------------------- csv
+def _decode(src: SourceConfig, path: Path, data: bytes) -> tuple[str, list[int]]:
+    """Decode strictly; returns text and the 1-based lines that could not be decoded (quarantine mode)."""
+    enc = src.encoding.lower().replace("_", "-")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        if enc in ("utf-8", "utf8"):
+            enc = "utf-8"
+        elif enc not in ("utf-8-sig",):
+            raise InputError(f"{path}: byte 0: file starts with a UTF-8 byte-order mark but is declared {src.encoding}")
+    try:
+        text = data.decode(enc)
+    except LookupError:
+        raise InputError(f"{path}: encoding '{src.encoding}' is not a known codec (source '{src.name}')") from None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        if src.on_bad_encoding != "quarantine":
+            raise InputError(
+                f"{path}: line {line}, byte {exc.start}: not valid {src.encoding} (declare the file's real encoding)"
+            ) from None
+        bad: list[int] = []
+        parts = []
+        for i, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                parts.append(raw.decode(enc))
+            except UnicodeDecodeError:
+                bad.append(i)
+                parts.append(raw.decode(enc, errors="replace"))
+        text = "\n".join(parts)
+        return text, bad
+    if enc not in ("utf-8", "utf-8-sig", "utf8"):
+        m = _MOJIBAKE.search(text)
+        if m:
+            line = text.count("\n", 0, m.start()) + 1
+            raise InputError(
+                f"{path}: line {line}: text looks like UTF-8 decoded as {src.encoding} (mojibake); declare encoding utf-8"
+            )
+    return text, []
+
+
+def _read_csv(src: SourceConfig, path: Path) -> Extract:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if not data.strip():
+        raise InputError(f"{path}: file is empty (expected a header line)")
+    text, bad_lines = _decode(src, path, data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=src.delimiter, strict=False)
+    try:
+        header = next(reader)
+    except csv.Error:
+        raise InputError(f"{path}: line 1: header cannot be parsed as {src.delimiter!r}-delimited CSV") from None
+    header = _check_header(header, path)
+    width = len(header)
+    bad = set(bad_lines)
+
+    good_rows: list[list[str]] = []
+    good_lines: list[int] = []
+    quarantined: list[tuple[int, str, str]] = []
+    blank = 0
+    prev_end = reader.line_num
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=src.delimiter, lineterminator="")
+
+    def raw_of(row: list[str]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        return out.getvalue()
+
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            start = prev_end + 1
+            quarantined.append((start, "malformed_csv", ""))
+            prev_end = reader.line_num
+            continue
+        start, prev_end = prev_end + 1, reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            blank += 1
+            continue
+        reasons = []
+        if bad and any(ln in bad for ln in range(start, prev_end + 1)):
+            reasons.append("bad_encoding")
+        if len(row) > width:
+            reasons.append("too_many_fields")
+        elif len(row) < width:
+            reasons.append("too_few_fields")
+        if any("\x00" in c for c in row):
+            reasons.append("nul_byte")
+        if any(len(c) > MAX_CELL_CHARS for c in row):
+            reasons.append("field_too_long")
+        if reasons:
+            quarantined.append((start, ";".join(reasons), raw_of(row)))
+        else:
+            good_rows.append(row)
+            good_lines.append(start)
+
+    frame = pd.DataFrame(good_rows, columns=header, dtype=object) if good_rows else pd.DataFrame(columns=header, dtype=object)
+    frame.insert(0, LINE, pd.Series(good_lines, dtype="int64"))
+    q = _quarantine_frame(quarantined)
+    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), blank)
+
+
+# ------------------------------------------------------------------------------------------------ xlsx
+def _cell_text(v: object) -> str:
+    """Excel cell -> text. Dates become ISO; whole numbers lose the spurious '.0'."""
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_xlsx(src: SourceConfig, path: Path) -> Extract:
+    import openpyxl  # local: only xlsx sources need it
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise InputError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    try:
+        if src.sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(src.sheet, int):
+            ws = wb.worksheets[src.sheet]
+        else:
+            ws = wb[src.sheet]
+    except (IndexError, KeyError):
+        wb.close()
+        raise InputError(f"{path}: sheet '{src.sheet}' not found (source '{src.name}')") from None
+    rows = ws.iter_rows(values_only=True)
+    try:
+        header_cells = next(rows)
+    except StopIteration:
+        wb.close()
+        raise InputError(f"{path}: workbook sheet is empty (expected a header row)") from None
+    header_list = [_cell_text(c) for c in header_cells]
+    while header_list and not header_list[-1].strip():
+        header_list.pop()
+    header = _check_header(header_list, path)
+    width = len(header)
+    good_rows, good_lines, quarantined, blank = [], [], [], 0
+    for n, cells in enumerate(rows, start=2):
+        texts = [_cell_text(c) for c in cells]
+        if not any(t.strip() for t in texts):
+            blank += 1
+            continue
+        extra = texts[width:]
+        reasons = []
+        if any(t.strip() for t in extra):
+            reasons.append("too_many_fields")
+        row = texts[:width] + [""] * max(0, width - len(texts))
+        if any("\x00" in c for c in row):
+            reasons.append("nul_byte")
+        if any(len(c) > MAX_CELL_CHARS for c in row):
+            reasons.append("field_too_long")
+        if reasons:
+            quarantined.append((n, ";".join(reasons), json.dumps(texts, ensure_ascii=False)))
+        else:
+            good_rows.append(row)
+            good_lines.append(n)
+    wb.close()
+    frame = pd.DataFrame(good_rows, columns=header, dtype=object) if good_rows else pd.DataFrame(columns=header, dtype=object)
+    frame.insert(0, LINE, pd.Series(good_lines, dtype="int64"))
+    q = _quarantine_frame(quarantined)
+    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), blank)
+
+
+# ----------------------------------------------------------------------------------------------- jsonl
+def _json_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def _read_jsonl(src: SourceConfig, path: Path) -> Extract:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if not data.strip():
+        raise InputError(f"{path}: file is empty (expected JSON lines)")
+    text, bad_lines = _decode(src, path, data)
+    bad = set(bad_lines)
+    records: list[dict] = []
+    lines: list[int] = []
+    quarantined: list[tuple[int, str, str]] = []
+    blank = 0
+    keys: dict[str, None] = {}
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            blank += 1
+            continue
+        if n in bad:
+            quarantined.append((n, "bad_encoding", line))
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            quarantined.append((n, "malformed_json", line))
+            continue
+        if not isinstance(obj, dict):
+            quarantined.append((n, "malformed_json", line))
+            continue
+        row = {str(k): _json_text(v) for k, v in obj.items()}
+        reasons = []
+        if any("\x00" in c for c in row.values()):
+            reasons.append("nul_byte")
+        if any(len(c) > MAX_CELL_CHARS for c in row.values()):
+            reasons.append("field_too_long")
+        if reasons:
+            quarantined.append((n, ";".join(reasons), line))
+            continue
+        for k in row:
+            keys.setdefault(k, None)
+        records.append(row)
+        lines.append(n)
+    header = list(keys)
+    frame = pd.DataFrame.from_records(records, columns=header) if records else pd.DataFrame(columns=header, dtype=object)
+    frame = frame.astype(object).where(frame.notna(), "")
+    frame.insert(0, LINE, pd.Series(lines, dtype="int64"))
+    q = _quarantine_frame(quarantined)
+    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), blank)

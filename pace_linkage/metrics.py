@@ -1,0 +1,188 @@
+"""Gather a run's results into ``metrics.json`` and write every output of the run.
+
+``metrics.json`` holds aggregates only (counts, rates, model parameters): no record-level value. It is
+deterministic: timings and timestamps go to ``manifest.json`` instead, so that two runs on the same
+inputs, config and seed give byte-identical ``metrics.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import pace_linkage
+from pace_linkage import evaluate
+from pace_linkage.config import PaceConfig
+from pace_linkage.errors import InputError
+from pace_linkage.outputs import RunWriter
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
+from pace_linkage.sources import SourceBatch, SourceFailure, count_totals, coverage, quarantine_summary
+
+
+@dataclass
+class RunResults:
+    cfg: PaceConfig
+    threshold: float
+    batches: list[SourceBatch]
+    failures: list[SourceFailure]
+    records: pd.DataFrame
+    blocking: object  # blocking.BlockingResult
+    gamma: pd.DataFrame
+    model: object  # model.FSModel
+    scored: pd.DataFrame
+    clusters: object  # cluster.ClusterResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_truth(path: Path) -> pd.DataFrame:
+    """Truth CSV with columns source, record_id, person_id (all text)."""
+    try:
+        truth = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: truth file not found") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: truth file cannot be read as CSV ({type(exc).__name__})") from None
+    missing = [c for c in (SOURCE, RECORD_ID, "person_id") if c not in truth.columns]
+    if missing:
+        raise InputError(f"{path}: truth file lacks column(s) {', '.join(missing)} (have: {', '.join(truth.columns)})")
+    return truth[[SOURCE, RECORD_ID, "person_id"]]
+
+
+def pairs_frame(run: RunResults) -> pd.DataFrame:
+    """pairs.parquet: each candidate pair with its rule, comparison levels, weight and probability."""
+    rec = run.records
+    pairs = run.blocking.pairs
+    l_idx, r_idx = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
+    rule_names = np.array([r.name for r in run.cfg.linkage.blocking], dtype=object)
+    out = pd.DataFrame({
+        "source_l": rec[SOURCE].to_numpy()[l_idx], "record_id_l": rec[RECORD_ID].to_numpy()[l_idx],
+        "source_r": rec[SOURCE].to_numpy()[r_idx], "record_id_r": rec[RECORD_ID].to_numpy()[r_idx],
+        "blocking_rule": rule_names[pairs[RULE].to_numpy()] if len(pairs) else pd.Series(dtype=object),
+    })
+    for col in run.gamma.columns:
+        out[f"gamma_{col}"] = run.gamma[col].to_numpy()
+    out[MATCH_WEIGHT] = run.scored[MATCH_WEIGHT].to_numpy().round(10)
+    out[MATCH_PROBABILITY] = run.scored[MATCH_PROBABILITY].to_numpy().round(12)
+    return out
+
+
+def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
+    if len(weights) == 0:
+        return {"bins": [], "counts": []}
+    lo, hi = float(np.floor(weights.min())), float(np.ceil(weights.max()))
+    if hi <= lo:
+        hi = lo + 1
+    counts, edges = np.histogram(weights, bins=bins, range=(lo, hi))
+    return {"bins": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
+    """Persons shared by each pair of partners, persons per partner, and partners used per person."""
+    pres = clusters[[id_col, SOURCE]].drop_duplicates()
+    onehot = pd.crosstab(pres[id_col], pres[SOURCE]).reindex(columns=sources, fill_value=0).clip(upper=1)
+    m = onehot.to_numpy(dtype=np.int64)
+    matrix = (m.T @ m).tolist()
+    per_person = np.bincount(m.sum(axis=1), minlength=len(sources) + 1)[1:]
+    rec_per = clusters.groupby(SOURCE).size().reindex(sources, fill_value=0)
+    per_src = onehot.sum(axis=0).reindex(sources, fill_value=0)
+    repeat = {s: round(float(1 - per_src[s] / rec_per[s]), 6) if rec_per[s] else 0.0 for s in sources}
+    return {"partners": sources, "matrix": matrix,
+            "partners_per_person": {str(i + 1): int(c) for i, c in enumerate(per_person)},
+            "repeat_client_rate": repeat}
+
+
+def model_summary(fs) -> dict:
+    """m, u and weight per comparison level (the report's model section)."""
+    comps = []
+    for c in fs.comparisons:
+        w = c.weights()
+        comps.append({"name": c.name, "levels": [
+            {"label": lab, "m": round(float(m), 8), "u": round(float(u), 10), "weight": round(float(x), 6)}
+            for lab, m, u, x in zip([*c.labels], c.m, c.u, w, strict=True)]})
+    return {"lambda": round(float(fs.lambda_), 12), "prior_weight": round(fs.prior_weight, 6), "method": fs.method,
+            "comparisons": comps}
+
+
+def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
+    cfg = run.cfg
+    id_col = cfg.id_column
+    clusters = run.clusters.clusters
+    counts = count_totals(run.batches, run.failures)
+    for f in run.failures:
+        counts["by_source"].setdefault(f.source, {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0,
+                                                    "rows_withheld": 0, "failed": True})
+    labels = {s.name: (s.label or s.name) for s in cfg.sources.items}
+    for src, c in counts["by_source"].items():
+        c["label"] = labels.get(src, src)
+    sources = sorted(b.source for b in run.batches)
+    n = len(run.records)
+    weights = run.scored[MATCH_WEIGHT].to_numpy() if len(run.scored) else np.array([])
+    probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([])
+    block_stats = run.blocking.stats.to_dict(orient="records")
+    total_pairs = n * (n - 1) // 2
+    doc: dict = {
+        "run": {"config_hash": cfg.hash(), "version": pace_linkage.__version__, "seed": cfg.seed,
+                "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
+        "counts": counts,
+        "sources_failed": [{"source": f.source, "file": f.file, "error": f.error} for f in run.failures],
+        "coverage": coverage(run.batches, cfg),
+        "blocking": {"rules": block_stats, "pairs": int(len(run.blocking.pairs)),
+                     "reduction_ratio": round(1 - len(run.blocking.pairs) / total_pairs, 8) if total_pairs else 0.0},
+        "model": model_summary(run.model),
+        "weights_histogram": _weights_histogram(weights),
+        "clusters": run.clusters.stats,
+        "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
+        "estimated": evaluate.estimated_quality(probs, run.threshold),
+    }
+    if truth is not None:
+        doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
+        doc["bcubed"] = evaluate.bcubed(clusters, truth, id_column=id_col)
+        thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
+        sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
+                                    MATCH_PROBABILITY: probs})
+        sweep = evaluate.threshold_sweep(sweep_pairs, run.records, truth, thresholds)
+        doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
+        doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
+        pc = _pairs_completeness(run, truth)
+        doc["blocking"].update(pc)
+    return doc
+
+
+def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
+    """Share of true matching pairs that blocking proposed at all (overall and per rule)."""
+    rec = run.records[[SOURCE, RECORD_ID]].merge(truth, on=[SOURCE, RECORD_ID], how="left")
+    absent = pd.Series("\x00absent-" + rec.index.astype(str), index=rec.index)
+    person = rec["person_id"].where(rec["person_id"].notna() & (rec["person_id"] != ""), absent).to_numpy()
+    sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
+    true_pairs = int((sizes * (sizes - 1) // 2).sum())
+    p = run.blocking.pairs
+    is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
+    found = int(is_true.sum())
+    out = {"true_pairs": true_pairs, "pairs_completeness": round(found / true_pairs, 8) if true_pairs else 1.0}
+    per_rule = np.bincount(p[RULE].to_numpy()[is_true], minlength=len(run.cfg.linkage.blocking))
+    out["true_pairs_added_by_rule"] = {r.name: int(c) for r, c in zip(run.cfg.linkage.blocking, per_rule, strict=True)}
+    return out
+
+
+def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir: Path, run_id: str | None) -> Path:
+    """Write the run's outputs (staged, then published with the manifest last). Returns the manifest path."""
+    writer = RunWriter(Path(out_dir), run_id)
+    try:
+        cl = run.clusters.clusters.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
+        writer.write_csv("clusters.csv", cl)
+        writer.write_parquet("pairs.parquet", pairs_frame(run))
+        writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
+        for b in run.batches:
+            if len(b.quarantine):
+                writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
+        writer.write_text("model.json", run.model.to_json() + "\n")
+        writer.write_json("metrics.json", metrics_doc)
+        writer.write_text("report.html", report_html)
+        return writer.publish({"config_hash": run.cfg.hash(), "version": pace_linkage.__version__,
+                               "timings_seconds": run.timings})
+    except BaseException:
+        writer.discard()
+        raise

@@ -1,0 +1,174 @@
+"""Sex, telephone numbers and e-mail addresses.
+
+Sex (:func:`sex`) -> ``M``, ``F`` or ``X``. The value is upper-cased, accents folded, and everything
+but letters and digits dropped, then looked up:
+
+* ``M``: M, MALE, MAN, BOY, MR, 1 (ISO/IEC 5218 code 1)
+* ``F``: F, FEMALE, WOMAN, GIRL, MRS, MS, MISS, W, 2 (ISO/IEC 5218 code 2)
+* ``X``: X, OTHER, O, NONBINARY, NB, INDETERMINATE, INTERSEX, I, 3
+* null with ``sex_not_stated``: U, UNKNOWN, NOTKNOWN, NK, NS, NOTSTATED, PREFERNOTTOSAY, PNTS,
+  REFUSED, WITHHELD, NA, 0 and 9 (ISO/IEC 5218 "not known" / "not applicable")
+* anything else -> null with ``sex_unknown_code``.
+
+Phone (:func:`phone`) -> E.164. A trailing extension (``ext 12``, ``x12``) is dropped, then
+``(0)`` after a country code, then every character but digits and a leading ``+``; letters make
+the number invalid. UK numbers (``+44``, ``0044``, ``44`` + 10 digits, or a national ``0`` + 9-10
+digits, or 10 digits whose leading 0 a spreadsheet dropped) become ``+44`` + the national
+significant number (NSN), which must be 9-10 digits starting 1, 2, 3, 5, 7, 8 or 9. Other
+international numbers written with ``+`` or ``00`` are kept as ``+`` + 8-15 digits (E.164).
+An NSN whose digits after the first are all the same (``07000 000000``), or a missing-value
+marker (N/A, UNKNOWN, NONE ...) -> ``phone_placeholder``;
+anything else -> ``phone_invalid``.
+
+E-mail (:func:`email`): trimmed, ``mailto:`` dropped, lower-cased; must be ASCII
+``local@domain.tld`` (local part of letters, digits and ``!#$%&'*+/=?^_`{|}~.-`` with no leading,
+trailing or doubled dot; domain labels of letters, digits and inner hyphens; a final label of 2+
+letters) else ``email_invalid``. Missing-value markers (N/A, NONE ...) and dummy addresses (local part such as noemail, none, na, unknown,
+noreply, test; domains example.com/.org/.net, test.com, none.com, noemail.com) ->
+``email_placeholder``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from pace_linkage.normalise import reasons as R
+from pace_linkage.normalise._common import (
+    GENERIC_PLACEHOLDERS,
+    as_text,
+    compact_key,
+    fold_accents,
+    map_unique,
+    reason_series,
+    to_string_series,
+)
+
+# ----------------------------------------------------------------------------------------------- sex
+SEX_CODES: dict[str, str] = {
+    **dict.fromkeys(["M", "MALE", "MAN", "BOY", "MR", "1"], "M"),
+    **dict.fromkeys(["F", "FEMALE", "WOMAN", "GIRL", "MRS", "MS", "MISS", "W", "2"], "F"),
+    **dict.fromkeys(["X", "OTHER", "O", "NONBINARY", "NB", "INDETERMINATE", "INTERSEX", "I", "3"], "X"),
+}
+SEX_NOT_STATED = frozenset(
+    "U UNKNOWN UNK NOTKNOWN NK NS NOTSTATED PREFERNOTTOSAY PNTS REFUSED WITHHELD NA NOTAPPLICABLE "
+    "NOTRECORDED 0 9".split()
+)
+_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+def _sex_rule(value: Any) -> tuple[str | None, str | None]:
+    text = as_text(value)
+    if text is None:
+        return None, None
+    key = _NON_ALNUM.sub("", fold_accents(text).upper())
+    if key in SEX_CODES:
+        return SEX_CODES[key], None
+    if key in SEX_NOT_STATED:
+        return None, R.SEX_NOT_STATED
+    return None, R.SEX_UNKNOWN_CODE
+
+
+def sex_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(M/F/X, reason codes) for a column of raw sex codes. See the module rules."""
+    (out,), reason = map_unique(s, _sex_rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)
+
+
+def sex(value: Any) -> str | None:
+    """``"M"``, ``"F"`` or ``"X"`` from a code such as ``Female``, ``m`` or ``2``; else None."""
+    return _sex_rule(value)[0]
+
+
+# --------------------------------------------------------------------------------------------- phone
+_EXTENSION = re.compile(r"\s*(?:ext(?:ension)?\.?|x|#)\s*\d{1,6}\s*$", re.IGNORECASE)
+_TRUNK_ZERO = re.compile(r"^(\+|00)\s*(\d{1,3})\s*\(0\)")
+_PHONE_CHARS = re.compile(r"[\s\-().\/]+")
+_UK_NSN = re.compile(r"[1235789]\d{8,9}", re.ASCII)
+
+
+def _phone_rule(value: Any) -> tuple[str | None, str | None]:
+    text = as_text(value)
+    if text is None:
+        return None, None
+    if compact_key(text) in GENERIC_PLACEHOLDERS:
+        return None, R.PHONE_PLACEHOLDER
+    text = _TRUNK_ZERO.sub(r"+\2", _EXTENSION.sub("", text))
+    digits = _PHONE_CHARS.sub("", text)
+    if digits.startswith("+"):
+        international, digits = True, digits[1:]
+    elif digits.startswith("00"):
+        international, digits = True, digits[2:]
+    else:
+        international = False
+    if not digits.isascii() or not digits.isdigit():
+        return None, R.PHONE_INVALID
+    if international or (digits.startswith("44") and len(digits) in (12, 13)):
+        if not digits.startswith("44"):
+            ok = 8 <= len(digits) <= 15 and digits[0] != "0"
+            return ("+" + digits, None) if ok else (None, R.PHONE_INVALID)
+        nsn = digits[2:]
+        nsn = nsn[1:] if nsn.startswith("0") else nsn
+    elif digits.startswith("0"):
+        nsn = digits[1:]
+    else:
+        nsn = digits if len(digits) == 10 else ""  # a leading 0 lost in a spreadsheet
+    if not _UK_NSN.fullmatch(nsn):
+        return None, R.PHONE_INVALID
+    if len(set(nsn[1:])) == 1:
+        return None, R.PHONE_PLACEHOLDER
+    return "+44" + nsn, None
+
+
+def phone_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(E.164 numbers, reason codes) for a column of raw phone numbers. See the module rules."""
+    (out,), reason = map_unique(s, _phone_rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)
+
+
+def phone(value: Any) -> str | None:
+    """E.164 number (``"0131 496 0000"`` -> ``"+441314960000"``), or None."""
+    return _phone_rule(value)[0]
+
+
+# --------------------------------------------------------------------------------------------- email
+_EMAIL = re.compile(
+    r"(?P<local>[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})",
+    re.ASCII,
+)
+DUMMY_LOCAL = frozenset(
+    "noemail no.email no-email no_email nomail none na n.a n/a unknown notknown noreply no-reply "
+    "test dummy nothing null email abc xxx x".split()
+)
+DUMMY_DOMAINS = frozenset("example.com example.org example.net test.com none.com noemail.com nomail.com".split())
+
+
+def _email_rule(value: Any) -> tuple[str | None, str | None]:
+    text = as_text(value)
+    if text is None:
+        return None, None
+    if compact_key(text) in GENERIC_PLACEHOLDERS:
+        return None, R.EMAIL_PLACEHOLDER
+    text = text.lower()
+    if text.startswith("mailto:"):
+        text = text[7:].strip()
+    m = _EMAIL.fullmatch(text)
+    if not m:
+        return None, R.EMAIL_INVALID
+    if m["local"] in DUMMY_LOCAL or m["domain"] in DUMMY_DOMAINS:
+        return None, R.EMAIL_PLACEHOLDER
+    return text, None
+
+
+def email_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(lower-case addresses, reason codes) for a column of raw e-mail addresses. See the module rules."""
+    (out,), reason = map_unique(s, _email_rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)
+
+
+def email(value: Any) -> str | None:
+    """Lower-cased, trimmed, validated e-mail address, or None."""
+    return _email_rule(value)[0]

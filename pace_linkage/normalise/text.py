@@ -1,0 +1,90 @@
+"""Free text (kind ``text``, e.g. employer names) and identifiers (kind ``id``).
+
+Text (:func:`text`): accents folded, upper case, ``&`` -> ``AND``, apostrophes and full stops
+dropped (``O'Brien's Ltd.`` -> ``OBRIENS LTD``), every other non-alphanumeric character -> space,
+spaces collapsed and trimmed. Letters of other scripts are kept (upper-cased where they have case).
+A missing-value marker (N/A, UNKNOWN, NONE ...) -> ``text_placeholder``; nothing but punctuation
+-> ``text_invalid``.
+
+Identifier (:func:`ident`): the partner's own id as trimmed text, case and leading zeros kept
+(``" 000123 "`` -> ``"000123"``); control characters removed and inner whitespace runs collapsed to
+one space. Numbers handed over by a spreadsheet lose a spurious ``.0``. Empty -> None (no reason:
+nothing was there).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from pace_linkage.normalise import reasons as R
+from pace_linkage.normalise._common import (
+    GENERIC_PLACEHOLDERS,
+    as_text,
+    compact_key,
+    fold_accents,
+    map_unique,
+    reason_series,
+    to_string_series,
+)
+
+_DROP = re.compile(r"['’‘`´ʼ.]")
+_SEPARATE = re.compile(r"[\W_]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+def _text_once(raw: str) -> str:
+    folded = fold_accents(raw).upper().replace("&", " AND ")
+    return " ".join(_SEPARATE.sub(" ", _DROP.sub("", folded)).split())
+
+
+def _text_rule(value: Any) -> tuple[str | None, str | None]:
+    raw = as_text(value)
+    if raw is None:
+        return None, None
+    if compact_key(raw) in GENERIC_PLACEHOLDERS:
+        return None, R.TEXT_PLACEHOLDER
+    out = _text_once(raw)
+    for _ in range(3):  # a few exotic characters need a second pass (case mapping after folding)
+        again = _text_once(out)
+        if again == out:
+            break
+        out = again
+    if not out:
+        return None, R.TEXT_INVALID
+    if compact_key(out) in GENERIC_PLACEHOLDERS:
+        return None, R.TEXT_PLACEHOLDER
+    return out, None
+
+
+def text_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(clean text, reason codes) for a column of raw free text. See the module rules."""
+    (out,), reason = map_unique(s, _text_rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)
+
+
+def text(value: Any) -> str | None:
+    """Upper case, accents folded, punctuation dropped, spaces collapsed; or None."""
+    return _text_rule(value)[0]
+
+
+def _ident_rule(value: Any) -> tuple[str | None, str | None]:
+    raw = as_text(value)
+    if raw is None:
+        return None, None
+    out = _SPACES.sub(" ", _CONTROL.sub("", _SPACES.sub(" ", raw))).strip()
+    return (out or None), None
+
+
+def ident_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(trimmed identifiers, reason codes: always None) for a column of raw ids."""
+    (out,), reason = map_unique(s, _ident_rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)
+
+
+def ident(value: Any) -> str | None:
+    """Trimmed identifier text, leading zeros kept; empty -> None."""
+    return _ident_rule(value)[0]

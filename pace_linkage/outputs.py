@@ -1,0 +1,182 @@
+"""Outputs: every file the pipeline publishes is written here, atomically and deterministically.
+
+A run writes into a private staging folder inside OUT (mode 0700). Only when every output is complete
+does :meth:`RunWriter.publish` move each file into OUT with ``os.replace`` (atomic on one filesystem) and
+then write ``manifest.json`` *last*, holding the SHA-256 of every output. A run that fails before
+publishing removes its staging folder and leaves the previous run's files untouched. A reader that
+finds a file missing from the manifest, or with a different hash, must reject the run
+(:func:`verify_manifest`).
+
+Files are created 0600 and folders 0700: outputs are about people. CSVs are written with a fixed
+line terminator, sorted rows, and spreadsheet formula prefixes neutralised; JSON with sorted keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pace_linkage.errors import InputError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+MANIFEST = "manifest.json"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix cells that a spreadsheet would run as a formula with ``'`` (OWASP CSV injection)."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            txt = s.astype("string")
+            risky = txt.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                s = s.astype(object).copy()
+                s[risky] = "'" + txt[risky].astype(object)
+                out[col] = s
+    return out
+
+
+def make_private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename into place."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n").encode()
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    if isinstance(o, (dt.date, dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def parquet_bytes(df: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata(None)  # no pandas metadata: stable bytes across versions
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    return sink.getvalue().to_pybytes()
+
+
+class RunWriter:
+    """Stage outputs for one run, then publish them all with the manifest written last."""
+
+    def __init__(self, out_dir: Path, run_id: str | None = None):
+        self.out_dir = make_private_dir(Path(out_dir))
+        self.run_id = run_id or uuid.uuid4().hex
+        self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.staging = self.out_dir / f".staging-{self.run_id}"
+        make_private_dir(self.staging)
+        self.files: list[str] = []
+
+    def path(self, name: str) -> Path:
+        p = self.staging / name
+        make_private_dir(p.parent)
+        return p
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        p = self.path(name)
+        _write_bytes(p, data)
+        if name not in self.files:
+            self.files.append(name)
+        return p
+
+    def write_csv(self, name: str, df: pd.DataFrame) -> Path:
+        return self.write_bytes(name, csv_bytes(df))
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return self.write_bytes(name, json_bytes(obj))
+
+    def write_parquet(self, name: str, df: pd.DataFrame) -> Path:
+        return self.write_bytes(name, parquet_bytes(df))
+
+    def write_text(self, name: str, text: str) -> Path:
+        return self.write_bytes(name, text.encode("utf-8"))
+
+    def publish(self, extra: dict[str, Any] | None = None) -> Path:
+        """Move every staged file into OUT, then write the manifest last."""
+        hashes = {}
+        for name in sorted(self.files):
+            hashes[name] = sha256_file(self.staging / name)
+        for name in sorted(self.files):
+            dest = self.out_dir / name
+            make_private_dir(dest.parent)
+            os.replace(self.staging / name, dest)
+        manifest = {
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "files": hashes,
+            **(extra or {}),
+        }
+        _write_bytes(self.out_dir / MANIFEST, json_bytes(manifest))
+        self.discard()
+        return self.out_dir / MANIFEST
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def verify_manifest(out_dir: Path) -> dict:
+    """Check that every file the manifest lists exists with its hash; raise InputError otherwise."""
+    out_dir = Path(out_dir)
+    mpath = out_dir / MANIFEST
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{mpath}: missing or unreadable manifest; the run is incomplete") from None
+    for name, digest in manifest.get("files", {}).items():
+        p = out_dir / name
+        if not p.exists():
+            raise InputError(f"{mpath}: lists {name}, which is missing")
+        if sha256_file(p) != digest:
+            raise InputError(f"{mpath}: {name} does not match its SHA-256; the run is incomplete or altered")
+    return manifest

@@ -1,0 +1,158 @@
+"""Per-source ingest and normalisation, and the assembly of all sources into one record frame.
+
+Each source is handled on its own so that one unreadable file fails alone (:class:`SourceFailure`)
+while the others still run. For every source ``rows_in == rows_accepted + rows_quarantined
+(+ rows_withheld)``; :func:`assemble` checks it and the flow fails if it does not hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.errors import PaceError
+from pace_linkage.extract import Extract, read_source
+from pace_linkage.normalise import normalise_records
+from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
+from pace_linkage.validate import check_records, map_columns, raw_rows
+
+QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
+
+
+@dataclass
+class SourceBatch:
+    """One source after ingest (and, once :func:`normalise_source` ran, after normalisation)."""
+
+    source: str
+    file: str
+    rows_in: int
+    records: pd.DataFrame  # raw canonical text after ingest; normalised after normalise_source
+    quarantine: pd.DataFrame  # source, file, line, reasons, raw
+    extract: Extract | None = None  # kept until normalisation, to quarantine late rows with their cells
+    reasons: pd.DataFrame | None = None  # normaliser reason counts (source, field, reason, count)
+    rows_withheld: int = 0
+    blank_lines: int = 0
+    normalised: bool = False
+
+    @property
+    def rows_accepted(self) -> int:
+        return len(self.records)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    def counts(self) -> dict:
+        return {
+            "rows_in": self.rows_in,
+            "rows_accepted": self.rows_accepted,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_withheld": self.rows_withheld,
+            "blank_lines_skipped": self.blank_lines,
+            "reasons": reason_counts(self.quarantine),
+        }
+
+
+@dataclass
+class SourceFailure:
+    source: str
+    file: str
+    error: str  # one value-free line
+
+
+def reason_counts(q: pd.DataFrame) -> dict[str, int]:
+    if q.empty:
+        return {}
+    codes = q["reasons"].str.split(";").explode()
+    return {k: int(v) for k, v in sorted(codes.value_counts().items())}
+
+
+def _tag(q: pd.DataFrame, src: str, file: str) -> pd.DataFrame:
+    q = q.copy()
+    q.insert(0, "file", file)
+    q.insert(0, SOURCE, src)
+    return q[QUARANTINE_RAW_COLUMNS]
+
+
+def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
+    """Read one source and map its columns; a PaceError becomes a SourceFailure (the source fails alone)."""
+    try:
+        ext = read_source(src, Path(extracts_dir))
+        records, q_map = map_columns(ext, src, cfg)
+    except PaceError as exc:
+        return SourceFailure(src.name, src.file, str(exc))
+    quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
+    return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, blank_lines=ext.blank_lines)
+
+
+def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None) -> SourceBatch:
+    """Normalise one ingested source; rows left with no identifying field are quarantined."""
+    formats = {f: spec.date_format for f, spec in cfg.fields.items() if spec.date_format}
+    formats.update(src.formats)
+    records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today)
+    keep = check_records(records, cfg)
+    quarantine = batch.quarantine
+    if not keep.all():
+        dropped = records.loc[~keep, LINE]
+        q = pd.DataFrame({LINE: dropped.to_numpy(), "reasons": "no_identifying_fields"})
+        q["raw"] = raw_rows(batch.extract, dropped, src.delimiter).to_numpy() if batch.extract is not None else ""
+        quarantine = pd.concat([quarantine, _tag(q, batch.source, batch.file)], ignore_index=True)
+    return SourceBatch(
+        batch.source, batch.file, batch.rows_in, records.loc[keep].reset_index(drop=True), quarantine,
+        None, reasons, batch.rows_withheld, batch.blank_lines, True,
+    )
+
+
+def assemble(batches: list[SourceBatch]) -> pd.DataFrame:
+    """All accepted records in one frame, sorted by (source, record_id): positions 0..N-1 are then
+    independent of file names and row order."""
+    for b in batches:
+        if b.rows_in != b.rows_accepted + b.rows_quarantined + b.rows_withheld:
+            raise AssertionError(f"row accounting broken for source {b.source}")
+    frames = [b.records for b in batches if len(b.records)]
+    if not frames:
+        return pd.DataFrame(columns=[SOURCE, RECORD_ID, LINE, FLAGS])
+    records = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((records[RECORD_ID].to_numpy(dtype=str), records[SOURCE].to_numpy(dtype=str)))
+    return records.iloc[order].reset_index(drop=True)
+
+
+def quarantine_summary(batches: list[SourceBatch]) -> pd.DataFrame:
+    """quarantine.csv: source, file, line, reasons (no field values)."""
+    frames = [b.quarantine[[SOURCE, "file", LINE, "reasons"]] for b in batches if len(b.quarantine)]
+    if not frames:
+        return pd.DataFrame(columns=[SOURCE, "file", LINE, "reasons"])
+    q = pd.concat(frames, ignore_index=True)
+    return q.sort_values([SOURCE, LINE], kind="stable").reset_index(drop=True)
+
+
+def count_totals(batches: list[SourceBatch], failures: list[SourceFailure]) -> dict:
+    by_source = {b.source: b.counts() for b in batches}
+    totals = {k: sum(v[k] for v in by_source.values()) for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")}
+    return {**totals, "by_source": by_source, "sources_failed": len(failures)}
+
+
+def coverage(batches: list[SourceBatch], cfg: PaceConfig) -> dict:
+    """Per source and mapped field: accepted rows, rows with a valid value, and rows where a value was
+    present (valid, or present but nulled by its normaliser) -- the recording-method barrier in numbers."""
+    mapped = {s.name: set(s.columns) for s in cfg.sources.items}
+    out: dict[str, dict] = {}
+    for b in batches:
+        src_cov = {}
+        n = len(b.records)
+        bad = {}
+        if b.reasons is not None and len(b.reasons):
+            bad = b.reasons.groupby("field")["count"].sum().to_dict()
+        for f in cfg.fields:
+            if f not in mapped.get(b.source, ()) or f not in b.records.columns:
+                continue
+            valid = int(b.records[f].notna().sum())
+            # present = valid values + values that were present but nulled by the normaliser
+            src_cov[f] = {"rows": n, "valid": valid, "present": valid + int(bad.get(f, 0))}
+        out[b.source] = src_cov
+    return out

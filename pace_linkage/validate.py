@@ -1,0 +1,114 @@
+"""Validate: map a source's columns onto canonical fields and account for every row.
+
+Two checks, either side of normalisation:
+
+* :func:`map_columns` (structure): every mapped column must exist in the file, otherwise the whole
+  source fails with one :class:`InputError` naming the config file, key, expected column and the header
+  names found. Rows without a record id are quarantined (``missing_record_id``). Rows repeating another
+  row's record id are quarantined: exact repeats beyond the first as ``duplicate_row``; conflicting rows
+  that share an id all as ``duplicate_record_id`` (which one is right is the partner's call, and keeping
+  "the first" would make the result depend on row order).
+* :func:`check_records` (content, after normalisation): a row left with none of the configured
+  ``identifying_fields`` is quarantined (``no_identifying_fields``). An invalid value in a field the row
+  can do without is *not* a reason to quarantine: normalisation nulls it and records a flag.
+
+Quarantined rows keep their original cells (``raw``) so nothing is lost; the summary written to
+``quarantine.csv`` carries only source, file, line and reason codes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.errors import InputError
+from pace_linkage.extract import Extract
+from pace_linkage.schema import LINE, RECORD_ID, SOURCE
+
+# Closed set of row-level reason codes (normalisation flags live in pace_linkage.normalise).
+ROW_REASONS = {
+    "too_many_fields": "more fields than the header",
+    "too_few_fields": "fewer fields than the header",
+    "bad_encoding": "bytes not valid in the declared encoding",
+    "malformed_csv": "the CSV parser could not read the row",
+    "malformed_json": "not a JSON object",
+    "nul_byte": "a cell holds a NUL byte",
+    "field_too_long": "a cell is implausibly long",
+    "missing_record_id": "no record id",
+    "duplicate_record_id": "record id used by a different row",
+    "duplicate_row": "exact repeat of an earlier row",
+    "no_identifying_fields": "none of the identifying fields is usable",
+}
+
+
+def _serialise(frame: pd.DataFrame, header: list[str], delimiter: str) -> pd.Series:
+    """Original rows re-serialised as delimited text (only called on quarantined rows)."""
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    w.writerows(frame[header].itertuples(index=False, name=None))
+    lines = out.getvalue().split("\n")[:-1] if len(frame) else []
+    return pd.Series(lines, index=frame.index, dtype=object)
+
+
+def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical raw-text frame (source, record_id, line, one column per mapped field) and the rows
+    quarantined here (line, reasons, raw)."""
+    wanted = {"record_id": src.record_id, **src.columns}
+    missing = [(key, col) for key, col in wanted.items() if col not in ext.header]
+    if missing:
+        have = ", ".join(ext.header[:12]) + (", ..." if len(ext.header) > 12 else "")
+        where = src.config_file or "config"
+        parts = [
+            f"{where}: {'record_id' if key == 'record_id' else 'columns.' + key}: column '{col}' not found in {ext.file}"
+            for key, col in missing
+        ]
+        raise InputError("; ".join(parts) + f" (have: {have})")
+
+    f = ext.frame
+    out = pd.DataFrame({SOURCE: src.name, RECORD_ID: f[src.record_id].astype(str).str.strip(), LINE: f[LINE]})
+    for field, col in src.columns.items():
+        out[field] = f[col].astype(object)
+
+    reasons = pd.Series("", index=out.index, dtype=object)
+    no_id = out[RECORD_ID] == ""
+    reasons[no_id] = "missing_record_id"
+
+    has_id = out.index[~no_id]
+    ids = out.loc[has_id, RECORD_ID]
+    dup_id = ids.duplicated(keep=False)
+    if dup_id.any():
+        # exact repeats of a whole row: keep the first occurrence only (order-independent result,
+        # since the kept and dropped rows are identical)
+        content_cols = [c for c in ext.header]
+        exact_rep = f.loc[has_id, content_cols].duplicated(keep="first")
+        reasons[exact_rep[exact_rep].index] = "duplicate_row"
+        # ids still repeated among the remaining rows disagree with each other: quarantine them all
+        remaining = ids[~exact_rep]
+        conflict = remaining.duplicated(keep=False)
+        reasons[conflict[conflict].index] = "duplicate_record_id"
+
+    bad = reasons != ""
+    q = pd.DataFrame({LINE: out.loc[bad, LINE], "reasons": reasons[bad]})
+    if bad.any():
+        q["raw"] = _serialise(f.loc[bad], ext.header, src.delimiter)
+    else:
+        q["raw"] = pd.Series(dtype=object)
+    return out.loc[~bad].reset_index(drop=True), q.reset_index(drop=True)
+
+
+def check_records(records: pd.DataFrame, cfg: PaceConfig) -> np.ndarray:
+    """Boolean mask of normalised records that keep at least one identifying field."""
+    fields = [f for f in cfg.identifying_fields if f in records.columns]
+    if not fields:
+        return np.zeros(len(records), dtype=bool)
+    return records[fields].notna().any(axis=1).to_numpy()
+
+
+def raw_rows(ext: Extract, lines: pd.Series, delimiter: str) -> pd.Series:
+    """The original cells of the rows at ``lines`` (for quarantining after normalisation)."""
+    sub = ext.frame.set_index(LINE).loc[lines.to_numpy()].reset_index()
+    return _serialise(sub, ext.header, delimiter).set_axis(lines.index)
