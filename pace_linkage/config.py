@@ -22,6 +22,7 @@ Layout of the top-level file::
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import hashlib
 import json
@@ -191,6 +192,9 @@ class PaceConfig(Strict):
     entity: Literal["person", "employer"] = "person"
     id_column: str = "pace_id"
     seed: int = 42
+    # Date that ages and "future" dates are judged against (normally the extract date). Unset: the day of
+    # the run, so a run on another day may judge a birth date at an age boundary differently.
+    reference_date: dt.date | None = None
     fields: dict[str, FieldSpec]
     identifying_fields: list[str]
     sources: SourcesSection

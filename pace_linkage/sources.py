@@ -94,7 +94,7 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
     """Normalise one ingested source; rows left with no identifying field are quarantined."""
     formats = {f: spec.date_format for f, spec in cfg.fields.items() if spec.date_format}
     formats.update(src.formats)
-    records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today)
+    records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today or cfg.reference_date)
     keep = check_records(records, cfg)
     quarantine = batch.quarantine
     if not keep.all():
