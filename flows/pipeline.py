@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
-import flows.settings  # noqa: F401
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+import flows.settings  # noqa: F401
 from flows import progress, tasks
 from pace_linkage.config import load_config
 from pace_linkage.metrics import RunResults, load_truth

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
 from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, score
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import NON_RETRYABLE

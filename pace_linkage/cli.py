@@ -83,7 +83,7 @@ def synth(
         summary = synthetic.generate(people=people, seed=seed, out_dir=out, config_path=config, profile=profile)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
-    records = summary.get("records", summary.get("total_records", "?"))
+    records = summary.get("total_records", "?")
     typer.echo(f"synth        people={people:,}  records={records:,}  extracts={out / 'extracts'}  truth={out / 'truth.csv'}"
                if isinstance(records, int) else f"synth        people={people:,}  extracts={out / 'extracts'}")
 

@@ -67,6 +67,9 @@ class FieldSpec(Strict):
     kind: FieldKind
     date_format: str | None = None  # default strptime format for dob/date (a source may override)
     placeholders: list[str] = Field(default_factory=list)  # values meaning "unknown" -> null
+    # name kind only: does the field hold given names (nickname -> formal name folding)? Unset: inferred
+    # from the field name (first/fore/given/middle/christian).
+    given_name: bool | None = None
 
 
 # --------------------------------------------------------------------------------------------------

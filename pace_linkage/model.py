@@ -29,7 +29,8 @@ Training (unsupervised, :func:`train`) -- chosen after measuring both options on
 * ``method="candidates"`` (fastLink / ECM style): one EM over all candidate pairs estimating ``m``, ``u``
   (initialised from random pairs) and the share of matches among candidates, which is then the prior.
   Its weights describe candidate pairs only, and the enrichment of candidates for agreement on the
-  blocking columns breaks conditional independence; kept for comparison.
+  blocking columns breaks conditional independence; kept for comparison. Measured: FEBRL3 F1 0.99992
+  with either method; on the 100k synthetic PACE-like benchmark F1 0.983 (rules) vs 0.725 (candidates).
 
 Smoothing: every level count gets a pseudo-count (no m or u is 0). A level never observed in the training
 data for m gets ``m = u`` (a neutral weight).

@@ -27,9 +27,10 @@ def prefect_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prefect_harness(prefect_home):
     """One Prefect test harness (a temporary local API) for the whole session (~9 s to start)."""
-    import flows.settings  # noqa: F401
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
+
+    import flows.settings  # noqa: F401
 
     with prefect_test_harness(server_startup_timeout=120):
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

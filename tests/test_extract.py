@@ -67,7 +67,7 @@ def test_undecodable_lines_can_be_quarantined_instead(tmp_path):
 
 
 def test_utf8_declared_as_latin1_is_refused_as_mojibake(tmp_path):
-    write(tmp_path / "p.csv", "id,surname\n1,Ménard\n".encode("utf-8"))
+    write(tmp_path / "p.csv", "id,surname\n1,Ménard\n".encode())
     with pytest.raises(InputError, match="mojibake"):
         read_source(src(encoding="latin-1"), tmp_path)
 

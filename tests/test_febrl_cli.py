@@ -11,7 +11,7 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-F1_BAR = 0.99
+F1_BAR = 0.999  # Splink, unsupervised, reaches 0.9994 on FEBRL 3 after clustering
 
 
 def test_febrl3_links_through_the_cli_with_its_example_config(tmp_path, prefect_home):

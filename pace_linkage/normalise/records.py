@@ -80,7 +80,8 @@ def normalise_field(
     if kind == "nino":
         *cols, reason = nino_columns(raw)
     elif kind == "name":
-        *cols, reason = name_columns(raw, given_name=is_given_name_field(field))
+        given = spec.given_name if spec.given_name is not None else is_given_name_field(field)
+        *cols, reason = name_columns(raw, given_name=given)
     elif kind in ("dob", "date"):
         *cols, reason = date_columns(raw, kind, fmt or spec.date_format, spec.placeholders, today)
     elif kind == "postcode":

@@ -1,0 +1,1 @@
+"""Speed, memory and quality benchmarks (run with ``python -m benchmarks`` or ``make bench``)."""

@@ -1,0 +1,37 @@
+"""Run the benchmarks: ``python -m benchmarks [synth|normalise|linkage ...] [--quick]``.
+
+Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
+ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = {
+    "synth": (["--records", "1000000"], ["--records", "50000"]),
+    "normalise": (["--rows", "1000000"], ["--rows", "50000"]),
+    "linkage": (["--records", "100000"], ["--records", "10000"]),
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = ap.parse_args()
+    status = 0
+    for name in args.names or list(BENCHES):
+        full, quick = BENCHES[name]
+        cmd = [sys.executable, str(HERE / f"bench_{name}.py"), *(quick if args.quick else full)]
+        print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
+        status |= subprocess.call(cmd)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
