@@ -9,9 +9,10 @@ Rules:
   values of a ``conflict_fields`` column (e.g. two different valid NINOs), or two records of a
   ``duplicate_free`` source (a partner guaranteeing one record per person). Conflicts are counted and
   reported by kind, never with values.
-* ``conflict_resolution: split`` cuts a conflicting component's weakest edges: inside that component the
-  threshold is raised step by step (each step removes the edges at the component's lowest match weight)
-  until no sub-component is in conflict. All conflicting components step together. ``flag`` keeps them.
+* ``conflict_resolution: split`` re-clusters a conflicting component by constrained merging: its edges are
+  taken strongest first and two clusters merge unless the result would be a conflict, so only the links
+  that would join conflicting records are refused (records uninvolved keep their strongest links).
+  ``flag`` keeps the component whole and reports it.
 * ``pace_id`` = ``id_prefix`` + first 16 hex characters of SHA-256 of the smallest member key
   ``source + "\\x1f" + record_id``: deterministic, independent of row order, and unchanged when a cluster
   merely gains members that sort after its smallest key.
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from rapidfuzz.distance import DamerauLevenshtein
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.blocking import column_codes
@@ -48,8 +50,33 @@ def _components(n: int, l_: np.ndarray, r_: np.ndarray) -> np.ndarray:
     return connected_components(g, directed=False)[1].astype(np.int64)
 
 
+class _Values:
+    """The distinct values of one conflict field, and whether two of them count as different."""
+
+    def __init__(self, values: pd.Series, tolerance: int):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        self.codes = codes.astype(np.int64, copy=False)
+        self.uniques = np.asarray(uniques, dtype=object)
+        self.tolerance = int(tolerance)
+        self._memo: dict[tuple[int, int], bool] = {}
+
+    def differ(self, a: int, b: int) -> bool:
+        if a == b:
+            return False
+        if self.tolerance <= 0:
+            return True
+        key = (a, b) if a < b else (b, a)
+        if key not in self._memo:
+            d = DamerauLevenshtein.distance(str(self.uniques[a]), str(self.uniques[b]))
+            self._memo[key] = d > self.tolerance
+        return self._memo[key]
+
+    def any_differ(self, xs, ys) -> bool:
+        return any(self.differ(x, y) for x in xs for y in ys)
+
+
 def _conflicts(
-    labels: np.ndarray, settings: ClusteringSettings, field_codes: Mapping[str, np.ndarray],
+    labels: np.ndarray, settings: ClusteringSettings, field_codes: Mapping[str, _Values],
     dup_free: np.ndarray | None, source_codes: np.ndarray,
 ) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """Per conflict kind: (component labels in conflict, counts, kind)."""
@@ -59,7 +86,8 @@ def _conflicts(
     big = np.flatnonzero(sizes > settings.max_cluster_size)
     if len(big):
         out.append((big, sizes[big], "max_cluster_size"))
-    for name, codes in field_codes.items():
+    for name, vals in field_codes.items():
+        codes = vals.codes
         ok = codes >= 0
         if not ok.any():
             continue
@@ -67,6 +95,10 @@ def _conflicts(
         distinct = np.unique(labels[ok] * width + codes[ok])
         per_label = np.bincount(distinct // width, minlength=n_labels)
         bad = np.flatnonzero(per_label > 1)
+        if len(bad) and vals.tolerance > 0:  # near-identical values (keying errors) are one value
+            groups = pd.Series(distinct % width).groupby(distinct // width).agg(list)
+            keep = [b for b in bad if vals.any_differ(groups[b], groups[b])]
+            bad = np.asarray(keep, dtype=np.int64)
         if len(bad):
             out.append((bad, per_label[bad], f"conflicting_{name}"))
     if dup_free is not None and dup_free.any():
@@ -83,50 +115,74 @@ def _conflicts(
 
 def _cluster_at(
     n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, settings: ClusteringSettings,
-    field_codes: Mapping[str, np.ndarray], dup_free: np.ndarray | None, source_codes: np.ndarray,
+    field_codes: Mapping[str, _Values], dup_free: np.ndarray | None, source_codes: np.ndarray,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, str]], int]:
     """Component label per record for the given edges; conflicts found; number of edges cut."""
     labels = _components(n, l_, r_)
     found = _conflicts(labels, settings, field_codes, dup_free, source_codes)
     if settings.conflict_resolution == "flag" or not found:
         return labels, [(bad, cnt, kind) for bad, cnt, kind in found], 0
-    cut = 0
     bad_labels = np.unique(np.concatenate([b for b, _, _ in found]))
-    next_label = int(labels.max()) + 1
-    edge_label = labels[l_]
-    active = np.isin(edge_label, bad_labels)
-    e_idx = np.flatnonzero(active)
-    node_active = np.isin(labels, bad_labels)
-    for _ in range(1_000_000):
-        if not node_active.any():
-            break
-        # raise the threshold inside each conflicting component: drop its weakest edges
-        el = labels[l_[e_idx]]
-        if len(e_idx):
-            minw = pd.Series(w[e_idx]).groupby(el).transform("min").to_numpy()
-            keep = w[e_idx] > minw
-            cut += int((~keep).sum())
-            e_idx = e_idx[keep]
-        # re-label the active sub-graph
-        nodes = np.flatnonzero(node_active)
-        local = np.full(n, -1, dtype=np.int64)
-        local[nodes] = np.arange(len(nodes))
-        sub = _components(len(nodes), local[l_[e_idx]], local[r_[e_idx]])
-        labels[nodes] = next_label + sub
-        next_label += int(sub.max()) + 1 if len(sub) else 0
-        # which of the new components still conflict?
-        sub_fields = {k: v[nodes] for k, v in field_codes.items()}
-        sub_dup = dup_free[nodes] if dup_free is not None else None
-        still = _conflicts(sub, settings, sub_fields, sub_dup, source_codes[nodes])
-        if not still:
-            break
-        still_bad = np.unique(np.concatenate([b for b, _, _ in still])) + (next_label - int(sub.max()) - 1)
-        node_active = np.zeros(n, dtype=bool)
-        node_active[nodes[np.isin(labels[nodes], still_bad)]] = True
-        e_idx = e_idx[node_active[l_[e_idx]]]
-    else:  # pragma: no cover - each step removes at least one edge
-        raise LinkageError("cluster: conflict resolution did not terminate")
-    return labels, found, cut
+    nodes = np.flatnonzero(np.isin(labels, bad_labels))
+    e_idx = np.flatnonzero(np.isin(labels[l_], bad_labels))
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    sub, kept = _constrained_merge(
+        len(nodes), local[l_[e_idx]], local[r_[e_idx]], w[e_idx], settings.max_cluster_size,
+        [(v, v.codes[nodes]) for v in field_codes.values()], source_codes[nodes],
+        dup_free[nodes] if dup_free is not None else None,
+    )
+    labels = labels.copy()
+    labels[nodes] = int(labels.max()) + 1 + sub
+    return labels, found, int(len(e_idx) - kept)
+
+
+def _constrained_merge(
+    n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, max_size: int,
+    field_codes: list[tuple[_Values, np.ndarray]], source_codes: np.ndarray, dup_free: np.ndarray | None,
+) -> tuple[np.ndarray, int]:
+    """Re-cluster the records of conflicting components: take their edges strongest first (ties in pair
+    order) and merge two clusters unless the merged cluster would be a conflict (two different values of
+    a conflict field, two records of one duplicate-free source, or more than ``max_size`` records).
+    Only the merges that would create a conflict are refused, so records not involved in a conflict keep
+    their strongest links. Runs only on conflicting components (a small share of records), so the loop
+    over their edges is not on the hot path. Returns (label per node, edges kept)."""
+    parent = np.arange(n)
+    size = np.ones(n, dtype=np.int64)
+    # per field, the set of distinct value codes held by each cluster root
+    held = [(vals, [({int(c)} if c >= 0 else set()) for c in codes]) for vals, codes in field_codes]
+    dsrc: list[set] = [({int(source_codes[i])} if dup_free is not None and dup_free[i] else set()) for i in range(n)]
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    kept = 0
+    for e in np.lexsort((r_, l_, -w)):
+        a, b = find(int(l_[e])), find(int(r_[e]))
+        if a == b:
+            kept += 1
+            continue
+        if size[a] + size[b] > max_size:
+            continue
+        if any(vals.any_differ(h[a], h[b]) for vals, h in held):
+            continue
+        if dsrc[a] & dsrc[b]:
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        for _, h in held:
+            h[a] |= h[b]
+        dsrc[a] |= dsrc[b]
+        kept += 1
+    roots = np.array([find(i) for i in range(n)], dtype=np.int64)
+    return np.unique(roots, return_inverse=True)[1].astype(np.int64), kept
 
 
 def _pace_ids(keys: np.ndarray, labels: np.ndarray, key_rank: np.ndarray, id_prefix: str, cache: dict) -> np.ndarray:
@@ -175,7 +231,7 @@ def cluster(
         raise LinkageError("cluster: (source, record_id) is not unique")
     key_rank = np.empty(n, dtype=np.int64)
     key_rank[np.argsort(keys, kind="stable")] = np.arange(n)
-    field_codes = {c: column_codes(records[c]) for c in settings.conflict_fields}
+    field_codes = {c: _Values(records[c], settings.conflict_tolerance.get(c, 0)) for c in settings.conflict_fields}
     source_codes = column_codes(records[SOURCE])
     l_all = scored_pairs[LEFT].to_numpy(np.int64)
     r_all = scored_pairs[RIGHT].to_numpy(np.int64)

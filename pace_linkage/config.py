@@ -172,6 +172,9 @@ class EMSettings(Strict):
 class ClusteringSettings(Strict):
     max_cluster_size: int = Field(default=50, ge=2)
     conflict_fields: list[str] = Field(default_factory=list)  # two different values => conflict
+    # values of a conflict field within this many edits (Damerau-Levenshtein) of each other are one value
+    # keyed twice, not two people (e.g. nino: 1 -- a mistyped digit or transposition)
+    conflict_tolerance: dict[str, int] = Field(default_factory=dict)
     conflict_resolution: Literal["split", "flag"] = "split"
 
 

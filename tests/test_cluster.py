@@ -113,3 +113,22 @@ def test_duplicate_record_keys_are_rejected():
     rec = pd.DataFrame({"source": ["a", "a"], "record_id": ["1", "1"]})
     with pytest.raises(LinkageError):
         cluster(rec, scored([(0, 1, 10)]), 0.9)
+
+
+def test_split_refuses_only_the_merge_that_joins_two_ninos_and_keeps_uninvolved_links():
+    # 0 and 2 hold different NI numbers; 1 and 3 hold none. 0-1 strong, 1-2 weak, 1-3 strongest (weights).
+    recs = records(4, nino=["AB123456", None, "CE987654", None])
+    res = cluster(recs, scored([(0, 1, 12), (1, 2, 5), (1, 3, 14)]), 0.9,
+                  ClusteringSettings(conflict_fields=["nino"]))
+    assert groups(res.clusters["pace_id"]) == {frozenset({0, 1, 3}), frozenset({2})}
+    assert res.stats["pace_id"]["conflicts"] == 1 and res.stats["pace_id"]["edges_cut"] == 1
+
+
+def test_near_identical_ninos_within_tolerance_are_not_a_conflict():
+    recs = records(3, nino=["AB123456", "AB123465", "AB123456"])  # a transposition: one value keyed twice
+    edges = scored([(0, 1, 12), (1, 2, 12)])
+    strict = cluster(recs, edges, 0.9, ClusteringSettings(conflict_fields=["nino"]))
+    tolerant = cluster(recs, edges, 0.9, ClusteringSettings(conflict_fields=["nino"], conflict_tolerance={"nino": 1}))
+    assert strict.stats["pace_id"]["conflicts"] == 1
+    assert tolerant.stats["pace_id"]["conflicts"] == 0
+    assert groups(tolerant.clusters["pace_id"]) == {frozenset({0, 1, 2})}
