@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from rapidfuzz.distance import DamerauLevenshtein
+from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.blocking import column_codes
