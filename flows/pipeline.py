@@ -31,6 +31,9 @@ class RunParams(BaseModel):
     truth: str | None = Field(default=None, description="truth CSV (source,record_id,person_id) to evaluate against")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="match probability threshold")
     run_id: str | None = Field(default=None, description="run id (default: random)")
+    model: str | None = Field(default=None, description="a saved model.json to score with instead of training")
+    training: Literal["unsupervised", "supervised"] | None = Field(
+        default=None, description="override linkage.training (supervised needs truth)")
     task_runner: Literal["local"] = "local"
 
 
@@ -42,10 +45,15 @@ def pace_linkage_pipeline(
     truth: str | None = None,
     threshold: float | None = None,
     run_id: str | None = None,
+    model: str | None = None,
+    training: Literal["unsupervised", "supervised"] | None = None,
 ) -> dict:
     """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``."""
-    params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id)
+    params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
+                       model=model, training=training)
     cfg = load_config(params.config)
+    if params.training:
+        cfg.linkage.training = params.training
     chosen = params.threshold if params.threshold is not None else cfg.linkage.threshold
     truth_df = load_truth(Path(params.truth)) if params.truth else None
     timings: dict[str, float] = {}
@@ -76,8 +84,12 @@ def pace_linkage_pipeline(
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
     gamma = timed("compare", tasks.compare_pairs, records, blocked.pairs, cfg)
     p.summary("compare", pairs=len(gamma), comparisons=gamma.shape[1], seconds=timings["compare"])
-    fs = timed("train-model", tasks.train, records, blocked.pairs, gamma, cfg)
-    p.summary("train-model", seconds=timings["train-model"])
+    if params.model:
+        fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
+        p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
+    else:
+        fs = timed("train-model", tasks.train, records, blocked.pairs, gamma, cfg, truth_df)
+        p.summary("train-model", method=fs.method, seconds=timings["train-model"])
     scored = timed("score", tasks.score_pairs, fs, records, blocked.pairs, gamma)
     p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
               seconds=timings["score"])

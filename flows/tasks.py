@@ -54,8 +54,16 @@ def compare_pairs(records: pd.DataFrame, pairs: pd.DataFrame, cfg: PaceConfig) -
 
 
 @task(name="train-model", **PRIVATE)
-def train(records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, cfg: PaceConfig) -> model.FSModel:
-    return model.train(records, pairs, gamma, cfg.linkage, seed=cfg.seed)
+def train(records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, cfg: PaceConfig,
+          truth: pd.DataFrame | None = None) -> model.FSModel:
+    return model.fit(records, pairs, gamma, cfg.linkage, seed=cfg.seed, truth=truth)
+
+
+@task(name="load-model", **PRIVATE, **IO_RETRIES)
+def load_model(path: Path, cfg: PaceConfig) -> model.FSModel:
+    fs = model.FSModel.load(path)
+    model.check_compatible(fs, cfg.linkage)
+    return fs
 
 
 @task(name="score", **PRIVATE)
@@ -84,6 +92,6 @@ def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_
 
 
 __all__ = [
-    "ingest", "normalise", "block", "compare_pairs", "train", "score_pairs", "cluster_records", "evaluate_run",
+    "ingest", "normalise", "block", "compare_pairs", "train", "load_model", "score_pairs", "cluster_records", "evaluate_run",
     "write_report", "evaluate",
 ]

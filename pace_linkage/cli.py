@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,11 @@ app = typer.Typer(
 )
 
 _state = {"debug": False, "verbose": False}
+
+
+class Training(StrEnum):
+    unsupervised = "unsupervised"
+    supervised = "supervised"
 
 
 def _version(value: bool) -> None:
@@ -105,7 +111,7 @@ def febrl(
 
 # -------------------------------------------------------------------------------------------------- run
 def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, threshold: float | None,
-         run_id: str | None) -> dict:
+         run_id: str | None, model: Path | None = None, training: str | None = None) -> dict:
     from pace_linkage.config import load_config
 
     load_config(config)  # fail fast, before Prefect starts, on any config mistake
@@ -117,6 +123,7 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
         return pace_linkage_pipeline(
             extracts=str(extracts), out=str(out), config=str(config) if config else None,
             truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
+            model=str(model) if model else None, training=training,
         )
 
 
@@ -128,10 +135,12 @@ def run(
     truth: Annotated[Path | None, typer.Option("--truth", help="Truth CSV (source,record_id,person_id) to measure quality.")] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Match probability threshold (default from config).")] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id recorded in the manifest (default: random).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Score with a saved model.json instead of training.")] = None,
+    training: Annotated[Training | None, typer.Option("--training", help="Override linkage.training; supervised needs --truth.")] = None,
 ) -> None:
     """Run the full pipeline as the Prefect flow 'pace-linkage-pipeline'."""
     try:
-        result = _run(extracts, out, config, truth, threshold, run_id)
+        result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     _finish(result)

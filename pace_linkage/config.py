@@ -163,6 +163,9 @@ class ComparisonSpec(Strict):
 
 
 class EMSettings(Strict):
+    # rules: Splink-style, m by EM per blocking rule with that rule's own comparisons left out, u from
+    # random pairs; candidates: one EM over all candidate pairs estimating m and u (fastLink/ECM style)
+    method: Literal["rules", "candidates"] = "rules"
     max_iterations: int = Field(default=50, ge=1)
     tolerance: float = Field(default=1e-5, gt=0)
     u_sample_pairs: int = Field(default=1_000_000, ge=1000)
@@ -184,6 +187,9 @@ class LinkageSettings(Strict):
     blocking: list[BlockingRule]
     comparisons: list[ComparisonSpec]
     em: EMSettings = Field(default_factory=EMSettings)
+    # unsupervised: EM without labels (the default); supervised: m and u counted from candidate pairs
+    # labelled by a truth file (synthetic truth or clerical review), when one is given
+    training: Literal["unsupervised", "supervised"] = "unsupervised"
     threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
     named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
     clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
@@ -191,6 +197,8 @@ class LinkageSettings(Strict):
 
 class ReportSettings(Strict):
     small_count_threshold: int = Field(default=0, ge=0)  # counts below this shown as "*"
+    # pairs just above and just below the threshold explained (waterfall, values masked); 0 = none
+    explain_examples: int = Field(default=3, ge=0, le=50)
     title: str = "PACE linkage quality report"
 
 

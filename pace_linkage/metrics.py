@@ -106,6 +106,52 @@ def model_summary(fs) -> dict:
             "comparisons": comps}
 
 
+def _field_kind(cfg: PaceConfig, column: str) -> str:
+    """The normaliser kind behind a (possibly derived) column, for masking."""
+    if column in cfg.fields:
+        return cfg.fields[column].kind
+    base = max((f for f in cfg.fields if column.startswith(f + "_")), key=len, default=None)
+    return cfg.fields[base].kind if base else "text"
+
+
+def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> list[dict]:
+    """Waterfalls of the given candidate pairs: per comparison the (masked) values, level and weight; the
+    weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****)."""
+    from pace_linkage.redact import mask_value
+    from pace_linkage.score import explain
+
+    specs = {c.name: c for c in run.cfg.linkage.comparisons}
+    rec, pairs = run.records, run.blocking.pairs
+    out = []
+    for pos, title in zip(positions, titles, strict=True):
+        l_, r_ = int(pairs[LEFT].iat[pos]), int(pairs[RIGHT].iat[pos])
+        rows = []
+        for row in explain(run.model, rec, pairs, run.gamma, pos):
+            spec = specs.get(row["comparison"])
+            if spec is not None:
+                kind = _field_kind(run.cfg, spec.column)
+                row = {**row, "left": mask_value(kind, rec[spec.column].iat[l_]),
+                       "right": mask_value(kind, rec[spec.column].iat[r_])}
+            rows.append({**row, "weight": round(float(row["weight"]), 4)})
+        out.append({"title": title, "sources": [str(rec[SOURCE].iat[l_]), str(rec[SOURCE].iat[r_])],
+                    "match_weight": round(float(run.scored[MATCH_WEIGHT].iat[pos]), 4),
+                    "match_probability": round(float(run.scored[MATCH_PROBABILITY].iat[pos]), 6), "rows": rows})
+    return out
+
+
+def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[str]]:
+    """The candidate pairs just above and just below the threshold (ties broken by pair order)."""
+    p = run.scored[MATCH_PROBABILITY].to_numpy()
+    w = run.scored[MATCH_WEIGHT].to_numpy()
+    idx = np.arange(len(p))
+    above = idx[p >= run.threshold]
+    below = idx[p < run.threshold]
+    above = above[np.lexsort((above, w[above]))][:n_each]
+    below = below[np.lexsort((below, -w[below]))][:n_each]
+    return ([int(i) for i in above] + [int(i) for i in below],
+            ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
+
+
 def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     cfg = run.cfg
     id_col = cfg.id_column
@@ -136,7 +182,10 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         "clusters": run.clusters.stats,
         "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
         "estimated": evaluate.estimated_quality(probs, run.threshold),
+        "conflicts": _conflict_counts(run.clusters.conflicts),
     }
+    if run.cfg.report.explain_examples and len(run.scored):
+        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
     if truth is not None:
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
         doc["bcubed"] = evaluate.bcubed(clusters, truth, id_column=id_col)
@@ -149,6 +198,17 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         pc = _pairs_completeness(run, truth)
         doc["blocking"].update(pc)
     return doc
+
+
+def _conflict_counts(conflicts: pd.DataFrame) -> dict:
+    """Conflicting clusters per clustering and kind (no values: the list is in conflicts.csv)."""
+    if conflicts is None or conflicts.empty:
+        return {}
+    g = conflicts.groupby(["clustering", "kind"]).size()
+    out: dict = {}
+    for (clustering, kind), n in g.items():
+        out.setdefault(clustering, {})[kind] = int(n)
+    return out
 
 
 def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
@@ -175,6 +235,7 @@ def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir:
         writer.write_csv("clusters.csv", cl)
         writer.write_parquet("pairs.parquet", pairs_frame(run))
         writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
+        writer.write_csv("conflicts.csv", run.clusters.conflicts)
         for b in run.batches:
             if len(b.quarantine):
                 writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))

@@ -498,6 +498,35 @@ def _finish(records, comps, m, u, lam, m_obs, u_obs, method, info) -> FSModel:
     return FSModel(comparisons=params, lambda_=float(lam), method=method, info=info)
 
 
+def pair_labels(records: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """True where both records of a candidate pair belong to the same person in ``truth`` (columns
+    source, record_id, person_id). A record absent from truth matches nothing."""
+    person = records[[SOURCE, "record_id"]].merge(truth, on=[SOURCE, "record_id"], how="left")["person_id"]
+    codes = pd.factorize(person, use_na_sentinel=True)[0]
+    left, right = codes[pairs[LEFT].to_numpy()], codes[pairs[RIGHT].to_numpy()]
+    return (left == right) & (left >= 0)
+
+
+def fit(
+    records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, settings: LinkageSettings, seed: int,
+    truth: pd.DataFrame | None = None, cache: ColumnCache | None = None,
+) -> FSModel:
+    """Train as the settings say: unsupervised EM, or supervised from ``truth`` labels."""
+    if settings.training == "supervised":
+        if truth is None:
+            raise LinkageError("model: linkage.training is 'supervised' but no truth file was given (--truth)")
+        return train_supervised(gamma, pair_labels(records, pairs, truth), settings.comparisons, records)
+    return train(records, pairs, gamma, settings, seed=seed, method=settings.em.method, cache=cache)
+
+
+def check_compatible(model: FSModel, settings: LinkageSettings) -> None:
+    """A reloaded model can score only comparisons with the same names and number of levels."""
+    want = [(c.name, len(c.levels) + 1) for c in settings.comparisons]
+    have = [(c.name, c.n_levels) for c in model.comparisons]
+    if want != have:
+        raise LinkageError("model: the saved model's comparisons (names/levels) differ from linkage.comparisons")
+
+
 def train_supervised(
     gamma: pd.DataFrame, labels: Sequence[bool] | np.ndarray, comparisons: Sequence[ComparisonSpec] | None = None,
     records: pd.DataFrame | None = None,

@@ -183,3 +183,12 @@ def test_supervised_training_estimates_m_and_u_from_labels(trained):
 def test_malformed_model_json_raises_a_linkage_error():
     with pytest.raises(LinkageError):
         FSModel.from_json('{"format": "something else"}')
+
+
+def test_pair_labels_come_from_truth_and_absent_records_match_nothing():
+    from pace_linkage.model import pair_labels
+
+    recs = pd.DataFrame({"source": ["a", "a", "b", "b"], "record_id": ["1", "2", "1", "9"]})
+    truth = pd.DataFrame({"source": ["a", "a", "b"], "record_id": ["1", "2", "1"], "person_id": ["p", "q", "p"]})
+    pairs = pd.DataFrame({"l": [0, 0, 1, 2], "r": [1, 2, 3, 3]})
+    assert pair_labels(recs, pairs, truth).tolist() == [False, True, False, False]

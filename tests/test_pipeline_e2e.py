@@ -108,3 +108,23 @@ def test_the_pipeline_can_be_served_as_a_deployment_with_ui_parameters():
     props = parameter_schema(pace_linkage_pipeline).properties
     assert {"extracts", "out", "config", "truth", "threshold"} <= set(props)
     assert len(json.dumps(props)) < 4096  # parameters are paths, numbers and names only
+
+
+def test_a_saved_model_reloads_and_scores_the_same_data_identically(run_out, synth_data, tmp_path):
+    from flows.pipeline import pace_linkage_pipeline
+
+    out, _ = run_out
+    pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(tmp_path), truth=str(synth_data / "truth.csv"),
+                          model=str(out / "model.json"))
+    assert sha(out / "clusters.csv") == sha(tmp_path / "clusters.csv")
+    assert sha(out / "pairs.parquet") == sha(tmp_path / "pairs.parquet")
+
+
+def test_supervised_training_uses_truth_labels(synth_data, tmp_path, prefect_harness):
+    from flows.pipeline import pace_linkage_pipeline
+
+    pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(tmp_path), truth=str(synth_data / "truth.csv"),
+                          training="supervised")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["model"]["method"] == "supervised"
+    assert m["pairwise"]["f1"] > 0.9

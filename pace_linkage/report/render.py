@@ -304,7 +304,7 @@ def _sec_model(m: Mapping[str, Any], pg: _Page) -> str | None:
     parts = []
     lam = model.get("lambda")
     if _is_num(lam):
-        one_in = f" (about 1 in {1 / lam:,.0f} candidate pairs)" if lam > 0 else ""
+        one_in = f" (about 1 in {1 / lam:,.0f} record pairs)" if lam > 0 else ""
         parts.append(_facts([("Prior match probability λ", escape(_g(lam) + one_in))]))
     comps = model.get("comparisons") or []
     cats, weights, rows = [], [], []
@@ -543,6 +543,29 @@ def _generic(key: str, value: Any, pg: _Page) -> str:
     return _facts([(key, _generic_value(value, pg))])
 
 
+def _sec_explanations(m: Mapping[str, Any], pg: _Page) -> str | None:
+    items = m.get("explanations")
+    if not isinstance(items, Sequence) or not items:
+        return None
+    parts = ["<p>Each bar is one comparison's contribution (log2 Bayes factor); with the prior they add up to "
+             "the pair's match weight. Values are masked.</p>"]
+    for i, ex in enumerate(items, start=1):
+        rows = ex.get("rows") or []
+        cats = [f"{r.get('comparison')}: {r.get('level')}" for r in rows]
+        weights = [float(r["weight"]) if _is_num(r.get("weight")) else None for r in rows]
+        src = " / ".join(str(s) for s in ex.get("sources") or [])
+        title = f"Pair {i}: {ex.get('title', '')} ({src})"
+        chart = svg.hbar_chart(pg.chart_id(f"waterfall {i}"), cats, [("weight", weights)], title=title,
+                               desc=f"match weight {_p(ex.get('match_weight'), 2)}, probability "
+                                    f"{_p(ex.get('match_probability'), 4)}", x_label="contribution to match weight")
+        table = _table(title, ["Comparison", "Left", "Right", "Level", "Weight"],
+                       [[escape(str(r.get("comparison"))), escape(str(r.get("left", ""))), escape(str(r.get("right", ""))),
+                         escape(str(r.get("level"))), _p(r.get("weight"), 2)] for r in rows], numeric_from=4)
+        parts.append(_figure(chart, f"{title}: match weight {_p(ex.get('match_weight'), 2)}, "
+                                    f"probability {_p(ex.get('match_probability'), 4)}.", table))
+    return "".join(parts)
+
+
 Renderer = Callable[[Mapping[str, Any], _Page], "str | None"]
 
 # (anchor, heading, metrics keys it consumes, renderer), in page order. Add entries for new sections.
@@ -556,6 +579,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("model", "Model: match weights", ("model",), _sec_model),
     ("weights", "Match-weight distribution", ("weights_histogram",), _sec_weights),
     ("clusters", "Clusters", ("clusters",), _sec_clusters),
+    ("explanations", "Why pairs link: explanations near the threshold", ("explanations",), _sec_explanations),
     ("quality", "Quality against truth", ("pairwise", "bcubed"), _sec_quality),
     ("estimated", "Estimated quality (no truth)", ("estimated",), _sec_estimated),
     ("threshold", "Threshold", ("threshold_sweep", "recommended_threshold"), _sec_threshold),
