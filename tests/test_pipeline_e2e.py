@@ -128,3 +128,23 @@ def test_supervised_training_uses_truth_labels(synth_data, tmp_path, prefect_har
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["model"]["method"] == "supervised"
     assert m["pairwise"]["f1"] > 0.9
+
+
+def test_a_source_missing_a_column_fails_alone_and_the_report_names_it(synth_data, tmp_path, prefect_harness):
+    import shutil
+
+    from flows.pipeline import pace_linkage_pipeline
+
+    ext = tmp_path / "extracts"
+    shutil.copytree(synth_data / "extracts", ext)
+    sds = ext / "sds_pace_clients.csv"
+    header, *rows = sds.read_text(encoding="utf-8").split("\n")
+    sds.write_text("\n".join([header.replace("Surname", "Family"), *rows]), encoding="utf-8")
+    result = pace_linkage_pipeline(extracts=str(ext), out=str(tmp_path / "out"))
+    assert result["sources_failed"] == ["sds"]
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    (failed,) = m["sources_failed"]
+    assert failed["source"] == "sds" and "columns.surname: column 'Surname' not found in sds_pace_clients.csv" in failed["error"]
+    assert "\n" not in failed["error"]
+    assert m["counts"]["rows_accepted"] > 0  # the other sources still ran
+    assert "sds_pace_clients.csv" in (tmp_path / "out" / "report.html").read_text()
