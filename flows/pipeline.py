@@ -107,6 +107,7 @@ def pace_linkage_pipeline(
     else:
         p.summary("evaluate", seconds=timings["evaluate"])
     manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), params.run_id)
+    tasks.publish_artifacts(metrics_doc, cfg.report.small_count_threshold, timings)
     p.summary("report", out=str(Path(params.out)), seconds=timings["report"])
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},

@@ -18,7 +18,8 @@ import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is
 from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, score
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import NON_RETRYABLE
-from pace_linkage.report import render_report
+from pace_linkage.redact import suppress_small
+from pace_linkage.report import render_markdown_summary, render_report
 from pace_linkage.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
 
 
@@ -91,7 +92,23 @@ def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_
     return metrics.write_outputs(run, metrics_doc, html, out_dir, run_id)
 
 
+@task(name="publish-artifacts", **PRIVATE)
+def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: dict[str, float]) -> None:
+    """Key figures on the flow run in the Prefect UI: aggregates only (no record-level value)."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    md = render_markdown_summary(metrics_doc, small_count_threshold=small_count_threshold)
+    md += "\n\n### Seconds per stage\n\n| stage | seconds |\n|---|---|\n" + "".join(
+        f"| {k} | {v:.2f} |\n" for k, v in timings.items())
+    create_markdown_artifact(md, key="pace-linkage-summary", description="PACE linkage key figures")
+    rows = []
+    for src, c in sorted(metrics_doc["counts"]["by_source"].items()):
+        rows.append({"source": src, **{k: suppress_small(c.get(k, 0), small_count_threshold) for k in
+                                       ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")}})
+    create_table_artifact(rows, key="pace-linkage-rows-per-source", description="Rows in / accepted / quarantined per source")
+
+
 __all__ = [
     "ingest", "normalise", "block", "compare_pairs", "train", "load_model", "score_pairs", "cluster_records", "evaluate_run",
-    "write_report", "evaluate",
+    "write_report", "publish_artifacts", "evaluate",
 ]

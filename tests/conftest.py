@@ -43,3 +43,24 @@ def write(path: Path, data: str | bytes, encoding: str = "utf-8") -> Path:
         data = data.encode(encoding)
     path.write_bytes(data)
     return path
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory) -> Path:
+    """A small synthetic PACE data set (400 people, seed 7): extracts/ and truth.csv."""
+    import synthetic
+
+    out = tmp_path_factory.mktemp("synth")
+    synthetic.generate(people=400, seed=7, out_dir=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_out(prefect_harness, synth_data, tmp_path_factory):
+    """One run of the pipeline flow on ``synth_data`` with truth: (OUT folder, the flow's return value)."""
+    from flows.pipeline import pace_linkage_pipeline
+
+    out = tmp_path_factory.mktemp("run")
+    result = pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(out),
+                                   truth=str(synth_data / "truth.csv"), run_id="first")
+    return out, result

@@ -17,25 +17,6 @@ def sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def synth_data(tmp_path_factory):
-    import synthetic
-
-    out = tmp_path_factory.mktemp("synth")
-    synthetic.generate(people=400, seed=7, out_dir=out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def run_out(prefect_harness, synth_data, tmp_path_factory):
-    from flows.pipeline import pace_linkage_pipeline
-
-    out = tmp_path_factory.mktemp("run")
-    result = pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(out),
-                                   truth=str(synth_data / "truth.csv"), run_id="first")
-    return out, result
-
-
 def test_flow_writes_every_output_and_a_manifest(run_out):
     from pace_linkage.outputs import verify_manifest
 
@@ -148,3 +129,16 @@ def test_a_source_missing_a_column_fails_alone_and_the_report_names_it(synth_dat
     assert "\n" not in failed["error"]
     assert m["counts"]["rows_accepted"] > 0  # the other sources still ran
     assert "sds_pace_clients.csv" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_key_figures_are_published_as_prefect_artifacts(run_out):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["pace-linkage-summary", "pace-linkage-rows-per-source"])))
+    kinds = {a.key: a.type for a in arts}
+    assert kinds == {"pace-linkage-summary": "markdown", "pace-linkage-rows-per-source": "table"}
+    summary = next(a for a in arts if a.key == "pace-linkage-summary").data
+    assert "Pairwise P / R / F1" in summary and "Seconds per stage" in summary
