@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks [synth|normalise|linkage ...] [--quick]``.
+"""Run the benchmarks: ``python -m benchmarks [synth|normalise|ingest|linkage ...] [--quick]``.
 
 Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
 ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
@@ -13,8 +13,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {
-    "synth": (["--records", "1000000"], ["--records", "50000"]),
-    "normalise": (["--rows", "1000000"], ["--rows", "50000"]),
+    "synth": (["--records", "1000000"], ["--records", "50000", "--baseline-records", "5000"]),
+    "normalise": (["--rows", "1000000"], ["--rows", "50000", "--baseline-rows", "20000"]),
+    "ingest": (["--records", "1000000"], ["--records", "50000"]),
     "linkage": (["--records", "100000"], ["--records", "10000"]),
 }
 

@@ -82,6 +82,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _format(src) -> str:
+    """csv/tsv/pipe/dsv/xlsx/jsonl: the file format as a reader sees it."""
+    if src.format != "csv":
+        return src.format
+    return {",": "csv", "\t": "tsv", "|": "pipe"}.get(src.delimiter, "dsv")
+
+
 def run_ours(data: Path) -> dict:
     """ingest_source per source, normalise_source per ingested source, assemble: as flows/pipeline.py."""
     from pace_linkage.config import load_config
@@ -97,7 +104,7 @@ def run_ours(data: Path) -> dict:
         batch = ingest_source(src, cfg, extracts)
         if isinstance(batch, SourceFailure):
             raise SystemExit(f"source {batch.source} failed: {batch.error}")
-        per_source[src.name] = {"ingest": time.perf_counter() - ti, "rows": batch.rows_in}
+        per_source[src.name] = {"ingest": time.perf_counter() - ti, "rows": batch.rows_in, "format": _format(src)}
         ingested.append(batch)
     t_ingest = time.perf_counter() - t0
     sources = {s.name: s for s in cfg.sources.items}
@@ -167,14 +174,10 @@ def report(summary: dict, ours: dict, base: dict) -> bool:
           f"(generated in {summary.get('generate_seconds', 0):.0f} s, not timed)")
     print(f"{'source':<18}{'format':>8}{'rows':>10}{'ingest s':>10}{'normal. s':>10}{'ours s':>9}"
           f"{'pandas s':>10}{'ratio':>7}")
-    from pace_linkage.config import load_config
-
-    fmt = {s.name: (s.format if s.format != "csv" else {",": "csv", "\t": "tsv", "|": "pipe"}.get(s.delimiter, "dsv"))
-           for s in load_config(None).sources.items}
     for name, o in ours["per_source"].items():
         b = base["per_source"][name]
         total = o["ingest"] + o["normalise"]
-        print(f"{name:<18}{fmt[name]:>8}{o['rows']:>10,}{o['ingest']:>10.2f}{o['normalise']:>10.2f}{total:>9.2f}"
+        print(f"{name:<18}{o['format']:>8}{o['rows']:>10,}{o['ingest']:>10.2f}{o['normalise']:>10.2f}{total:>9.2f}"
               f"{b['read']:>10.2f}{total / b['read']:>7.1f}")
     print(f"ours              {ours['rows']:,} rows in {ours['seconds']:.1f} s "
           f"(ingest {ours['ingest']:.1f} s, normalise {ours['normalise']:.1f} s, assemble {ours['assemble']:.1f} s) "

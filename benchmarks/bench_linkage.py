@@ -156,12 +156,28 @@ def run_prepare(data_dir: str, out_path: str) -> dict:
             "sources_failed": failed, "peak_rss_mb": _peak_rss_mb()}
 
 
-def run_ours(records_path: str, data_dir: str) -> dict:
+def _load_config(overrides: str | None):
+    """The default config/pace.yaml (its linkage section, seed and sources), with the diagnostic
+    overrides of ``--max-pairs-per-rule`` / ``--drop-rule`` applied (printed as such by the driver)."""
     from pace_linkage.config import load_config
+
+    cfg = load_config(None)
+    o = json.loads(overrides) if overrides else {}
+    update = {}
+    if o.get("max_pairs_per_rule"):
+        update["max_pairs_per_rule"] = int(o["max_pairs_per_rule"])
+    if o.get("drop_rules"):
+        update["blocking"] = [r for r in cfg.linkage.blocking if r.name not in set(o["drop_rules"])]
+    if update:
+        cfg = cfg.model_copy(update={"linkage": cfg.linkage.model_copy(update=update)})
+    return cfg
+
+
+def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> dict:
     from pace_linkage.linkage import link
     from pace_linkage.metrics import load_truth
 
-    cfg = load_config(None)  # the default config/pace.yaml: its linkage section, seed and sources
+    cfg = _load_config(overrides)
     rec = pd.read_pickle(records_path)
     truth = load_truth(Path(data_dir) / "truth.csv")
     dup_free = rec["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
@@ -242,14 +258,13 @@ def _recall_breakdown(rec: pd.DataFrame, truth: pd.DataFrame, res, cfg) -> dict:
     }
 
 
-def run_toolkit(records_path: str, data_dir: str) -> dict:
+def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) -> dict:
     """The plain recordlinkage pipeline: Index().block on the same keys, Compare, ECMClassifier."""
     import recordlinkage
 
-    from pace_linkage.config import load_config
     from pace_linkage.metrics import load_truth
 
-    cfg = load_config(None)
+    cfg = _load_config(overrides)
     rec = pd.read_pickle(records_path)
     truth = load_truth(Path(data_dir) / "truth.csv")
     person = _truth_codes(rec, truth)
@@ -409,19 +424,25 @@ def main() -> None:
     ap.add_argument("--skip-toolkit", action="store_true")
     ap.add_argument("--toolkit-timeout", type=float, default=1800.0, help="seconds before the toolkit is killed")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "pace-linkage-bench")
+    ap.add_argument("--max-pairs-per-rule", type=int, help="diagnostic override of linkage.max_pairs_per_rule")
+    ap.add_argument("--drop-rule", action="append", default=[], help="diagnostic: leave out this blocking rule")
     ap.add_argument("--json", type=Path, help="also write every measured figure to this JSON file")
     ap.add_argument("--run", choices=["generate", "prepare", "ours", "toolkit"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--records-file", help=argparse.SUPPRESS)
+    ap.add_argument("--overrides", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.run:
         fn = {"generate": lambda: run_generate(a.data, a.records, a.seed),
               "prepare": lambda: run_prepare(a.data, a.records_file),
-              "ours": lambda: run_ours(a.records_file, a.data),
-              "toolkit": lambda: run_toolkit(a.records_file, a.data)}[a.run]
+              "ours": lambda: run_ours(a.records_file, a.data, a.overrides),
+              "toolkit": lambda: run_toolkit(a.records_file, a.data, a.overrides)}[a.run]
         print(json.dumps(fn(), default=float))
         return
 
+    overrides = json.dumps({"max_pairs_per_rule": a.max_pairs_per_rule, "drop_rules": a.drop_rule})
+    if a.max_pairs_per_rule or a.drop_rule:
+        print(f"NOTE: diagnostic overrides of the default linkage settings: {overrides}")
     data_dir, meta, cached = ensure_data(a.records, a.seed, a.cache_dir)
     how = "cached" if cached else f"generated in {meta['generate_s']:.1f} s, peak RSS {meta['peak_rss_mb']:,.0f} MB"
     print(f"data: {meta['records']:,} partner records of {meta['people']:,} people (seed {a.seed}; {how})",
@@ -434,12 +455,12 @@ def main() -> None:
         print(f"prepare (not linkage): ingest {prep['ingest_s']:.1f} s + normalise {prep['normalise_s']:.1f} s, "
               f"{prep['records']:,} records accepted, {prep['quarantined']:,} quarantined, "
               f"peak RSS {prep['peak_rss_mb']:,.0f} MB", flush=True)
-        ours = _sub(["--run", "ours", "--records-file", rec_path, "--data", str(data_dir)])
+        ours = _sub(["--run", "ours", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides])
         if "error" in ours:
             raise SystemExit(f"pace-linkage failed: {ours['error']}")
         tk = None
         if not a.skip_toolkit:
-            tk = _sub(["--run", "toolkit", "--records-file", rec_path, "--data", str(data_dir)],
+            tk = _sub(["--run", "toolkit", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides],
                       timeout=a.toolkit_timeout)
     print_table(a.records, ours, tk)
     print_breakdown(ours)
