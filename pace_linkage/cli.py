@@ -171,6 +171,133 @@ def demo(
     _finish(result)
 
 
+# ------------------------------------------------------------------------------------------------- tune
+@app.command()
+def tune(
+    truth: Annotated[Path, typer.Option("--truth", help="Truth CSV (source,record_id,person_id) to score thresholds against.")],
+    run_dir: Annotated[Path | None, typer.Option("--run", help="A finished run folder (holding pairs.parquet, clusters.csv).")] = None,
+    extracts: Annotated[Path | None, typer.Option("--extracts", help="Instead of --run: run the pipeline on these extracts first (into OUT/run).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Top-level config for --extracts (default config/pace.yaml).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for thresholds.csv/.html (default RUN/tune; with --extracts ./tune).")] = None,
+    min_precision: Annotated[float, typer.Option("--min-precision", min=0.0, max=1.0, help="Precision floor for the second recommendation.")] = 0.99,
+) -> None:
+    """Sweep match-probability thresholds over a finished run's pairs (no comparing again) and recommend one.
+
+    Writes thresholds.csv, thresholds.html (precision, recall and F1 against the threshold) and
+    recommendation.json, 0600, and prints the best-F1 threshold and the lowest threshold reaching
+    --min-precision. Apply one with `pace-linkage run --threshold X`.
+    """
+    from pace_linkage.errors import InputError
+
+    try:
+        if (run_dir is None) == (extracts is None):
+            raise InputError("tune: give exactly one of --run or --extracts")
+        from pace_linkage import tune as tuning
+        from pace_linkage.metrics import load_truth
+
+        truth_df = load_truth(truth)
+        if extracts is not None:
+            out = out or Path("tune")
+            run_dir = out / "run"
+            _run(extracts, run_dir, config, truth, None, None)
+        out = out or (run_dir / "tune")
+        rec = tuning.tune_run(run_dir, truth_df, out, min_precision)
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    typer.echo(f"tune         thresholds={rec['thresholds']}  out={out}")
+    for key, name in (("best_f1", "best F1"), ("min_precision", f"precision>={min_precision:g}"),
+                      ("run_threshold", "run threshold")):
+        row = rec.get(key)
+        if row is None:
+            typer.echo(f"{name:<17}none in the grid")
+        else:
+            typer.echo(f"{name:<17}threshold={row['threshold']:.6g}  weight={row['match_weight']:.2f}  "
+                       f"precision={row['precision']:.4f}  recall={row['recall']:.4f}  f1={row['f1']:.4f}  "
+                       f"links={row['links']:,}")
+    typer.echo(f"chart: {out / 'thresholds.html'}")
+
+
+# ----------------------------------------------------------------------------------------------- review
+review_app = typer.Typer(help="Clerical review: export a stratified sample of pairs to label; import the labels.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("export")
+def review_export(
+    run_dir: Annotated[Path, typer.Option("--run", help="A finished run folder.")],
+    extracts: Annotated[Path, typer.Option("--extracts", help="The extracts the run linked (values are shown from them).")],
+    out: Annotated[Path, typer.Option("--out", help="Review sheet to write (CSV; holds personal data; created 0600).")],
+    config: Annotated[Path | None, typer.Option("--config", help="The run's top-level config (default config/pace.yaml).")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Pairs to sample.")] = 200,
+    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (default: the config's seed).")] = None,
+    band: Annotated[float, typer.Option("--band", min=0.001, max=1.0, help="Probability band around the threshold cut into strata.")] = 0.2,
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Threshold to sample around (default: the run's).")] = None,
+    mask: Annotated[bool, typer.Option("--mask", help="Mask values (J*** M*******) instead of showing them in full.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing sheet.")] = False,
+) -> None:
+    """Write a stratified sample of candidate pairs around the threshold for people to label.
+
+    The sheet shows both records' normalised values side by side, so it HOLDS PERSONAL DATA: it is
+    created with permissions 0600 (owner only); share it only with authorised reviewers and delete it
+    after import. Fill the `label` column with match, non-match or unsure, then run `review import`.
+    """
+    try:
+        from pace_linkage import review
+        from pace_linkage import tune as tuning
+        from pace_linkage.config import load_config
+
+        cfg = load_config(config)
+        run = tuning.load_run(run_dir)
+        warning = review.check_config_matches(cfg, run)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+        records = review.normalised_records(cfg, extracts)
+        sheet = review.build_review(run, records, cfg, threshold=threshold, n=n, seed=seed, band=band, mask=mask)
+        review.write_review(out, sheet, overwrite=force)
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    linked = int((sheet["match_probability"] >= sheet["threshold"]).sum()) if len(sheet) else 0
+    typer.echo(f"review       pairs={len(sheet)}  strata={sheet['stratum'].nunique()}  at/above threshold={linked}  "
+               f"below={len(sheet) - linked}  file={out} (0600, holds personal data)")
+
+
+@review_app.command("import")
+def review_import(
+    file: Annotated[Path, typer.Option("--file", help="The labelled review sheet.")],
+    run_dir: Annotated[Path, typer.Option("--run", help="The run folder the sheet was exported from.")],
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Threshold to estimate at (default: the sheet's).")] = None,
+) -> None:
+    """Read the labels back and estimate precision and recall without truth.
+
+    Writes review_estimate.json and clerical.csv (the decisions, for must-link / cannot-link) into the run
+    folder and adds them to its manifest.
+    """
+    try:
+        from pace_linkage import review
+        from pace_linkage import tune as tuning
+
+        run = tuning.load_run(run_dir)
+        res = review.import_review(file, run, threshold)
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    lab = res["labels"]
+    typer.echo(f"review       match={lab['match']}  non-match={lab['non-match']}  unsure={lab['unsure']}  "
+               f"unlabelled={lab['unlabelled']}  threshold={res['threshold']:g}")
+    for key in ("precision", "recall"):
+        r = res[key]
+        if r["estimate"] is None:
+            typer.echo(f"{key:<13}no labelled pairs to estimate from")
+        else:
+            typer.echo(f"{key:<13}{r['estimate']:.4f}  95% CI {r['ci_low']:.4f}-{r['ci_high']:.4f}  "
+                       f"(effective n {r['effective_n']:g}, {r['labelled']} labelled)")
+    if res["strata_without_decisions"]["strata"]:
+        typer.echo(f"warning: {res['strata_without_decisions']['pairs']:,} candidate pairs are in strata with no "
+                   "decided label and are left out of the estimate", err=True)
+    typer.echo(f"estimate: {run_dir / 'review_estimate.json'}  clerical: {run_dir / 'clerical.csv'} "
+               f"({res['clerical_pairs']} pairs)")
+
+
 # ------------------------------------------------------------------------------------------------ serve
 @app.command()
 def serve(

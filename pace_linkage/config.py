@@ -89,6 +89,13 @@ class SourceConfig(Strict):
     columns: dict[str, str] = Field(default_factory=dict)  # canonical field -> source column
     formats: dict[str, str] = Field(default_factory=dict)  # canonical field -> date format override
     duplicate_free: bool = False  # the partner guarantees one record per person
+    # What the partner holds, for the report's "what each partner holds" section: data item -> the
+    # partner's own column(s) holding it, e.g. {consent: [Consent_To_Share], name: [Forename, Surname]}.
+    # Items are lower-case names (the study's items are listed in pace_linkage.holdings.STUDY_ITEMS);
+    # completeness is the share of accepted rows with a value in any of the columns. A column missing
+    # from the file is reported (item not held, with a warning), never a reason to fail the source.
+    # Unset: the items implied by ``columns``.
+    items: dict[str, list[str]] = Field(default_factory=dict)
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 
@@ -97,6 +104,16 @@ class SourceConfig(Strict):
     def _name_is_identifier(cls, v: str) -> str:
         if not v.replace("_", "").isalnum() or not v.islower():
             raise ValueError("must be lower-case letters, digits and underscores")
+        return v
+
+    @field_validator("items")
+    @classmethod
+    def _items_named_with_columns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for item, cols in v.items():
+            if not item.replace("_", "").isalnum() or not item.islower():
+                raise ValueError(f"item '{item}': must be lower-case letters, digits and underscores")
+            if not cols or any(not str(c).strip() for c in cols):
+                raise ValueError(f"item '{item}': list one or more non-empty column names")
         return v
 
     @field_validator("delimiter")
@@ -199,6 +216,8 @@ class ReportSettings(Strict):
     small_count_threshold: int = Field(default=0, ge=0)  # counts below this shown as "*"
     # pairs just above and just below the threshold explained (waterfall, values masked); 0 = none
     explain_examples: int = Field(default=3, ge=0, le=50)
+    # with truth: the highest-weighted false-positive and false-negative candidate pairs explained; 0 = none
+    top_errors: int = Field(default=5, ge=0, le=50)
     title: str = "PACE linkage quality report"
 
 

@@ -186,6 +186,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     }
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
+    doc.update(holdings_metrics(run))
+    doc["linked_less"] = linked_less_metrics(run, truth)
     if truth is not None:
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
         doc["bcubed"] = evaluate.bcubed(clusters, truth, id_column=id_col)
@@ -197,7 +199,54 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
         pc = _pairs_completeness(run, truth)
         doc["blocking"].update(pc)
+        labelled = evaluate.confusion_pairs(sweep_pairs, run.records, truth, run.threshold)
+        doc["confusion"] = confusion_counts(labelled, pc["true_pairs"])
+        if run.cfg.report.top_errors:
+            doc["top_errors"] = top_errors(run, labelled, run.cfg.report.top_errors)
     return doc
+
+
+def holdings_metrics(run: RunResults) -> dict:
+    """What each partner holds (``holdings`` and companions, see :func:`pace_linkage.holdings.build_holdings`)."""
+    from pace_linkage.holdings import build_holdings
+
+    return build_holdings({b.source: b.holdings for b in run.batches})
+
+
+def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
+    """Linkage rate, estimated missed links and (with truth) recall and missed links per group
+    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.groups`."""
+    from pace_linkage.groups import linked_less
+
+    probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
+    return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
+                       run.threshold, run.cfg, truth)
+
+
+def confusion_counts(labelled: pd.DataFrame, true_pairs: int) -> dict:
+    """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from
+    :func:`pace_linkage.evaluate.confusion_pairs`), and the true pairs blocking never proposed."""
+    c = labelled["label"].value_counts()
+    out = {k.lower(): int(c.get(k, 0)) for k in ("TP", "FP", "FN", "TN")}
+    out["candidate_pairs"] = int(len(labelled))
+    out["true_pairs"] = int(true_pairs)
+    out["missed_by_blocking"] = int(true_pairs - out["tp"] - out["fn"])
+    return out
+
+
+def top_errors(run: RunResults, labelled: pd.DataFrame, n: int) -> dict:
+    """The ``n`` highest-weighted false-positive candidate pairs (linked at the threshold, different
+    persons) and false-negative ones (not linked, same person), explained with masked values as in
+    :func:`explain_pairs`. Ties in weight go to the earlier pair."""
+    w = run.scored[MATCH_WEIGHT].to_numpy()
+    label = labelled["label"].to_numpy()
+    out = {}
+    for key, code, title in [("false_positives", "FP", "false positive: linked, different persons"),
+                             ("false_negatives", "FN", "false negative: not linked, same person")]:
+        idx = np.flatnonzero(label == code)
+        idx = idx[np.lexsort((idx, -w[idx]))][:n]
+        out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx))
+    return out
 
 
 def _conflict_counts(conflicts: pd.DataFrame) -> dict:

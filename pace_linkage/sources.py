@@ -17,6 +17,7 @@ import pandas as pd
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import PaceError
 from pace_linkage.extract import Extract, read_source
+from pace_linkage.holdings import items_of, source_holdings
 from pace_linkage.normalise import normalise_records
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
 from pace_linkage.validate import check_records, map_columns, raw_rows
@@ -38,6 +39,8 @@ class SourceBatch:
     rows_withheld: int = 0
     blank_lines: int = 0
     normalised: bool = False
+    # per data item, accepted rows with a value (pace_linkage.holdings.source_holdings); set by normalise_source
+    holdings: dict | None = None
 
     @property
     def rows_accepted(self) -> int:
@@ -102,9 +105,14 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
         q = pd.DataFrame({LINE: dropped.to_numpy(), "reasons": "no_identifying_fields"})
         q["raw"] = raw_rows(batch.extract, dropped, src.delimiter).to_numpy() if batch.extract is not None else ""
         quarantine = pd.concat([quarantine, _tag(q, batch.source, batch.file)], ignore_index=True)
+    accepted = records.loc[keep].reset_index(drop=True)
+    held = None
+    if batch.extract is not None:  # counted now, while the raw extract is still in memory
+        held = source_holdings(batch.extract.frame, batch.extract.header, items_of(src), accepted[LINE],
+                               where=src.config_file or "config", file=batch.file)
     return SourceBatch(
-        batch.source, batch.file, batch.rows_in, records.loc[keep].reset_index(drop=True), quarantine,
-        None, reasons, batch.rows_withheld, batch.blank_lines, True,
+        batch.source, batch.file, batch.rows_in, accepted, quarantine,
+        None, reasons, batch.rows_withheld, batch.blank_lines, True, held,
     )
 
 

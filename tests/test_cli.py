@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import ROOT, write
 
-VERBS = ["synth", "run", "demo", "febrl", "serve"]
+VERBS = ["synth", "run", "demo", "febrl", "serve", "tune", "review", "review export", "review import"]
 
 
 def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
@@ -19,7 +19,7 @@ def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("verb", VERBS)
 def test_every_verb_has_help(verb):
-    res = cli(verb, "--help")
+    res = cli(*verb.split(), "--help")
     assert res.returncode == 0, res.stderr
     assert "Usage" in res.stdout and verb in res.stdout
 

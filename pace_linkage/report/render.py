@@ -432,7 +432,10 @@ def _sec_estimated(m: Mapping[str, Any], pg: _Page) -> str | None:
     return _facts(items) + _note(
         "The model's own estimate from its match probabilities (fastLink style): precision is the mean probability "
         "of linked pairs, recall the linked share of the summed probability. It cannot see true matches that "
-        "blocking never proposed, and is only as good as the model's calibration.")
+        "blocking never proposed, and is only as good as the model's calibration.") + (
+        '<p class="note">To check it, have a sample of pairs reviewed by hand (clerical review): '
+        "<code>pace-linkage review export</code> writes pairs for reviewers and <code>pace-linkage review "
+        "import</code> reads their decisions back, to measure precision and recall against them.</p>")
 
 
 def _sec_threshold(m: Mapping[str, Any], pg: _Page) -> str | None:
@@ -543,19 +546,16 @@ def _generic(key: str, value: Any, pg: _Page) -> str:
     return _facts([(key, _generic_value(value, pg))])
 
 
-def _sec_explanations(m: Mapping[str, Any], pg: _Page) -> str | None:
-    items = m.get("explanations")
-    if not isinstance(items, Sequence) or not items:
-        return None
-    parts = ["<p>Each bar is one comparison's contribution (log2 Bayes factor); with the prior they add up to "
-             "the pair's match weight. Values are masked.</p>"]
+def _waterfalls(items: Any, pg: _Page, name: str = "Pair") -> list[str]:
+    """One waterfall chart + table per explained pair (``explain_pairs`` output); values arrive masked."""
+    parts = []
     for i, ex in enumerate(items, start=1):
         rows = ex.get("rows") or []
         cats = [f"{r.get('comparison')}: {r.get('level')}" for r in rows]
         weights = [float(r["weight"]) if _is_num(r.get("weight")) else None for r in rows]
         src = " / ".join(str(s) for s in ex.get("sources") or [])
-        title = f"Pair {i}: {ex.get('title', '')} ({src})"
-        chart = svg.hbar_chart(pg.chart_id(f"waterfall {i}"), cats, [("weight", weights)], title=title,
+        title = f"{name} {i}: {ex.get('title', '')} ({src})"
+        chart = svg.hbar_chart(pg.chart_id(f"waterfall {name} {i}"), cats, [("weight", weights)], title=title,
                                desc=f"match weight {_p(ex.get('match_weight'), 2)}, probability "
                                     f"{_p(ex.get('match_probability'), 4)}", x_label="contribution to match weight")
         table = _table(title, ["Comparison", "Left", "Right", "Level", "Weight"],
@@ -563,7 +563,161 @@ def _sec_explanations(m: Mapping[str, Any], pg: _Page) -> str | None:
                          escape(str(r.get("level"))), _p(r.get("weight"), 2)] for r in rows], numeric_from=4)
         parts.append(_figure(chart, f"{title}: match weight {_p(ex.get('match_weight'), 2)}, "
                                     f"probability {_p(ex.get('match_probability'), 4)}.", table))
+    return parts
+
+
+_WATERFALL_INTRO = ("<p>Each bar is one comparison's contribution (log2 Bayes factor); with the prior they add up to "
+                    "the pair's match weight. Values are masked.</p>")
+
+
+def _sec_explanations(m: Mapping[str, Any], pg: _Page) -> str | None:
+    items = m.get("explanations")
+    if not isinstance(items, Sequence) or not items:
+        return None
+    return _WATERFALL_INTRO + "".join(_waterfalls(items, pg))
+
+
+def _sec_holdings(m: Mapping[str, Any], pg: _Page) -> str | None:
+    """What each partner holds: completeness per partner and data item (heatmap, table, item legend)."""
+    hold = m.get("holdings")
+    if not isinstance(hold, Mapping) or not hold:
+        return None
+    srcs = list(hold)
+    desc = {str(d.get("item")): d for d in m.get("holdings_items") or [] if isinstance(d, Mapping)}
+    items: list[str] = [i for i in desc if any(i in (hold[s] or {}) for s in srcs)]
+    for s in srcs:
+        items += [i for i in hold[s] or {} if i not in items]
+    rows_by = m.get("holdings_rows") or {}
+    shade, texts, rows = [], [], []
+    for s in srcs:
+        hidden = pg.suppressed(rows_by.get(s))  # a partner with a suppressed row count shows no rate
+        srow, trow = [], []
+        for i in items:
+            v = (hold[s] or {}).get(i)
+            if v is None or not _is_num(v):
+                srow.append(None)
+                trow.append(DASH)
+            elif hidden:
+                srow.append(None)
+                trow.append(SUPPRESSED)
+            else:
+                srow.append(float(v))
+                trow.append(_pct(float(v), 0))
+        shade.append(srow)
+        texts.append(trow)
+        rows.append([escape(pg.label(s)), pg.n(rows_by.get(s)) if s in rows_by else DASH, *trow])
+    chart = svg.heatmap(pg.chart_id("partner holdings"), [pg.label(s) for s in srcs], items, shade, texts,
+                        title="What each partner holds",
+                        desc="Share of each partner's accepted rows with a value for each data item; "
+                             "darker is more complete, grey hatching means the partner does not record it.")
+    table = _table("Completeness per partner and data item (– : not held)", ["Partner", "Rows", *items], rows)
+    parts = [_figure(chart, "Completeness of the study's data items per partner (– : not held).", table, wide=True)]
+    if desc:
+        held_by = {i: sum(1 for s in srcs if _is_num((hold[s] or {}).get(i))) for i in items}
+        legend = [[escape(str(i)), escape(str((desc.get(i) or {}).get("category", ""))),
+                   escape(str((desc.get(i) or {}).get("description", ""))), f"{held_by.get(i, 0)} of {len(srcs)}"]
+                  for i in items]
+        parts.append(_table("Data items", ["Item", "Category", "Meaning", "Partners holding it"], legend,
+                            numeric_from=3))
+    warnings = m.get("holdings_warnings") or []
+    if warnings:
+        lis = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
+        parts.append(f'<div class="warning"><p>Data-item columns missing from a file (reported as not held):</p>'
+                     f"<ul>{lis}</ul></div>")
+    parts.append(_note("Completeness is the share of a partner's accepted rows with a non-blank value in any of "
+                       "the item's columns (values such as NULL or N/A count as blank); it says nothing of "
+                       "whether the values are right."))
     return "".join(parts)
+
+
+_GROUP_HEADINGS = {"partner": "By partner", "sex": "By sex", "age_band": "By age band",
+                   "council_area": "By council area (approximate, from postcode district)",
+                   "moved": "By whether the person moved (truth: records at different postcodes)"}
+
+
+def _sec_linked_less(m: Mapping[str, Any], pg: _Page) -> str | None:
+    """Who gets linked less: per group kind a bar chart of linkage rate (and recall) and a table."""
+    ll = m.get("linked_less")
+    if not isinstance(ll, Mapping) or not ll:
+        return None
+    parts = ["<p>The linkage rate is the share of a group's records linked to at least one other record. "
+             "Estimated missed links are the model's expected true matches among candidate pairs below the "
+             "threshold (summed match probabilities, credited to the groups of both records). With truth, "
+             "recall is the share of the group's true matching pairs (at least one record in the group) "
+             "that ended up in one cluster. A group linked less than others may be under-served by a "
+             "centralised PACE id; a low linkage rate alone can also mean fewer repeat clients.</p>"]
+    for kind, rows in ll.items():
+        if not isinstance(rows, Sequence) or not rows:
+            continue
+        has_truth = any("recall" in r for r in rows)
+        cats, rate_v, recall_v, trows = [], [], [], []
+        for r in rows:
+            g = str(r.get("group"))
+            shown = pg.label(g) if kind == "partner" else g
+            hidden = pg.suppressed(r.get("records"))
+            rate = None if hidden else pg.rate(r.get("linked"), r.get("records"))
+            rec = None if hidden or not has_truth else pg.rate(r.get("found_pairs"), r.get("true_pairs"))
+            cats.append(shown)
+            rate_v.append(None if rate is None else round(100 * (1 - rate), 4))
+            recall_v.append(None if rec is None else round(100 * (1 - rec), 4))
+            est = r.get("estimated_missed_links")
+            cells = [escape(shown), pg.n(r.get("records")), SUPPRESSED if hidden else pg.n(r.get("linked")),
+                     _pct(rate)]
+            if has_truth:
+                tp = r.get("true_pairs")
+                cells += [SUPPRESSED if hidden else pg.n(tp),
+                          DASH if not tp and not hidden else _pct(rec),
+                          SUPPRESSED if hidden else pg.n(r.get("missed_links"))]
+            cells.append(SUPPRESSED if hidden else (f"{est:,.1f}" if _is_num(est) else DASH))
+            trows.append(cells)
+        series = [("records not linked %", rate_v)] + ([("true pairs missed %", recall_v)] if has_truth else [])
+        heading = _GROUP_HEADINGS.get(kind, _humanise(kind))
+        what = "Records not linked" + (" and true pairs missed" if has_truth else "")
+        chart = svg.hbar_chart(pg.chart_id(f"linked less {kind}"), cats, series,
+                               title=f"{what}: {heading.lower()}",
+                               desc="Per group, the percentage of records not linked to any other record"
+                                    + (" and the percentage of true matching pairs missed (1 - recall)"
+                                       if has_truth else "") + "; longer bars mean linked less. The table "
+                                    "below gives the figures.", x_label="% (longer = linked less)")
+        headers = ["Group", "Records", "Linked", "Linkage rate",
+                   *(["True pairs", "Recall", "Missed links"] if has_truth else []), "Est. missed links"]
+        parts.append(f"<h3>{escape(heading)}</h3>")
+        parts.append(_figure(chart, f"{what} {heading.lower()} (longer bars: linked less).",
+                             _table(heading, headers, trows), wide=True))
+    return "".join(parts)
+
+
+_CONFUSION = [("tp", "True positives (linked, same person)"), ("fp", "False positives (linked, different persons)"),
+              ("fn", "False negatives (not linked, same person)"), ("tn", "True negatives (not linked, different)"),
+              ("candidate_pairs", "Candidate pairs"), ("true_pairs", "True matching pairs"),
+              ("missed_by_blocking", "True pairs never proposed by blocking")]
+
+
+def _sec_confusion(m: Mapping[str, Any], pg: _Page) -> str | None:
+    c = m.get("confusion")
+    if not isinstance(c, Mapping) or not c:
+        return None
+    facts = [(name, pg.n(c[k])) for k, name in _CONFUSION if k in c]
+    return _facts(facts) + _note(
+        "Pair level among candidate pairs: a pair is linked when its match probability reaches the threshold "
+        "(before clustering), true when both records belong to one person. True pairs that blocking never "
+        "proposed can only be found through other records of the same person.")
+
+
+def _sec_top_errors(m: Mapping[str, Any], pg: _Page) -> str | None:
+    te = m.get("top_errors")
+    if not isinstance(te, Mapping):
+        return None
+    parts = []
+    for key, heading, empty in [
+            ("false_positives", "Highest-weighted false positives", "No candidate pair was wrongly linked."),
+            ("false_negatives", "Highest-weighted false negatives", "No true candidate pair was left unlinked.")]:
+        items = te.get(key)
+        if items is None:
+            continue
+        parts.append(f"<h3>{escape(heading)}</h3>")
+        parts.extend(_waterfalls(items, pg, "Pair") if items else [_note(empty)])
+    return (_WATERFALL_INTRO + "".join(parts)) if parts else None
 
 
 Renderer = Callable[[Mapping[str, Any], _Page], "str | None"]
@@ -575,15 +729,20 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("sources-failed", "Sources that failed", ("sources_failed",), _sec_failed),
     ("counts", "Rows per source", ("counts",), _sec_counts),
     ("coverage", "Identifier coverage and validity", ("coverage",), _sec_coverage),
+    ("holdings", "What each partner holds", ("holdings", "holdings_items", "holdings_rows", "holdings_warnings"),
+     _sec_holdings),
     ("blocking", "Blocking", ("blocking",), _sec_blocking),
     ("model", "Model: match weights", ("model",), _sec_model),
     ("weights", "Match-weight distribution", ("weights_histogram",), _sec_weights),
     ("clusters", "Clusters", ("clusters",), _sec_clusters),
     ("explanations", "Why pairs link: explanations near the threshold", ("explanations",), _sec_explanations),
     ("quality", "Quality against truth", ("pairwise", "bcubed"), _sec_quality),
+    ("confusion", "Confusion counts (candidate pairs, against truth)", ("confusion",), _sec_confusion),
+    ("top-errors", "Top false positives and false negatives", ("top_errors",), _sec_top_errors),
     ("estimated", "Estimated quality (no truth)", ("estimated",), _sec_estimated),
     ("threshold", "Threshold", ("threshold_sweep", "recommended_threshold"), _sec_threshold),
     ("overlap", "Partner overlap", ("overlap",), _sec_overlap),
+    ("linked-less", "Who gets linked less", ("linked_less",), _sec_linked_less),
 ]
 
 

@@ -1,0 +1,211 @@
+"""Who gets linked less: linkage rate, recall and missed links by group of records.
+
+National linkage studies find that some groups (young people, some ethnic groups, people who move)
+are linked least; a centralised PACE id built on such a linkage would under-serve them. This module
+breaks the linkage down by group so an analyst can see it. Everything is a groupby over whole
+columns: no loop over records or pairs.
+
+Groups (:func:`record_groups`), each a text label per record:
+
+* ``partner``: the record's source.
+* ``sex``: ``female`` / ``male`` / ``X`` from the first field of kind ``sex``; ``unknown`` if null.
+* ``age_band``: ``16-24``, ``25-34``, ``35-49``, ``50-64``, ``65+`` (``under 16`` for the implausible
+  rest) from the first field of kind ``dob``, aged at ``reference_date`` (the config's, or today).
+* ``council_area``: from the first field of kind ``postcode`` via ``pace_linkage/data/council_areas.csv``
+  (postcode district, else postcode area; an *approximate* table, see the file's header);
+  ``outside Scotland`` for other areas, ``unknown`` if null.
+* ``moved`` (with truth only): ``moved`` when the record's person has records at two or more
+  different (normalised) postcodes, ``did not move`` when at one, ``unknown`` when none.
+
+Figures per group (:func:`linked_less`):
+
+* ``linkage_rate``: share of the group's records whose cluster holds at least one other record.
+* ``estimated_missed_links`` (no truth needed): the sum of match probabilities of candidate pairs
+  below the threshold, attributed to the groups of both records (once when both are in one group).
+* with truth, at cluster level as in :func:`pace_linkage.evaluate.pairwise_metrics`: ``true_pairs``
+  (true matching pairs with at least one record in the group), ``found_pairs`` (those whose two
+  records share a cluster), ``recall`` = found / true (None with no true pair) and ``missed_links`` =
+  true - found. Counted from group sizes: the pairs seen from the group's records, less the pairs
+  with both records in the group (otherwise counted twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.config import PaceConfig
+from pace_linkage.evaluate import _choose2, _codes, _person_codes
+from pace_linkage.schema import LEFT, RIGHT, SOURCE
+
+UNKNOWN = "unknown"
+OUTSIDE = "outside Scotland"
+AGE_BANDS: list[tuple[int, int | None, str]] = [
+    (16, 24, "16-24"), (25, 34, "25-34"), (35, 49, "35-49"), (50, 64, "50-64"), (65, None, "65+")]
+UNDER_16 = "under 16"
+SEX_LABELS = {"F": "female", "M": "male", "X": "X"}
+GROUP_KINDS = ["partner", "sex", "age_band", "council_area", "moved"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Group labels
+# --------------------------------------------------------------------------------------------------
+def _field_of_kind(cfg: PaceConfig, kind: str, records: pd.DataFrame) -> str | None:
+    """The first configured field of ``kind`` present in the records (declaration order)."""
+    return next((f for f, spec in cfg.fields.items() if spec.kind == kind and f in records.columns), None)
+
+
+def age_band(dob: pd.Series, reference: dt.date) -> pd.Series:
+    """Age band at ``reference`` of ISO birth dates (text or dates); null or unparseable -> ``unknown``.
+
+    Age is completed years: the birthday must have been reached (29 Feb birthdays count on 1 Mar in
+    other years)."""
+    d = pd.to_datetime(dob, errors="coerce", format="ISO8601")
+    ok = d.notna().to_numpy()
+    years = reference.year - d.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    before = (d.dt.month.to_numpy(dtype=float, na_value=np.nan) * 100
+              + d.dt.day.to_numpy(dtype=float, na_value=np.nan)) > reference.month * 100 + reference.day
+    age = years - before.astype(float)
+    out = np.full(len(dob), UNKNOWN, dtype=object)
+    out[ok & (age < AGE_BANDS[0][0])] = UNDER_16
+    for lo, hi, name in AGE_BANDS:
+        sel = ok & (age >= lo) & ((age <= hi) if hi is not None else True)
+        out[sel] = name
+    return pd.Series(out, index=dob.index, dtype=object)
+
+
+@functools.cache
+def council_table() -> dict[str, str]:
+    """Postcode district / area -> council area, from ``pace_linkage/data/council_areas.csv``."""
+    with resources.files("pace_linkage").joinpath("data/council_areas.csv").open(encoding="utf-8") as fh:
+        t = pd.read_csv(fh, comment="#", dtype=str, keep_default_na=False)
+    return dict(zip(t["prefix"].str.strip().str.upper(), t["council_area"].str.strip(), strict=True))
+
+
+def council_area(postcode: pd.Series) -> pd.Series:
+    """Council area of normalised postcodes (``OUTWARD INWARD``): by district (the outward code),
+    else by area (its leading letters); ``outside Scotland`` for other areas, ``unknown`` if null."""
+    table = council_table()
+    codes, uniques = pd.factorize(postcode, use_na_sentinel=True)  # each distinct postcode looked up once
+    outward = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.strip().str.upper().str.split(" ").str[0]
+    area = outward.str.extract(r"^([A-Z]{1,2})", expand=False)
+    by_district = outward.map(table)
+    out = by_district.where(by_district.notna(), area.map(table))
+    out = out.where(out.notna(), OUTSIDE).where(outward != "", UNKNOWN)
+    labels = np.append(out.to_numpy(dtype=object), UNKNOWN)  # code -1 (null) -> last slot
+    return pd.Series(labels[codes], index=postcode.index, dtype=object)
+
+
+def moved(person: np.ndarray, postcode: pd.Series) -> pd.Series:
+    """Per record: ``moved`` when its person has records at >= 2 distinct non-null postcodes,
+    ``did not move`` at exactly one, ``unknown`` at none."""
+    n_distinct = pd.Series(postcode.to_numpy(), dtype=object).groupby(person).nunique(dropna=True)
+    k = n_distinct.reindex(person).to_numpy()
+    return pd.Series(np.where(k >= 2, "moved", np.where(k == 1, "did not move", UNKNOWN)), index=postcode.index,
+                     dtype=object)
+
+
+def record_groups(records: pd.DataFrame, cfg: PaceConfig, person: np.ndarray | None = None,
+                  reference_date: dt.date | None = None) -> dict[str, pd.Series]:
+    """Group label per record for each group kind the records allow (see the module docstring).
+    ``person`` (aligned person codes from truth) adds ``moved``."""
+    ref = reference_date or cfg.reference_date or dt.date.today()
+    out: dict[str, pd.Series] = {"partner": records[SOURCE].astype(str)}
+    sex = _field_of_kind(cfg, "sex", records)
+    if sex:
+        out["sex"] = records[sex].map(SEX_LABELS).where(records[sex].notna(), UNKNOWN).fillna(UNKNOWN).astype(object)
+    dob = _field_of_kind(cfg, "dob", records)
+    if dob:
+        out["age_band"] = age_band(records[dob], ref)
+    pc = _field_of_kind(cfg, "postcode", records)
+    if pc:
+        out["council_area"] = council_area(records[pc])
+        if person is not None:
+            out["moved"] = moved(person, records[pc])
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures per group
+# --------------------------------------------------------------------------------------------------
+def _order(labels: list[str], kind: str) -> list[str]:
+    """Display order: age bands in age order, sex F/M/X, otherwise alphabetical; unknown-like last."""
+    last = {UNKNOWN: 2, OUTSIDE: 1}
+    if kind == "age_band":
+        rank = {UNDER_16: 0, **{name: i + 1 for i, (_, _, name) in enumerate(AGE_BANDS)}}
+        return sorted(labels, key=lambda s: (last.get(s, 0), rank.get(s, 99), s))
+    return sorted(labels, key=lambda s: (last.get(s, 0), s))
+
+
+def _both_in_group(*codes: np.ndarray) -> np.ndarray:
+    """Per group (last code array): sum of C(n, 2) over the joint groups of all code arrays."""
+    frame = pd.DataFrame({f"c{i}": c for i, c in enumerate(codes)})
+    sizes = frame.groupby(list(frame.columns), sort=False).size()
+    g = sizes.index.get_level_values(-1).to_numpy(dtype=np.int64)
+    return np.bincount(g, weights=_choose2(sizes.to_numpy()).astype(np.float64),
+                       minlength=int(codes[-1].max()) + 1 if len(codes[-1]) else 0)
+
+
+def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right: np.ndarray,
+                  probability: np.ndarray, threshold: float, person: np.ndarray | None = None,
+                  kind: str = "") -> list[dict]:
+    """One row per group label (see the module docstring); ``cluster`` and ``person`` are integer
+    codes aligned with ``group``; ``left``/``right`` are the candidate pairs' record positions."""
+    g, labels = pd.factorize(group.to_numpy(dtype=object), sort=True)
+    g = g.astype(np.int64)
+    k = len(labels)
+    records = np.bincount(g, minlength=k)
+    size = np.bincount(cluster)[cluster]
+    linked = np.bincount(g, weights=(size > 1).astype(np.float64), minlength=k)
+    below = probability < threshold
+    gl, gr, p = g[left[below]], g[right[below]], probability[below]
+    other = gr != gl
+    est = np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
+    truth_cols: dict[str, np.ndarray] = {}
+    if person is not None:
+        joint = _codes(pd.Series(cluster * (int(person.max()) + 1) + person))
+        true_end = (np.bincount(person)[person] - 1).astype(np.float64)
+        found_end = (np.bincount(joint)[joint] - 1).astype(np.float64)
+        true_pairs = np.bincount(g, weights=true_end, minlength=k) - _both_in_group(person, g)
+        found = np.bincount(g, weights=found_end, minlength=k) - _both_in_group(joint, g)
+        truth_cols = {"true_pairs": np.rint(true_pairs), "found_pairs": np.rint(found)}
+    rows = []
+    for i in [list(labels).index(lab) for lab in _order(list(labels), kind)]:
+        n, ln = int(records[i]), int(round(linked[i]))
+        row = {"group": str(labels[i]), "records": n, "linked": ln, "linkage_rate": round(ln / n, 6) if n else None}
+        if truth_cols:
+            tp, fp_ = int(truth_cols["true_pairs"][i]), int(truth_cols["found_pairs"][i])
+            row.update({"true_pairs": tp, "found_pairs": fp_, "recall": round(fp_ / tp, 6) if tp else None,
+                        "missed_links": tp - fp_})
+        row["estimated_missed_links"] = round(float(est[i]), 4)
+        rows.append(row)
+    return rows
+
+
+def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
+                threshold: float, cfg: PaceConfig, truth: pd.DataFrame | None = None,
+                reference_date: dt.date | None = None) -> dict[str, list[dict]]:
+    """``{group_kind: [row per group]}`` for every group kind (see the module docstring).
+
+    ``records`` and ``cluster_ids`` are aligned (position i is record i); ``pairs`` has ``l`` and ``r``
+    positions, aligned with ``probability``. With ``truth`` (source, record_id, person_id) the rows
+    also hold true pairs, recall and missed links, and the ``moved`` kind is added."""
+    recs = records.reset_index(drop=True)
+    if recs.empty:
+        return {}
+    person = _person_codes(recs, truth)[0] if truth is not None else None
+    groups = record_groups(recs, cfg, person, reference_date)
+    cluster = _codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
+    left = pairs[LEFT].to_numpy(dtype=np.int64)
+    right = pairs[RIGHT].to_numpy(dtype=np.int64)
+    prob = np.asarray(probability, dtype=np.float64)
+    return {kind: group_figures(labels, cluster, left, right, prob, threshold, person, kind)
+            for kind, labels in groups.items()}
+
+
+__all__ = ["AGE_BANDS", "GROUP_KINDS", "age_band", "council_area", "council_table", "group_figures",
+           "linked_less", "moved", "record_groups"]
