@@ -183,6 +183,8 @@ def _sec_run(m: Mapping[str, Any], pg: _Page) -> str | None:
     for key, val in run.items():
         if key not in names and key != "sources" and not isinstance(val, Mapping | list):
             items.append((key.replace("_", " ").capitalize(), escape(str(val))))
+    items.append(("Time per stage", "in <code>manifest.json</code> and the run's Prefect artifact (kept out of this "
+                                    "page so that a rerun gives a byte-identical report)"))
     return _facts(items)
 
 
@@ -465,6 +467,19 @@ def _sec_threshold(m: Mapping[str, Any], pg: _Page) -> str | None:
                  pg.n(r.get("links")), pg.n(r.get("clusters"))] for r in sweep]
         table = _table("Threshold sweep", ["Threshold", "Precision", "Recall", "F1", "Links", "Clusters"], rows)
         parts.append(_figure(chart, "Precision-recall trade-off by threshold.", table))
+        pr = sorted((float(r["recall"]), float(r["precision"])) for r in sweep
+                    if _is_num(r.get("recall")) and _is_num(r.get("precision")))
+        if len(pr) >= 2:
+            at = {name: min(sweep, key=lambda r, x=x: abs(float(r["threshold"]) - float(x))) for x, name in markers}
+            pr_markers = [(float(r["recall"]), f"{name} ({_p(r['threshold'], 2)})") for name, r in at.items()]
+            lo = min(min(p for _, p in pr), min(r for r, _ in pr))
+            pr_chart = svg.line_chart(
+                pg.chart_id("precision recall curve"), [r for r, _ in pr], [("precision", [p for _, p in pr])],
+                markers=pr_markers, y_range=(max(0.0, math.floor(lo * 10) / 10), 1.0),
+                title="Precision-recall curve over thresholds",
+                desc="Each point is one threshold of the sweep; dashed lines mark the recall at the chosen and "
+                     "recommended thresholds.", x_label="recall", y_label="precision")
+            parts.append(_figure(pr_chart, "Precision against recall: moving the threshold trades one for the other."))
     return "".join(parts)
 
 
