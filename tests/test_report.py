@@ -97,8 +97,8 @@ def test_report_has_no_external_references(html):
 
 def test_report_draws_every_chart_as_inline_svg_with_a_size(html):
     sizes = svg_sizes(html)
-    # rows per source, validity, blocking, weights per level, histogram, cluster sizes, sweep, overlap
-    assert len(sizes) == 8
+    # rows per source, validity, blocking, weights per level, histogram, cluster sizes, sweep, PR curve, overlap
+    assert len(sizes) == 9
     assert all(w > 0 and h > 0 for w, h in sizes)
     assert html.count("<title id=") == 8 and html.count("<table>") >= 8
 
