@@ -100,7 +100,7 @@ def test_report_draws_every_chart_as_inline_svg_with_a_size(html):
     # rows per source, validity, blocking, weights per level, histogram, cluster sizes, sweep, PR curve, overlap
     assert len(sizes) == 9
     assert all(w > 0 and h > 0 for w, h in sizes)
-    assert html.count("<title id=") == 8 and html.count("<table>") >= 8
+    assert html.count("<title id=") == 9 and html.count("<table>") >= 8
 
 
 def test_report_shows_each_section_heading(html):
