@@ -6,11 +6,11 @@ Parameters (per comparison with levels ``0..L-1`` plus the "else" level ``L``):
   ``log2(m/u)``; the null level (gamma -1) always weighs 0.
 * ``lambda_`` is the prior probability that two records drawn at random (respecting the link type) are the
   same person; the prior weight is ``log2(lambda / (1 - lambda))``.
-* Term-frequency tables (levels with ``tf: true``, exact levels only): value -> relative frequency among
-  records. A pair at such a level gets ``log2(u_level / max(tf(value), tf_floor))`` added to that
-  comparison's weight (Splink's TF adjustment), so agreeing on a rare surname counts more than on a common
-  one. Values are stored as SHA-256 digests (first 16 hex characters), never as raw text; a value absent
-  from the table gets no adjustment.
+* Term-frequency adjustment (levels with ``tf: true``, exact levels only): a pair at such a level gets
+  ``log2(u_level / max(tf(value), tf_floor))`` added to that comparison's weight (Splink's TF adjustment),
+  so agreeing on a rare surname counts more than on a common one. ``tf(value)`` is the value's share of
+  the non-null records *being scored* (as Splink computes it from the input data), so a saved model holds
+  only which column adjusts which level: no value, and no (dictionary-reversible) digest of one.
 
 Training (unsupervised, :func:`train`) -- chosen after measuring both options on FEBRL3:
 
@@ -38,7 +38,6 @@ data for m gets ``m = u`` (a neutral weight).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -57,11 +56,6 @@ PSEUDO_COUNT = 1.0
 MODEL_FORMAT = "pace-linkage-fs-model/1"
 
 
-def value_digest(value: str) -> str:
-    """Stable digest used as the key of term-frequency tables (no raw values in model files)."""
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:16]
-
-
 @dataclass
 class ComparisonParams:
     """m, u (levels 0..L-1 then 'else') and term-frequency tables of one comparison."""
@@ -71,7 +65,6 @@ class ComparisonParams:
     m: np.ndarray
     u: np.ndarray
     tf_levels: dict[int, str] = field(default_factory=dict)  # level index -> column
-    tf_tables: dict[int, dict[str, float]] = field(default_factory=dict)  # level -> digest -> freq
 
     @property
     def n_levels(self) -> int:
@@ -117,7 +110,7 @@ class FSModel:
                     "m": [float(x) for x in c.m],
                     "u": [float(x) for x in c.u],
                     "tf": [
-                        {"level": int(k), "column": col, "table": dict(sorted(c.tf_tables.get(k, {}).items()))}
+                        {"level": int(k), "column": col}
                         for k, col in sorted(c.tf_levels.items())
                     ],
                 }
@@ -137,7 +130,6 @@ class FSModel:
                     name=c["name"], labels=list(c["labels"]), m=np.asarray(c["m"], float),
                     u=np.asarray(c["u"], float),
                     tf_levels={int(t["level"]): t["column"] for t in c["tf"]},
-                    tf_tables={int(t["level"]): {str(k): float(v) for k, v in t["table"].items()} for t in c["tf"]},
                 )
                 for c in d["comparisons"]
             ]
@@ -376,26 +368,16 @@ def _comparison_read_columns(spec: ComparisonSpec) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def tf_table(values: pd.Series) -> dict[str, float]:
-    """digest(value) -> share of non-null records holding the value."""
-    vc = values.dropna().astype(str).value_counts()
-    total = vc.sum()
-    if total == 0:
-        return {}
-    return {value_digest(v): float(c / total) for v, c in zip(vc.index, vc.to_numpy(), strict=True)}
-
-
-def _tf_setup(records: pd.DataFrame, spec: ComparisonSpec) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
-    levels, tables = {}, {}
+def _tf_setup(records: pd.DataFrame, spec: ComparisonSpec) -> dict[int, str]:
+    """Levels with a term-frequency adjustment -> the column whose value frequencies adjust them."""
+    levels = {}
     for i, lv in enumerate(spec.levels):
         if not lv.tf:
             continue
         if lv.type != "exact":
             raise LinkageError(f"model: comparison '{spec.name}' level {i}: tf is only allowed on exact levels")
-        col = lv.column or spec.column
-        levels[i] = col
-        tables[i] = tf_table(records[col])
-    return levels, tables
+        levels[i] = lv.column or spec.column  # frequencies come from the scored records (score.py)
+    return levels
 
 
 # --------------------------------------------------------------------------------------------------
@@ -490,8 +472,7 @@ def _finish(records, comps, m, u, lam, m_obs, u_obs, method, info) -> FSModel:
         mk, uk = np.asarray(m[k], float).copy(), np.asarray(u[k], float).copy()
         never = m_obs[k] <= 0  # level never seen in the training pairs: neutral weight
         mk[never] = uk[never]
-        levels, tables = _tf_setup(records, spec)
-        params.append(ComparisonParams(spec.name, level_labels(spec), mk, uk, levels, tables))
+        params.append(ComparisonParams(spec.name, level_labels(spec), mk, uk, _tf_setup(records, spec)))
     info = {**info, "unobserved_levels": {s.name: [int(i) for i in np.flatnonzero(m_obs[k] <= 0)]
                                           for k, s in enumerate(comps) if (m_obs[k] <= 0).any()}}
     del u_obs
@@ -548,7 +529,7 @@ def train_supervised(
         never = (mc + uc) <= 0
         mk[never] = uk[never]
         labels_ = level_labels(spec) if spec is not None else [f"level {i}" for i in range(L - 1)] + ["else"]
-        levels, tables = _tf_setup(records, spec) if (spec is not None and records is not None) else ({}, {})
-        params.append(ComparisonParams(str(name), labels_, mk, uk, levels, tables))
+        levels = _tf_setup(records, spec) if (spec is not None and records is not None) else {}
+        params.append(ComparisonParams(str(name), labels_, mk, uk, levels))
     return FSModel(comparisons=params, lambda_=float(y.mean()), method="supervised",
                    info={"labelled_pairs": int(len(y)), "labelled_matches": int(y.sum())})

@@ -12,14 +12,17 @@ import pandas as pd
 
 from pace_linkage.compare import ColumnCache
 from pace_linkage.errors import LinkageError
-from pace_linkage.model import ComparisonParams, FSModel, value_digest
+from pace_linkage.model import ComparisonParams, FSModel
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE
 
 
-def _tf_freq_by_code(cache: ColumnCache, column: str, table: dict[str, float]) -> np.ndarray:
-    """Relative frequency per distinct value code of ``column`` (NaN when the value is not in the table)."""
-    uniques = cache.uniques(column)
-    return np.array([table.get(value_digest(v), np.nan) for v in uniques], dtype=float)
+def _tf_freq_by_code(cache: ColumnCache, column: str) -> np.ndarray:
+    """Relative frequency of each distinct value of ``column`` among the non-null records being scored
+    (as Splink does: term frequencies come from the data, so a saved model holds no value or digest)."""
+    codes = cache.codes(column)
+    ok = codes >= 0
+    counts = np.bincount(codes[ok], minlength=len(cache.uniques(column)))
+    return counts / max(int(ok.sum()), 1)
 
 
 def comparison_weights(
@@ -36,7 +39,7 @@ def comparison_weights(
             at = np.flatnonzero(g == level)
             if len(at) == 0:
                 continue
-            freq = _tf_freq_by_code(cache, column, params.tf_tables.get(level, {}))
+            freq = _tf_freq_by_code(cache, column)
             codes = cache.codes(column)[l_[at]]
             f = np.where(codes >= 0, freq[np.maximum(codes, 0)], np.nan)
             u_value = np.maximum(f, tf_floor)
