@@ -155,11 +155,12 @@ class LevelSpec(Strict):
       date_diff      absolute difference in days <= threshold
       numeric_diff   absolute difference <= threshold
       prefix         first ``threshold`` characters equal
+      dice           Dice coefficient of two Bloom-filter encodings (base64 text) >= threshold
     """
 
     type: Literal[
         "exact", "jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "swapped",
-        "date_swap", "date_diff", "numeric_diff", "prefix",
+        "date_swap", "date_diff", "numeric_diff", "prefix", "dice",
     ]
     column: str | None = None  # defaults to the comparison's column
     other: str | None = None  # for "swapped"
@@ -221,6 +222,71 @@ class ReportSettings(Strict):
     title: str = "PACE linkage quality report"
 
 
+class KeySource(Strict):
+    """Where the pseudonymisation key comes from -- never the key itself. ``env``: an environment variable
+    holding >= 32 bytes as hex or base64; ``secret_block``: a Prefect Secret block name (resolved by the
+    flow). Exactly one."""
+
+    env: str | None = None
+    secret_block: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KeySource:
+        if (self.env is None) == (self.secret_block is None):
+            raise ValueError("give exactly one of env or secret_block")
+        return self
+
+
+class BloomSpec(Strict):
+    """A field's Bloom-filter (CLK-style) encoding: ``l`` bits, ``bits_per_feature`` (k) keyed BLAKE2b
+    positions per feature (clkhash's blakeHash), features = padded q-grams and/or position-tagged characters."""
+
+    bits_per_feature: int = Field(ge=1, le=256)
+    ngram: int = Field(default=2, ge=1, le=4)
+    positional: bool = False  # add "position:character" features (for fixed-layout values: NINO, dates)
+
+
+class Hardening(Strict):
+    """Bloom-filter hardening (applied in this order): ``balance`` appends the complement and permutes the
+    2l bits with a keyed permutation (exactly half the bits set); ``xor_fold`` XORs the two halves."""
+
+    balance: bool = False
+    xor_fold: bool = False
+
+
+class PseudonymiseSettings(Strict):
+    """Keyed pseudonymisation a partner applies before its extract leaves it (``pace_linkage.pseudonymise``).
+
+    Every column of every configured field is replaced by an HMAC-SHA-256 token (64 hex) under a per-field
+    HKDF key, except the fields in ``keep_plain``; fields in ``bloom`` also get a ``<field>_bf`` Bloom
+    filter; dob/date fields get ``<field>_swap`` (the token of the date with day and month crossed).
+    ``key_groups`` makes fields share one derived key (needed to compare across fields, e.g. first name
+    and surname swapped)."""
+
+    key: KeySource
+    bloom_length: int = Field(default=1024, ge=64, le=8192)
+    hash: Literal["blakeHash"] = "blakeHash"
+    bloom: dict[str, BloomSpec] = Field(default_factory=dict)
+    hardening: Hardening = Field(default_factory=Hardening)
+    keep_plain: list[str] = Field(default_factory=lambda: ["sex"])
+    key_groups: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _no_key_material(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise ValueError("a key must never be written in a config: name an environment variable "
+                             "(key: {env: NAME}) or a Prefect Secret block (key: {secret_block: NAME})")
+        return v
+
+    @field_validator("bloom_length")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError("must be a power of two (blakeHash positions)")
+        return v
+
+
 class PaceConfig(Strict):
     entity: Literal["person", "employer"] = "person"
     id_column: str = "pace_id"
@@ -233,6 +299,7 @@ class PaceConfig(Strict):
     sources: SourcesSection
     linkage: LinkageSettings
     report: ReportSettings = Field(default_factory=ReportSettings)
+    pseudonymise: PseudonymiseSettings | None = None  # set: link on keyed tokens and Bloom filters
     config_file: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -256,6 +323,9 @@ class PaceConfig(Strict):
         for name, spec in self.fields.items():
             for s in suffixes.get(spec.kind, [""]):
                 cols.add(name + s)
+        if self.pseudonymise is not None:  # columns pseudonymise_records adds
+            cols |= {f + "_bf" for f in self.pseudonymise.bloom}
+            cols |= {f + "_swap" for f, spec in self.fields.items() if spec.kind in ("dob", "date")}
         return cols
 
     def hash(self) -> str:
@@ -402,7 +472,8 @@ def check_references(cfg: PaceConfig) -> list[str]:
             if col not in derived:
                 errors.append(f"{where}: linkage.comparisons.{i}.column: '{col}' is not produced by any field")
         for j, lv in enumerate(comp.levels):
-            needs = {"jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "date_diff", "numeric_diff", "prefix"}
+            needs = {"jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "date_diff", "numeric_diff", "prefix",
+                     "dice"}
             if lv.type in needs and lv.threshold is None:
                 errors.append(f"{where}: linkage.comparisons.{i}.levels.{j}.threshold: required for type {lv.type}")
             if lv.type == "swapped" and not lv.other:
@@ -410,4 +481,14 @@ def check_references(cfg: PaceConfig) -> list[str]:
     for field in cfg.linkage.clustering.conflict_fields:
         if field not in derived:
             errors.append(f"{where}: linkage.clustering.conflict_fields: '{field}' is not produced by any field")
+    if cfg.pseudonymise is not None:
+        ps = cfg.pseudonymise
+        named = [("bloom", f) for f in ps.bloom] + [("keep_plain", f) for f in ps.keep_plain]
+        named += [(f"key_groups.{g}", f) for g, fs in ps.key_groups.items() for f in fs]
+        for key, field in named:
+            if field not in cfg.fields:
+                errors.append(f"{where}: pseudonymise.{key}: '{field}' is not a declared field")
+        grouped = [f for fs in ps.key_groups.values() for f in fs]
+        for dup in sorted({f for f in grouped if grouped.count(f) > 1}):
+            errors.append(f"{where}: pseudonymise.key_groups: '{dup}' is in more than one group")
     return errors
