@@ -432,6 +432,7 @@ def load_config(path: str | os.PathLike | None = None) -> PaceConfig:
         cfg = PaceConfig.model_validate(data)
     except ValidationError as exc:
         errors.extend(_pydantic_messages(cfg_path, exc))
+        errors.extend(_partial_references(data, cfg_path, included))
         raise ConfigError("\n".join(errors)) from None
 
     cfg.config_file = str(cfg_path)
@@ -442,6 +443,28 @@ def load_config(path: str | os.PathLike | None = None) -> PaceConfig:
     if errors:
         raise ConfigError("\n".join(errors))
     return cfg
+
+
+def _partial_references(data: dict, cfg_path: Path, included: list[SourceConfig]) -> list[str]:
+    """Cross-checks on the sections that did validate, so that a config with both kinds of mistake is
+    reported in one round. Sections that failed are stood in by empty defaults; only problems that the
+    valid sections show on their own are returned."""
+    from pydantic import TypeAdapter
+
+    sections = {}
+    for name in ("fields", "identifying_fields", "linkage", "sources"):
+        try:
+            sections[name] = TypeAdapter(PaceConfig.model_fields[name].annotation).validate_python(data.get(name))
+        except ValidationError:
+            sections[name] = None
+    if sections["fields"] is None or sections["linkage"] is None:
+        return []  # nothing to cross-check against
+    srcs = sections["sources"] or SourcesSection()
+    cfg = PaceConfig.model_construct(
+        fields=sections["fields"], identifying_fields=sections["identifying_fields"] or [],
+        sources=SourcesSection.model_construct(include=srcs.include, items=list(srcs.items) + included),
+        linkage=sections["linkage"], config_file=str(cfg_path))
+    return [e for e in check_references(cfg) if "no source configured" not in e]
 
 
 def check_references(cfg: PaceConfig) -> list[str]:

@@ -6,12 +6,20 @@ Rules (each one a known pitfall of reading partner files with pandas defaults):
 - The file is decoded strictly in its declared encoding. A UTF-8 byte-order mark is removed whatever the
   declared encoding (so it never reaches a column name). A byte that does not decode is an
   :class:`InputError` naming the file, the encoding and the byte offset, or, with
-  ``on_bad_encoding: quarantine``, quarantines only the lines that do not decode. UTF-8 text declared as
-  cp1252/latin-1 (mojibake such as ``Ã©``) is refused rather than silently garbled.
+  ``on_bad_encoding: quarantine``, quarantines only the lines that do not decode. A file in a single-byte
+  encoding that shows the marks of another one (UTF-8 mojibake such as ``Ã©``/``â€™``, or C1 control bytes
+  from cp1252 read as latin-1) is refused the same way, or those lines quarantined, rather than silently
+  garbled (see :func:`_misread_pattern`).
 - Ragged rows (more or fewer fields than the header) are quarantined, never padded or truncated.
 - Quoted newlines are kept inside their field; a record's ``line`` is the physical line it starts on.
+- Quoting is strict: a stray quote after a quoted field, or a quoted field still open at the end of the
+  file, quarantines the row as ``malformed_csv`` with its physical lines kept (never a silent repair that
+  merges the following rows into one field).
 - NUL bytes and cells longer than :data:`MAX_CELL_CHARS` quarantine their row.
-- Blank lines are not records: they are skipped and counted.
+- Blank lines are not records: they are skipped and counted. A file with nothing but a BOM or blank lines
+  is an empty file (:class:`InputError`).
+- Error messages name file, line, column and byte, never a value: header names are quoted only when none
+  of them looks like a field value (a file without a header row would otherwise quote its first record).
 
 The result is an :class:`Extract` whose ``rows_in == len(frame) + len(quarantine)``.
 """
@@ -36,7 +44,6 @@ from pace_linkage.schema import LINE
 
 MAX_CELL_CHARS = 10_000  # a cell longer than this is not a plausible field value
 _BOM = "\ufeff"
-_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6-\u02dc]|\u00e2\u20ac")
 
 csv.field_size_limit(64 * 1024 * 1024)  # oversized cells are quarantined by us, not crashed on by csv
 
@@ -80,41 +87,129 @@ def _quarantine_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[LINE, "reasons", "raw"]).astype({LINE: "int64"})
 
 
+_VALUE_LIKE = re.compile(
+    r"[A-Z]{2}\W*\d{2}\W*\d{2}\W*\d{2}\W*[A-D]?"  # a NI number
+    r"|[^@\s]+@[^@\s]+"  # an email address
+    r"|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"  # a postcode
+    r"|\d{1,4}\s*[-/. ]\s*(?:\d{1,2}|[A-Z]{3,9})\s*[-/. ]\s*\d{2,4}.*"  # a date
+    r"|[+(]?\d[\d\s().-]*",  # a number, phone number or numeric id
+    re.IGNORECASE,
+)
+
+
+def looks_like_value(name: str) -> bool:
+    """Whether a header cell looks like a field value (NINO, email, postcode, date, number) rather than a
+    column name: the sign of a file without a header row, whose first record must not reach a message."""
+    name = name.strip()
+    return bool(_VALUE_LIKE.fullmatch(name)) or sum(ch.isdigit() for ch in name) >= 6
+
+
+def header_names(header: list[str], limit: int = 12) -> str:
+    """The header names for an error message, or a note instead if any of them looks like a value."""
+    if any(looks_like_value(h) for h in header):
+        return "line 1 looks like data, not a header row: is the header missing? (names not shown)"
+    return ", ".join(header[:limit]) + (", ..." if len(header) > limit else "")
+
+
 def _check_header(header: list[str], path: Path) -> list[str]:
     header = [h.replace(_BOM, "").strip() for h in header]
     if not any(header):
         raise InputError(f"{path}: line 1: header row is empty")
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, h in enumerate(header, start=1):
         if not h:
             raise InputError(f"{path}: line 1, column {i}: header name is empty")
         if h in seen:
+            if looks_like_value(h):
+                raise InputError(f"{path}: line 1, column {i}: header name repeats column {seen[h]} "
+                                 "(the name looks like data, not shown: is the header row missing?)")
             raise InputError(f"{path}: line 1, column {i}: header name '{h}' appears twice")
-        seen.add(h)
+        seen[h] = i
     return header
 
 
 # ------------------------------------------------------------------------------------------------- csv
+def _single_byte(enc: str) -> bool:
+    """Whether ``enc`` maps every byte to at most one character on its own (latin-1, cp1252, iso-8859-*)."""
+    try:
+        return len(bytes(range(256)).decode(enc, errors="replace")) == 256 and b"az09,".decode(enc) == "az09,"
+    except (LookupError, UnicodeError, ValueError):
+        return False
+
+
+@functools.cache
+def _misread_pattern(enc: str) -> re.Pattern | None:
+    """Characters that betray a file decoded in the wrong single-byte encoding ``enc``, or None.
+
+    Two signs, both almost never seen in real text of that encoding:
+
+    * a C1 control character (U+0080-U+009F): a latin-1 reading of cp1252 punctuation (``’`` is 0x92) or
+      of UTF-8 continuation bytes;
+    * the ``enc`` reading of a UTF-8 multi-byte sequence (mojibake): a lead byte (0xC2-0xF4) followed by
+      its continuation bytes (0x80-0xBF), e.g. ``Ã©`` for ``é``, ``Å›`` for ``ś``, ``â€™`` for ``’``.
+      After a lead other than ``Â``/``Ã``, the first continuation must be a symbol (``€ ’ › ¼`` ...), not
+      a letter or a no-break space: ``ÍŠ`` and ``É`` + no-break space are plausible upper-case text in
+      cp1252, ``Ã©`` and ``Ã`` + no-break space (``à``) are not.
+
+    Multi-byte encodings (UTF-8, UTF-16, Shift-JIS ...) get no pattern: they fail to decode instead.
+    """
+    if not _single_byte(enc):
+        return None
+
+    def chars(lo: int, hi: int) -> str:
+        out = []
+        for b in range(lo, hi + 1):
+            try:
+                c = bytes([b]).decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if len(c) == 1:
+                out.append(c)
+        return "".join(out)
+
+    def cls(cs: str) -> str:
+        return f"[{re.escape(cs)}]" if cs else "(?!)"  # (?!) never matches
+
+    cont = chars(0x80, 0xBF)
+    symbols = "".join(c for c in cont if not c.isalpha() and c != "\u00a0")
+    alts = [
+        "[\u0080-\u009f]",
+        cls(chars(0xC2, 0xC3)) + cls(cont),
+        cls(chars(0xC4, 0xDF)) + cls(symbols),
+        cls(chars(0xE0, 0xEF)) + cls(symbols) + cls(cont),
+        cls(chars(0xF0, 0xF4)) + cls(symbols) + cls(cont) + "{2}",
+    ]
+    first = "[\u0080-\u009f" + re.escape(chars(0xC2, 0xF4)) + "]"  # a cheap look-ahead: twice as fast
+    return re.compile(f"(?={first})(?:{'|'.join(alts)})")
+
+
 def _decode(src: SourceConfig, path: Path, data: bytes) -> tuple[str, list[int]]:
-    """Decode strictly; returns text and the 1-based lines that could not be decoded (quarantine mode)."""
+    """Decode strictly; returns text and the 1-based lines that could not be decoded (quarantine mode).
+
+    A file in a single-byte encoding is also checked for signs that it is really in another one (see
+    :func:`_misread_pattern`): a one-line :class:`InputError` naming file, line, byte and encoding, or,
+    with ``on_bad_encoding: quarantine``, those lines quarantined as ``bad_encoding``.
+    """
     enc = src.encoding.lower().replace("_", "-")
+    skip = 0  # bytes removed from the start (BOM), so offsets are in the file as it is on disk
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        data, skip = data[3:], 3
         if enc in ("utf-8", "utf8"):
             enc = "utf-8"
         elif enc not in ("utf-8-sig",):
             raise InputError(f"{path}: byte 0: file starts with a UTF-8 byte-order mark but is declared {src.encoding}")
+    quarantine = src.on_bad_encoding == "quarantine"
+    bad: list[int] = []
     try:
         text = data.decode(enc)
     except LookupError:
         raise InputError(f"{path}: encoding '{src.encoding}' is not a known codec (source '{src.name}')") from None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        if src.on_bad_encoding != "quarantine":
+        if not quarantine:
             raise InputError(
-                f"{path}: line {line}, byte {exc.start}: not valid {src.encoding} (declare the file's real encoding)"
+                f"{path}: line {line}, byte {exc.start + skip}: not valid {src.encoding} (declare the file's real encoding)"
             ) from None
-        bad: list[int] = []
         parts = []
         for i, raw in enumerate(data.split(b"\n"), start=1):
             try:
@@ -123,15 +218,20 @@ def _decode(src: SourceConfig, path: Path, data: bytes) -> tuple[str, list[int]]
                 bad.append(i)
                 parts.append(raw.decode(enc, errors="replace"))
         text = "\n".join(parts)
-        return text, bad
-    if enc not in ("utf-8", "utf-8-sig", "utf8"):
-        m = _MOJIBAKE.search(text)
-        if m:
-            line = text.count("\n", 0, m.start()) + 1
-            raise InputError(
-                f"{path}: line {line}: text looks like UTF-8 decoded as {src.encoding} (mojibake); declare encoding utf-8"
-            )
-    return text, []
+    pattern = _misread_pattern(enc)
+    if pattern is not None and not text.isascii():
+        line, pos = 1, 0
+        for m in pattern.finditer(text):
+            line += text.count("\n", pos, m.start())
+            pos = m.start()
+            if not quarantine:
+                where = f"{path}: line {line}, byte {m.start() + skip}"
+                if len(m.group()) == 1:
+                    raise InputError(f"{where}: a control byte, not text, in {src.encoding}; "
+                                     "declare the file's real encoding (cp1252 or utf-8?)")
+                raise InputError(f"{where}: UTF-8 text read as {src.encoding} (mojibake); declare encoding utf-8")
+            bad.append(line)
+    return text, sorted(set(bad))
 
 
 def _read_csv(src: SourceConfig, path: Path) -> Extract:
@@ -139,10 +239,12 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    if not data.strip():
-        raise InputError(f"{path}: file is empty (expected a header line)")
     text, bad_lines = _decode(src, path, data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=src.delimiter, strict=False)
+    if not text.strip():
+        raise InputError(f"{path}: file is empty (expected a header line)")
+    # strict: a quote in the wrong place or a quoted field left open at the end of the file is an error
+    # (quarantined as malformed_csv with its physical lines), never a silent repair that swallows rows
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=src.delimiter, strict=True)
     try:
         header = next(reader)
     except csv.Error:
@@ -164,6 +266,13 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
         out.truncate()
         writer.writerow(row)
         return out.getvalue()
+
+    physical: list[str] = []  # the file's physical lines, split as the csv reader splits them (on error only)
+
+    def lines_of(first: int, last: int) -> str:
+        if not physical:
+            physical.extend(io.StringIO(text, newline="").readlines())
+        return "".join(physical[first - 1:last]).rstrip("\r\n")
 
     # Whole-file facts decide which per-row checks can be skipped (same result, less work per row):
     # no NUL anywhere means no row holds one; no bad line means no row spans one.
@@ -201,8 +310,9 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
         except csv.Error:
             # the reader stays usable after an error: record the row and carry on from the next one
             start = prev_end + 1
-            quarantined.append((start, "malformed_csv", ""))
-            prev_end = reader.line_num
+            end = max(reader.line_num, start)
+            quarantined.append((start, "malformed_csv", lines_of(start, end)))
+            prev_end = end
 
     frame = pd.DataFrame(good_rows, columns=header, dtype=object) if good_rows else pd.DataFrame(columns=header, dtype=object)
     frame.insert(0, LINE, pd.Series(good_lines, dtype="int64"))
@@ -410,16 +520,19 @@ def _read_jsonl(src: SourceConfig, path: Path) -> Extract:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    if not data.strip():
-        raise InputError(f"{path}: file is empty (expected JSON lines)")
     text, bad_lines = _decode(src, path, data)
+    if not text.strip():
+        raise InputError(f"{path}: file is empty (expected JSON lines)")
     bad = set(bad_lines)
     records: list[dict] = []
     lines: list[int] = []
     quarantined: list[tuple[int, str, str]] = []
     blank = 0
     keys: dict[str, None] = {}
-    for n, line in enumerate(text.split("\n"), start=1):
+    physical = text.split("\n")
+    if physical[-1] == "":
+        physical.pop()  # the newline ending the last line does not start a blank line
+    for n, line in enumerate(physical, start=1):
         if not line.strip():
             blank += 1
             continue

@@ -17,6 +17,7 @@ import pace_linkage
 from pace_linkage import evaluate
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import InputError
+from pace_linkage.extract import header_names
 from pace_linkage.outputs import RunWriter
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
 from pace_linkage.sources import SourceBatch, SourceFailure, count_totals, coverage, quarantine_summary
@@ -47,7 +48,9 @@ def load_truth(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: truth file cannot be read as CSV ({type(exc).__name__})") from None
     missing = [c for c in (SOURCE, RECORD_ID, "person_id") if c not in truth.columns]
     if missing:
-        raise InputError(f"{path}: truth file lacks column(s) {', '.join(missing)} (have: {', '.join(truth.columns)})")
+        # header_names: a headerless file's first row is data, and must not be quoted
+        raise InputError(f"{path}: truth file lacks column(s) {', '.join(missing)} "
+                         f"(have: {header_names([str(c) for c in truth.columns])})")
     return truth[[SOURCE, RECORD_ID, "person_id"]]
 
 

@@ -48,7 +48,16 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    """Create ``path`` and any missing parents 0700 (``mkdir(parents=True)`` would leave new parents 0755)."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True, mode=DIR_MODE)
+        os.chmod(d, DIR_MODE)
     os.chmod(path, DIR_MODE)
     return path
 
@@ -142,14 +151,30 @@ class RunWriter:
         return self.write_bytes(name, text.encode("utf-8"))
 
     def publish(self, extra: dict[str, Any] | None = None) -> Path:
-        """Move every staged file into OUT, then write the manifest last."""
+        """Move every staged file into OUT, then write the manifest last.
+
+        Each file a previous run published under the same name is first moved aside into the staging
+        folder; if any move fails, :meth:`_roll_back` puts every previous file back and removes the new
+        ones, so OUT again holds the complete previous run (whose manifest is only replaced at the end).
+        """
         hashes = {}
         for name in sorted(self.files):
             hashes[name] = sha256_file(self.staging / name)
-        for name in sorted(self.files):
-            dest = self.out_dir / name
-            make_private_dir(dest.parent)
-            os.replace(self.staging / name, dest)
+        aside = self.staging / ".previous"
+        moved: list[tuple[str, bool]] = []  # (name, had a previous file)
+        try:
+            for name in sorted(self.files):
+                dest = self.out_dir / name
+                make_private_dir(dest.parent)
+                had_previous = dest.exists()
+                if had_previous:
+                    make_private_dir((aside / name).parent)
+                    os.replace(dest, aside / name)
+                moved.append((name, had_previous))
+                os.replace(self.staging / name, dest)
+        except BaseException:
+            self._roll_back(moved, aside)
+            raise
         manifest = {
             "run_id": self.run_id,
             "started": self.started,
@@ -160,6 +185,18 @@ class RunWriter:
         _write_bytes(self.out_dir / MANIFEST, json_bytes(manifest))
         self.discard()
         return self.out_dir / MANIFEST
+
+    def _roll_back(self, moved: list[tuple[str, bool]], aside: Path) -> None:
+        """Undo a partial publish: remove the new files, move the previous ones back (best effort)."""
+        for name, had_previous in reversed(moved):
+            dest = self.out_dir / name
+            try:
+                if had_previous and (aside / name).exists():
+                    os.replace(aside / name, dest)
+                elif not had_previous:
+                    dest.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

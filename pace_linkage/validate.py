@@ -26,7 +26,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError
-from pace_linkage.extract import Extract
+from pace_linkage.extract import Extract, header_names
 from pace_linkage.schema import LINE, RECORD_ID, SOURCE
 
 # Closed set of row-level reason codes (normalisation flags live in pace_linkage.normalise).
@@ -60,7 +60,7 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
     wanted = {"record_id": src.record_id, **src.columns}
     missing = [(key, col) for key, col in wanted.items() if col not in ext.header]
     if missing:
-        have = ", ".join(ext.header[:12]) + (", ..." if len(ext.header) > 12 else "")
+        have = header_names(ext.header)  # no names if line 1 looks like a record (a file without a header)
         where = src.config_file or "config"
         parts = [
             f"{where}: {'record_id' if key == 'record_id' else 'columns.' + key}: column '{col}' not found in {ext.file}"

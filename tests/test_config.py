@@ -70,3 +70,13 @@ def test_invalid_yaml_names_line_and_column(tmp_path):
 def test_missing_config_file_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "none.yaml")
+
+
+def test_schema_and_reference_mistakes_are_reported_in_one_round(tmp_path):
+    bad = GOOD.replace("on: [surname]", "on: [nino]").replace("identifying_fields: [surname, dob]",
+                                                              "identifying_fields: [surname, dob]\nsed: 1")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path / "pace.yaml", bad))
+    lines = str(err.value).splitlines()
+    assert any("sed: unknown key" in ln for ln in lines)
+    assert any("linkage.blocking.0.on: column 'nino' is not produced by any field" in ln for ln in lines)

@@ -140,5 +140,7 @@ def test_key_figures_are_published_as_prefect_artifacts(run_out):
             key=ArtifactFilterKey(any_=["pace-linkage-summary", "pace-linkage-rows-per-source"])))
     kinds = {a.key: a.type for a in arts}
     assert kinds == {"pace-linkage-summary": "markdown", "pace-linkage-rows-per-source": "table"}
-    summary = next(a for a in arts if a.key == "pace-linkage-summary").data
-    assert "Pairwise P / R / F1" in summary and "Seconds per stage" in summary
+    # other runs in this session publish under the same keys; the run with truth carries quality figures
+    summaries = [a.data for a in arts if a.key == "pace-linkage-summary"]
+    assert any("Pairwise P / R / F1" in s for s in summaries)
+    assert all("Seconds per stage" in s for s in summaries)
