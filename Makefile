@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-all bench lint lock clean browser
+.PHONY: demo test test-all bench lint lock clean browser postgres
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(VENV)/bin/pace-linkage demo --out out
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(PY) -m pytest -q
 
 # The report's browser test drives Debian's chromium (Playwright's own browser download is unreachable).
@@ -33,6 +33,14 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	      echo "note: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium is missing and we are not root; the browser test will be skipped"; fi; }
+
+# The central store's PostgreSQL tests start a throwaway server on 127.0.0.1 (tests/pg.py) from Debian's binaries.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 || \
+	      echo "note: could not install postgresql; the PostgreSQL store tests will be skipped"; \
+	  else echo "note: PostgreSQL is missing and we are not root; the PostgreSQL store tests will be skipped"; fi; }
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import flows.settings  # noqa: F401
 from flows import progress, tasks
 from pace_linkage.config import load_config
+from pace_linkage.errors import PaceError
 from pace_linkage.metrics import RunResults, load_truth
 from pace_linkage.sources import SourceBatch, SourceFailure, assemble
 
@@ -34,6 +35,7 @@ class RunParams(BaseModel):
     model: str | None = Field(default=None, description="a saved model.json to score with instead of training")
     training: Literal["unsupervised", "supervised"] | None = Field(
         default=None, description="override linkage.training (supervised needs truth)")
+    store: str | None = Field(default=None, description="central store: a DuckDB file path or postgresql:// URL")
     task_runner: Literal["local"] = "local"
 
 
@@ -47,10 +49,29 @@ def pace_linkage_pipeline(
     run_id: str | None = None,
     model: str | None = None,
     training: Literal["unsupervised", "supervised"] | None = None,
+    store: str | None = None,
 ) -> dict:
-    """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``."""
+    """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``.
+
+    Privacy: an unexpected exception in the flow's own code (between tasks) is turned into a value-free
+    :class:`flows.tasks.StageError`, as the tasks do, because Prefect stores the failed run's message.
+    """
     params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
-                       model=model, training=training)
+                       model=model, training=training, store=store)
+    try:
+        return _run(params)
+    except PaceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
+        if tasks.debug_enabled():
+            raise
+        err = tasks.StageError(f"flow pace-linkage-pipeline failed: unexpected {type(exc).__name__} "
+                               f"(set {tasks.DEBUG_ENV}=1 on test data for the traceback)")
+    raise err  # outside the except block: nothing chained
+
+
+def _run(params: RunParams) -> dict:
+    """The flow body: the stages in order, each a task."""
     cfg = load_config(params.config)
     if params.training:
         cfg.linkage.training = params.training
@@ -109,6 +130,9 @@ def pace_linkage_pipeline(
     manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), params.run_id)
     tasks.publish_artifacts(metrics_doc, cfg.report.small_count_threshold, timings)
     p.summary("report", out=str(Path(params.out)), seconds=timings["report"])
+    if params.store:
+        stored = timed("store", tasks.store_run, run, params.store, manifest)
+        p.summary("store", records=stored["records"], pairs=stored["pairs"], seconds=timings["store"])
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}

@@ -4,10 +4,21 @@
   personal data, and hashing frames for cache keys is both slow and a leak.
 - Only I/O (reading extracts, writing outputs) retries, with back-off; a ``PaceError`` (bad config, bad
   input, sharing refused, unsafe linkage) is never retried, because retrying cannot fix it.
+- Every task body runs inside :func:`stage_guard`. Prefect stores a failed task's exception text in its API
+  database and logs its traceback there, and an unexpected exception (a bug) may quote a field value
+  (``KeyError: 'AB123456C'``). So a non-``PaceError`` is re-raised as a value-free :class:`StageError` naming
+  only the stage and the exception type, with no chained original. Set ``PACE_LINKAGE_DEBUG=1`` to let the
+  original exception and its traceback through (for a developer, on test data).
+- Fault drills: ``PACE_LINKAGE_FAULT=<stage>[,<stage>...]`` makes the named stage fail at its start with an
+  :class:`InjectedFault` (never retried). Stages: ingest, normalise, block, compare, train-model (also a reused
+  model's load), score, cluster, evaluate, report, publish-artifacts; ``*`` matches every stage. An operator
+  can use it to check that a failed run leaves the previous outputs in OUT untouched.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,16 +28,65 @@ from prefect.cache_policies import NO_CACHE
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
 from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, score
 from pace_linkage.config import PaceConfig, SourceConfig
-from pace_linkage.errors import NON_RETRYABLE
+from pace_linkage.errors import NON_RETRYABLE, PaceError
 from pace_linkage.redact import suppress_small
 from pace_linkage.report import render_markdown_summary, render_report
 from pace_linkage.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
 
+FAULT_ENV = "PACE_LINKAGE_FAULT"
+DEBUG_ENV = "PACE_LINKAGE_DEBUG"
+
+
+class StageError(PaceError):
+    """A stage failed unexpectedly (a bug). Names the stage and exception type, never a value."""
+
+    exit_code = 70
+
+
+class InjectedFault(PaceError):
+    """The fault drill hook (``PACE_LINKAGE_FAULT``) stopped a stage on purpose."""
+
+    exit_code = 75
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def check_fault(stage: str) -> None:
+    """Raise :class:`InjectedFault` if ``PACE_LINKAGE_FAULT`` names ``stage`` (one env lookup: cheap)."""
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted and (stage in (names := {w.strip() for w in wanted.split(",")}) or "*" in names):
+        raise InjectedFault(f"stage {stage}: fault injected by {FAULT_ENV}")
+
+
+def stage_guard(stage: str):
+    """Decorator for a task body: fault hook first, then turn any non-PaceError into a value-free StageError."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            check_fault(stage)
+            try:
+                return fn(*args, **kwargs)
+            except PaceError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
+                if debug_enabled():
+                    raise
+                err = StageError(f"stage {stage} failed: unexpected {type(exc).__name__} "
+                                 f"(set {DEBUG_ENV}=1 on test data for the traceback)")
+            raise err  # outside the except block: no chained original exception, no value in the traceback
+
+        return wrapper
+
+    return deco
+
 
 def retry_unless_pace_error(task, task_run, state) -> bool:
-    """Prefect retry condition: retry I/O hiccups, never a PaceError."""
+    """Prefect retry condition: retry I/O hiccups, never a PaceError with nothing to retry (nor a fault drill)."""
     exc = state.data if isinstance(getattr(state, "data", None), BaseException) else None
-    return not isinstance(exc, NON_RETRYABLE)
+    return not isinstance(exc, (*NON_RETRYABLE, InjectedFault))
 
 
 PRIVATE = dict(persist_result=False, cache_policy=NO_CACHE, log_prints=False)
@@ -34,33 +94,39 @@ IO_RETRIES = dict(retries=3, retry_delay_seconds=[1, 2, 4], retry_condition_fn=r
 
 
 @task(name="ingest", task_run_name="ingest-{src.name}", **PRIVATE, **IO_RETRIES)
+@stage_guard("ingest")
 def ingest(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
     return ingest_source(src, cfg, extracts_dir)
 
 
 @task(name="normalise", task_run_name="normalise-{src.name}", **PRIVATE)
+@stage_guard("normalise")
 def normalise(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig) -> SourceBatch:
     return normalise_source(batch, src, cfg)
 
 
 @task(name="block", **PRIVATE)
+@stage_guard("block")
 def block(records: pd.DataFrame, cfg: PaceConfig) -> blocking.BlockingResult:
     lk = cfg.linkage
     return blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
 
 
 @task(name="compare", **PRIVATE)
+@stage_guard("compare")
 def compare_pairs(records: pd.DataFrame, pairs: pd.DataFrame, cfg: PaceConfig) -> pd.DataFrame:
     return compare.compare(records, pairs, cfg.linkage.comparisons)
 
 
 @task(name="train-model", **PRIVATE)
+@stage_guard("train-model")
 def train(records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, cfg: PaceConfig,
           truth: pd.DataFrame | None = None) -> model.FSModel:
     return model.fit(records, pairs, gamma, cfg.linkage, seed=cfg.seed, truth=truth)
 
 
 @task(name="load-model", **PRIVATE, **IO_RETRIES)
+@stage_guard("train-model")
 def load_model(path: Path, cfg: PaceConfig) -> model.FSModel:
     fs = model.FSModel.load(path)
     model.check_compatible(fs, cfg.linkage)
@@ -68,11 +134,13 @@ def load_model(path: Path, cfg: PaceConfig) -> model.FSModel:
 
 
 @task(name="score", **PRIVATE)
+@stage_guard("score")
 def score_pairs(fs: model.FSModel, records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame) -> pd.DataFrame:
     return score.score(fs, records, pairs, gamma)
 
 
 @task(name="cluster", **PRIVATE)
+@stage_guard("cluster")
 def cluster_records(records: pd.DataFrame, scored: pd.DataFrame, cfg: PaceConfig, threshold: float,
                     duplicate_free) -> cluster.ClusterResult:
     lk = cfg.linkage
@@ -81,18 +149,34 @@ def cluster_records(records: pd.DataFrame, scored: pd.DataFrame, cfg: PaceConfig
 
 
 @task(name="evaluate", **PRIVATE)
+@stage_guard("evaluate")
 def evaluate_run(run: metrics.RunResults, truth: pd.DataFrame | None) -> dict:
     return metrics.build_metrics(run, truth)
 
 
 @task(name="report", **PRIVATE, **IO_RETRIES)
+@stage_guard("report")
 def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_id: str | None) -> Path:
     html = render_report(metrics_doc, title=run.cfg.report.title,
                          small_count_threshold=run.cfg.report.small_count_threshold)
     return metrics.write_outputs(run, metrics_doc, html, out_dir, run_id)
 
 
+@task(name="store", **PRIVATE, **IO_RETRIES)
+@stage_guard("store")
+def store_run(run: metrics.RunResults, store_url: str, manifest: Path) -> dict:
+    """Write the run (records, pairs, clusters, metadata) into the central store, under the run id the
+    manifest records; one transaction, so a failure keeps the store's previous contents (see store.py)."""
+    import json
+
+    from pace_linkage import store
+
+    run_id = json.loads(Path(manifest).read_text(encoding="utf-8"))["run_id"]
+    return store.store_run(store_url, run, run_id)
+
+
 @task(name="publish-artifacts", **PRIVATE)
+@stage_guard("publish-artifacts")
 def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: dict[str, float]) -> None:
     """Key figures on the flow run in the Prefect UI: aggregates only (no record-level value)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -109,6 +193,7 @@ def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: di
 
 
 __all__ = [
+    "StageError", "InjectedFault", "check_fault", "stage_guard", "FAULT_ENV", "DEBUG_ENV",
     "ingest", "normalise", "block", "compare_pairs", "train", "load_model", "score_pairs", "cluster_records", "evaluate_run",
-    "write_report", "publish_artifacts", "evaluate",
+    "write_report", "store_run", "publish_artifacts", "evaluate",
 ]

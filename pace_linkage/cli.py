@@ -49,6 +49,8 @@ def _root(
 ) -> None:
     _state["debug"] = debug
     _state["verbose"] = verbose
+    if debug:  # let the flow's stage guard pass unexpected exceptions through unchanged
+        os.environ["PACE_LINKAGE_DEBUG"] = "1"
 
 
 def fail(exc: BaseException) -> None:
@@ -111,10 +113,15 @@ def febrl(
 
 # -------------------------------------------------------------------------------------------------- run
 def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, threshold: float | None,
-         run_id: str | None, model: Path | None = None, training: str | None = None) -> dict:
+         run_id: str | None, model: Path | None = None, training: str | None = None,
+         store: str | None = None) -> dict:
     from pace_linkage.config import load_config
 
     load_config(config)  # fail fast, before Prefect starts, on any config mistake
+    if store:
+        from pace_linkage.store import parse_url
+
+        parse_url(store)  # fail fast on a bad store location too
     _prefect_env()
     from flows import progress
     from flows.pipeline import pace_linkage_pipeline
@@ -123,7 +130,7 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
         return pace_linkage_pipeline(
             extracts=str(extracts), out=str(out), config=str(config) if config else None,
             truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
-            model=str(model) if model else None, training=training,
+            model=str(model) if model else None, training=training, store=store,
         )
 
 
@@ -137,10 +144,12 @@ def run(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id recorded in the manifest (default: random).")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Score with a saved model.json instead of training.")] = None,
     training: Annotated[Training | None, typer.Option("--training", help="Override linkage.training; supervised needs --truth.")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Also write the run to a central store: a DuckDB file path (created 0600) or postgresql://user@host/db (password via PGPASSWORD).")] = None,
 ) -> None:
     """Run the full pipeline as the Prefect flow 'pace-linkage-pipeline'."""
     try:
-        result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None)
+        result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None,
+                      store)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     _finish(result)
