@@ -64,3 +64,23 @@ def run_out(prefect_harness, synth_data, tmp_path_factory):
     result = pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(out),
                                    truth=str(synth_data / "truth.csv"), run_id="first")
     return out, result
+
+
+def library_run(extracts: Path, cfg=None):
+    """The pipeline's stages through the library only (no Prefect): a RunResults for ``extracts``."""
+    from pace_linkage import blocking, cluster, compare, model, score
+    from pace_linkage.config import load_config
+    from pace_linkage.metrics import RunResults
+    from pace_linkage.sources import assemble, ingest_source, normalise_source
+
+    cfg = cfg or load_config()
+    lk = cfg.linkage
+    batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
+    records = assemble(batches)
+    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
+    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
+    fs = model.fit(records, blocked.pairs, gamma, lk, seed=cfg.seed)
+    scored = score.score(fs, records, blocked.pairs, gamma)
+    clustered = cluster.cluster(records, scored, lk.threshold, lk.clustering, lk.named_thresholds)
+    return RunResults(cfg=cfg, threshold=lk.threshold, batches=batches, failures=[], records=records,
+                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered)

@@ -7,12 +7,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import library_run
 
-from pace_linkage import blocking, cluster, compare, model, score
 from pace_linkage.config import load_config
-from pace_linkage.metrics import RunResults, build_metrics, load_truth
+from pace_linkage.metrics import build_metrics, load_truth
 from pace_linkage.report import render_report
-from pace_linkage.sources import assemble, ingest_source, normalise_source
 
 
 def section(html: str, anchor: str) -> str:
@@ -113,16 +112,7 @@ def test_new_sections_render_deterministically_and_without_external_references()
 def small_run(synth_data):
     cfg = load_config()
     cfg.report.top_errors = 3
-    lk = cfg.linkage
-    batches = [normalise_source(ingest_source(s, cfg, synth_data / "extracts"), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
-    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
-    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
-    fs = model.fit(records, blocked.pairs, gamma, lk, seed=cfg.seed)
-    scored = score.score(fs, records, blocked.pairs, gamma)
-    clustered = cluster.cluster(records, scored, lk.threshold, lk.clustering, lk.named_thresholds)
-    run = RunResults(cfg=cfg, threshold=lk.threshold, batches=batches, failures=[], records=records,
-                     blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered)
+    run = library_run(synth_data / "extracts", cfg)
     truth = load_truth(synth_data / "truth.csv")
     return run, truth, build_metrics(run, truth)
 

@@ -10,6 +10,7 @@ import itertools
 import pandas as pd
 import pg
 import pytest
+from conftest import library_run
 from test_store import CANARY_NINO, CANARY_SURNAME, META, frames
 
 from pace_linkage import store
@@ -189,23 +190,13 @@ def test_nino_goes_out_only_when_a_sharing_agreement_clears_it_and_is_withdrawn_
 
 def test_a_real_run_is_stored_and_partitioned_by_partner(url, synth_data):
     """The library path on the synthetic data: every partner role sees exactly its own accepted records."""
-    from pace_linkage import blocking, cluster, compare, model, score
     from pace_linkage.config import load_config
-    from pace_linkage.metrics import RunResults
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
 
     cfg = load_config()
     lk = cfg.linkage
     lk.em.u_sample_pairs = 50_000  # quality is not under test here: keep training quick
-    batches = [normalise_source(ingest_source(s, cfg, synth_data / "extracts"), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
-    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
-    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
-    fs = model.fit(records, blocked.pairs, gamma, lk, seed=cfg.seed)
-    scored = score.score(fs, records, blocked.pairs, gamma)
-    clustered = cluster.cluster(records, scored, lk.threshold, lk.clustering, lk.named_thresholds)
-    run = RunResults(cfg=cfg, threshold=lk.threshold, batches=batches, failures=[], records=records,
-                     blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered)
+    run = library_run(synth_data / "extracts", cfg)
+    records, blocked = run.records, run.blocking
     res = store.store_run(url, run, "synthetic")
     assert res["records"] == len(records) and res["pairs"] == len(blocked.pairs) and "@" in res["store"]
     per_source = records["source"].value_counts()
