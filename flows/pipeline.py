@@ -19,6 +19,7 @@ from flows import progress, tasks
 from pace_linkage.config import load_config
 from pace_linkage.errors import PaceError
 from pace_linkage.metrics import RunResults, load_truth
+from pace_linkage.sharing import check_agreements
 from pace_linkage.sources import SourceBatch, SourceFailure, assemble
 
 
@@ -73,6 +74,7 @@ def pace_linkage_pipeline(
 def _run(params: RunParams) -> dict:
     """The flow body: the stages in order, each a task."""
     cfg = load_config(params.config)
+    check_agreements(cfg)  # an expired agreement stops the run before anything is read
     if params.training:
         cfg.linkage.training = params.training
     chosen = params.threshold if params.threshold is not None else cfg.linkage.threshold

@@ -116,8 +116,9 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
          run_id: str | None, model: Path | None = None, training: str | None = None,
          store: str | None = None) -> dict:
     from pace_linkage.config import load_config
+    from pace_linkage.sharing import check_agreements
 
-    load_config(config)  # fail fast, before Prefect starts, on any config mistake
+    check_agreements(load_config(config))  # fail fast, before Prefect starts, on any config mistake
     if store:
         from pace_linkage.store import parse_url
 

@@ -75,6 +75,15 @@ class FieldSpec(Strict):
 # --------------------------------------------------------------------------------------------------
 # Sources (one per partner extract)
 # --------------------------------------------------------------------------------------------------
+class SharingAgreement(Strict):
+    """What a partner shares into the centre (see pace_linkage.sharing)."""
+
+    consent_column: str | None = None  # the partner's own column recording consent to share
+    consent_values: list[str] = Field(default_factory=lambda: ["y", "yes", "true", "1"])
+    allowed_fields: list[str] | None = None  # canonical fields shared into the centre (None: all mapped)
+    expires: dt.date | None = None
+
+
 class SourceConfig(Strict):
     """One partner's extract: where it is, how to read it, and how its columns map to fields."""
 
@@ -97,6 +106,7 @@ class SourceConfig(Strict):
     # Unset: the items implied by ``columns``.
     items: dict[str, list[str]] = Field(default_factory=dict)
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
+    sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 
     @field_validator("name")
@@ -483,6 +493,9 @@ def check_references(cfg: PaceConfig) -> list[str]:
         for field in s.formats:
             if field not in cfg.fields:
                 errors.append(f"{s.config_file}: formats.{field}: not a declared field")
+        for field in (s.sharing.allowed_fields or []) if s.sharing else []:
+            if field not in cfg.fields:
+                errors.append(f"{s.config_file}: sharing.allowed_fields: '{field}' is not a declared field")
     derived = cfg.derived_columns()
     for i, rule in enumerate(cfg.linkage.blocking):
         for col in rule.on:

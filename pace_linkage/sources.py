@@ -20,6 +20,7 @@ from pace_linkage.extract import Extract, read_source
 from pace_linkage.holdings import items_of, source_holdings
 from pace_linkage.normalise import normalise_records
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
+from pace_linkage.sharing import consent_mask, shared_view
 from pace_linkage.validate import check_records, map_columns, raw_rows
 
 QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
@@ -84,13 +85,19 @@ def _tag(q: pd.DataFrame, src: str, file: str) -> pd.DataFrame:
 
 def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
     """Read one source and map its columns; a PaceError becomes a SourceFailure (the source fails alone)."""
+    shared = shared_view(src)  # fields outside the sharing agreement are never read
     try:
-        ext = read_source(src, Path(extracts_dir))
-        records, q_map = map_columns(ext, src, cfg)
+        ext = read_source(shared, Path(extracts_dir))
+        consent = consent_mask(ext.frame, ext.header, shared, ext.file)
+        withheld = int((~consent).sum())
+        if withheld:  # no recorded consent: kept out of the centre entirely (before any check), only counted
+            ext.frame = ext.frame.loc[consent].reset_index(drop=True)
+        records, q_map = map_columns(ext, shared, cfg)
     except PaceError as exc:
         return SourceFailure(src.name, src.file, str(exc))
     quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
-    return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, blank_lines=ext.blank_lines)
+    return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, rows_withheld=withheld,
+                       blank_lines=ext.blank_lines)
 
 
 def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None) -> SourceBatch:
