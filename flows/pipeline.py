@@ -102,6 +102,10 @@ def _run(params: RunParams) -> dict:
     records = assemble(batches)
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
+    key_id = None
+    if cfg.pseudonymise is not None:  # from here on the centre sees tokens and Bloom filters only
+        records, key_id = timed("pseudonymise", tasks.pseudonymise, records, cfg)
+        p.summary("pseudonymise", records=len(records), key_id=key_id, seconds=timings["pseudonymise"])
 
     blocked = timed("block", tasks.block, records, cfg)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
@@ -122,7 +126,8 @@ def _run(params: RunParams) -> dict:
               seconds=timings["cluster"])
 
     run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
-                     blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings)
+                     blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings,
+                     key_id=key_id)
     metrics_doc = timed("evaluate", tasks.evaluate_run, run, truth_df)
     pw = metrics_doc.get("pairwise")
     if pw:

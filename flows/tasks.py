@@ -105,6 +105,24 @@ def normalise(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig) -> SourceB
     return normalise_source(batch, src, cfg)
 
 
+@task(name="pseudonymise", **PRIVATE)
+@stage_guard("pseudonymise")
+def pseudonymise(records: pd.DataFrame, cfg: PaceConfig) -> tuple[pd.DataFrame, str]:
+    """Replace identifiers by keyed tokens and Bloom filters (the partner-side step, run here for the
+    study); the key comes from the environment or a Prefect Secret block, never from config. Returns the
+    pseudonymised records and the key id for the manifest."""
+    from pace_linkage import pseudonymise as ps
+
+    src = cfg.pseudonymise.key
+    if src.secret_block:
+        from prefect.blocks.system import Secret
+
+        key = ps.parse_key(str(Secret.load(src.secret_block).get()), f"Secret block {src.secret_block}")
+    else:
+        key = ps.load_key(src)
+    return ps.pseudonymise_records(records, cfg, key), ps.key_id(key)
+
+
 @task(name="block", **PRIVATE)
 @stage_guard("block")
 def block(records: pd.DataFrame, cfg: PaceConfig) -> blocking.BlockingResult:

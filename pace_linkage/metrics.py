@@ -36,6 +36,7 @@ class RunResults:
     scored: pd.DataFrame
     clusters: object  # cluster.ClusterResult
     timings: dict[str, float] = field(default_factory=dict)
+    key_id: str | None = None  # pseudonymised runs: which key made the tokens (never the key itself)
 
 
 def load_truth(path: Path) -> pd.DataFrame:
@@ -289,13 +290,15 @@ def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir:
         writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
         writer.write_csv("conflicts.csv", run.clusters.conflicts)
         for b in run.batches:
-            if len(b.quarantine):
+            # the original rows go back to the partner; a pseudonymised centre never holds them
+            if len(b.quarantine) and run.key_id is None:
                 writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
         writer.write_text("model.json", run.model.to_json() + "\n")
         writer.write_json("metrics.json", metrics_doc)
         writer.write_text("report.html", report_html)
         return writer.publish({"config_hash": run.cfg.hash(), "version": pace_linkage.__version__,
-                               "timings_seconds": run.timings})
+                               "timings_seconds": run.timings,
+                               **({"key_id": run.key_id} if run.key_id else {})})
     except BaseException:
         writer.discard()
         raise
