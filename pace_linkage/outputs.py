@@ -25,26 +25,11 @@ from typing import Any
 import pandas as pd
 
 from pace_linkage.errors import InputError
+from pace_linkage.redact import safe_csv_frame
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 MANIFEST = "manifest.json"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix cells that a spreadsheet would run as a formula with ``'`` (OWASP CSV injection)."""
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s):
-            txt = s.astype("string")
-            risky = txt.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
-            if risky.any():
-                s = s.astype(object).copy()
-                s[risky] = "'" + txt[risky].astype(object)
-                out[col] = s
-    return out
 
 
 def make_private_dir(path: Path) -> Path:
@@ -87,7 +72,7 @@ def sha256_file(path: Path) -> str:
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return safe_csv_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from pace_linkage.errors import InputError
-from pace_linkage.outputs import RunWriter, csv_bytes, neutralise_formulas, parquet_bytes, verify_manifest
+from pace_linkage.outputs import RunWriter, csv_bytes, parquet_bytes, verify_manifest
+from pace_linkage.redact import safe_csv_frame
 
 
 def test_published_files_are_owner_only_and_listed_in_the_manifest(tmp_path):
@@ -53,7 +54,7 @@ def test_a_tampered_file_fails_manifest_verification(tmp_path):
 
 def test_spreadsheet_formulas_are_neutralised_in_csv(tmp_path):
     df = pd.DataFrame({"a": ["=SUM(A1)", "+1", "-2", "@x", "ok", None]})
-    out = neutralise_formulas(df)["a"].tolist()
+    out = safe_csv_frame(df)["a"].tolist()
     assert out[:5] == ["'=SUM(A1)", "'+1", "'-2", "'@x", "ok"]
     assert b"'=SUM" in csv_bytes(df)
 
