@@ -84,17 +84,18 @@ def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
 
 
 def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
-    """Persons shared by each pair of partners, persons per partner, and partners used per person."""
+    """Persons shared by each pair of partners (evaluate.partner_overlap), partners used per person, and
+    each partner's repeat-client rate (share of its records that repeat a person it already holds)."""
+    ov = evaluate.partner_overlap(clusters, id_column=id_col)
+    pos = {p: i for i, p in enumerate(ov["partners"])}
+    full = [[ov["matrix"][pos[a]][pos[b]] if a in pos and b in pos else 0 for b in sources] for a in sources]
     pres = clusters[[id_col, SOURCE]].drop_duplicates()
-    onehot = pd.crosstab(pres[id_col], pres[SOURCE]).reindex(columns=sources, fill_value=0).clip(upper=1)
-    m = onehot.to_numpy(dtype=np.int64)
-    matrix = (m.T @ m).tolist()
-    per_person = np.bincount(m.sum(axis=1), minlength=len(sources) + 1)[1:]
-    rec_per = clusters.groupby(SOURCE).size().reindex(sources, fill_value=0)
-    per_src = onehot.sum(axis=0).reindex(sources, fill_value=0)
-    repeat = {s: round(float(1 - per_src[s] / rec_per[s]), 6) if rec_per[s] else 0.0 for s in sources}
-    return {"partners": sources, "matrix": matrix,
-            "partners_per_person": {str(i + 1): int(c) for i, c in enumerate(per_person)},
+    per_person = pres.groupby(id_col).size().value_counts()
+    rec_per = clusters.groupby(SOURCE).size()
+    repeat = {s: round(float(1 - full[i][i] / rec_per[s]), 6) if rec_per.get(s, 0) else 0.0
+              for i, s in enumerate(sources)}
+    return {"partners": sources, "matrix": full,
+            "partners_per_person": {str(k): int(per_person.get(k, 0)) for k in range(1, len(sources) + 1)},
             "repeat_client_rate": repeat}
 
 
