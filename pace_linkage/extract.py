@@ -61,6 +61,9 @@ class Extract:
     rows_in: int
     blank_lines: int = 0
     notes: list[str] = field(default_factory=list)
+    # the columns a quarantined row is re-serialised with (None: every column). Set by a sharing agreement
+    # with allowed_fields, so a partner's unshared columns never reach the quarantine files either.
+    raw_header: list[str] | None = None
 
 
 def resolve_file(src: SourceConfig, extracts_dir: Path) -> Path:

@@ -191,6 +191,10 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     }
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
+    if cfg.pseudonymise is not None:
+        from pace_linkage.pseudonymise import encoding_summary
+
+        doc["pseudonymisation"] = encoding_summary(run.records, cfg.pseudonymise, run.key_id)
     doc.update(holdings_metrics(run))
     doc["linked_less"] = linked_less_metrics(run, truth)
     if truth is not None:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError, SharingError
+from pace_linkage.extract import Extract
 
 
 def check_agreements(cfg: PaceConfig, today: dt.date | None = None) -> None:
@@ -39,6 +40,18 @@ def shared_view(src: SourceConfig) -> SourceConfig:
     allowed = set(src.sharing.allowed_fields)
     return src.model_copy(update={"columns": {f: c for f, c in src.columns.items() if f in allowed},
                                   "formats": {f: v for f, v in src.formats.items() if f in allowed}})
+
+
+def restrict_raw(ext: Extract, src: SourceConfig) -> None:
+    """Under an agreement with ``allowed_fields``, quarantined rows keep only the shared columns (record id
+    and the allowed fields' columns); a row quarantined while reading (ragged, undecodable) cannot be split
+    into columns, so its raw text is dropped and only its line and reasons are kept."""
+    if not src.sharing or src.sharing.allowed_fields is None:
+        return
+    shared = {src.record_id, *src.columns.values()}
+    ext.raw_header = [c for c in ext.header if c in shared]
+    if len(ext.quarantine):
+        ext.quarantine = ext.quarantine.assign(raw="")
 
 
 def consent_mask(frame: pd.DataFrame, header: list[str], src: SourceConfig, file: str) -> np.ndarray:

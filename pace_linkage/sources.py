@@ -20,7 +20,7 @@ from pace_linkage.extract import Extract, read_source
 from pace_linkage.holdings import items_of, source_holdings
 from pace_linkage.normalise import normalise_records
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
-from pace_linkage.sharing import consent_mask, shared_view
+from pace_linkage.sharing import consent_mask, restrict_raw, shared_view
 from pace_linkage.validate import check_records, map_columns, raw_rows
 
 QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
@@ -88,6 +88,7 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> Sou
     shared = shared_view(src)  # fields outside the sharing agreement are never read
     try:
         ext = read_source(shared, Path(extracts_dir))
+        restrict_raw(ext, shared)
         consent = consent_mask(ext.frame, ext.header, shared, ext.file)
         withheld = int((~consent).sum())
         if withheld:  # no recorded consent: kept out of the centre entirely (before any check), only counted

@@ -94,7 +94,7 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
     bad = reasons != ""
     q = pd.DataFrame({LINE: out.loc[bad, LINE], "reasons": reasons[bad]})
     if bad.any():
-        q["raw"] = _serialise(f.loc[bad], ext.header, src.delimiter)
+        q["raw"] = _serialise(f.loc[bad], ext.raw_header or ext.header, src.delimiter)
     else:
         q["raw"] = pd.Series(dtype=object)
     return out.loc[~bad].reset_index(drop=True), q.reset_index(drop=True)
@@ -111,4 +111,4 @@ def check_records(records: pd.DataFrame, cfg: PaceConfig) -> np.ndarray:
 def raw_rows(ext: Extract, lines: pd.Series, delimiter: str) -> pd.Series:
     """The original cells of the rows at ``lines`` (for quarantining after normalisation)."""
     sub = ext.frame.set_index(LINE).loc[lines.to_numpy()].reset_index()
-    return _serialise(sub, ext.header, delimiter).set_axis(lines.index)
+    return _serialise(sub, ext.raw_header or ext.header, delimiter).set_axis(lines.index)

@@ -40,3 +40,8 @@ def test_a_pseudonymised_run_writes_no_raw_identifier_and_records_only_the_key_i
             assert not [s for s in surnames if re.search(rf"\b{re.escape(s)}\b", upper)], p.name
     m = json.loads((out / "metrics.json").read_text())
     assert m["pairwise"]["f1"] > 0.95
+    enc = m["pseudonymisation"]
+    assert enc["key_id"] == manifest["key_id"] and enc["hardening"] == {"balance": True, "xor_fold": False}
+    assert all(abs(f["bits_set_share"] - 0.5) < 1e-9 for f in enc["bloom_fields"].values())  # balanced
+    html = (out / "report.html").read_text()
+    assert "Pseudonymisation: encoding and hardening" in html and "20.7%" in html and "balancing" in html

@@ -735,6 +735,29 @@ def _sec_top_errors(m: Mapping[str, Any], pg: _Page) -> str | None:
     return (_WATERFALL_INTRO + "".join(parts)) if parts else None
 
 
+def _sec_pseudonymisation(m: Mapping[str, Any], pg: _Page) -> str | None:
+    ps = m.get("pseudonymisation")
+    if not isinstance(ps, Mapping):
+        return None
+    hard = ps.get("hardening") or {}
+    on = [name for name, key in (("balancing", "balance"), ("XOR-folding", "xor_fold")) if hard.get(key)]
+    facts = [("Key id (the key itself is never stored)", escape(str(ps.get("key_id") or DASH))),
+             ("Tokens", escape(str(ps.get("token", "")))),
+             ("Bloom filters", escape(f"{ps.get('bloom_length')} bits, {ps.get('hash')}")),
+             ("Hardening on", escape(", ".join(on) if on else "none")),
+             ("Kept in plain text", escape(", ".join(ps.get("keep_plain") or []) or "nothing"))]
+    rows = [[escape(f), escape(str(v.get("bits_per_feature"))), pg.n(v.get("filters")),
+             escape(f"{100 * float(v.get('bits_set_share', 0)):.1f}%")]
+            for f, v in (ps.get("bloom_fields") or {}).items()]
+    table = _table("Bloom-encoded fields: bits set (target about 50%)",
+                   ["Field", "Bits per feature", "Filters", "Bits set"], rows) if rows else ""
+    attacks = "".join(f"<li>{escape(a)}</li>" for a in ps.get("known_attacks") or [])
+    return (_facts(facts) + table + (f"<h3>Known attacks</h3><ul>{attacks}</ul>" if attacks else "")
+            + _note("The centre linked on keyed tokens and Bloom filters only. What an attacker without the key "
+                    "re-identifies, and what pseudonymisation costs in quality, is measured by "
+                    "`pace-linkage scenarios` (pseudonymised scenario)."))
+
+
 Renderer = Callable[[Mapping[str, Any], _Page], "str | None"]
 
 # (anchor, heading, metrics keys it consumes, renderer), in page order. Add entries for new sections.
@@ -746,6 +769,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("coverage", "Identifier coverage and validity", ("coverage",), _sec_coverage),
     ("holdings", "What each partner holds", ("holdings", "holdings_items", "holdings_rows", "holdings_warnings"),
      _sec_holdings),
+    ("pseudonymisation", "Pseudonymisation: encoding and hardening", ("pseudonymisation",), _sec_pseudonymisation),
     ("blocking", "Blocking", ("blocking",), _sec_blocking),
     ("model", "Model: match weights", ("model",), _sec_model),
     ("weights", "Match-weight distribution", ("weights_histogram",), _sec_weights),
