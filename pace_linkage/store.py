@@ -64,6 +64,15 @@ from pace_linkage.errors import ConfigError, InputError, PaceError
 from pace_linkage.schema import RECORD_ID, SOURCE
 
 TABLES = ("records", "clusters", "pairs")  # run tables, written in this order
+# Incremental linkage (pace_linkage.incremental): the system's current state, replaced whole by each
+# incremental run (``run_id`` = the run that wrote it), and append-only logs keyed by run id.
+STATE_TABLES = ("state_records", "state_assignments", "state_ids", "state_clerical", "state_model")
+LOG_TABLES = ("id_history", "removed_records")
+_ORDER = {
+    "state_records": "source, record_id", "state_assignments": "source, record_id", "state_ids": "pace_id",
+    "state_clerical": "source_l, record_id_l, source_r, record_id_r", "state_model": "run_id",
+    "id_history": "run_id, seq", "removed_records": "run_id, source, record_id",
+}
 RUNS = "runs"
 PG_SCHEMA = "pace"
 PARTNER_VIEW = "partner_records"
@@ -268,17 +277,26 @@ class Store:
         raise NotImplementedError
 
     # public API -----------------------------------------------------------------------------------
-    def write_run(self, run_id: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any]) -> dict[str, int]:
+    def write_run(self, run_id: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any], *,
+                  state: Mapping[str, pd.DataFrame] | None = None,
+                  log: Mapping[str, pd.DataFrame] | None = None) -> dict[str, int]:
         """Write (or replace) run ``run_id``: every table in ``tables`` (names from :data:`TABLES`) and a
-        ``runs`` row built from ``meta`` and the row counts, in one transaction. Returns the row counts."""
+        ``runs`` row built from ``meta`` and the row counts, in one transaction. Returns the row counts.
+
+        An incremental run also passes ``state`` (tables of :data:`STATE_TABLES`, each replaced whole) and
+        ``log`` (tables of :data:`LOG_TABLES`, this run id's rows replaced): all or nothing, with the rest."""
         run_id = str(run_id)
         if not run_id:
             raise ConfigError("store: run id is empty")
         unknown = sorted(set(tables) - set(TABLES))
+        unknown += sorted(set(state or {}) - set(STATE_TABLES)) + sorted(set(log or {}) - set(LOG_TABLES))
         if unknown:
-            raise ConfigError(f"store: unknown table(s) {', '.join(unknown)} (tables: {', '.join(TABLES)})")
+            raise ConfigError(f"store: unknown table(s) {', '.join(unknown)} "
+                              f"(tables: {', '.join(TABLES + STATE_TABLES + LOG_TABLES)})")
         frames = {name: tables[name] for name in TABLES if name in tables}
-        for name, df in frames.items():
+        extra = {**{n: (state or {})[n] for n in STATE_TABLES if n in (state or {})},
+                 **{n: (log or {})[n] for n in LOG_TABLES if n in (log or {})}}
+        for name, df in {**frames, **extra}.items():
             if "run_id" in df.columns:
                 raise ConfigError(f"store: table {name}: the frame must not carry a run_id column")
         counts = {name: int(len(df)) for name, df in frames.items()}
@@ -296,6 +314,13 @@ class Store:
             for name, df in frames.items():
                 self._stage = f"writing table {name}"
                 self._write_table(name, df, run_id)
+            for name, df in extra.items():
+                self._stage = f"writing table {name}"
+                self._ensure_table(name, df)
+                self._execute(f"DELETE FROM {self._t(name)}" + (" WHERE run_id = %s" if name in LOG_TABLES else ""),
+                              [run_id] if name in LOG_TABLES else None)
+                if len(df):
+                    self._write_table(name, df, run_id)
             self._stage = f"writing table {RUNS}"
             cols = [c for c, _ in _RUNS_COLUMNS]
             self._execute(f"INSERT INTO {self._t(RUNS)} ({', '.join(map(_q, cols))}) VALUES "
@@ -317,16 +342,26 @@ class Store:
             return counts
         raise err  # outside the except block: the database's message (it may quote a value) is not chained
 
+    def read_state(self) -> dict[str, pd.DataFrame]:
+        """The incremental state tables that exist (empty dict for a store no incremental run wrote)."""
+        return {name: self.read(name).drop(columns=["run_id"]) if name != "state_model" else self.read(name)
+                for name in STATE_TABLES if self._column_types(name)}
+
+    def has_run(self, run_id: str) -> bool:
+        if not self._column_types(RUNS):
+            return False
+        return bool(len(self._query(f"SELECT run_id FROM {self._t(RUNS)} WHERE run_id = %s", [str(run_id)])))
+
     def runs(self) -> pd.DataFrame:
         """The ``runs`` table, ordered by run id."""
         return self._query(f"SELECT * FROM {self._t(RUNS)} ORDER BY run_id")
 
     def read(self, name: str, run_id: str | None = None) -> pd.DataFrame:
         """One table (optionally one run's rows), in a stable order."""
-        if name not in (*TABLES, RUNS):
+        if name not in (*TABLES, RUNS, *STATE_TABLES, *LOG_TABLES):
             raise ConfigError(f"store: unknown table {name}")
-        order = "run_id" if name == RUNS else "run_id, " + (
-            "source, record_id" if name in _KEYED else "source_l, record_id_l, source_r, record_id_r")
+        order = _ORDER.get(name) or ("run_id" if name == RUNS else "run_id, " + (
+            "source, record_id" if name in _KEYED else "source_l, record_id_l, source_r, record_id_r"))
         where, params = ("WHERE run_id = %s", [run_id]) if run_id is not None else ("", [])
         return self._query(f"SELECT * FROM {self._t(name)} {where} ORDER BY {order}", params)
 
@@ -619,6 +654,6 @@ def _csv_chunks(df: pd.DataFrame, run_id: str) -> Iterator[bytes]:
 
 
 __all__ = [
-    "TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
+    "TABLES", "STATE_TABLES", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
     "run_tables", "run_meta", "private_columns", "store_run", "logical_type",
 ]

@@ -296,3 +296,56 @@ def test_run_with_a_password_in_the_store_url_fails_fast_in_one_line_without_it(
 
 def test_store_errors_are_pace_errors_with_their_own_exit_code():
     assert issubclass(store.StoreError, PaceError) and store.StoreError.exit_code == 6
+
+
+# --------------------------------------------------------------------------------------------------
+# Incremental state: replaced whole per run, logs keyed by run id, all in the run's transaction
+# --------------------------------------------------------------------------------------------------
+def state_frames(status: str = "active") -> tuple[dict, dict]:
+    state = {"state_ids": pd.DataFrame({"pace_id": ["P1", "P2"], "status": ["active", status],
+                                        "survivor": pd.Series([None, "P1" if status == "retired" else None],
+                                                              dtype="string")}),
+             "state_assignments": pd.DataFrame({"source": ["dwp", "sds"], "record_id": ["1", "2"],
+                                                "pace_id": ["P1", "P1" if status == "retired" else "P2"]})}
+    log = {"id_history": pd.DataFrame({"seq": [1], "event": ["merged" if status == "retired" else "created"],
+                                       "pace_id": ["P2"]})}
+    return state, log
+
+
+def check_state_round_trip(location) -> None:
+    """Shared by the DuckDB and PostgreSQL tests."""
+    with store.open_store(location) as st:
+        assert st.read_state() == {}
+        st.write_run("r1", frames(), META, state=state_frames()[0], log=state_frames()[1])
+        st.write_run("r2", {}, META, state=state_frames("retired")[0], log=state_frames("retired")[1])
+        st.write_run("r2", {}, META, state=state_frames("retired")[0], log=state_frames("retired")[1])  # again
+        now = st.read_state()
+        assert now["state_ids"]["status"].tolist() == ["active", "retired"]
+        assert now["state_assignments"]["pace_id"].tolist() == ["P1", "P1"]
+        assert st.read("id_history")[["run_id", "event"]].values.tolist() == [["r1", "created"], ["r2", "merged"]]
+        assert st.has_run("r2") and not st.has_run("r3")
+        with pytest.raises(ConfigError, match="unknown table"):
+            st.write_run("r3", {}, META, state={"state_people": pd.DataFrame()})
+
+
+def test_incremental_state_is_replaced_whole_and_its_log_appended_per_run_id(tmp_path):
+    check_state_round_trip(tmp_path / "pace.duckdb")
+
+
+def test_a_failed_incremental_write_keeps_the_previous_state(tmp_path, monkeypatch):
+    path = tmp_path / "pace.duckdb"
+    with store.open_store(path) as st:
+        st.write_run("r1", frames(), META, state=state_frames()[0], log=state_frames()[1])
+    real = store.DuckDBStore._write_table
+
+    def crash_on_log(self, name, df, run_id):
+        if name == "id_history":
+            raise RuntimeError("injected crash after the state tables")
+        return real(self, name, df, run_id)
+
+    monkeypatch.setattr(store.DuckDBStore, "_write_table", crash_on_log)
+    with store.open_store(path) as st, pytest.raises(RuntimeError, match="injected"):
+        st.write_run("r2", {}, META, state=state_frames("retired")[0], log=state_frames("retired")[1])
+    with store.open_store(path) as st:
+        assert st.read_state()["state_ids"]["status"].tolist() == ["active", "active"]
+        assert not st.has_run("r2")

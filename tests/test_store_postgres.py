@@ -206,3 +206,9 @@ def test_a_real_run_is_stored_and_partitioned_by_partner(url, synth_data):
                 (int(per_source[src]), 1)]
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 con.execute("SELECT nino FROM pace.records")
+
+
+def test_incremental_state_round_trips_through_postgresql(url):
+    from test_store import check_state_round_trip
+
+    check_state_round_trip(url)
