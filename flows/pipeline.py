@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.runners import partition_runner
 from pace_linkage.config import load_config
 from pace_linkage.errors import PaceError
 from pace_linkage.metrics import RunResults, load_truth
+from pace_linkage.partition import PartitionContext, concat_parts, split_pairs
+from pace_linkage.scenarios import scenario_config
 from pace_linkage.sharing import check_agreements
 from pace_linkage.sources import SourceBatch, SourceFailure, assemble
 
@@ -37,6 +40,8 @@ class RunParams(BaseModel):
     training: Literal["unsupervised", "supervised"] | None = Field(
         default=None, description="override linkage.training (supervised needs truth)")
     store: str | None = Field(default=None, description="central store: a DuckDB file path or postgresql:// URL")
+    scenario: str | None = Field(default=None, description="apply this named sharing scenario to the config")
+    scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     task_runner: Literal["local"] = "local"
 
 
@@ -51,6 +56,8 @@ def pace_linkage_pipeline(
     model: str | None = None,
     training: Literal["unsupervised", "supervised"] | None = None,
     store: str | None = None,
+    scenario: str | None = None,
+    scenarios_file: str | None = None,
 ) -> dict:
     """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``.
 
@@ -58,7 +65,8 @@ def pace_linkage_pipeline(
     :class:`flows.tasks.StageError`, as the tasks do, because Prefect stores the failed run's message.
     """
     params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
-                       model=model, training=training, store=store)
+                       model=model, training=training, store=store, scenario=scenario,
+                       scenarios_file=scenarios_file)
     try:
         return _run(params)
     except PaceError:
@@ -73,7 +81,9 @@ def pace_linkage_pipeline(
 
 def _run(params: RunParams) -> dict:
     """The flow body: the stages in order, each a task."""
-    cfg = load_config(params.config)
+    cfg = load_config(params.config) if params.config or not params.scenario else None
+    if params.scenario:  # a named sharing scenario: its transforms, on --config or else the scenario's base config
+        cfg = scenario_config(params.scenario, params.scenarios_file, cfg)
     check_agreements(cfg)  # an expired agreement stops the run before anything is read
     if params.training:
         cfg.linkage.training = params.training
@@ -109,15 +119,27 @@ def _run(params: RunParams) -> dict:
 
     blocked = timed("block", tasks.block, records, cfg)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
-    gamma = timed("compare", tasks.compare_pairs, records, blocked.pairs, cfg)
-    p.summary("compare", pairs=len(gamma), comparisons=gamma.shape[1], seconds=timings["compare"])
-    if params.model:
-        fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
-        p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
-    else:
-        fs = timed("train-model", tasks.train, records, blocked.pairs, gamma, cfg, truth_df)
-        p.summary("train-model", method=fs.method, seconds=timings["train-model"])
-    scored = timed("score", tasks.score_pairs, fs, records, blocked.pairs, gamma)
+    # compare and score run per partition of the candidate pairs (pace_linkage.partition), as tasks on the
+    # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
+    parts = split_pairs(blocked.pairs, cfg.linkage.partition_pairs)
+    ctx = PartitionContext.build(records, cfg.linkage, truth_df)
+    with partition_runner(ctx) as run_parts:
+        compared = timed("compare", run_parts, tasks.compare_partition, [(part, i) for i, part in enumerate(parts)])
+        p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),
+                  partitions=len(parts), seconds=timings["compare"])
+        if params.model:
+            fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
+            p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
+        else:
+            fs = timed("train-model", tasks.train_from_counts, ctx, [c.counts for c in compared], cfg.seed)
+            p.summary("train-model", method=fs.method, seconds=timings["train-model"])
+        slim = timed("score", run_parts, tasks.score_partition,
+                     [(fs, part, c.gamma, i) for i, (part, c) in enumerate(zip(parts, compared, strict=True))])
+    ctx.release()
+    gamma = concat_parts([c.gamma for c in compared], blocked.pairs.index)
+    del compared
+    scored = concat_parts(slim, blocked.pairs.index)
+    del slim
     p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
               seconds=timings["score"])
     dup_free = records["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()

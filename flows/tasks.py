@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -26,7 +27,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
-from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, score
+from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, partition, score
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import NON_RETRYABLE, PaceError
 from pace_linkage.redact import suppress_small
@@ -113,14 +114,38 @@ def pseudonymise(records: pd.DataFrame, cfg: PaceConfig) -> tuple[pd.DataFrame, 
     pseudonymised records and the key id for the manifest."""
     from pace_linkage import pseudonymise as ps
 
+    key = resolve_key(cfg)
+    return ps.pseudonymise_records(records, cfg, key), ps.key_id(key)
+
+
+_IN_MEMORY_KEY: dict[str, bytes] = {}
+
+
+@contextlib.contextmanager
+def in_memory_key(key: bytes):
+    """For the duration of the block, every pseudonymise step in this process uses ``key`` instead of the
+    config's key source (``pace-linkage scenarios --ephemeral-key``: a random key made for one run, held in
+    memory only, never a flow or task parameter, never written)."""
+    _IN_MEMORY_KEY["key"] = bytes(key)
+    try:
+        yield
+    finally:
+        _IN_MEMORY_KEY.pop("key", None)
+
+
+def resolve_key(cfg: PaceConfig) -> bytes:
+    """The pseudonymisation key: the in-memory key if one is set (:func:`in_memory_key`), else the config's
+    source (environment variable, or a Prefect Secret block). ConfigError (one line, no key) if it is missing."""
+    from pace_linkage import pseudonymise as ps
+
+    if "key" in _IN_MEMORY_KEY:
+        return _IN_MEMORY_KEY["key"]
     src = cfg.pseudonymise.key
     if src.secret_block:
         from prefect.blocks.system import Secret
 
-        key = ps.parse_key(str(Secret.load(src.secret_block).get()), f"Secret block {src.secret_block}")
-    else:
-        key = ps.load_key(src)
-    return ps.pseudonymise_records(records, cfg, key), ps.key_id(key)
+        return ps.parse_key(str(Secret.load(src.secret_block).get()), f"Secret block {src.secret_block}")
+    return ps.load_key(src)
 
 
 @task(name="block", **PRIVATE)
@@ -157,13 +182,42 @@ def score_pairs(fs: model.FSModel, records: pd.DataFrame, pairs: pd.DataFrame, g
     return score.score(fs, records, pairs, gamma)
 
 
+# ---- partitioned compare / train / score (pace_linkage.partition); what every run uses ----------------
+@task(name="compare-partition", task_run_name="compare-partition-{index}", **PRIVATE)
+@stage_guard("compare")
+def compare_partition(ctx: partition.PartitionContext, pairs: pd.DataFrame, index: int = 0
+                      ) -> partition.ComparedPartition:
+    """Pass 1 on one partition of the candidate pairs: gamma and its pattern counts."""
+    return partition.compare_partition(ctx, pairs)
+
+
+@task(name="train-model", **PRIVATE)
+@stage_guard("train-model")
+def train_from_counts(ctx: partition.PartitionContext, counts: list, seed: int) -> model.FSModel:
+    """Train once from every partition's gamma pattern counts (the same model as training on all gamma)."""
+    return partition.train_partitioned(ctx, counts, seed)
+
+
+@task(name="score-partition", task_run_name="score-partition-{index}", **PRIVATE)
+@stage_guard("score")
+def score_partition(ctx: partition.PartitionContext, fs: model.FSModel, pairs: pd.DataFrame, gamma: pd.DataFrame,
+                    index: int = 0) -> pd.DataFrame:
+    """Pass 2 on one partition: match weight and probability (the slim columns only)."""
+    return partition.score_partition(ctx, fs, pairs, gamma)
+
+
+def id_prefix(cfg: PaceConfig) -> str:
+    """First character of the run's ids: ``P`` for persons (``pace_id``), ``E`` for employers."""
+    return "E" if cfg.entity == "employer" else "P"
+
+
 @task(name="cluster", **PRIVATE)
 @stage_guard("cluster")
 def cluster_records(records: pd.DataFrame, scored: pd.DataFrame, cfg: PaceConfig, threshold: float,
                     duplicate_free) -> cluster.ClusterResult:
     lk = cfg.linkage
     return cluster.cluster(records, scored, threshold, lk.clustering, lk.named_thresholds,
-                           duplicate_free=duplicate_free)
+                           duplicate_free=duplicate_free, id_column=cfg.id_column, id_prefix=id_prefix(cfg))
 
 
 @task(name="evaluate", **PRIVATE)
@@ -213,5 +267,6 @@ def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: di
 __all__ = [
     "StageError", "InjectedFault", "check_fault", "stage_guard", "FAULT_ENV", "DEBUG_ENV",
     "ingest", "normalise", "block", "compare_pairs", "train", "load_model", "score_pairs", "cluster_records", "evaluate_run",
-    "write_report", "store_run", "publish_artifacts", "evaluate",
+    "write_report", "store_run", "publish_artifacts", "evaluate", "in_memory_key", "resolve_key",
+    "compare_partition", "train_from_counts", "score_partition",
 ]

@@ -35,6 +35,11 @@ class Training(StrEnum):
     supervised = "supervised"
 
 
+class TaskRunner(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"pace-linkage {pace_linkage.__version__}")
@@ -83,14 +88,29 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 42,
     config: Annotated[Path | None, typer.Option("--config", help="Top-level config (default config/pace.yaml).")] = None,
     profile: Annotated[str, typer.Option("--profile", help="Error profile: default or noisy.")] = "default",
+    batches: Annotated[int | None, typer.Option("--batches", min=2, help="Write the extracts as K monthly deliveries OUT/batch_01..batch_K/ (new, updated and deleted records, deletions.csv, cumulative truth.csv each), OUT/all/ (live records in one go) and OUT/batches.json.")] = None,
 ) -> None:
-    """Generate a synthetic PACE population and one extract per partner, with truth kept apart."""
+    """Generate a synthetic PACE population and one extract per partner, with truth kept apart.
+
+    With --batches K the same records arrive as K monthly deliveries for incremental linkage; rates of updated
+    and deleted records come from the `batches:` key of config/synthetic.yaml.
+    """
     try:
         import synthetic
 
-        summary = synthetic.generate(people=people, seed=seed, out_dir=out, config_path=config, profile=profile)
+        if batches is not None:
+            summary = synthetic.generate_batches(people=people, seed=seed, out_dir=out, batches=batches,
+                                                 config_path=config, profile=profile)
+        else:
+            summary = synthetic.generate(people=people, seed=seed, out_dir=out, config_path=config, profile=profile)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
+    if batches is not None:
+        last = summary["deliveries"][-1]["folder"]
+        typer.echo(f"synth        people={people:,}  records={summary['total_records']:,}  "
+                   f"live={summary['total_live_records']:,}  batches={out / 'batch_01'} .. {out / last}  "
+                   f"all={out / 'all' / 'extracts'}  counts={out / 'batches.json'}")
+        return
     records = summary.get("total_records", "?")
     typer.echo(f"synth        people={people:,}  records={records:,}  extracts={out / 'extracts'}  truth={out / 'truth.csv'}"
                if isinstance(records, int) else f"synth        people={people:,}  extracts={out / 'extracts'}")
@@ -114,21 +134,29 @@ def febrl(
 # -------------------------------------------------------------------------------------------------- run
 def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, threshold: float | None,
          run_id: str | None, model: Path | None = None, training: str | None = None,
-         store: str | None = None) -> dict:
+         store: str | None = None, task_runner: str | None = None, dask_address: str | None = None) -> dict:
+    import contextlib
+
+    from flows.runners import choose
     from pace_linkage.config import load_config
     from pace_linkage.sharing import check_agreements
 
-    check_agreements(load_config(config))  # fail fast, before Prefect starts, on any config mistake
+    cfg = load_config(config)
+    check_agreements(cfg)  # fail fast, before Prefect starts, on any config mistake
     if store:
         from pace_linkage.store import parse_url
 
         parse_url(store)  # fail fast on a bad store location too
+    runner = choose(task_runner, dask_address)  # and on a bad task runner choice or Dask address
     _prefect_env()
     from flows import progress
-    from flows.pipeline import pace_linkage_pipeline
+    from flows.runners import pipeline_on, shared_prefect_api
 
-    with progress.use(progress.ConsoleReporter()) as rep, rep:
-        return pace_linkage_pipeline(
+    pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
+    # Dask workers report their task runs to the Prefect API: one temporary server for all of them
+    api = shared_prefect_api(dask_address) if runner == "dask" else contextlib.nullcontext()
+    with api, progress.use(progress.ConsoleReporter()) as rep, rep:
+        return pipeline(
             extracts=str(extracts), out=str(out), config=str(config) if config else None,
             truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
             model=str(model) if model else None, training=training, store=store,
@@ -146,11 +174,13 @@ def run(
     model: Annotated[Path | None, typer.Option("--model", help="Score with a saved model.json instead of training.")] = None,
     training: Annotated[Training | None, typer.Option("--training", help="Override linkage.training; supervised needs --truth.")] = None,
     store: Annotated[str | None, typer.Option("--store", help="Also write the run to a central store: a DuckDB file path (created 0600) or postgresql://user@host/db (password via PGPASSWORD).")] = None,
+    task_runner: Annotated[TaskRunner | None, typer.Option("--task-runner", help="Where compare and score run, partition by partition (linkage.partition_pairs): local (default: in this process) or dask (a Dask cluster through prefect-dask; needs the dask extra). Same results either way.")] = None,
+    dask_address: Annotated[str | None, typer.Option("--dask-address", metavar="tcp://HOST:PORT", help="Scheduler of a running Dask cluster (implies --task-runner dask; its workers need this project installed and PREFECT_API_URL of a Prefect server they can reach). Without it, dask starts a temporary local cluster of dask.n_workers processes (config, default 2).")] = None,
 ) -> None:
     """Run the full pipeline as the Prefect flow 'pace-linkage-pipeline'."""
     try:
         result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None,
-                      store)
+                      store, task_runner.value if task_runner else None, dask_address)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     _finish(result)
@@ -179,6 +209,47 @@ def demo(
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     _finish(result)
+
+
+# -------------------------------------------------------------------------------------------- scenarios
+@app.command()
+def scenarios(
+    extracts: Annotated[Path, typer.Option("--extracts", help="Folder holding the partner extracts.")],
+    truth: Annotated[Path, typer.Option("--truth", help="Truth CSV (source,record_id,person_id) every scenario is measured against.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for OUT/<scenario>/ runs and scenarios.html, .csv, .json.")],
+    scenarios_file: Annotated[Path | None, typer.Option("--scenarios", help="Scenarios YAML (default config/scenarios.yaml).")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this scenario (repeatable).")] = None,
+    ephemeral_key: Annotated[bool, typer.Option("--ephemeral-key", help="Pseudonymise with a random key made in memory for this run only (never written); otherwise the key comes from PACE_LINKAGE_HMAC_KEY or the config's Secret block.")] = False,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id; each scenario's run id is RUN_ID-<scenario>.")] = None,
+) -> None:
+    """Run the named sharing scenarios (full sharing, no council NI numbers, names + DOB + postcode only,
+    pseudonymised, consent only, pairwise, aggregate-only) and compare them in one report.
+
+    Each linked scenario is a normal run in OUT/<scenario>/; the comparison (precision, recall, F1, recall of all
+    true pairs, persons, partner overlap, F1 change against full sharing), the pseudonymisation attack figures
+    and the aggregate-only scenario's counts go into OUT/scenarios.html, scenarios.csv and scenarios.json.
+    """
+    try:
+        from pace_linkage.config import load_scenarios
+        from pace_linkage.scenarios import require_keys, scenario_configs, select_scenarios
+
+        doc = load_scenarios(scenarios_file)  # fail fast, before Prefect starts: config mistakes, a missing key
+        specs = select_scenarios(doc, only)
+        require_keys(scenario_configs(specs), specs, ephemeral_key)
+        _prefect_env()
+        from flows import progress
+        from flows.scenarios import ScenarioConsole, pace_linkage_scenarios
+        with progress.use(ScenarioConsole()):
+            result = pace_linkage_scenarios(
+                extracts=str(extracts), truth=str(truth), out=str(out),
+                scenarios_file=str(scenarios_file) if scenarios_file else None, only=list(only) if only else None,
+                ephemeral_key=ephemeral_key, run_id=run_id)
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    typer.echo(f"report: {Path(result['out']) / 'scenarios.html'}")
+    if result.get("failed"):
+        typer.echo(f"warning: {len(result['failed'])} scenario(s) failed: {', '.join(result['failed'])} "
+                   "(see the report)", err=True)
 
 
 # ------------------------------------------------------------------------------------------------- tune
@@ -306,6 +377,59 @@ def review_import(
                    "decided label and are left out of the estimate", err=True)
     typer.echo(f"estimate: {run_dir / 'review_estimate.json'}  clerical: {run_dir / 'clerical.csv'} "
                f"({res['clerical_pairs']} pairs)")
+
+
+# -------------------------------------------------------------------------------------------- employers
+@app.command()
+def employers(
+    people: Annotated[Path, typer.Option("--people", help="A finished person run folder (clusters.csv with pace_id).")],
+    employers_run: Annotated[Path, typer.Option("--employers", help="A finished employer run folder (run --config config/employer.yaml).")],
+    extracts: Annotated[Path, typer.Option("--extracts", help="The person extracts the person run linked (employer names are read from them).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for person_employers.csv, employer_people.csv, people_employers.html ...")],
+    employer_extracts: Annotated[Path | None, typer.Option("--employer-extracts", help="The employer extracts (default: --extracts).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="The person run's config (default config/pace.yaml).")] = None,
+    employer_config: Annotated[Path | None, typer.Option("--employer-config", help="The employer run's config (default config/employer.yaml).")] = None,
+    truth: Annotated[Path | None, typer.Option("--truth", help="People -> employer truth (source,record_id,employer_id), e.g. person_employer_truth.csv.")] = None,
+    employer_truth: Annotated[Path | None, typer.Option("--employer-truth", help="Employer truth (source,record_id,employer_id), needed with --truth.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id recorded in the manifest (default: random).")] = None,
+) -> None:
+    """Link people to employers: each person (pace_id) carries the pace_employer_id of the employer(s) its
+    partners recorded.
+
+    Reads the two runs' clusters and the employer names in both sets of extracts (people_link settings in the
+    employer config), and writes person_employers.csv (pace_id, pace_employer_id, partners), the record-level
+    person_employer_records.csv, employer_people.csv (per employer: partners holding it, affected people seen by
+    each partner, small counts suppressed), people_employers.json and people_employers.html, 0600, with a
+    manifest. With --truth and --employer-truth the links are measured (precision, recall, F1).
+    """
+    from pace_linkage.errors import InputError
+
+    try:
+        from pace_linkage import employers as emp
+        from pace_linkage.config import DEFAULT_CONFIG, load_config
+
+        if (truth is None) != (employer_truth is None):
+            raise InputError("employers: give both --truth and --employer-truth, or neither")
+        person_cfg = load_config(config)
+        emp_cfg = load_config(employer_config or DEFAULT_CONFIG.parent / "employer.yaml")
+        result = emp.link_people_to_employers(
+            person_cfg, emp_cfg, people, employers_run, extracts, employer_extracts or extracts,
+            emp.read_employer_truth(truth) if truth else None,
+            emp.read_employer_truth(employer_truth) if employer_truth else None)
+        emp.write_outputs(result, out, title=f"{emp_cfg.report.title}: people and their employers", run_id=run_id)
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    m = result["metrics"]
+    by_how = m["records"]["by_how"]
+    linked = sum(by_how[h] for h in emp.LEVELS)
+    typer.echo(f"employers    person records={m['records']['person_records']:,}  linked={linked:,}  "
+               f"persons with an employer={m['persons']['with_employer']:,}  employers={m['employers']['employers']:,}")
+    acc = m.get("accuracy")
+    if acc:
+        r, q = acc["records"], acc["persons"]
+        typer.echo(f"accuracy     records: precision={r['precision']:.4f}  recall={r['recall']:.4f}  f1={r['f1']:.4f}   "
+                   f"persons: precision={q['precision']:.4f}  recall={q['recall']:.4f}  f1={q['f1']:.4f}")
+    typer.echo(f"report: {out / 'people_employers.html'}")
 
 
 # ------------------------------------------------------------------------------------------------ serve

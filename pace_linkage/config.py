@@ -18,6 +18,8 @@ Layout of the top-level file::
       include: [partners/*.yaml]
     linkage: {...}                 # blocking rules, comparisons, EM, thresholds, clustering
     report: {...}
+    aggregates: {...}              # aggregate-only sharing: counted dimensions, small-count threshold
+    dask: {n_workers: 2}           # the temporary LocalCluster of `run --task-runner dask` (execution only)
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from pace_linkage.errors import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "pace.yaml"
 
-FieldKind = Literal["nino", "name", "dob", "date", "postcode", "sex", "phone", "email", "text", "id"]
+FieldKind = Literal["nino", "name", "dob", "date", "postcode", "sex", "phone", "email", "text", "id", "org_name",
+                    "company_number"]
 
 
 class Strict(BaseModel):
@@ -62,6 +65,9 @@ class FieldSpec(Strict):
       email    -> ``f`` (lower case)
       text     -> ``f`` (upper case, punctuation dropped, spaces collapsed)
       id       -> ``f`` (trimmed text; leading zeros kept)
+      org_name -> ``f`` (business name without legal form or trading name), ``f_suffix`` (LTD, PLC, LLP,
+                  CIC ...), ``f_trading`` (the t/a name), ``f_core`` (generic words dropped), ``f_first``
+      company_number -> ``f`` (8-character Companies House number), ``f_digits`` (number without prefix)
     """
 
     kind: FieldKind
@@ -82,6 +88,15 @@ class SharingAgreement(Strict):
     consent_values: list[str] = Field(default_factory=lambda: ["y", "yes", "true", "1"])
     allowed_fields: list[str] | None = None  # canonical fields shared into the centre (None: all mapped)
     expires: dt.date | None = None
+    # rows without consent: always kept out of linkage and every record-level output; ``aggregates``: the
+    # partner still contributes their counts (pace_linkage.aggregates, computed at ingest), ``exclude``: nothing
+    without_consent: Literal["exclude", "aggregates"] = "exclude"
+
+    @model_validator(mode="after")
+    def _aggregates_need_consent_column(self) -> SharingAgreement:
+        if self.without_consent == "aggregates" and not self.consent_column:
+            raise ValueError("without_consent: aggregates needs a consent_column (which rows lack consent?)")
+        return self
 
 
 class SourceConfig(Strict):
@@ -106,6 +121,9 @@ class SourceConfig(Strict):
     # Unset: the items implied by ``columns``.
     items: dict[str, list[str]] = Field(default_factory=dict)
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
+    # An empty JSON-lines file (no header exists to say "zero rows") is an error by default, since it is more
+    # often a failed export; a partner that sends an empty file for a month with no clients sets this.
+    allow_empty: bool = False
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 
@@ -159,6 +177,8 @@ class LevelSpec(Strict):
       levenshtein    edit distance <= threshold (integer)
       damerau        Damerau-Levenshtein (transpositions count 1) <= threshold
       jaccard        word-set Jaccard >= threshold
+      weighted_jaccard  word-set Jaccard with each word weighted by its inverse document frequency among the
+                     column's values in the records compared (common words such as THE or LTD count little)
       token_set      rapidfuzz token_set_ratio/100 >= threshold
       swapped        the pair's values agree when ``column`` and ``other`` are crossed
       date_swap      day and month swapped (dob/date kinds)
@@ -169,7 +189,7 @@ class LevelSpec(Strict):
     """
 
     type: Literal[
-        "exact", "jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "swapped",
+        "exact", "jaro_winkler", "levenshtein", "damerau", "jaccard", "weighted_jaccard", "token_set", "swapped",
         "date_swap", "date_diff", "numeric_diff", "prefix", "dice",
     ]
     column: str | None = None  # defaults to the comparison's column
@@ -221,6 +241,17 @@ class LinkageSettings(Strict):
     threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
     named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
     clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
+    # compare and score run on partitions of at most this many candidate pairs (pace_linkage.partition),
+    # one task each; results do not depend on it, so it is left out of config_hash (exclude=True)
+    partition_pairs: int = Field(default=2_000_000, ge=100, exclude=True)
+
+
+class DaskSettings(Strict):
+    """The temporary Dask LocalCluster of ``pace-linkage run --task-runner dask`` (no ``--dask-address``):
+    worker processes and threads per worker. Execution only: left out of config_hash."""
+
+    n_workers: int = Field(default=2, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
 
 
 class ReportSettings(Strict):
@@ -230,6 +261,9 @@ class ReportSettings(Strict):
     # with truth: the highest-weighted false-positive and false-negative candidate pairs explained; 0 = none
     top_errors: int = Field(default=5, ge=0, le=50)
     title: str = "PACE linkage quality report"
+    # statements about how this linkage treats its data, shown in the report as written (e.g. for employers:
+    # how records at different sites were treated)
+    notes: list[str] = Field(default_factory=list)
 
 
 class KeySource(Strict):
@@ -297,6 +331,71 @@ class PseudonymiseSettings(Strict):
         return v
 
 
+# --------------------------------------------------------------------------------------------------
+# Aggregate-only sharing (pace_linkage.aggregates): partners send counts, never records
+# --------------------------------------------------------------------------------------------------
+AggregateKind = Literal["month", "multi", "category", "council_area"]
+
+
+class AggregateDimension(Strict):
+    """One dimension partners count their clients by, from a data item of their ``items`` (the partner's own
+    columns). ``kind``:
+      month         YYYY-MM of a date (tried first: the source's ``formats[<item>]``, else the one format of its
+                    dob/date fields); none/unparseable: unknown
+      multi         several values per cell split on ``;`` ``,`` ``|``; a client counts once per value
+      category      one value per cell, spacing and case variants merged; blank: none recorded
+      council_area  council area of a postcode (pace_linkage.groups); none/invalid: unknown
+    """
+
+    item: str
+    kind: AggregateKind
+    label: str | None = None  # heading in the report (default: from the dimension name)
+
+    @field_validator("item")
+    @classmethod
+    def _item_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum() or not v.islower():
+            raise ValueError("must be a data item name: lower-case letters, digits and underscores")
+        return v
+
+
+def _default_dimensions() -> dict[str, AggregateDimension]:
+    return {"month": AggregateDimension(item="service_date", kind="month"),
+            "service": AggregateDimension(item="services", kind="multi"),
+            "outcome": AggregateDimension(item="outcome", kind="category"),
+            "council_area": AggregateDimension(item="postcode", kind="council_area")}
+
+
+class AggregatesSettings(Strict):
+    """Aggregate-only sharing: the dimensions counted and the small-count threshold (cells 1..k-1 shown as
+    ``*``, with secondary suppression so that totals cannot give them away)."""
+
+    small_count_threshold: int = Field(default=10, ge=0)
+    dimensions: dict[str, AggregateDimension] = Field(default_factory=_default_dimensions, min_length=1)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimension_names(cls, v: dict[str, AggregateDimension]) -> dict[str, AggregateDimension]:
+        for name in v:
+            if not name.replace("_", "").isalnum() or not name.islower():
+                raise ValueError(f"dimension '{name}': must be lower-case letters, digits and underscores")
+        return v
+
+
+class PeopleLinkSettings(Strict):
+    """People -> employers (an ``entity: employer`` config): how each person record's employer, as the partner
+    wrote it, is matched to the linked employers (:mod:`pace_linkage.employers`)."""
+
+    person_field: str = "employer"  # the person config's field holding the employer's name as written
+    # person fields whose postcode area breaks ties between equally good employers (first one with a value;
+    # fields the person config does not declare are skipped)
+    postcode_fields: list[str] = Field(default_factory=lambda: ["employer_postcode", "postcode"])
+    token_set_threshold: float = Field(default=0.9, gt=0, le=1)  # core names' token_set_ratio/100 at least
+    max_word_employers: int = Field(default=200, ge=1)  # a word in more employer names proposes no candidates
+    small_count_threshold: int = Field(default=10, ge=0)  # people counts 1..k-1 shown as "*"
+    top_employers: int = Field(default=50, ge=1)  # employers listed in the report (all in the CSV)
+
+
 class PaceConfig(Strict):
     entity: Literal["person", "employer"] = "person"
     id_column: str = "pace_id"
@@ -310,6 +409,9 @@ class PaceConfig(Strict):
     linkage: LinkageSettings
     report: ReportSettings = Field(default_factory=ReportSettings)
     pseudonymise: PseudonymiseSettings | None = None  # set: link on keyed tokens and Bloom filters
+    aggregates: AggregatesSettings = Field(default_factory=AggregatesSettings)  # aggregate-only sharing
+    people_link: PeopleLinkSettings | None = None  # employer configs: linking people to employers
+    dask: DaskSettings = Field(default_factory=DaskSettings, exclude=True)  # --task-runner dask (execution only)
     config_file: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -328,6 +430,8 @@ class PaceConfig(Strict):
             "dob": ["", "_year", "_month", "_day"],
             "date": ["", "_year", "_month", "_day"],
             "postcode": ["", "_area", "_district", "_sector"],
+            "org_name": ["", "_suffix", "_trading", "_core", "_first"],
+            "company_number": ["", "_digits"],
         }
         cols: set[str] = set()
         for name, spec in self.fields.items():
@@ -490,9 +594,9 @@ def check_references(cfg: PaceConfig) -> list[str]:
         for field in s.columns:
             if field not in cfg.fields:
                 errors.append(f"{s.config_file}: columns.{field}: not a declared field (fields: {', '.join(cfg.fields)})")
-        for field in s.formats:
-            if field not in cfg.fields:
-                errors.append(f"{s.config_file}: formats.{field}: not a declared field")
+        for field in s.formats:  # a declared field, or a data item of the source's (e.g. service_date)
+            if field not in cfg.fields and field not in s.items:
+                errors.append(f"{s.config_file}: formats.{field}: not a declared field or one of the source's items")
         for field in (s.sharing.allowed_fields or []) if s.sharing else []:
             if field not in cfg.fields:
                 errors.append(f"{s.config_file}: sharing.allowed_fields: '{field}' is not a declared field")
@@ -508,8 +612,8 @@ def check_references(cfg: PaceConfig) -> list[str]:
             if col not in derived:
                 errors.append(f"{where}: linkage.comparisons.{i}.column: '{col}' is not produced by any field")
         for j, lv in enumerate(comp.levels):
-            needs = {"jaro_winkler", "levenshtein", "damerau", "jaccard", "token_set", "date_diff", "numeric_diff", "prefix",
-                     "dice"}
+            needs = {"jaro_winkler", "levenshtein", "damerau", "jaccard", "weighted_jaccard", "token_set", "date_diff",
+                     "numeric_diff", "prefix", "dice"}
             if lv.type in needs and lv.threshold is None:
                 errors.append(f"{where}: linkage.comparisons.{i}.levels.{j}.threshold: required for type {lv.type}")
             if lv.type == "swapped" and not lv.other:
@@ -527,4 +631,122 @@ def check_references(cfg: PaceConfig) -> list[str]:
         grouped = [f for fs in ps.key_groups.values() for f in fs]
         for dup in sorted({f for f in grouped if grouped.count(f) > 1}):
             errors.append(f"{where}: pseudonymise.key_groups: '{dup}' is in more than one group")
+    return errors
+
+
+# --------------------------------------------------------------------------------------------------
+# Sharing scenarios (config/scenarios.yaml): named variations of a base config, compared in one report.
+# pace_linkage.scenarios.apply_scenario applies them; flows/scenarios.py runs them.
+# --------------------------------------------------------------------------------------------------
+DEFAULT_SCENARIOS = DEFAULT_CONFIG.parent / "scenarios.yaml"
+
+
+class ScenarioSpec(Strict):
+    """One named sharing scenario: what the partners share, as transforms of a base config.
+
+    Transforms (applied in this order by :func:`pace_linkage.scenarios.apply_scenario`):
+      partners         only these sources take part (the others send nothing)
+      withhold_fields  field -> partners that do not share it (``all``: no partner does)
+      only_fields      every partner shares only these fields (of those it holds)
+      consent          ``required``: each partner's ``items.consent`` column becomes its
+                       ``sharing.consent_column`` (rows without consent are withheld); a partner that records
+                       no consent shares as before
+      mode             ``aggregates``: no linkage, partners send counts only (pace_linkage.aggregates)
+    Restricting fields sets ``sharing.allowed_fields``; unshared fields are then never read, and blocking rules
+    and comparisons on them find nulls (no pairs, no evidence).
+    """
+
+    name: str  # [a-z0-9_]; also the scenario's output folder OUT/<name>
+    label: str
+    description: str | None = None
+    config: str = "pace.yaml"  # base config, relative to the scenarios file
+    mode: Literal["linkage", "aggregates"] = "linkage"
+    partners: list[str] | None = Field(default=None, min_length=1)
+    withhold_fields: dict[str, list[str]] = Field(default_factory=dict)
+    only_fields: list[str] | None = Field(default=None, min_length=1)
+    consent: Literal["as_configured", "required"] = "as_configured"
+    config_path: str | None = Field(default=None, exclude=True)  # the base config, resolved by load_scenarios
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum() or not v.islower():
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return v
+
+
+class ScenariosConfig(Strict):
+    """The scenarios file: the scenarios in report order and the one the others are compared against."""
+
+    baseline: str = "full"
+    scenarios: list[ScenarioSpec] = Field(min_length=1)
+    config_file: str | None = Field(default=None, exclude=True)
+
+    def get(self, name: str) -> ScenarioSpec:
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise ConfigError(f"{self.config_file or 'scenarios'}: no scenario named '{name}' "
+                          f"(scenarios: {', '.join(s.name for s in self.scenarios)})")
+
+
+def load_scenarios(path: str | os.PathLike | None = None) -> ScenariosConfig:
+    """Read and validate a scenarios file and every base config it names; one ConfigError lists every mistake
+    (file and dotted key per line: unknown partner or field, duplicate name, missing baseline...)."""
+    sc_path = Path(path) if path else DEFAULT_SCENARIOS
+    errors: list[str] = []
+    data = _read_yaml(sc_path, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{sc_path}: expected a mapping at the top level")
+    try:
+        doc = ScenariosConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_pydantic_messages(sc_path, exc))) from None
+    doc.config_file = str(sc_path)
+    bases: dict[str, PaceConfig | None] = {}
+    for i, sc in enumerate(doc.scenarios):
+        sc.config_path = str(sc_path.parent / sc.config)
+        if sc.config_path not in bases:
+            try:
+                bases[sc.config_path] = load_config(sc.config_path)
+            except ConfigError as exc:
+                bases[sc.config_path] = None
+                errors.extend(f"{sc_path}: scenarios.{i}.config: {line}" for line in str(exc).splitlines())
+        base = bases[sc.config_path]
+        if base is not None:
+            errors.extend(_scenario_references(sc, base, f"{sc_path}: scenarios.{i}"))
+    names = [s.name for s in doc.scenarios]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"{sc_path}: scenarios: scenario name '{dup}' is used more than once")
+    if doc.baseline not in names:
+        errors.append(f"{sc_path}: baseline: '{doc.baseline}' is not a scenario (scenarios: {', '.join(names)})")
+    elif doc.get(doc.baseline).mode != "linkage":
+        errors.append(f"{sc_path}: baseline: '{doc.baseline}' must be a linkage scenario, not aggregates")
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return doc
+
+
+def _scenario_references(sc: ScenarioSpec, base: PaceConfig, where: str) -> list[str]:
+    """Partners and fields a scenario names must exist in its base config."""
+    errors: list[str] = []
+    sources = [s.name for s in base.sources.items]
+    known_sources = f"(sources: {', '.join(sources)})"
+    for p in sc.partners or []:
+        if p not in sources:
+            errors.append(f"{where}.partners: '{p}' is not a source of {Path(sc.config).name} {known_sources}")
+    for field, partners in sc.withhold_fields.items():
+        if field not in base.fields:
+            errors.append(f"{where}.withhold_fields.{field}: not a declared field (fields: {', '.join(base.fields)})")
+        if not partners:
+            errors.append(f"{where}.withhold_fields.{field}: list one or more partners, or 'all'")
+        for p in partners:
+            if p != "all" and p not in sources:
+                errors.append(f"{where}.withhold_fields.{field}: '{p}' is not a source of {Path(sc.config).name} "
+                              f"{known_sources}")
+    for field in sc.only_fields or []:
+        if field not in base.fields:
+            errors.append(f"{where}.only_fields: '{field}' is not a declared field (fields: {', '.join(base.fields)})")
     return errors

@@ -39,20 +39,27 @@ class RunResults:
     key_id: str | None = None  # pseudonymised runs: which key made the tokens (never the key itself)
 
 
-def load_truth(path: Path) -> pd.DataFrame:
-    """Truth CSV with columns source, record_id, person_id (all text)."""
+TRUTH_ID_COLUMNS = ("person_id", "employer_id")  # the entity id column a truth file may carry
+
+
+def load_truth(path: Path, id_column: str | None = None) -> pd.DataFrame:
+    """Truth CSV with columns source, record_id and the entity's id (all text), returned as source, record_id,
+    person_id. The id column is ``id_column`` if given, else the first of :data:`TRUTH_ID_COLUMNS` present
+    (``person_id`` for people, ``employer_id`` for employer_truth.csv)."""
     try:
         truth = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: truth file not found") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: truth file cannot be read as CSV ({type(exc).__name__})") from None
-    missing = [c for c in (SOURCE, RECORD_ID, "person_id") if c not in truth.columns]
+    if id_column is None:
+        id_column = next((c for c in TRUTH_ID_COLUMNS if c in truth.columns), "person_id")
+    missing = [c for c in (SOURCE, RECORD_ID, id_column) if c not in truth.columns]
     if missing:
         # header_names: a headerless file's first row is data, and must not be quoted
         raise InputError(f"{path}: truth file lacks column(s) {', '.join(missing)} "
                          f"(have: {header_names([str(c) for c in truth.columns])})")
-    return truth[[SOURCE, RECORD_ID, "person_id"]]
+    return truth[[SOURCE, RECORD_ID, id_column]].rename(columns={id_column: "person_id"})
 
 
 def pairs_frame(run: RunResults) -> pd.DataFrame:
@@ -189,6 +196,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         "estimated": evaluate.estimated_quality(probs, run.threshold),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
+    if cfg.report.notes:
+        doc["notes"] = list(cfg.report.notes)
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
     if cfg.pseudonymise is not None:
@@ -196,6 +205,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
 
         doc["pseudonymisation"] = encoding_summary(run.records, cfg.pseudonymise, run.key_id)
     doc.update(holdings_metrics(run))
+    withheld_aggregates = aggregates_withheld_metrics(run)
+    if withheld_aggregates is not None:
+        doc["aggregates_withheld"] = withheld_aggregates
     doc["linked_less"] = linked_less_metrics(run, truth)
     if truth is not None:
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
@@ -213,6 +225,26 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         if run.cfg.report.top_errors:
             doc["top_errors"] = top_errors(run, labelled, run.cfg.report.top_errors)
     return doc
+
+
+# --- aggregate-only counts of clients without consent (pace_linkage.aggregates) ---------------------------
+def aggregates_withheld_metrics(run: RunResults) -> dict | None:
+    """``aggregates_withheld``: the suppressed count tables of rows withheld for want of consent, from the
+    sources whose agreement says ``without_consent: aggregates`` (counted at ingest; None when no source
+    does). ``sources`` lists those partners (a partner with nothing withheld has no table row)."""
+    from pace_linkage.aggregates import aggregate_tables
+
+    names = sorted(s.name for s in run.cfg.sources.items if s.sharing and s.sharing.without_consent == "aggregates")
+    if not names:
+        return None
+    frames = [b.withheld_counts for b in run.batches if b.withheld_counts is not None and len(b.withheld_counts)]
+    counts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {SOURCE: [], "dimension": [], "category": [], "clients": pd.Series(dtype=np.int64)})
+    agg = run.cfg.aggregates
+    out = aggregate_tables(counts, agg.small_count_threshold, agg.dimensions)
+    out["sources"] = names
+    out["labels"] = {s.name: s.label or s.name for s in run.cfg.sources.items if s.name in names}
+    return out
 
 
 def holdings_metrics(run: RunResults) -> dict:

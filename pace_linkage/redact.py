@@ -20,7 +20,8 @@ masked *entirely*, character by character, keeping only spaces, so a malformed v
 * text      as name.  sex: shown as is (M/F/X carries no identity on its own).
 
 CSV output: :func:`safe_csv_frame` neutralises spreadsheet formulas (OWASP "CSV injection") in every
-text column of every CSV the pipeline writes. Small counts: :func:`suppress_small`.
+text column of every CSV the pipeline writes. Small counts: :func:`suppress_small` (primary only);
+two-way tables with margins (aggregate-only sharing): :func:`suppress_table` (primary and secondary).
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ MASKERS: dict[str, Callable[[Any], str]] = {
     "phone": mask_phone,
     "id": mask_id,
     "sex": _as_is,
+    "org_name": mask_name,  # a business name may be a sole trader's own name
+    "company_number": mask_id,
 }
 
 
@@ -160,7 +163,7 @@ def mask_series(kind: str, s: pd.Series) -> pd.Series:
     if kind in ("dob", "date") and pd.api.types.is_datetime64_any_dtype(s):
         text = s.dt.strftime("%Y-%m-%d").astype(object).where(~null, "")
     st = text.astype(str).str  # str(date) is ISO; str(datetime) is ISO date + time
-    if kind in ("name", "text"):
+    if kind in ("name", "text", "org_name"):
         out = st.replace(_NAME_TAIL, "*", regex=True)
     elif kind == "nino":
         compact = st.replace(r"\s+", "", regex=True).str.upper()
@@ -181,7 +184,7 @@ def mask_series(kind: str, s: pd.Series) -> pd.Series:
         out = built.where(parts[0].notna(), clean.str.replace(_ANY, "*", regex=True))
     elif kind == "phone":
         out = st.replace(_DIGIT_KEEP_LAST2, "*", regex=True)
-    elif kind == "id":
+    elif kind in ("id", "company_number"):
         out = st.replace(_KEEP_LAST2, "*", regex=True)
     else:  # sex
         out = text.astype(str)
@@ -247,6 +250,178 @@ def suppress_frame(df: pd.DataFrame, threshold: int, columns: list[str] | None =
 
 
 # --------------------------------------------------------------------------------------------------
+# Secondary suppression of two-way tables with margins (aggregate-only sharing)
+# --------------------------------------------------------------------------------------------------
+TOTAL = "Total"
+
+
+def _graph(S: np.ndarray) -> tuple[list[tuple[int, int]], list[list[tuple[int, int]]]]:
+    """The suppressed cells as a bipartite graph: vertex i < R for row i, R + j for column j; one edge per
+    suppressed cell (row-major order). Returns (edges, adjacency as (neighbour, edge id) lists)."""
+    n_rows, n_cols = S.shape
+    edges = [(int(i), int(j)) for i, j in zip(*np.nonzero(S), strict=True)]
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n_rows + n_cols)]
+    for e, (i, j) in enumerate(edges):
+        adj[i].append((n_rows + j, e))
+        adj[n_rows + j].append((i, e))
+    return edges, adj
+
+
+def _first_bridge(S: np.ndarray) -> tuple[int, int] | None:
+    """The first suppressed cell (row-major) lying on no cycle of the suppressed-cell graph, or None.
+
+    Iterative Tarjan bridge search (lowlink over a DFS tree, the parent edge excluded by id)."""
+    edges, adj = _graph(S)
+    n = len(adj)
+    disc, low = [-1] * n, [0] * n
+    bridges: set[int] = set()
+    clock = 0
+    for root in range(n):
+        if disc[root] != -1 or not adj[root]:
+            continue
+        disc[root] = low[root] = clock
+        clock += 1
+        stack = [(root, -1, 0)]  # (vertex, edge id it was reached by, next adjacency position)
+        while stack:
+            v, via, k = stack[-1]
+            if k < len(adj[v]):
+                stack[-1] = (v, via, k + 1)
+                w, e = adj[v][k]
+                if e == via:
+                    continue
+                if disc[w] == -1:
+                    disc[w] = low[w] = clock
+                    clock += 1
+                    stack.append((w, e, 0))
+                else:
+                    low[v] = min(low[v], disc[w])
+            else:
+                stack.pop()
+                if stack:
+                    u = stack[-1][0]
+                    low[u] = min(low[u], low[v])
+                    if low[v] > disc[u]:
+                        bridges.add(via)
+    return edges[min(bridges)] if bridges else None
+
+
+def _component(adj: list[list[tuple[int, int]]], start: int, skip: int) -> set[int]:
+    seen, todo = {start}, [start]
+    while todo:
+        v = todo.pop()
+        for w, e in adj[v]:
+            if e != skip and w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def _smallest(values: np.ndarray, candidates: np.ndarray) -> tuple[int, ...]:
+    """Position of the smallest non-zero candidate (a zero one only if no other is left); ties go to the
+    first position in row-major order."""
+    for pool in (candidates & (values > 0), candidates):
+        if pool.any():
+            masked = np.where(pool, values, np.iinfo(np.int64).max)
+            return tuple(int(x) for x in np.unravel_index(int(np.argmin(masked)), values.shape))
+    raise AssertionError("no cell left to suppress")
+
+
+def suppression_pattern(values: np.ndarray, threshold: int, force: np.ndarray | None = None) -> np.ndarray:
+    """Which cells of a two-way table *with margins* to suppress (True), so that none can be worked out.
+
+    ``values``: non-negative integers, shape (R + 1, C + 1), the last row holding column totals and the
+    last column row totals (grand total bottom right). ``force``: cells to suppress whatever their value
+    (e.g. a total suppressed in another table that publishes the same figure). Rules, in order:
+
+    1. Primary: every cell, totals included, holding 1..threshold-1 (0 is never primary: an empty cell
+       says nothing about a person; ``threshold`` <= 1 suppresses nothing).
+    2. Secondary, by line: a row or column (the totals row and column included) with exactly one
+       suppressed cell would give it away by subtraction, so its smallest non-zero unsuppressed cell is
+       suppressed too (ties: the first in row-major order).
+    3. Secondary, by cycle: a suppressed cell can still be solved exactly from several lines at once when
+       it is a *bridge* of the graph whose vertices are the table's lines and whose edges are the
+       suppressed cells (it lies on no cycle of suppressed cells). For such a cell, the smallest
+       unsuppressed cell joining the two sides (non-zero preferred; ties row-major) is suppressed, which
+       closes a cycle through it.
+
+    Rules 2 and 3 repeat until nothing changes, so every suppressed cell lies on a cycle of suppressed
+    cells: no cell is determined by the published figures (each line then also holds 0 or >= 2
+    suppressed cells). What remains is *interval* disclosure: the published figures still bound each
+    suppressed cell (by 0 and its line totals), as with any cell-suppression method.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
+        raise ValueError("suppression_pattern: a two-way table with margins is needed")
+    if (v < 0).any():
+        raise ValueError("suppression_pattern: counts must be non-negative")
+    inner = v[:-1, :-1]
+    if not (np.array_equal(inner.sum(axis=1), v[:-1, -1]) and np.array_equal(inner.sum(axis=0), v[-1, :-1])
+            and int(inner.sum()) == int(v[-1, -1])):
+        raise ValueError("suppression_pattern: the last row and column must be the table's totals")
+    S = (v > 0) & (v < threshold) if threshold > 1 else np.zeros(v.shape, dtype=bool)
+    if force is not None:
+        S |= np.asarray(force, dtype=bool)
+    while True:
+        if _fix_one_line(v, S) or _fix_one_bridge(v, S):
+            continue
+        return S
+
+
+def _fix_one_line(v: np.ndarray, S: np.ndarray) -> bool:
+    """Rule 2 on the first line (rows, then columns) with exactly one suppressed cell."""
+    for axis in (1, 0):  # axis 1: count along each row; axis 0: along each column
+        lonely = np.flatnonzero(S.sum(axis=axis) == 1)
+        if len(lonely):
+            k = int(lonely[0])
+            cand = np.zeros_like(S)
+            if axis == 1:
+                cand[k, :] = ~S[k, :]
+            else:
+                cand[:, k] = ~S[:, k]
+            S[_smallest(v, cand)] = True
+            return True
+    return False
+
+
+def _fix_one_bridge(v: np.ndarray, S: np.ndarray) -> bool:
+    """Rule 3 on the first bridge cell (row-major)."""
+    bridge = _first_bridge(S)
+    if bridge is None:
+        return False
+    n_rows = S.shape[0]
+    edges, adj = _graph(S)
+    side = _component(adj, bridge[0], edges.index(bridge))  # the row's side once the bridge is cut
+    rows_a = np.array([i in side for i in range(n_rows)], dtype=bool)
+    cols_a = np.array([n_rows + j in side for j in range(S.shape[1])], dtype=bool)
+    cand = ((rows_a[:, None] & ~cols_a[None, :]) | (~rows_a[:, None] & cols_a[None, :])) & ~S
+    S[_smallest(v, cand)] = True
+    return True
+
+
+def suppress_table(table: pd.DataFrame, threshold: int, force: pd.DataFrame | np.ndarray | None = None,
+                   total_label: str = TOTAL) -> pd.DataFrame:
+    """``table`` (rows x columns of non-negative integer counts, no margins) with a totals row and column
+    added (labelled ``total_label``) and every cell of :func:`suppression_pattern` shown as ``"*"``.
+
+    ``force``: boolean cells (with margins, same shape as the result) to suppress whatever their value.
+    The result is object dtype: Python ints and ``"*"``. Row and column order are kept.
+    """
+    if total_label in table.index or total_label in table.columns:
+        raise ValueError(f"suppress_table: a row or column is already labelled '{total_label}'")
+    inner = table.to_numpy(dtype=np.int64) if table.size else np.zeros(table.shape, dtype=np.int64)
+    full = np.zeros((inner.shape[0] + 1, inner.shape[1] + 1), dtype=np.int64)
+    full[:-1, :-1] = inner
+    full[:-1, -1] = inner.sum(axis=1)
+    full[-1, :-1] = inner.sum(axis=0)
+    full[-1, -1] = inner.sum()
+    forced = None if force is None else np.asarray(force, dtype=bool)
+    S = suppression_pattern(full, threshold, forced)
+    shown = full.astype(object)  # Python ints
+    shown[S] = SUPPRESSED
+    return pd.DataFrame(shown, index=[*table.index, total_label], columns=[*table.columns, total_label], dtype=object)
+
+
+# --------------------------------------------------------------------------------------------------
 # CSV formula neutralisation (OWASP CSV injection)
 # --------------------------------------------------------------------------------------------------
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -290,6 +465,7 @@ __all__ = [
     "FORMULA_STARTS",
     "MASKERS",
     "SUPPRESSED",
+    "TOTAL",
     "mask_dob",
     "mask_email",
     "mask_frame",
@@ -305,4 +481,6 @@ __all__ = [
     "suppress_frame",
     "suppress_mapping",
     "suppress_small",
+    "suppress_table",
+    "suppression_pattern",
 ]

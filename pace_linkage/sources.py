@@ -42,6 +42,9 @@ class SourceBatch:
     normalised: bool = False
     # per data item, accepted rows with a value (pace_linkage.holdings.source_holdings); set by normalise_source
     holdings: dict | None = None
+    # sharing.without_consent: aggregates -- counts of the withheld rows (pace_linkage.aggregates.extract_counts,
+    # columns source, dimension, category, clients), made at ingest; the rows themselves are never kept
+    withheld_counts: pd.DataFrame | None = None
 
     @property
     def rows_accepted(self) -> int:
@@ -91,6 +94,7 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> Sou
         restrict_raw(ext, shared)
         consent = consent_mask(ext.frame, ext.header, shared, ext.file)
         withheld = int((~consent).sum())
+        withheld_counts = _withheld_counts(ext, src, cfg, consent) if withheld else None
         if withheld:  # no recorded consent: kept out of the centre entirely (before any check), only counted
             ext.frame = ext.frame.loc[consent].reset_index(drop=True)
         records, q_map = map_columns(ext, shared, cfg)
@@ -98,7 +102,17 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> Sou
         return SourceFailure(src.name, src.file, str(exc))
     quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
     return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, rows_withheld=withheld,
-                       blank_lines=ext.blank_lines)
+                       blank_lines=ext.blank_lines, withheld_counts=withheld_counts)
+
+
+def _withheld_counts(ext: Extract, src: SourceConfig, cfg: PaceConfig, consent: np.ndarray) -> pd.DataFrame | None:
+    """Aggregate counts of the rows without consent, when the agreement says ``without_consent: aggregates``
+    (computed from the full source config: the counted items are not linkage fields)."""
+    if not src.sharing or src.sharing.without_consent != "aggregates":
+        return None
+    from pace_linkage.aggregates import extract_counts
+
+    return extract_counts(ext, src, cfg, rows=~consent)
 
 
 def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None) -> SourceBatch:
@@ -120,7 +134,7 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
                                where=src.config_file or "config", file=batch.file)
     return SourceBatch(
         batch.source, batch.file, batch.rows_in, accepted, quarantine,
-        None, reasons, batch.rows_withheld, batch.blank_lines, True, held,
+        None, reasons, batch.rows_withheld, batch.blank_lines, True, held, batch.withheld_counts,
     )
 
 

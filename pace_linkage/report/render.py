@@ -11,8 +11,11 @@ metrics without touching this module.
 
 Small-count suppression: with ``small_count_threshold`` = k > 0 every displayed count in 1..k-1 is
 shown as ``*`` (tables, cards, tooltips) and drawn as no mark in charts; a rate whose numerator or
-denominator is suppressed is suppressed too. Suppression is primary only: a suppressed cell may still
-be derivable from a total and the other cells (no secondary suppression is attempted).
+denominator is suppressed is suppressed too. In these tables suppression is primary only: a suppressed cell
+may still be derivable from a total and the other cells. The aggregate tables (``aggregates``,
+``aggregates_withheld``, from :mod:`pace_linkage.aggregates`) are the exception: they arrive with primary and
+secondary suppression already applied (:func:`pace_linkage.redact.suppress_table` rules, their own threshold)
+and are shown as they are.
 """
 
 from __future__ import annotations
@@ -186,6 +189,21 @@ def _sec_run(m: Mapping[str, Any], pg: _Page) -> str | None:
     items.append(("Time per stage", "in <code>manifest.json</code> and the run's Prefect artifact (kept out of this "
                                     "page so that a rerun gives a byte-identical report)"))
     return _facts(items)
+
+
+def _sec_notes(m: Mapping[str, Any], pg: _Page) -> str | None:
+    notes = m.get("notes")
+    if not notes:
+        return None
+    return "<ul>" + "".join(f"<li>{escape(str(n))}</li>" for n in notes) + "</ul>"
+
+
+def _sec_people_employers(m: Mapping[str, Any], pg: _Page) -> str | None:
+    if not isinstance(m.get("people_employers"), Mapping):
+        return None
+    from pace_linkage.report.employers import people_employers_section  # lazy: it builds on this module
+
+    return people_employers_section(m, pg)
 
 
 def _sec_failed(m: Mapping[str, Any], pg: _Page) -> str | None:
@@ -758,17 +776,121 @@ def _sec_pseudonymisation(m: Mapping[str, Any], pg: _Page) -> str | None:
                     "`pace-linkage scenarios` (pseudonymised scenario)."))
 
 
+# --- aggregate-only sharing (pace_linkage.aggregates): tables arrive already suppressed ----------------------
+def _agg_n(v: Any) -> str:
+    """A published aggregate cell: ``*`` as is, a count with separators, a dash when missing."""
+    if v == SUPPRESSED:
+        return SUPPRESSED
+    return f"{int(v):,}" if _is_num(v) and float(v).is_integer() else DASH
+
+
+def _agg_v(v: Any) -> float | None:
+    return float(v) if _is_num(v) else None
+
+
+def _aggregates_body(agg: Any, pg: _Page, *, withheld: bool) -> str | None:
+    """One table per dimension (partner rows, totals, ``*`` kept), charts of the month table, and (aggregate-only
+    scenario) what the partnership can and cannot learn. Used for ``aggregates`` and ``aggregates_withheld``."""
+    if not isinstance(agg, Mapping):
+        return None
+    labels = agg.get("labels") or {}
+
+    def lab(p: str) -> str:
+        name = labels.get(p)
+        return f"{name} ({p})" if name and name != p else pg.label(p)
+
+    k = agg.get("threshold")
+    tables = [t for t in agg.get("tables") or [] if isinstance(t, Mapping)]
+    hidden = (f"Cells from 1 to {int(k) - 1} are shown as {SUPPRESSED}, and further cells are hidden (secondary "
+              "suppression) so that no hidden cell can be worked out from the row and column totals, nor from "
+              "a partner total published in another table. These tables carry that suppression themselves; the "
+              "report's own threshold is not applied on top." if _is_num(k) and k > 1
+              else "No small-count threshold is set for these tables (aggregates.small_count_threshold).")
+    parts = []
+    if withheld:
+        names = ", ".join(lab(str(s)) for s in agg.get("sources") or [])
+        parts.append(f"<p>Rows without recorded consent from the partners whose agreement says "
+                     f"<code>without_consent: aggregates</code> ({escape(names)}) were kept out of linkage and of "
+                     "every record-level output. They were counted at ingest, and only these counts are kept; "
+                     "the clients are in none of the linked figures of this report (persons, overlap, repeat "
+                     "clients). Their number per partner is public as the withheld column of Rows per source, "
+                     "so a partner's total here is known even where it is shown as *.</p>")
+    else:
+        parts.append("<p>Aggregate-only sharing: each partner counted its own clients and sent only the counts "
+                     "below. No record left a partner, so nothing was linked: a client is one row of a partner's "
+                     "records (a contact), and a person seen by three partners is counted three times.</p>")
+    parts.append(_note(hidden))
+    failed = agg.get("sources_failed") or []
+    if failed:
+        rows = [[escape(str(f.get("source", ""))), escape(str(f.get("file", ""))), escape(str(f.get("error", "")))]
+                for f in failed if isinstance(f, Mapping)]
+        parts.append('<div class="warning"><p>These partners sent no counts:</p>'
+                     + _table("Partners whose counts failed", ["Partner", "File", "Error"], rows, numeric_from=99)
+                     + "</div>")
+    if not tables:
+        parts.append(_note("No client was counted." if not withheld else "No row was withheld for want of consent."))
+        return "".join(parts)
+    month = next((t for t in tables if t.get("kind") == "month"), tables[0])
+    partners = [str(p) for p in month.get("partners") or []]
+    if partners:
+        chart = svg.hbar_chart(pg.chart_id(f"aggregates partners {withheld}"), [lab(p) for p in partners],
+                               [("clients", [_agg_v(v) for v in month.get("row_totals") or []])],
+                               title=f"Clients per partner ({str(month.get('label', '')).lower()})",
+                               desc="One bar per partner: its clients (contacts) in the table below; a hidden "
+                                    "total (*) has no bar.", x_label="clients (contacts)")
+        parts.append(_figure(chart, "Clients per partner (hidden totals drawn as no bar)."))
+    if month.get("kind") == "month" and month.get("categories"):
+        chart = svg.hbar_chart(pg.chart_id(f"aggregates months {withheld}"), [str(c) for c in month["categories"]],
+                               [("clients", [_agg_v(v) for v in month.get("column_totals") or []])],
+                               title="Clients per month, all partners",
+                               desc="One bar per month of first service or contact: clients counted by all "
+                                    "partners together; a hidden total (*) has no bar.", x_label="clients (contacts)")
+        parts.append(_figure(chart, "Clients per month, all partners (hidden totals drawn as no bar)."))
+    for t in tables:
+        cats = [str(c) for c in t.get("categories") or []]
+        rows = [[escape(lab(str(p))), *[_agg_n(v) for v in cells], _agg_n(tot)]
+                for p, cells, tot in zip(t.get("partners") or [], t.get("cells") or [], t.get("row_totals") or [],
+                                         strict=False)]
+        total = ["Total", *[_agg_n(v) for v in t.get("column_totals") or []], _agg_n(t.get("total"))]
+        parts.append(f"<h3>{escape(str(t.get('label') or t.get('dimension')))}</h3>")
+        parts.append(_table(str(t.get("label") or t.get("dimension")), ["Partner", *cats, "Total"], rows, total=total))
+        notes = [str(t["note"])] if t.get("note") else []
+        if t.get("not_held"):
+            notes.append("Not held by: " + ", ".join(lab(str(p)) for p in t["not_held"]) + ".")
+        parts += [_note(n) for n in notes]
+    if not withheld:
+        for key, heading in (("what_can_be_learned", "What the partnership can learn from counts alone"),
+                             ("what_cannot_be_learned", "What it cannot learn without linkage")):
+            items = agg.get(key) or []
+            if items:
+                lis = "".join(f"<li>{escape(str(x))}</li>" for x in items)
+                parts.append(f"<h3>{escape(heading)}</h3><ul>{lis}</ul>")
+    return "".join(parts)
+
+
+def _sec_aggregates(m: Mapping[str, Any], pg: _Page) -> str | None:
+    return _aggregates_body(m.get("aggregates"), pg, withheld=False)
+
+
+def _sec_aggregates_withheld(m: Mapping[str, Any], pg: _Page) -> str | None:
+    return _aggregates_body(m.get("aggregates_withheld"), pg, withheld=True)
+
+
 Renderer = Callable[[Mapping[str, Any], _Page], "str | None"]
 
 # (anchor, heading, metrics keys it consumes, renderer), in page order. Add entries for new sections.
 SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("summary", "Key figures", (), _sec_summary),
     ("run", "Run", ("run",), _sec_run),
+    ("notes", "Notes on this linkage", ("notes",), _sec_notes),
+    ("people-employers", "People and their employers", ("people_employers",), _sec_people_employers),
     ("sources-failed", "Sources that failed", ("sources_failed",), _sec_failed),
     ("counts", "Rows per source", ("counts",), _sec_counts),
     ("coverage", "Identifier coverage and validity", ("coverage",), _sec_coverage),
     ("holdings", "What each partner holds", ("holdings", "holdings_items", "holdings_rows", "holdings_warnings"),
      _sec_holdings),
+    ("aggregates-withheld", "Clients without consent (aggregates only)", ("aggregates_withheld",),
+     _sec_aggregates_withheld),
     ("pseudonymisation", "Pseudonymisation: encoding and hardening", ("pseudonymisation",), _sec_pseudonymisation),
     ("blocking", "Blocking", ("blocking",), _sec_blocking),
     ("model", "Model: match weights", ("model",), _sec_model),
@@ -782,6 +904,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("threshold", "Threshold", ("threshold_sweep", "recommended_threshold"), _sec_threshold),
     ("overlap", "Partner overlap", ("overlap",), _sec_overlap),
     ("linked-less", "Who gets linked less", ("linked_less",), _sec_linked_less),
+    ("aggregates", "Aggregate-only sharing: what counts alone show", ("aggregates",), _sec_aggregates),
 ]
 
 
@@ -830,9 +953,27 @@ def render_report(metrics: Mapping[str, Any], *, title: str, small_count_thresho
     footer = "Generated by pace-linkage" + (f" {run['version']}" if run.get("version") else "")
     footer += ". Aggregate figures only: this report holds no record-level values."
     return Template(_asset("template.html")).substitute(
-        title=escape(title), style=_asset("style.css"), subtitle=subtitle, toc="".join(toc),
-        body="".join(body), footer=escape(footer),
+        title=escape(title), style=_asset("style.css"), subtitle=subtitle,
+        toc=entity_wording("".join(toc), run.get("entity"), run.get("id_column")),
+        body=entity_wording("".join(body), run.get("entity"), run.get("id_column")), footer=escape(footer),
     )
+
+
+_TEXT_NODE = re.compile(r">([^<]+)<")
+_PERSON_WORDS = re.compile(r"\b(persons|Persons|person|Person|people|People|pace_ids|pace_id)\b")
+
+
+def entity_wording(html: str, entity: str | None, id_column: str | None = None) -> str:
+    """The page's wording for the linked entity: for ``entity`` other than person, the words person(s) /
+    people and ``pace_id`` in the text between tags (never in markup) become the entity's (``employer`` ->
+    employer(s), ``pace_employer_id``). Section renderers are written for people; this keeps them shared."""
+    if not entity or entity == "person":
+        return html
+    one, many = entity, entity + "s"
+    words = {"person": one, "Person": one.capitalize(), "persons": many, "Persons": many.capitalize(),
+             "people": many, "People": many.capitalize(), "pace_id": id_column or f"pace_{entity}_id",
+             "pace_ids": f"{id_column or f'pace_{entity}_id'}s"}
+    return _TEXT_NODE.sub(lambda m: ">" + _PERSON_WORDS.sub(lambda w: words[w.group(1)], m.group(1)) + "<", html)
 
 
 def render_markdown_summary(metrics: Mapping[str, Any], *, small_count_threshold: int = 0) -> str:

@@ -309,6 +309,8 @@ def line_chart(
     if x_hi <= x_lo:
         x_lo, x_hi = x_lo - 0.05, x_hi + 0.05
     y_lo, y_hi = y_range if y_range else _extent([v for _, vals in series for v in vals], include_zero=False)
+    if y_hi <= y_lo:  # e.g. every score 1.0: give the flat line some room
+        y_lo = y_hi - 0.1
 
     def sx(v: float) -> float:
         return left + (v - x_lo) / (x_hi - x_lo) * plot_w
