@@ -524,8 +524,15 @@ def _read_jsonl(src: SourceConfig, path: Path) -> Extract:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     text, bad_lines = _decode(src, path, data)
-    if not text.strip():
-        raise InputError(f"{path}: file is empty (expected JSON lines)")
+    if not text.strip() and not src.allow_empty:
+        raise InputError(f"{path}: file is empty (expected JSON lines; set allow_empty if the partner sends "
+                         f"an empty file for a month with no records)")
+    if not text.strip():  # JSON lines has no header: with allow_empty, an empty file is zero records
+        header = list(dict.fromkeys([src.record_id, *src.columns.values(),
+                                     *([src.sharing.consent_column] if src.sharing and src.sharing.consent_column else [])]))
+        frame = pd.DataFrame(columns=header, dtype=object)
+        frame.insert(0, LINE, pd.Series([], dtype="int64"))
+        return Extract(src.name, path.name, header, frame, _quarantine_frame([]), 0, 0, ["empty delivery: 0 records"])
     bad = set(bad_lines)
     records: list[dict] = []
     lines: list[int] = []

@@ -2,27 +2,33 @@
 
 ``generate(people, seed, out_dir)`` writes ``out_dir/extracts/`` (one file per partner, in the
 partner's own format as ``config/partners/<name>.yaml`` describes, plus employer extracts),
-``out_dir/truth.csv`` and ``out_dir/employer_truth.csv`` (outside ``extracts/``) and
+``out_dir/truth.csv``, ``out_dir/employer_truth.csv`` and ``out_dir/person_employer_truth.csv`` (each person
+record's employer; all outside ``extracts/``) and
 ``out_dir/data_dictionary.md``. Same people/seed/config/profile -> byte-identical files.
+
+``generate_batches(people, seed, out_dir, batches)`` (:mod:`synthetic.batches`) writes the same records
+as K monthly deliveries (new, updated and deleted records), with truth per delivery.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import load_config
+from pace_linkage.config import PaceConfig, SourceConfig, load_config
 from pace_linkage.errors import ConfigError
 from synthetic import partners as _partners
 from synthetic import write as _write
 from synthetic.population import build_pools, make_people
-from synthetic.settings import load_settings
+from synthetic.settings import SynthSettings, load_settings
 
-__all__ = ["generate"]
+__all__ = ["generate", "generate_batches"]
 
 
 def _partner_rng(seed: int, name: str) -> np.random.Generator:
@@ -30,54 +36,62 @@ def _partner_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
-def generate(
-    people: int, seed: int, out_dir: Path, config_path: Path | None = None, profile: str = "default"
-) -> dict:
-    """Generate the population and every partner's extract; return a small summary.
+@dataclass
+class PartnerExtract:
+    """One partner's generated records: ``rec`` (person helpers and the corrupted values, one row per
+    record, in file order), ``frame`` (the file's own columns, as written) and the error masks applied."""
 
-    ``config_path`` is the pipeline config (default ``config/pace.yaml``); the generator settings are
-    read from ``synthetic.yaml`` next to it (and ``partnership.yaml`` for the data dictionary).
-    """
-    t0 = time.perf_counter()
+    src: SourceConfig
+    rec: pd.DataFrame
+    frame: pd.DataFrame
+    masks: dict[str, np.ndarray]
+    crlf: bool
+
+    def truth(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "source": self.src.name,
+                "record_id": self.rec["record_id"].to_numpy(),
+                "person_id": self.rec["person_id"].to_numpy(),
+            }
+        )
+
+
+def _setup(people: int, config_path: Path | None, profile: str) -> tuple[PaceConfig, Path, SynthSettings]:
     if people < 1:
         raise ConfigError("synthetic: people must be at least 1")
     pace = load_config(config_path)
     cfg_dir = Path(pace.config_file).resolve().parent
-    settings = load_settings(cfg_dir / "synthetic.yaml", pace, profile)
-    out_dir = Path(out_dir)
-    extracts = out_dir / "extracts"
-    extracts.mkdir(parents=True, exist_ok=True)
+    return pace, cfg_dir, load_settings(cfg_dir / "synthetic.yaml", pace, profile)
 
+
+def _population(people: int, seed: int, settings: SynthSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     pools = build_pools(seed)
-    population, employers = make_people(people, pools, settings, rng, settings.reference_date)
+    return make_people(people, pools, settings, rng, settings.reference_date)
 
-    records: dict[str, int] = {}
-    errors: dict[str, dict[str, int]] = {}
-    truth: list[pd.DataFrame] = []
+
+def _partner_extracts(
+    population: pd.DataFrame, seed: int, pace: PaceConfig, settings: SynthSettings, profile: str
+) -> Iterator[PartnerExtract]:
+    """Every partner's records, one partner at a time (sorted by name), each from its own stream."""
     for src in sorted(pace.sources.items, key=lambda s: s.name):
         prng = _partner_rng(seed, src.name)
         rec, applied = _partners.build_records(src.name, population, settings, profile, prng)
         frame, shown = _partners.render(rec, src.name, src, pace, settings, profile, prng)
         crlf = settings.partners[src.name].style.line_terminator == "crlf"
-        _write.write_extract(frame, src, extracts, crlf)
-        records[src.name] = len(frame)
-        errors[src.name] = {k: int(v.sum()) for k, v in {**applied, **shown}.items()}
-        truth.append(
-            pd.DataFrame(
-                {
-                    "source": src.name,
-                    "record_id": rec["record_id"].to_numpy(),
-                    "person_id": rec["person_id"].to_numpy(),
-                }
-            )
-        )
-        del rec, frame
-    pd.concat(truth, ignore_index=True).to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
+        yield PartnerExtract(src, rec, frame, {**applied, **shown}, crlf)
 
+
+def _write_employers(
+    employers: pd.DataFrame, seed: int, settings: SynthSettings, profile: str, extracts: Path, out_dir: Path
+) -> dict[str, int]:
+    """The employer extracts into ``extracts`` and ``out_dir/employer_truth.csv``; records per extract."""
     emp_records: dict[str, int] = {}
     emp_truth: list[pd.DataFrame] = []
     multiplier = settings.profiles[profile].error_multiplier
+    # registered numbers and second sites: one stream of their own, so the people's files do not change
+    employers = _partners.employer_registry(employers, settings.employers, _partner_rng(seed, "employer-registry"))
     for name, ext in settings.employer_extracts.items():
         frame, t = _partners.employer_extract(
             employers, ext, _partner_rng(seed, "employer:" + name), multiplier
@@ -90,6 +104,47 @@ def generate(
     (pd.concat(emp_truth, ignore_index=True) if emp_truth else pd.DataFrame(columns=emp_cols)).to_csv(
         out_dir / "employer_truth.csv", index=False, lineterminator="\n"
     )
+    return emp_records
+
+
+def _write_person_employer_truth(truth: pd.DataFrame, population: pd.DataFrame, out_dir: Path) -> None:
+    """``person_employer_truth.csv`` (source, record_id, employer_id): the employer that made each person record's
+    person redundant (whether or not the record names it), for measuring people -> employer links."""
+    emp = population.set_index("person_id")["employer_id"]
+    out = truth[["source", "record_id"]].assign(employer_id=truth["person_id"].map(emp).to_numpy())
+    out.to_csv(out_dir / "person_employer_truth.csv", index=False, lineterminator="\n")
+
+
+def generate(
+    people: int, seed: int, out_dir: Path, config_path: Path | None = None, profile: str = "default"
+) -> dict:
+    """Generate the population and every partner's extract; return a small summary.
+
+    ``config_path`` is the pipeline config (default ``config/pace.yaml``); the generator settings are
+    read from ``synthetic.yaml`` next to it (and ``partnership.yaml`` for the data dictionary).
+    """
+    t0 = time.perf_counter()
+    pace, cfg_dir, settings = _setup(people, config_path, profile)
+    out_dir = Path(out_dir)
+    extracts = out_dir / "extracts"
+    extracts.mkdir(parents=True, exist_ok=True)
+
+    population, employers = _population(people, seed, settings)
+
+    records: dict[str, int] = {}
+    errors: dict[str, dict[str, int]] = {}
+    truth: list[pd.DataFrame] = []
+    for part in _partner_extracts(population, seed, pace, settings, profile):
+        _write.write_extract(part.frame, part.src, extracts, part.crlf)
+        records[part.src.name] = len(part.frame)
+        errors[part.src.name] = {k: int(v.sum()) for k, v in part.masks.items()}
+        truth.append(part.truth())
+        del part
+    truth_df = pd.concat(truth, ignore_index=True)
+    truth_df.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
+    _write_person_employer_truth(truth_df, population, out_dir)
+
+    emp_records = _write_employers(employers, seed, settings, profile, extracts, out_dir)
 
     summary = {
         "people": people,
@@ -112,3 +167,17 @@ def generate(
     (out_dir / "data_dictionary.md").write_text(text + "\n", encoding="utf-8")
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+def generate_batches(
+    people: int,
+    seed: int,
+    out_dir: Path,
+    batches: int,
+    config_path: Path | None = None,
+    profile: str = "default",
+) -> dict:
+    """The extracts of :func:`generate` as ``batches`` monthly deliveries; see :mod:`synthetic.batches`."""
+    from synthetic.batches import generate_batches as _generate_batches
+
+    return _generate_batches(people, seed, out_dir, batches, config_path, profile)

@@ -82,6 +82,7 @@ EmployerAttribute = Literal[
     "services",
     "support_hours",
     "consent",
+    "company_number",
 ]
 # Canonical fields the generator produces (the values linkage columns carry).
 LINKAGE_ATTRIBUTES = {
@@ -196,7 +197,22 @@ class EmployerExtractSettings(Strict):
     name_variant: float = Field(default=0.0, ge=0, le=1)
     postcode_typo: float = Field(default=0.0, ge=0, le=1)
     missing_contact: float = Field(default=0.0, ge=0, le=1)
+    # a multi-site employer's record shows one of its other sites with this probability
+    other_site: float = Field(default=0.0, ge=0, le=1)
+    # registered number: written with spaces, lower case or without leading zeros / keyed wrongly (a digit
+    # changed, two digits swapped, the SC prefix left off) / left blank although the company has one
+    company_number_format: float = Field(default=0.0, ge=0, le=1)
+    company_number_error: float = Field(default=0.0, ge=0, le=1)
+    company_number_missing: float = Field(default=0.0, ge=0, le=1)
     columns: dict[str, EmployerAttribute]
+
+
+class EmployerRegistry(Strict):
+    """``employers:``: facts about the employers every partner shares (drawn once, from their own stream)."""
+
+    registered: UnitRate = 0.0  # share of limited companies and LLPs with a Companies House number recorded
+    scottish: UnitRate = 0.85  # share of registered ones registered in Scotland (SC / SO prefix)
+    multi_site: UnitRate = 0.0  # share of employers with a second site (another postcode in the same area)
 
 
 class PopulationSettings(Strict):
@@ -226,6 +242,24 @@ class Profile(Strict):
     duplicate_multiplier: float = Field(default=1.0, ge=0)
 
 
+class ChangeWeights(Strict):
+    """How the re-sent records of a delivery split between the kinds of change (each kind drawn among the
+    records it is possible for; see :mod:`synthetic.batches`)."""
+
+    postcode: float = Field(ge=0)  # moved, or a stale/mistyped/missing postcode brought up to date
+    name: float = Field(ge=0)  # a keyboard or OCR slip in the name corrected
+    nino: float = Field(ge=0)  # an NI number added where the record had none
+
+
+class BatchSettings(Strict):
+    """``batches:``: how records change between monthly deliveries (``synth --batches K``)."""
+
+    updated: UnitRate  # per delivery after the first: share of earlier-delivered live records re-sent
+    deleted: UnitRate  # per delivery after the first: share of earlier-delivered live records deleted
+    consent_withdrawn: UnitRate  # share of deletions whose reason is consent_withdrawn (else deleted)
+    changes: ChangeWeights
+
+
 class SynthSettings(Strict):
     reference_date: dt.date
     population: PopulationSettings
@@ -235,6 +269,8 @@ class SynthSettings(Strict):
     default_missing: MissingRates = Field(default_factory=MissingRates)
     partners: dict[str, PartnerSettings]
     employer_extracts: dict[str, EmployerExtractSettings] = Field(default_factory=dict)
+    employers: EmployerRegistry = Field(default_factory=EmployerRegistry)
+    batches: BatchSettings | None = None  # required only by ``synth --batches``
     config_file: str | None = Field(default=None, exclude=True)
 
     def errors_for(self, partner: str, profile: str) -> ErrorRates:
@@ -321,6 +357,8 @@ def check_against_sources(settings: SynthSettings, sources: list[SourceConfig], 
         for area in part.areas or []:
             if not area.isalpha():
                 problems.append(f"{path}: partners.{name}.areas: not a postcode area")
+    if settings.batches is not None and sum(settings.batches.changes.model_dump().values()) <= 0:
+        problems.append(f"{path}: batches.changes: at least one weight must be positive")
     for svc in settings.population.service_propensity:
         if svc not in settings.services:
             problems.append(f"{path}: population.service_propensity.{svc}: unknown service")

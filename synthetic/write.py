@@ -35,6 +35,9 @@ def write_csv(frame: pd.DataFrame, path: Path, encoding: str, delimiter: str, cr
 
 
 def write_jsonl(frame: pd.DataFrame, path: Path, encoding: str = "utf-8") -> None:
+    if frame.empty:  # JSON lines have no header: nothing to deliver is an empty file
+        path.write_bytes(b"")
+        return
     text = frame.to_json(orient="records", lines=True, force_ascii=False)
     text = text.replace("\\/", "/")  # pandas escapes '/', which is legal but unusual
     if text and not text.endswith("\n"):
@@ -115,8 +118,9 @@ def data_dictionary(
         f"`synthetic.yaml` (profile `{summary['profile']}`, seed {summary['seed']}, "
         f"{summary['people']} people, reference date {settings.reference_date}).",
         "",
-        "Truth files (`truth.csv`, `employer_truth.csv`) sit outside `extracts/`: columns "
-        "`source,record_id,person_id` / `source,record_id,employer_id`.",
+        "Truth files (`truth.csv`, `employer_truth.csv`, `person_employer_truth.csv`) sit outside `extracts/`: "
+        "columns `source,record_id,person_id` / `source,record_id,employer_id` / `source,record_id,employer_id` "
+        "(the employer of each person record's person).",
         "",
     ]
     if partnership_file is not None and partnership_file.exists():
@@ -156,7 +160,7 @@ def data_dictionary(
             lines.append(f"| `{col}` | {field} | {attributes.get(attr, attr)} |")
         lines.append("")
     if settings.employer_extracts:
-        lines += ["## Employer extracts (not yet ingested by the pipeline)", ""]
+        lines += ["## Employer extracts (linked by `config/employer.yaml`)", ""]
         for name, ext in settings.employer_extracts.items():
             lines += [
                 f"### {ext.label} (`{name}`)",

@@ -293,3 +293,9 @@ def test_duplicated_record_ids_are_all_accounted_for(tmp_path):
         3: "duplicate_row", 4: "duplicate_record_id", 5: "duplicate_record_id", 6: "duplicate_record_id"}
     assert ext.rows_in == len(out) + len(q)
     assert set(q["reasons"]) <= set(ROW_REASONS)
+
+
+def test_an_empty_jsonl_delivery_is_zero_records_when_the_partner_config_allows_it(tmp_path):
+    write_bytes(tmp_path / "p.jsonl", b"")
+    ext = read_source(source(format="jsonl", file="p.jsonl", allow_empty=True), tmp_path)
+    assert ext.rows_in == 0 and ext.frame.empty and "id" in ext.header
