@@ -41,6 +41,9 @@ class RunParams(BaseModel):
         default=None, description="override linkage.training (supervised needs truth)")
     store: str | None = Field(default=None, description="central store: a DuckDB file path or postgresql:// URL")
     scenario: str | None = Field(default=None, description="apply this named sharing scenario to the config")
+    incremental: bool = Field(default=False, description="link this delivery against the persons in --store")
+    refresh_model: bool = Field(default=False, description="incremental: re-train the model on this delivery")
+    clerical: str | None = Field(default=None, description="clerical decisions CSV (review's clerical.csv)")
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     task_runner: Literal["local"] = "local"
 
@@ -58,6 +61,9 @@ def pace_linkage_pipeline(
     store: str | None = None,
     scenario: str | None = None,
     scenarios_file: str | None = None,
+    incremental: bool = False,
+    refresh_model: bool = False,
+    clerical: str | None = None,
 ) -> dict:
     """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``.
 
@@ -66,7 +72,8 @@ def pace_linkage_pipeline(
     """
     params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
                        model=model, training=training, store=store, scenario=scenario,
-                       scenarios_file=scenarios_file)
+                       scenarios_file=scenarios_file, incremental=incremental, refresh_model=refresh_model,
+                       clerical=clerical)
     try:
         return _run(params)
     except PaceError:
@@ -117,6 +124,10 @@ def _run(params: RunParams) -> dict:
         records, key_id = timed("pseudonymise", tasks.pseudonymise, records, cfg)
         p.summary("pseudonymise", records=len(records), key_id=key_id, seconds=timings["pseudonymise"])
 
+    if params.incremental:  # link this delivery against the persons already in the store
+        from flows.incremental import run_incremental
+
+        return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, p)
     blocked = timed("block", tasks.block, records, cfg)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
     # compare and score run per partition of the candidate pairs (pace_linkage.partition), as tasks on the

@@ -228,10 +228,11 @@ def evaluate_run(run: metrics.RunResults, truth: pd.DataFrame | None) -> dict:
 
 @task(name="report", **PRIVATE, **IO_RETRIES)
 @stage_guard("report")
-def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_id: str | None) -> Path:
+def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_id: str | None,
+                 extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
     html = render_report(metrics_doc, title=run.cfg.report.title,
                          small_count_threshold=run.cfg.report.small_count_threshold)
-    return metrics.write_outputs(run, metrics_doc, html, out_dir, run_id)
+    return metrics.write_outputs(run, metrics_doc, html, out_dir, run_id, extra_csv)
 
 
 @task(name="store", **PRIVATE, **IO_RETRIES)

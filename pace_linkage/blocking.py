@@ -14,6 +14,15 @@ Rules (``config.BlockingRule``) are applied in order and their pairs are unioned
 ``link_type``: ``link_only`` keeps only pairs from different sources, ``dedupe_only`` only pairs from the
 same source, ``link_and_dedupe`` keeps both. Pairs are positions into ``records`` (RangeIndex 0..N-1),
 ``l < r``, each pair once, attributed to the first rule that produced it, sorted by (l, r).
+
+Incremental blocking (``new``, a per-record bool mask of the records new in this run): only the pairs with
+at least one new record are generated (new x new and new x existing; never existing x existing). For an
+exact-key rule, the key is coded from the new records' values only (:func:`new_value_key`: the existing
+records are probed, never factorised) and only the key groups holding a new record are looked at; inside
+a group the new members are sorted first and each new member is paired with every member after it, so a
+new x new pair appears once and no existing x existing pair is ever materialised. ``max_pairs_per_rule`` then bounds the pairs actually
+generated. A window rule is computed on all records and filtered. The result equals the full blocking
+filtered to the pairs touching a new record, with the same rule attribution.
 """
 
 from __future__ import annotations
@@ -72,6 +81,34 @@ def composite_key(records: pd.DataFrame, columns: Sequence[str], sort: bool = Fa
 # --------------------------------------------------------------------------------------------------
 # Pair generation
 # --------------------------------------------------------------------------------------------------
+def _new_group_pairs(
+    key: np.ndarray, new: np.ndarray, rule_name: str, max_pairs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of records sharing a non-negative key with at least one new record (new members of a
+    group sorted first, each paired with the members after it). Positions, not yet ordered l < r."""
+    new_keys = np.unique(key[new & (key >= 0)])
+    pos = np.flatnonzero((key >= 0) & np.isin(key, new_keys))  # only groups holding a new record
+    if len(pos) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pos = pos[np.lexsort((pos, ~new[pos], key[pos]))]  # by key, new first, then position
+    k = key[pos]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    group_end = np.repeat(starts + sizes, sizes)
+    idx = np.arange(len(k), dtype=np.int64)
+    cnt = np.where(new[pos], group_end - idx - 1, 0)
+    total = int(cnt.sum())
+    if total > max_pairs:
+        raise LinkageError(
+            f"blocking rule '{rule_name}' would generate {total} pairs, more than max_pairs_per_rule "
+            f"({max_pairs}); make the rule stricter"
+        )
+    left = np.repeat(idx, cnt)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    right = left + 1 + offsets
+    return pos[left], pos[right]
+
+
 def _within_group_pairs(key: np.ndarray, rule_name: str, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of records sharing a non-negative key, as (l, r) position arrays with l < r."""
     pos = np.flatnonzero(key >= 0)
@@ -131,17 +168,57 @@ def _filter_link_type(l_: np.ndarray, r_: np.ndarray, source_codes: np.ndarray |
     return l_[keep], r_[keep]
 
 
+def new_value_key(records: pd.DataFrame, columns: Sequence[str], new: np.ndarray) -> np.ndarray:
+    """A composite key (int64) that equals for two records exactly when they agree on every column, for
+    the records whose every value is also held by a new record; ``-1`` for the others (and for nulls),
+    which cannot share a whole key with a new record. Each column is coded by probing the new records'
+    few distinct values, so a large existing set is never factorised."""
+    missing = [c for c in columns if c not in records.columns]
+    if missing:
+        raise LinkageError(f"blocking: column(s) {', '.join(missing)} not in the records")
+    key = np.zeros(len(records), dtype=np.int64)
+    ok = np.ones(len(records), dtype=bool)
+    for col in columns:
+        values = records[col]
+        table = pd.Index(pd.unique(values[new].dropna()))
+        codes = table.get_indexer(values).astype(np.int64) if len(table) else np.full(len(records), -1)
+        ok &= codes >= 0
+        key = key * (len(table) + 1) + np.maximum(codes, 0)
+        if ok.any() and int(key[ok].max()) > 1 << 40:  # keep the product of widths far from overflow
+            key[ok] = pd.factorize(key[ok])[0]
+    key[~ok] = -1
+    return key
+
+
+def _new_mask(new, n: int) -> np.ndarray | None:
+    if new is None:
+        return None
+    new = np.asarray(new, dtype=bool)
+    if new.shape != (n,):
+        raise LinkageError("blocking: the new-record mask must have one value per record")
+    return new
+
+
 def rule_pairs(
     records: pd.DataFrame, rule: BlockingRule, link_type: str = "link_and_dedupe",
-    max_pairs_per_rule: int = 50_000_000,
+    max_pairs_per_rule: int = 50_000_000, new: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The (l, r) pairs (l < r, int64) one rule generates, after the link_type filter."""
+    """The (l, r) pairs (l < r, int64) one rule generates, after the link_type filter. With ``new`` (bool
+    per record) only the pairs holding at least one new record (see the module docstring)."""
+    new = _new_mask(new, len(records))
     if rule.window:
         a, b = _window_pairs(records, rule.on, rule.window, rule.name, max_pairs_per_rule)
+        if new is not None:
+            touch = new[a] | new[b]
+            a, b = a[touch], b[touch]
+    elif new is not None:
+        a, b = _new_group_pairs(new_value_key(records, rule.on, new), new, rule.name, max_pairs_per_rule)
     else:
         key = composite_key(records, rule.on)
         a, b = _within_group_pairs(key, rule.name, max_pairs_per_rule)
     l_, r_ = np.minimum(a, b), np.maximum(a, b)
+    if link_type == "link_and_dedupe":
+        return l_, r_
     src = column_codes(records[SOURCE]) if SOURCE in records.columns else None
     return _filter_link_type(l_, r_, src, link_type)
 
@@ -151,8 +228,10 @@ def block(
     rules: Sequence[BlockingRule],
     link_type: str = "link_and_dedupe",
     max_pairs_per_rule: int = 50_000_000,
+    new: np.ndarray | None = None,
 ) -> BlockingResult:
-    """Apply every rule and union the pairs; each pair is attributed to the first rule producing it."""
+    """Apply every rule and union the pairs; each pair is attributed to the first rule producing it.
+    With ``new`` (bool per record), only pairs with at least one new record (incremental linkage)."""
     if link_type not in LINK_TYPES:
         raise LinkageError(f"blocking: link_type must be one of {', '.join(LINK_TYPES)}")
     if not rules:
@@ -160,9 +239,10 @@ def block(
     if len(rules) > 127:
         raise LinkageError("blocking: at most 127 blocking rules are supported")
     n = len(records)
+    new = _new_mask(new, n)
     codes_per_rule, stats = [], []
     for rule in rules:
-        l_, r_ = rule_pairs(records, rule, link_type, max_pairs_per_rule)
+        l_, r_ = rule_pairs(records, rule, link_type, max_pairs_per_rule, new=new)
         code = np.unique(l_ * n + r_)  # a window rule may repeat a pair through ties; dedupe
         codes_per_rule.append(code)
         stats.append({"rule": rule.name, "pairs_generated": int(len(code))})

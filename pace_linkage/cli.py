@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import pace_linkage
-from pace_linkage.errors import PaceError
+from pace_linkage.errors import ConfigError, PaceError
 
 app = typer.Typer(
     name="pace-linkage",
@@ -134,7 +134,8 @@ def febrl(
 # -------------------------------------------------------------------------------------------------- run
 def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, threshold: float | None,
          run_id: str | None, model: Path | None = None, training: str | None = None,
-         store: str | None = None, task_runner: str | None = None, dask_address: str | None = None) -> dict:
+         store: str | None = None, task_runner: str | None = None, dask_address: str | None = None,
+         **flow_options) -> dict:
     import contextlib
 
     from flows.runners import choose
@@ -159,7 +160,7 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
         return pipeline(
             extracts=str(extracts), out=str(out), config=str(config) if config else None,
             truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
-            model=str(model) if model else None, training=training, store=store,
+            model=str(model) if model else None, training=training, store=store, **flow_options,
         )
 
 
@@ -175,12 +176,22 @@ def run(
     training: Annotated[Training | None, typer.Option("--training", help="Override linkage.training; supervised needs --truth.")] = None,
     store: Annotated[str | None, typer.Option("--store", help="Also write the run to a central store: a DuckDB file path (created 0600) or postgresql://user@host/db (password via PGPASSWORD).")] = None,
     task_runner: Annotated[TaskRunner | None, typer.Option("--task-runner", help="Where compare and score run, partition by partition (linkage.partition_pairs): local (default: in this process) or dask (a Dask cluster through prefect-dask; needs the dask extra). Same results either way.")] = None,
+    incremental: Annotated[bool, typer.Option("--incremental", help="Link this delivery against the persons already in --store: new x new and new x existing pairs only, persistent pace ids (merges and splits recorded in id_history), updated records replaced, deletions.csv in the extracts folder applied. The first incremental run into an empty store starts it.")] = False,
+    refresh_model: Annotated[bool, typer.Option("--refresh-model", help="With --incremental: re-train the model on this delivery instead of reusing the stored one.")] = False,
+    clerical: Annotated[Path | None, typer.Option("--clerical", help="Clerical decisions to store and honour from now on (review's clerical.csv: match = must-link, non-match = cannot-link).")] = None,
     dask_address: Annotated[str | None, typer.Option("--dask-address", metavar="tcp://HOST:PORT", help="Scheduler of a running Dask cluster (implies --task-runner dask; its workers need this project installed and PREFECT_API_URL of a Prefect server they can reach). Without it, dask starts a temporary local cluster of dask.n_workers processes (config, default 2).")] = None,
 ) -> None:
     """Run the full pipeline as the Prefect flow 'pace-linkage-pipeline'."""
     try:
+        if incremental and not store:
+            raise ConfigError("run: --incremental needs --store (the central store keeps the persons and their ids)")
+        if (refresh_model or clerical) and not incremental:
+            raise ConfigError("run: --refresh-model and --clerical apply to --incremental runs")
+        extra = {"incremental": True, "refresh_model": refresh_model} if incremental else {}
+        if clerical:
+            extra["clerical"] = str(clerical)
         result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None,
-                      store, task_runner.value if task_runner else None, dask_address)
+                      store, task_runner.value if task_runner else None, dask_address, **extra)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     _finish(result)

@@ -13,6 +13,16 @@ Rules:
   taken strongest first and two clusters merge unless the result would be a conflict, so only the links
   that would join conflicting records are refused (records uninvolved keep their strongest links).
   ``flag`` keeps the component whole and reports it.
+* Clerical decisions (optional): ``must_link`` pairs are edges that always hold, at every threshold, taken
+  before every scored edge in the order given; a reviewer's decision outranks the automatic conflict rules,
+  so must-linked records stay together even if they hold two NINOs (the component is still reported).
+  ``cannot_link`` pairs make a conflict kind ``cannot_link``: a component holding both ends of one is
+  re-clustered by the constrained merge (also under ``conflict_resolution: flag``, which flags only the
+  automatic kinds), which refuses any merge uniting a cannot-link pair. When must-link decisions contradict
+  a cannot-link decision (directly or through a chain of must-links), the cannot-link is honoured: the
+  must-link edge that would unite the pair (the later one in the given order) is refused and the component
+  is reported as a ``clerical_conflict`` row (count: must-link pairs refused, resolution
+  ``cannot_link_honoured``) for a reviewer to settle. Neither decision is ever dropped silently.
 * ``pace_id`` = ``id_prefix`` + first 16 hex characters of SHA-256 of the smallest member key
   ``source + "\\x1f" + record_id``: deterministic, independent of row order, and unchanged when a cluster
   merely gains members that sort after its smallest key.
@@ -96,7 +106,8 @@ def _conflicts(
         per_label = np.bincount(distinct // width, minlength=n_labels)
         bad = np.flatnonzero(per_label > 1)
         if len(bad) and vals.tolerance > 0:  # near-identical values (keying errors) are one value
-            groups = pd.Series(distinct % width).groupby(distinct // width).agg(list)
+            in_bad = np.isin(distinct // width, bad)  # only the components holding several values
+            groups = pd.Series(distinct[in_bad] % width).groupby(distinct[in_bad] // width).agg(list)
             keep = [b for b in bad if vals.any_differ(groups[b], groups[b])]
             bad = np.asarray(keep, dtype=np.int64)
         if len(bad):
@@ -116,42 +127,78 @@ def _conflicts(
 def _cluster_at(
     n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, settings: ClusteringSettings,
     field_codes: Mapping[str, _Values], dup_free: np.ndarray | None, source_codes: np.ndarray,
+    n_must: int = 0, cannot: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, str]], int]:
-    """Component label per record for the given edges; conflicts found; number of edges cut."""
+    """Component label per record for the given edges (the first ``n_must`` are must-link edges);
+    conflicts found (clerical conflicts under the component labels before resolution); edges cut."""
     labels = _components(n, l_, r_)
     found = _conflicts(labels, settings, field_codes, dup_free, source_codes)
-    if settings.conflict_resolution == "flag" or not found:
+    clerical_bad = np.empty(0, np.int64)
+    if cannot is not None and len(cannot[0]):
+        same = labels[cannot[0]] == labels[cannot[1]]
+        if same.any():
+            clerical_bad, cnt = np.unique(labels[cannot[0][same]], return_counts=True)
+            found.append((clerical_bad, cnt, "cannot_link"))
+    flag = settings.conflict_resolution == "flag"
+    if not found or (flag and not len(clerical_bad)):
         return labels, [(bad, cnt, kind) for bad, cnt, kind in found], 0
-    bad_labels = np.unique(np.concatenate([b for b, _, _ in found]))
+    # flag: only the components breaking a cannot-link decision are re-clustered, by the decisions alone
+    bad_labels = clerical_bad if flag else np.unique(np.concatenate([b for b, _, _ in found]))
     nodes = np.flatnonzero(np.isin(labels, bad_labels))
     e_idx = np.flatnonzero(np.isin(labels[l_], bad_labels))
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(len(nodes))
-    sub, kept = _constrained_merge(
-        len(nodes), local[l_[e_idx]], local[r_[e_idx]], w[e_idx], settings.max_cluster_size,
-        [(v, v.codes[nodes]) for v in field_codes.values()], source_codes[nodes],
-        dup_free[nodes] if dup_free is not None else None,
+    local_cannot = None
+    if cannot is not None and len(cannot[0]):
+        inside = (local[cannot[0]] >= 0) & (local[cannot[1]] >= 0)
+        local_cannot = (local[cannot[0][inside]], local[cannot[1][inside]])
+    sub, kept, refused = _constrained_merge(
+        len(nodes), local[l_[e_idx]], local[r_[e_idx]], w[e_idx],
+        len(nodes) + 1 if flag else settings.max_cluster_size,
+        [] if flag else [(v, v.codes[nodes]) for v in field_codes.values()], source_codes[nodes],
+        None if flag or dup_free is None else dup_free[nodes],
+        must=e_idx < n_must if n_must else None, cannot=local_cannot,
     )
+    if len(refused):
+        bad, cnt = np.unique(labels[l_[e_idx[refused]]], return_counts=True)
+        found.append((bad, cnt, "clerical_conflict"))
     labels = labels.copy()
     labels[nodes] = int(labels.max()) + 1 + sub
     return labels, found, int(len(e_idx) - kept)
 
 
+def _cannot_clash(a: set, b: set) -> bool:
+    """Whether two clusters hold the two ends of one cannot-link pair (tokens ``2c`` and ``2c + 1``)."""
+    small, big = (a, b) if len(a) <= len(b) else (b, a)
+    return any((t ^ 1) in big for t in small)
+
+
 def _constrained_merge(
     n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, max_size: int,
     field_codes: list[tuple[_Values, np.ndarray]], source_codes: np.ndarray, dup_free: np.ndarray | None,
-) -> tuple[np.ndarray, int]:
+    must: np.ndarray | None = None, cannot: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, int, np.ndarray]:
     """Re-cluster the records of conflicting components: take their edges strongest first (ties in pair
     order) and merge two clusters unless the merged cluster would be a conflict (two different values of
     a conflict field, two records of one duplicate-free source, or more than ``max_size`` records).
     Only the merges that would create a conflict are refused, so records not involved in a conflict keep
     their strongest links. Runs only on conflicting components (a small share of records), so the loop
-    over their edges is not on the hot path. Returns (label per node, edges kept)."""
+    over their edges is not on the hot path.
+
+    With clerical decisions: ``must`` marks must-link edges, taken first (in their given order) and refused
+    only when they would unite a ``cannot`` pair (local (l, r) arrays); every merge uniting a cannot-link
+    pair is refused. Returns (label per node, edges kept, indices of the must-link edges refused)."""
     parent = np.arange(n)
     size = np.ones(n, dtype=np.int64)
     # per field, the set of distinct value codes held by each cluster root
     held = [(vals, [({int(c)} if c >= 0 else set()) for c in codes]) for vals, codes in field_codes]
     dsrc: list[set] = [({int(source_codes[i])} if dup_free is not None and dup_free[i] else set()) for i in range(n)]
+    no_cl = cannot is None or not len(cannot[0])
+    cl: list[set] = [set() for _ in range(0 if no_cl else n)]
+    if not no_cl:
+        for c, (a, b) in enumerate(zip(cannot[0].tolist(), cannot[1].tolist(), strict=True)):
+            cl[a].add(2 * c)
+            cl[b].add(2 * c + 1)
 
     def find(x: int) -> int:
         root = x
@@ -161,18 +208,29 @@ def _constrained_merge(
             parent[x], x = root, parent[x]
         return root
 
-    kept = 0
-    for e in np.lexsort((r_, l_, -w)):
+    kept, refused = 0, []
+    if must is None or not must.any():
+        must = np.zeros(len(l_), dtype=bool)
+        order = np.lexsort((r_, l_, -w))
+    else:  # must-link edges first, in their given order
+        rest = np.flatnonzero(~must)
+        order = np.r_[np.flatnonzero(must), rest[np.lexsort((r_[rest], l_[rest], -w[rest]))]]
+    for e in order:
         a, b = find(int(l_[e])), find(int(r_[e]))
         if a == b:
             kept += 1
             continue
-        if size[a] + size[b] > max_size:
+        if not no_cl and _cannot_clash(cl[a], cl[b]):
+            if must[e]:
+                refused.append(int(e))
             continue
-        if any(vals.any_differ(h[a], h[b]) for vals, h in held):
-            continue
-        if dsrc[a] & dsrc[b]:
-            continue
+        if not must[e]:
+            if size[a] + size[b] > max_size:
+                continue
+            if any(vals.any_differ(h[a], h[b]) for vals, h in held):
+                continue
+            if dsrc[a] & dsrc[b]:
+                continue
         if size[a] < size[b]:
             a, b = b, a
         parent[b] = a
@@ -180,9 +238,12 @@ def _constrained_merge(
         for _, h in held:
             h[a] |= h[b]
         dsrc[a] |= dsrc[b]
+        if not no_cl:
+            cl[a] |= cl[b]
         kept += 1
     roots = np.array([find(i) for i in range(n)], dtype=np.int64)
-    return np.unique(roots, return_inverse=True)[1].astype(np.int64), kept
+    labels = np.unique(roots, return_inverse=True)[1].astype(np.int64)
+    return labels, kept, np.asarray(refused, dtype=np.int64)
 
 
 def _pace_ids(keys: np.ndarray, labels: np.ndarray, key_rank: np.ndarray, id_prefix: str, cache: dict) -> np.ndarray:
@@ -200,6 +261,33 @@ def _pace_ids(keys: np.ndarray, labels: np.ndarray, key_rank: np.ndarray, id_pre
     return hashes[rep]
 
 
+def _resolution(kind: str, settings: ClusteringSettings) -> str:
+    if kind == "clerical_conflict":
+        return "cannot_link_honoured"
+    if kind == "cannot_link":
+        return "split"  # a clerical decision is honoured whatever conflict_resolution says
+    return "split" if settings.conflict_resolution == "split" else "flagged"
+
+
+def _decision_pairs(pairs, n: int, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Validate clerical (l, r) position arrays; None when absent or empty."""
+    if pairs is None:
+        return None
+    if len(pairs) != 2:
+        raise LinkageError(f"cluster: {name} must be a pair of position arrays (l, r)")
+    l_ = np.asarray(pairs[0], dtype=np.int64).ravel()
+    r_ = np.asarray(pairs[1], dtype=np.int64).ravel()
+    if len(l_) != len(r_):
+        raise LinkageError(f"cluster: {name} arrays l and r have different lengths")
+    if len(l_) == 0:
+        return None
+    if l_.min() < 0 or r_.min() < 0 or l_.max() >= n or r_.max() >= n:
+        raise LinkageError(f"cluster: {name} holds a position outside the records")
+    if (l_ == r_).any():
+        raise LinkageError(f"cluster: {name} pairs a record with itself")
+    return l_, r_
+
+
 def cluster(
     records: pd.DataFrame,
     scored_pairs: pd.DataFrame,
@@ -209,10 +297,13 @@ def cluster(
     id_prefix: str = "P",
     duplicate_free: np.ndarray | None = None,
     id_column: str = "pace_id",
+    must_link: tuple[np.ndarray, np.ndarray] | None = None,
+    cannot_link: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ClusterResult:
     """Cluster records at ``threshold`` (column ``pace_id``) and at each named threshold
     (``pace_id_<name>``). ``duplicate_free`` is an optional per-record bool array marking records of
-    duplicate-free sources."""
+    duplicate-free sources. ``must_link`` / ``cannot_link`` are clerical decisions as (l, r) position
+    arrays (see the module docstring for how they are honoured)."""
     settings = settings or ClusteringSettings()
     named_thresholds = dict(named_thresholds or {})
     n = len(records)
@@ -233,6 +324,8 @@ def cluster(
     key_rank[np.argsort(keys, kind="stable")] = np.arange(n)
     field_codes = {c: _Values(records[c], settings.conflict_tolerance.get(c, 0)) for c in settings.conflict_fields}
     source_codes = column_codes(records[SOURCE])
+    must = _decision_pairs(must_link, n, "must_link")
+    cannot = _decision_pairs(cannot_link, n, "cannot_link")
     l_all = scored_pairs[LEFT].to_numpy(np.int64)
     r_all = scored_pairs[RIGHT].to_numpy(np.int64)
     prob = scored_pairs[MATCH_PROBABILITY].to_numpy(np.float64)
@@ -243,20 +336,24 @@ def cluster(
     runs = [(id_column, threshold)] + [(f"{id_column}_{k}", v) for k, v in sorted(named_thresholds.items())]
     for col, thr in runs:
         sel = prob >= thr
-        labels, found, cut = _cluster_at(n, l_all[sel], r_all[sel], weight[sel], settings, field_codes,
-                                         duplicate_free, source_codes)
+        l_thr, r_thr, w_thr = l_all[sel], r_all[sel], weight[sel]
+        if must is not None:  # must-link edges first, at every threshold
+            l_thr, r_thr = np.r_[must[0], l_thr], np.r_[must[1], r_thr]
+            w_thr = np.r_[np.full(len(must[0]), np.inf), w_thr]
+        labels, found, cut = _cluster_at(n, l_thr, r_thr, w_thr, settings, field_codes, duplicate_free,
+                                         source_codes, 0 if must is None else len(must[0]), cannot)
         ids = _pace_ids(keys, labels, key_rank, id_prefix, id_cache)
         out[col] = ids
         # conflicts are reported under the id of the original component's smallest member
         if found:
-            base_labels = _components(n, l_all[sel], r_all[sel])
+            base_labels = _components(n, l_thr, r_thr)
             base_ids = _pace_ids(keys, base_labels, key_rank, id_prefix, id_cache)
             first_member = pd.Series(np.arange(n)).groupby(base_labels).min()
             for bad, cnt, kind in found:
                 for b, c in zip(bad, cnt, strict=True):
                     conflict_rows.append({
                         "clustering": col, "pace_id": base_ids[first_member[b]], "kind": kind, "count": int(c),
-                        "resolution": "split" if settings.conflict_resolution == "split" else "flagged",
+                        "resolution": _resolution(kind, settings),
                     })
         sizes = pd.Series(ids).value_counts().to_numpy()
         stats[col] = {
@@ -268,6 +365,9 @@ def cluster(
             "conflicts": int(sum(len(b) for b, _, _ in found)),
             "edges_cut": int(cut),
         }
+        if must is not None or cannot is not None:
+            stats[col]["must_link_pairs"] = 0 if must is None else int(len(must[0]))
+            stats[col]["cannot_link_pairs"] = 0 if cannot is None else int(len(cannot[0]))
     conflicts = pd.DataFrame(conflict_rows, columns=["clustering", "pace_id", "kind", "count", "resolution"])
     conflicts = conflicts.sort_values(["clustering", "pace_id", "kind"], kind="stable").reset_index(drop=True)
     return ClusterResult(clusters=out, conflicts=conflicts, stats=stats)

@@ -317,10 +317,14 @@ def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
     return out
 
 
-def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir: Path, run_id: str | None) -> Path:
-    """Write the run's outputs (staged, then published with the manifest last). Returns the manifest path."""
+def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir: Path, run_id: str | None,
+                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write the run's outputs (staged, then published with the manifest last), plus ``extra_csv`` (name ->
+    frame, e.g. an incremental run's id_history.csv). Returns the manifest path."""
     writer = RunWriter(Path(out_dir), run_id)
     try:
+        for name, frame in sorted((extra_csv or {}).items()):
+            writer.write_csv(name, frame)
         cl = run.clusters.clusters.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
         writer.write_csv("clusters.csv", cl)
         writer.write_parquet("pairs.parquet", pairs_frame(run))

@@ -180,11 +180,13 @@ def private_columns(cfg) -> list[str]:
     return [f for f, spec in cfg.fields.items() if spec.kind == "nino"]
 
 
-def store_run(url: str | os.PathLike, run, run_id: str) -> dict[str, Any]:
-    """Write a finished run into the store at ``url``; returns row counts and the seconds taken."""
+def store_run(url: str | os.PathLike, run, run_id: str, *, state: Mapping[str, pd.DataFrame] | None = None,
+              log: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """Write a finished run into the store at ``url`` (with an incremental run's ``state`` and ``log``
+    tables, in the same transaction); returns row counts and the seconds taken."""
     t0 = time.perf_counter()
     with open_store(url, private_columns=private_columns(run.cfg)) as st:
-        counts = st.write_run(run_id, run_tables(run), run_meta(run))
+        counts = st.write_run(run_id, run_tables(run), run_meta(run), state=state, log=log)
     return {**counts, "seconds": round(time.perf_counter() - t0, 3), "store": describe(url)}
 
 
@@ -346,6 +348,9 @@ class Store:
         """The incremental state tables that exist (empty dict for a store no incremental run wrote)."""
         return {name: self.read(name).drop(columns=["run_id"]) if name != "state_model" else self.read(name)
                 for name in STATE_TABLES if self._column_types(name)}
+
+    def has_table(self, name: str) -> bool:
+        return bool(self._column_types(name))
 
     def has_run(self, run_id: str) -> bool:
         if not self._column_types(RUNS):

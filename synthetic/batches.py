@@ -28,7 +28,7 @@ Layout written under ``out_dir``::
     employer_truth.csv            truth of the employer extracts (in all/extracts only)
     person_employer_truth.csv     each record's employer (as synthetic.generate writes it)
     batch_01/extracts/<files>     each partner's file in its own format, header only if empty that month
-    batch_01/deletions.csv        source, record_id, reason  (records delivered earlier)
+    batch_01/extracts/deletions.csv  source, record_id, reason  (records delivered earlier; part of the delivery)
     batch_01/truth.csv            cumulative truth of the records live after this delivery
     ...
     all/extracts/<files>          the live records after the last delivery (latest versions), in one go
@@ -434,7 +434,7 @@ def generate_batches(
     deliveries = []
     for k, folder in enumerate(folders):
         _csv([d.truth[k] for d in dealt], TRUTH_COLUMNS, out_dir / folder / "truth.csv")
-        _csv([d.deletions[k] for d in dealt], DELETION_COLUMNS, out_dir / folder / "deletions.csv")
+        _csv([d.deletions[k] for d in dealt], DELETION_COLUMNS, out_dir / folder / "extracts" / "deletions.csv")
         per = {
             key: {nm: d.counts[k][key] for nm, d in zip(names, dealt, strict=True)}
             for key in ("new", "updated", "deleted")
@@ -489,7 +489,7 @@ def _layout(summary: dict) -> str:
         f"The records above are delivered in {summary['batches']} monthly batches (`batch_01/` ... "
         f"`{summary['deliveries'][-1]['folder']}/`), each with `extracts/` (every partner's file in its own "
         "format; header only, or an empty JSON-lines file, when a partner has nothing that month), "
-        "`deletions.csv` (`source,record_id,reason`, reason `deleted` or `consent_withdrawn`, records "
+        "`extracts/deletions.csv` (`source,record_id,reason`, reason `deleted` or `consent_withdrawn`, records "
         "delivered earlier) and `truth.csv` (every record live after that delivery). A record is new in the "
         "first delivery on or after its created date. In each later delivery about "
         f"{rules['updated']:.1%} of the live records delivered earlier are re-sent with the same record id "

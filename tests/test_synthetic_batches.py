@@ -168,7 +168,7 @@ def test_deletions_name_live_records_delivered_earlier_that_never_come_back(batc
     for folder in folders(out):
         sent.append({(s.name, r) for s in cfg.sources.items for r in delivered(folder / "extracts", s).index})
     for k, folder in enumerate(folders(out)):
-        d = pd.read_csv(folder / "deletions.csv", dtype=str)
+        d = pd.read_csv(folder / "extracts" / "deletions.csv", dtype=str)
         assert list(d.columns) == ["source", "record_id", "reason"]
         assert set(d["reason"]) <= {"deleted", "consent_withdrawn"}
         keys = set(zip(d["source"], d["record_id"], strict=True))
@@ -180,7 +180,7 @@ def test_deletions_name_live_records_delivered_earlier_that_never_come_back(batc
         deleted |= keys
     assert deleted and not deleted & truth_keys(folders(out)[-1] / "truth.csv")
     assert {"deleted", "consent_withdrawn"} <= set(
-        pd.concat(pd.read_csv(f / "deletions.csv", dtype=str) for f in folders(out))["reason"]
+        pd.concat(pd.read_csv(f / "extracts" / "deletions.csv", dtype=str) for f in folders(out))["reason"]
     )
 
 
@@ -299,7 +299,7 @@ def test_synth_cli_writes_batches_and_rejects_fewer_than_two(tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "d" / "batches.json").read_text())
     assert [d["folder"] for d in summary["deliveries"]] == ["batch_01", "batch_02"]
-    assert (tmp_path / "d" / "batch_02" / "deletions.csv").exists() and (tmp_path / "d" / "all" / "extracts").is_dir()
+    assert (tmp_path / "d" / "batch_02" / "extracts" / "deletions.csv").exists() and (tmp_path / "d" / "all" / "extracts").is_dir()
     assert "batch_02" in res.output and not (tmp_path / "d" / "extracts").exists()
     bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "e"), "--batches", "1"])
     assert bad.exit_code != 0 and not (tmp_path / "e").exists()

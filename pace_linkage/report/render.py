@@ -876,11 +876,52 @@ def _sec_aggregates_withheld(m: Mapping[str, Any], pg: _Page) -> str | None:
     return _aggregates_body(m.get("aggregates_withheld"), pg, withheld=True)
 
 
+_CHANGE_FACTS = [("records_before", "Records before this delivery"), ("records_after", "Records after"),
+                 ("persons_before", "Persons before"), ("persons_after", "Persons after"),
+                 ("new", "New records"), ("updated", "Updated records (replaced their previous version)"),
+                 ("unchanged", "Re-sent unchanged (ignored)"), ("deleted", "Deleted or consent withdrawn"),
+                 ("joined_existing", "New records joining an existing person"), ("new_persons", "New persons"),
+                 ("merges", "Merges (two existing persons joined; the retired id resolves to the survivor)"),
+                 ("splits", "Splits (a person divided by a correction)"), ("persons_emptied", "Persons left empty"),
+                 ("candidate_pairs", "Candidate pairs (new x new and new x existing only)"),
+                 ("clerical_active", "Clerical decisions honoured"),
+                 ("clerical_conflicts", "Clerical decisions that contradict each other")]
+_CHANGE_COLUMNS = [("new", "New"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("deleted", "Deleted"),
+                   ("joined_existing", "Joined an existing person"), ("new_persons", "New persons")]
+
+
+def _sec_incremental(m: Mapping[str, Any], pg: _Page) -> str | None:
+    inc = m.get("incremental")
+    if not isinstance(inc, Mapping):
+        return None
+    tot = inc.get("totals") or {}
+    facts = [(name, pg.n(tot[k])) for k, name in _CHANGE_FACTS if k in tot]
+    by = inc.get("by_source") or {}
+    parts = [_facts(facts)]
+    if by:
+        srcs = sorted(by)
+        rows = [[escape(s)] + [pg.n(by[s].get(k, 0)) for k, _ in _CHANGE_COLUMNS] for s in srcs]
+        table = _table("What changed, per partner", ["Partner"] + [h for _, h in _CHANGE_COLUMNS], rows)
+        series = [(h, [0 if pg.suppressed(by[s].get(k, 0)) else by[s].get(k, 0) for s in srcs])
+                  for k, h in _CHANGE_COLUMNS if k in ("new", "updated", "deleted")]
+        chart = svg.hbar_chart(pg.chart_id("changes by partner"), srcs, series, stacked=True,
+                               title="Records new, updated and deleted in this delivery",
+                               desc="Per partner: records new, updated and deleted in this delivery.")
+        parts.append(_figure(chart, "Records per partner in this delivery.", table, wide=True))
+    parts.append(_note(
+        "An existing pace_id never changes meaning: a new record joins a person or founds one; when new evidence "
+        "joins two persons the id created first survives and the other resolves to it; every change is in "
+        "id_history.csv and the store's id_history table (keys, ids and reasons, never field values). Quality "
+        "figures in this report cover every live record after this delivery."))
+    return "".join(parts)
+
+
 Renderer = Callable[[Mapping[str, Any], _Page], "str | None"]
 
 # (anchor, heading, metrics keys it consumes, renderer), in page order. Add entries for new sections.
 SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("summary", "Key figures", (), _sec_summary),
+    ("incremental", "What changed in this delivery", ("incremental",), _sec_incremental),
     ("run", "Run", ("run",), _sec_run),
     ("notes", "Notes on this linkage", ("notes",), _sec_notes),
     ("people-employers", "People and their employers", ("people_employers",), _sec_people_employers),

@@ -1,0 +1,90 @@
+"""The incremental branch of the pipeline flow (``pace-linkage run --store DB --incremental``).
+
+After ingest and normalise, instead of linking the delivery on its own:
+
+load-state -> link-batch -> evaluate -> report -> store
+
+``load-state`` reads the persons, ids, clerical decisions and model the previous incremental runs left in the
+store; ``link-batch`` links the delivery against them (:func:`pace_linkage.incremental.link_batch`: new x new
+and new x existing pairs only, persistent ids, merges and splits recorded); the outputs are those of a full
+run over every live record, plus ``id_history.csv`` (this run's events); ``store`` writes the run, the new
+state and the log in one transaction, so a failure leaves the previous state as it was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+
+from flows.tasks import IO_RETRIES, PRIVATE, stage_guard
+from pace_linkage import incremental as inc
+from pace_linkage import metrics, model, persist
+from pace_linkage.config import PaceConfig
+from pace_linkage.errors import ConfigError, InputError
+
+
+@task(name="load-state", **PRIVATE, **IO_RETRIES)
+@stage_guard("load-state")
+def load_state(store_url: str, cfg: PaceConfig, like: pd.DataFrame, run_id: str):
+    from pace_linkage import store
+
+    with store.open_store(store_url, private_columns=store.private_columns(cfg)) as st:
+        if st.has_run(run_id):
+            raise InputError(f"store {store.describe(store_url)}: run id {run_id} was already applied; an incremental "
+                             f"run changes the state, so give each delivery its own --run-id")
+        return persist.load_state(st, like=like)
+
+
+@task(name="link-batch", **PRIVATE)
+@stage_guard("link-batch")
+def link_batch(state, records, cfg, fs, run_id, threshold, deletions, clerical, refresh_model) -> inc.BatchResult:
+    return inc.link_batch(state, records, cfg, fs, run_id, threshold, deletions=deletions, clerical=clerical,
+                          refresh_model=refresh_model)
+
+
+@task(name="store", **PRIVATE, **IO_RETRIES)
+@stage_guard("store")
+def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url: str, run_id: str) -> dict:
+    from pace_linkage import store
+
+    return store.store_run(store_url, run, run_id, state=persist.state_tables(result.state, result.model),
+                           log=persist.log_tables(result.events, result.removed))
+
+
+def run_incremental(params, cfg: PaceConfig, records: pd.DataFrame, batches, failures, key_id, truth_df,
+                    chosen: float, timed, p) -> dict:
+    """The incremental stages (called by the pipeline flow with its ``timed`` helper and progress ``p``)."""
+    from flows import tasks
+
+    if not params.store:
+        raise ConfigError("run --incremental: needs --store (the persons and ids live in the central store)")
+    run_id = params.run_id or uuid.uuid4().hex
+    state, fs = timed("load-state", load_state, params.store, cfg, records, run_id)
+    p.summary("load-state", records=len(state.records), persons=state.persons(), model="stored" if fs else "none")
+    if params.model:
+        fs = model.FSModel.load(Path(params.model))
+    deletions = persist.read_deletions(Path(params.extracts) / persist.DELETIONS_FILE)
+    clerical = persist.read_clerical_decisions(Path(params.clerical)) if params.clerical else None
+    result = timed("link-batch", link_batch, state, records, cfg, fs, run_id, chosen, deletions, clerical,
+                   bool(params.refresh_model))
+    tot = result.summary["totals"]
+    p.summary("link-batch", new=tot["new"], updated=tot["updated"], deleted=tot["deleted"],
+              joined=tot["joined_existing"], new_persons=tot["new_persons"], merges=tot["merges"],
+              splits=tot["splits"])
+    run = persist.run_results(result, cfg, chosen, batches, failures, {}, key_id)
+    metrics_doc = timed("evaluate", tasks.evaluate_run, run, truth_df)
+    metrics_doc["incremental"] = persist.change_metrics(result)
+    if metrics_doc.get("pairwise"):
+        pw = metrics_doc["pairwise"]
+        p.summary("evaluate", precision=pw["precision"], recall=pw["recall"], f1=pw["f1"])
+    manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), run_id,
+                     {"id_history.csv": result.events})
+    stored = timed("store", store_increment, run, result, params.store, run_id)
+    p.summary("store", records=stored["records"], pairs=stored["pairs"])
+    pw = metrics_doc.get("pairwise")
+    return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
+        k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
+        "pairwise": pw, "sources_failed": [f.source for f in failures], "incremental": tot}

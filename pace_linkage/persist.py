@@ -1,0 +1,198 @@
+"""Incremental linkage's state in the central store, and the files an incremental run reads.
+
+:mod:`pace_linkage.incremental` works on a :class:`~pace_linkage.incremental.State` of frames; this module maps
+it to the store's tables (:data:`pace_linkage.store.STATE_TABLES`, replaced whole by each incremental run, and
+:data:`pace_linkage.store.LOG_TABLES`, appended per run id) and reads the deliveries' side files:
+
+* ``state_records`` / ``state_assignments`` / ``state_ids`` / ``state_clerical``: the state's frames as they
+  are (the clerical decisions' ``run_id`` is stored as ``decided_run``: ``run_id`` is the store's own column). ``state_model``: one row, the model as JSON (:meth:`FSModel.to_json`), so later runs reuse it.
+* ``id_history``: the event log (the rows this run added); ``removed_records``: records removed this run
+  (keys, id, reason, run id: no field values, so the history of a deleted record is kept apart from the
+  shared data).
+* ``deletions.csv`` in a delivery folder: ``source, record_id, reason`` (reason ``deleted`` or
+  ``consent_withdrawn`` or another lower-case word; blank = ``deleted``).
+* clerical decisions: review's ``clerical.csv`` (``source_l, record_id_l, source_r, record_id_r, label`` with
+  ``match`` / ``non-match``), or the same with a ``decision`` column (``must_link`` / ``cannot_link``).
+
+Stored values come back with the database's types; :func:`load_state` casts the record columns back to the
+dtypes a freshly normalised batch has (``like``), so hashes and comparisons are unchanged by the round trip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pace_linkage import incremental as inc
+from pace_linkage.errors import InputError
+from pace_linkage.model import FSModel
+from pace_linkage.schema import RECORD_ID, SOURCE
+
+DELETIONS_FILE = "deletions.csv"
+_LABEL_TO_DECISION = {"match": "must_link", "non-match": "cannot_link",
+                      "must_link": "must_link", "cannot_link": "cannot_link"}
+
+
+def state_tables(state: inc.State, model: FSModel | None) -> dict[str, pd.DataFrame]:
+    """The state as the store's state tables (history goes to the log, see :func:`log_tables`)."""
+    tables = {"state_records": state.records, "state_assignments": state.assignments, "state_ids": state.ids,
+              "state_clerical": state.clerical.rename(columns={"run_id": "decided_run"})}
+    if model is not None:
+        tables["state_model"] = pd.DataFrame({"model_json": [model.to_json()]})
+    return tables
+
+
+def log_tables(events: pd.DataFrame, removed: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """This run's rows of the append-only logs (the store adds ``run_id`` itself)."""
+    return {"id_history": events.drop(columns=["run_id"], errors="ignore"),
+            "removed_records": removed.drop(columns=["run_id"], errors="ignore")}
+
+
+def _cast_like(frame: pd.DataFrame, like: pd.DataFrame | None) -> pd.DataFrame:
+    if like is None or frame.empty:
+        return frame
+    out = frame.copy()
+    for c in out.columns:
+        if c not in like.columns:
+            continue
+        want = like[c].dtype
+        if str(want) == str(out[c].dtype):
+            continue
+        col = out[c]
+        if pd.api.types.is_datetime64_any_dtype(col):  # a DATE came back as a timestamp: ISO text as normalised
+            col = col.dt.strftime("%Y-%m-%d")
+        out[c] = col.astype(object).where(col.notna(), None).astype(want)
+    return out
+
+
+def load_state(store, like: pd.DataFrame | None = None) -> tuple[inc.State, FSModel | None]:
+    """The state and model an earlier incremental run left in ``store`` (an open
+    :class:`pace_linkage.store.Store`), or an empty state and no model."""
+    tables = store.read_state()
+    if "state_ids" not in tables:
+        return inc.empty_state(), None
+    empty = inc.empty_state()
+    history = store.read("id_history")[inc.HISTORY_COLUMNS] if store.has_table("id_history") else empty.history
+    clerical = tables.get("state_clerical")
+    clerical = clerical.rename(columns={"decided_run": "run_id"})[inc.CLERICAL_COLUMNS] if clerical is not None \
+        else empty.clerical
+    state = inc.State(
+        records=_cast_like(tables["state_records"], like).reset_index(drop=True),
+        assignments=tables.get("state_assignments", empty.assignments).reset_index(drop=True),
+        ids=tables["state_ids"].reset_index(drop=True),
+        clerical=clerical.reset_index(drop=True),
+        history=history.reset_index(drop=True),
+    )
+    model = None
+    m = tables.get("state_model")
+    if m is not None and len(m):
+        model = FSModel.from_json(str(m["model_json"].iloc[-1]))
+    return state, model
+
+
+def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise InputError(f"{path}: cannot be read as UTF-8 CSV") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(required)})")
+    return frame
+
+
+def read_deletions(path: Path) -> pd.DataFrame | None:
+    """``deletions.csv`` (source, record_id[, reason]) or None when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    frame = _read_csv(path, [SOURCE, RECORD_ID])
+    reason = frame["reason"].str.strip().str.lower() if "reason" in frame.columns else pd.Series("", index=frame.index)
+    out = pd.DataFrame({SOURCE: frame[SOURCE].str.strip(), RECORD_ID: frame[RECORD_ID].str.strip(),
+                        "reason": reason.where(reason != "", "deleted")})
+    bad = out.index[(out[SOURCE] == "") | (out[RECORD_ID] == "")]
+    if len(bad):
+        raise InputError(f"{path}: row {int(bad[0]) + 2}: source and record_id must not be blank")
+    return out
+
+
+def read_clerical_decisions(path: Path) -> pd.DataFrame:
+    """Clerical decisions as (source_l, record_id_l, source_r, record_id_r, decision): review's clerical.csv
+    (label match / non-match) or a file with a ``decision`` column; unsure or blank labels are left out."""
+    from pace_linkage.tune import unneutralise
+
+    path = Path(path)
+    keys = inc.PAIR_KEY_COLUMNS
+    frame = _read_csv(path, keys)
+    col = "decision" if "decision" in frame.columns else "label" if "label" in frame.columns else None
+    if col is None:
+        raise InputError(f"{path}: missing column label (match / non-match) or decision (must_link / cannot_link)")
+    value = frame[col].str.strip().str.lower()
+    decided = value.map(_LABEL_TO_DECISION)
+    unknown = value[(value != "") & (value != "unsure") & decided.isna()]
+    if len(unknown):
+        raise InputError(f"{path}: row {int(unknown.index[0]) + 2}, column {col}: not one of "
+                         f"{', '.join(sorted(_LABEL_TO_DECISION))}")
+    keep = decided.notna()
+    out = frame.loc[keep, keys].apply(lambda s: unneutralise(s.str.strip()))
+    out["decision"] = decided[keep].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failures, timings: dict,
+                key_id: str | None = None):
+    """A :class:`~pace_linkage.metrics.RunResults` for an incremental run, so the usual metrics, report and
+    outputs apply: ``records`` and ``clusters`` are every live record after the run (its persons, with their
+    persistent ids); blocking, gamma and scores are this run's candidate pairs (new x new, new x existing),
+    re-indexed to those records."""
+    from pace_linkage.blocking import BlockingResult
+    from pace_linkage.cluster import ClusterResult
+    from pace_linkage.errors import LinkageError
+    from pace_linkage.metrics import RunResults
+    from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE
+
+    if result.model is None:
+        raise LinkageError("incremental: nothing to link yet (no records and no stored model)")
+    state = result.state
+    records = state.records.drop(columns=[inc.RECORD_HASH], errors="ignore").reset_index(drop=True)
+    position = pd.Series(range(len(records)), index=pd.MultiIndex.from_frame(records[[SOURCE, RECORD_ID]]))
+    pairs = result.pairs
+    left = position.reindex(pd.MultiIndex.from_frame(pairs[["source_l", "record_id_l"]])).to_numpy()
+    right = position.reindex(pd.MultiIndex.from_frame(pairs[["source_r", "record_id_r"]])).to_numpy()
+    found = ~(pd.isna(left) | pd.isna(right))
+    pairs = pairs.loc[found].reset_index(drop=True)
+    rules = [r.name for r in cfg.linkage.blocking]
+    rule_code = pairs["blocking_rule"].map({n: i for i, n in enumerate(rules)}).fillna(len(rules)).astype("int8")
+    lr = pd.DataFrame({LEFT: left[found].astype("int32"), RIGHT: right[found].astype("int32"),
+                       RULE: rule_code.to_numpy()})
+    gamma = pairs[[c for c in pairs.columns if c.startswith("gamma_")]].rename(columns=lambda c: c[len("gamma_"):])
+    scored = pd.concat([lr, pairs[[MATCH_WEIGHT, MATCH_PROBABILITY]]], axis=1)
+    stats = result.blocking.stats if result.blocking is not None else pd.DataFrame(
+        columns=["rule", "pairs_generated", "pairs_added"])
+    id_col = cfg.id_column
+    clusters = state.assignments.rename(columns={inc.PACE_ID: id_col}).reset_index(drop=True)
+    sizes = clusters[id_col].value_counts().to_numpy()
+    cstats = {"records": int(len(clusters)), "candidate_pairs": int(len(lr)),
+              id_col: {"threshold": float(threshold), "edges": int((scored[MATCH_PROBABILITY] >= threshold).sum()),
+                       "clusters": int(len(sizes)), "singletons": int((sizes == 1).sum()),
+                       "largest_cluster": int(sizes.max()) if len(sizes) else 0,
+                       "conflicts": int(len(result.conflicts)), "edges_cut": 0}}
+    conflicts = result.conflicts.rename(columns={inc.PACE_ID: "pace_id"})
+    return RunResults(cfg=cfg, threshold=threshold, batches=batches, failures=failures, records=records,
+                      blocking=BlockingResult(pairs=lr, stats=stats), gamma=gamma, model=result.model,
+                      scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=conflicts, stats=cstats),
+                      timings=timings, key_id=key_id)
+
+
+def change_metrics(result: inc.BatchResult) -> dict:
+    """What changed in this run, for metrics.json and the report: the summary of
+    :func:`pace_linkage.incremental.link_batch` and the events by kind (counts only)."""
+    ev = result.events
+    by_event = ev["event"].value_counts().sort_index() if len(ev) else pd.Series(dtype="int64")
+    by_source = {}
+    if len(ev):
+        t = ev.dropna(subset=[SOURCE]).groupby([SOURCE, "event"]).size().unstack(fill_value=0)
+        by_source = {str(s): {str(k): int(v) for k, v in row.items()} for s, row in t.iterrows()}
+    return {**result.summary, "events": {str(k): int(v) for k, v in by_event.items()},
+            "events_by_source": by_source, "timings_seconds": dict(result.timings)}
