@@ -13,7 +13,9 @@ Everything is column-wise: exact levels compare integer codes, string similariti
 uses a sparse token matrix, dates are parsed once per record.
 
 Level types (see ``config.LevelSpec``): exact, jaro_winkler (>=), levenshtein (<=), damerau (<=, true
-Damerau-Levenshtein), jaccard (word sets, >=), token_set (token_set_ratio/100 >=), swapped
+Damerau-Levenshtein), jaccard (word sets, >=), weighted_jaccard (word sets, each word weighted by
+``log(N / df)``: N records with a value in the column, df of them holding the word; >=), token_set
+(token_set_ratio/100 >=), swapped
 (l.column == r.other and l.other == r.column), date_swap (same year, day and month crossed, day != month),
 date_diff (|days| <=), numeric_diff (|a-b| <=), prefix (first ``int(threshold)`` characters equal),
 dice (Dice coefficient ``2|A&B| / (|A|+|B|)`` of two base64 Bloom-filter encodings >=; the distinct filters
@@ -177,6 +179,24 @@ def _jaccard(cache: ColumnCache, col: str, cl: np.ndarray, cr: np.ndarray) -> np
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def _weighted_jaccard(cache: ColumnCache, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """Jaccard of the word sets with word weights ``log(N / df)`` (inverse document frequency over the records'
+    values, so a word every name carries weighs nothing); two values of zero total weight score 0."""
+    m = cache.token_matrix(col)
+    key = ("idf", col)
+    if key not in cache._cache:
+        codes = cache.codes(col)
+        per_value = np.bincount(codes[codes >= 0], minlength=m.shape[0]).astype(np.float64)
+        df = np.asarray(m.T @ per_value).ravel()
+        n = max(per_value.sum(), 1.0)
+        idf = np.log(n / np.maximum(df, 1.0))
+        cache._cache[key] = (idf, np.asarray(m @ idf).ravel())
+    idf, sizes = cache._cache[key]
+    inter = np.asarray(m[cl].multiply(m[cr]) @ idf).ravel()
+    union = sizes[cl] + sizes[cr] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def _dice(cache: ColumnCache, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Dice coefficient of the Bloom filters of code pairs (both >= 0); two empty filters score 0."""
     words, ones = cache.bloom_words(col)
@@ -234,6 +254,8 @@ def level_holds(
         res = _string_scores(cache, col, cl, cr, fuzz.token_set_ratio) >= 100 * t
     elif kind == "jaccard":
         res = _jaccard(cache, col, cl, cr) >= t
+    elif kind == "weighted_jaccard":
+        res = _weighted_jaccard(cache, col, cl, cr) >= t
     elif kind == "dice":
         res = _dice(cache, col, cl, cr) >= t
     else:  # pragma: no cover - config validation forbids other types

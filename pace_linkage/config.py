@@ -390,7 +390,8 @@ class PeopleLinkSettings(Strict):
     # person fields whose postcode area breaks ties between equally good employers (first one with a value;
     # fields the person config does not declare are skipped)
     postcode_fields: list[str] = Field(default_factory=lambda: ["employer_postcode", "postcode"])
-    token_set_threshold: float = Field(default=0.9, gt=0, le=1)  # core names' token_set_ratio/100 at least
+    similarity_threshold: float = Field(default=0.9, gt=0, le=1)  # similar names: cores' token_sort_ratio/100
+    first_word_similarity: float = Field(default=0.9, gt=0, le=1)  # ... and their first words' Jaro-Winkler
     max_word_employers: int = Field(default=200, ge=1)  # a word in more employer names proposes no candidates
     small_count_threshold: int = Field(default=10, ge=0)  # people counts 1..k-1 shown as "*"
     top_employers: int = Field(default=50, ge=1)  # employers listed in the report (all in the CSV)

@@ -197,7 +197,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
     if cfg.report.notes:
-        doc["notes"] = list(cfg.report.notes)
+        doc["report_notes"] = list(cfg.report.notes)
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
     if cfg.pseudonymise is not None:

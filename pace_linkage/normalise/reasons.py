@@ -47,6 +47,12 @@ REASONS: dict[str, str] = {
     "text_placeholder": "N/A, UNKNOWN, NONE and the like, or a configured placeholder",
     "text_invalid": "nothing but punctuation",
     "id_placeholder": "a configured placeholder value",
+    # Organisations
+    "org_name_placeholder": "N/A, UNKNOWN, NONE and the like, or a configured placeholder",
+    "org_name_invalid": "nothing but punctuation",
+    "company_number_invalid": "not 8 digits, or 2 letters + up to 6 digits, or R + 7 digits",
+    "company_number_prefix": "a 2-letter prefix Companies House does not use",
+    "company_number_placeholder": "all digits zero, or a configured placeholder",
 }
 
 NINO_INVALID = "nino_invalid"
@@ -65,6 +71,11 @@ EMAIL_INVALID = "email_invalid"
 EMAIL_PLACEHOLDER = "email_placeholder"
 TEXT_PLACEHOLDER = "text_placeholder"
 TEXT_INVALID = "text_invalid"
+ORG_NAME_PLACEHOLDER = "org_name_placeholder"
+ORG_NAME_INVALID = "org_name_invalid"
+COMPANY_NUMBER_INVALID = "company_number_invalid"
+COMPANY_NUMBER_PREFIX = "company_number_prefix"
+COMPANY_NUMBER_PLACEHOLDER = "company_number_placeholder"
 
 CODES: tuple[str, ...] = tuple(sorted(REASONS))
 

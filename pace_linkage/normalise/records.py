@@ -8,6 +8,8 @@ produces (see :class:`pace_linkage.config.FieldSpec`)::
     name     f (clean), f_canon, f_sound (Soundex of f_canon), f_initial
     dob/date f (ISO yyyy-mm-dd), f_year, f_month, f_day
     postcode f (OUTWARD INWARD), f_area, f_district, f_sector
+    org_name f (no legal form), f_suffix, f_trading, f_core, f_first
+    company_number f (8 characters), f_digits
     other    f
 
 then ``flags``. Dtypes: every text column is pandas ``string`` dtype with ``pd.NA`` for null;
@@ -46,6 +48,7 @@ from pace_linkage.normalise.contact import email_series, phone_series, sex_serie
 from pace_linkage.normalise.dates import date_columns
 from pace_linkage.normalise.names import name_columns
 from pace_linkage.normalise.nino import nino_columns
+from pace_linkage.normalise.organisation import company_number_columns, org_name_columns
 from pace_linkage.normalise.postcode import postcode_columns
 from pace_linkage.normalise.text import ident_series, text_series
 
@@ -55,6 +58,8 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "dob": ("", "_year", "_month", "_day"),
     "date": ("", "_year", "_month", "_day"),
     "postcode": ("", "_area", "_district", "_sector"),
+    "org_name": ("", "_suffix", "_trading", "_core", "_first"),
+    "company_number": ("", "_digits"),
 }
 _GIVEN_NAME = re.compile(r"first|fore|given|middle|christian", re.IGNORECASE)
 _SIMPLE = {"sex": sex_series, "phone": phone_series, "email": email_series, "text": text_series, "id": ident_series}
@@ -86,6 +91,10 @@ def normalise_field(
         *cols, reason = date_columns(raw, kind, fmt or spec.date_format, spec.placeholders, today)
     elif kind == "postcode":
         *cols, reason = postcode_columns(raw)
+    elif kind == "org_name":
+        *cols, reason = org_name_columns(raw)
+    elif kind == "company_number":
+        *cols, reason = company_number_columns(raw)
     else:
         *cols, reason = _SIMPLE[kind](raw)
     if spec.placeholders and kind not in ("dob", "date"):

@@ -192,7 +192,7 @@ def _sec_run(m: Mapping[str, Any], pg: _Page) -> str | None:
 
 
 def _sec_notes(m: Mapping[str, Any], pg: _Page) -> str | None:
-    notes = m.get("notes")
+    notes = m.get("report_notes")
     if not notes:
         return None
     return "<ul>" + "".join(f"<li>{escape(str(n))}</li>" for n in notes) + "</ul>"
@@ -923,7 +923,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Renderer]] = [
     ("summary", "Key figures", (), _sec_summary),
     ("incremental", "What changed in this delivery", ("incremental",), _sec_incremental),
     ("run", "Run", ("run",), _sec_run),
-    ("notes", "Notes on this linkage", ("notes",), _sec_notes),
+    ("report-notes", "Notes on this linkage", ("report_notes",), _sec_notes),
     ("people-employers", "People and their employers", ("people_employers",), _sec_people_employers),
     ("sources-failed", "Sources that failed", ("sources_failed",), _sec_failed),
     ("counts", "Rows per source", ("counts",), _sec_counts),
