@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT, write
 
-VERBS = ["synth", "run", "demo", "febrl", "serve", "tune", "review", "review export", "review import"]
+VERBS = ["synth", "run", "demo", "febrl", "serve", "tune", "review", "review export", "review import", "scenarios",
+         "employers"]
 
 
 def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
@@ -33,15 +33,13 @@ def test_version_prints_the_package_version():
 
 def test_a_bad_config_fails_fast_with_one_stderr_line_and_no_traceback(tmp_path):
     bad = write(tmp_path / "bad.yaml", "fields: {}\nidentifying_fields: []\nsources: {items: []}\nlinkage: {blocking: [], comparisons: [], thresold: 1}\n")
-    t0 = time.perf_counter()
     res = cli("run", "--extracts", str(tmp_path), "--out", str(tmp_path / "out"), "--config", str(bad))
-    elapsed = time.perf_counter() - t0
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2
     assert len(lines) == 1 and "linkage.thresold: unknown key" in lines[0]
     assert all(len(ln) <= 200 and "bad.yaml" in ln for ln in lines)
     assert "Traceback" not in res.stderr
-    assert elapsed < 5
+    assert "temporary server" not in res.stderr  # failed before Prefect started (no timing assertion)
     assert not (tmp_path / "out").exists()
 
 

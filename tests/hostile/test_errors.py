@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 import typer
@@ -154,11 +153,9 @@ def test_cli_config_mistakes_come_together_one_short_line_each_fast_and_value_fr
     bad = bad.replace("  threshold: 0.9", f"  threshold: {CANARY_INT}\n  thresold: 0.5")
     bad = bad.replace("{name: p, file: p.csv, record_id: id,", "{name: p, file: p.csv,")
     path = write_bytes(tmp_path / "bad.yaml", bad)
-    t0 = time.perf_counter()
     res = cli("run", "--extracts", str(tmp_path), "--out", str(tmp_path / "out"), "--config", str(path))
-    elapsed = time.perf_counter() - t0
     lines = res.stderr.strip().splitlines()
-    assert res.returncode == 2 and elapsed < 5
+    assert res.returncode == 2 and "temporary server" not in res.stderr  # before Prefect started
     assert "Traceback" not in res.stderr and not (tmp_path / "out").exists()
     keys = ["seed", "reference_date", "linkage.threshold", "linkage.thresold", "sources.items.0.record_id"]
     assert len(lines) == len(keys)
