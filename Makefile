@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-all bench lint lock clean browser postgres
+.PHONY: demo test test-all bench bench-install bench-reference lint lock clean browser postgres
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -48,11 +48,21 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# Splink 5 for the reference benchmark: the `bench` extra, pinned (resolves with the main lock: same duckdb/pyarrow)
+bench-install: $(STAMP)
+	@$(VENV)/bin/uv pip install -q --python $(PY) -r benchmarks/requirements-bench.txt 2>/dev/null || \
+	  $(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements-bench.txt
+
+# pace-linkage vs recordlinkage ECM vs Splink at 10k/100k/1M synthetic records and FEBRL 1-4 (about an hour);
+# writes benchmarks/results/reference.{md,json,svg}. Pass e.g. ARGS="--datasets 10k,febrl3" for a subset.
+bench-reference: bench-install
+	$(PY) -m benchmarks reference $(ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 lock:
-	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --python-version 3.11 \
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --extra dask --python-version 3.11 \
 	  --no-header --no-annotate -q -o requirements.lock
 
 clean:

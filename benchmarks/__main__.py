@@ -1,5 +1,9 @@
 """Run the benchmarks: ``python -m benchmarks [synth|normalise|ingest|linkage ...] [--quick]``.
 
+``python -m benchmarks reference [--datasets 10k,100k,1m,febrl1,...] [--tools ...] [--quick]`` runs the
+reference comparison against the recordlinkage toolkit and Splink (benchmarks/bench_reference.py; not part
+of the default run: it takes about an hour at 1M records).
+
 Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
 ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
 """
@@ -17,10 +21,16 @@ BENCHES = {
     "normalise": (["--rows", "1000000"], ["--rows", "50000", "--baseline-rows", "20000"]),
     "ingest": (["--records", "1000000"], ["--records", "50000"]),
     "linkage": (["--records", "100000"], ["--records", "10000"]),
+    "incremental": (["--people", "20000", "--batches", "4"], ["--people", "2000", "--batches", "3"]),
 }
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["reference"]:
+        sys.path.insert(0, str(HERE))
+        from bench_reference import main as reference
+
+        return reference(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")

@@ -120,7 +120,7 @@ def run_generate(out_dir: str, records: int, seed: int) -> dict:
     out = Path(out_dir)
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
-    pilot = synthetic.generate(PILOT_PEOPLE, seed, work / "pilot")
+    pilot = synthetic.generate(min(PILOT_PEOPLE, max(records, 500)), seed, work / "pilot")  # small runs: small pilot
     per_person = pilot["total_records"] / pilot["people"]
     shutil.rmtree(work / "pilot")
     people = max(1, round(records / per_person))

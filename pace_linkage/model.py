@@ -383,45 +383,156 @@ def _tf_setup(records: pd.DataFrame, spec: ComparisonSpec) -> dict[int, str]:
 # --------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------
-def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule) -> np.ndarray:
+def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule,
+               key: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs satisfying a rule (exact rules: agreement on every key column; window rules: the
-    pairs the rule produced first)."""
+    pairs the rule produced first). ``key``: the rule's composite key per record, if already computed."""
     if rule.window:
         return pairs[RULE].to_numpy() == rule_index if RULE in pairs.columns else np.zeros(len(pairs), bool)
-    key = composite_key(records, rule.on)
+    key = composite_key(records, rule.on) if key is None else key
     l_ = pairs[LEFT].to_numpy(np.int64)
     r_ = pairs[RIGHT].to_numpy(np.int64)
     return (key[l_] == key[r_]) & (key[l_] >= 0)
+
+
+def rule_keys(records: pd.DataFrame, rules) -> list[np.ndarray | None]:
+    """Each blocking rule's composite key per record (None for window rules), for :func:`pattern_counts`
+    on many partitions of the same records."""
+    return [None if rule.window else composite_key(records, rule.on) for rule in rules]
+
+
+# --------------------------------------------------------------------------------------------------
+# Gamma pattern counts: everything training reads from the candidate pairs
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class PatternCounts:
+    """How many candidate pairs show each distinct gamma vector: what EM training needs from the pairs.
+
+    ``G`` holds the distinct patterns (rows, -1 = null level) in lexicographic order (the order
+    :func:`_patterns` gives), ``counts`` the pairs per pattern, ``rule_counts[:, i]`` the pairs per pattern
+    that satisfy blocking rule ``i`` (:func:`_rule_mask`), ``match_counts`` (supervised training only) the
+    pairs per pattern labelled as the same person. Counts of disjoint sets of pairs add up
+    (:func:`combine_pattern_counts`), so partitions of the candidate pairs can be counted apart."""
+
+    G: np.ndarray  # (P, K) int64
+    counts: np.ndarray  # (P,) int64
+    rule_counts: np.ndarray  # (P, n_rules) int64
+    n_pairs: int
+    match_counts: np.ndarray | None = None  # (P,) int64
+
+    @property
+    def nbytes(self) -> int:
+        extra = 0 if self.match_counts is None else self.match_counts.nbytes
+        return int(self.G.nbytes + self.counts.nbytes + self.rule_counts.nbytes + extra)
+
+
+def _level_counts(comparisons: Sequence[ComparisonSpec]) -> list[int]:
+    return [len(s.levels) + 1 for s in comparisons]
+
+
+def pattern_counts(
+    records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, settings: LinkageSettings,
+    keys: Sequence[np.ndarray | None] | None = None, labels: np.ndarray | None = None,
+) -> PatternCounts:
+    """The :class:`PatternCounts` of ``pairs`` (with their ``gamma``); ``keys`` from :func:`rule_keys`
+    (computed here if not given); ``labels`` (bool per pair) adds ``match_counts``."""
+    comps = list(settings.comparisons)
+    n_levels = _level_counts(comps)
+    rules = list(settings.blocking)
+    if len(pairs) == 0:
+        empty = np.zeros(0, np.int64)
+        return PatternCounts(np.zeros((0, len(comps)), np.int64), empty, np.zeros((0, len(rules)), np.int64), 0,
+                             None if labels is None else empty)
+    keys = rule_keys(records, rules) if keys is None else keys
+    pat = _patterns(gamma[[s.name for s in comps]], n_levels)
+    P = len(pat.G)
+    counts = np.bincount(pat.inverse, minlength=P).astype(np.int64)
+    by_rule = np.zeros((P, len(rules)), np.int64)
+    for ri, rule in enumerate(rules):
+        mask = _rule_mask(records, pairs, ri, rule, keys[ri])
+        by_rule[:, ri] = np.bincount(pat.inverse[mask], minlength=P)
+    matches = None
+    if labels is not None:
+        labels = np.asarray(labels, dtype=bool)
+        if len(labels) != len(pairs):
+            raise LinkageError("model: labels and pairs have different lengths")
+        matches = np.bincount(pat.inverse[labels], minlength=P).astype(np.int64)
+    return PatternCounts(pat.G, counts, by_rule, int(len(pairs)), matches)
+
+
+def combine_pattern_counts(parts: Sequence[PatternCounts], settings: LinkageSettings) -> PatternCounts:
+    """The counts of the union of disjoint sets of pairs: equal patterns merged, sums of the counts, in
+    the order :func:`_patterns` gives on all the pairs at once (so training from them is bit-identical)."""
+    comps = list(settings.comparisons)
+    n_rules = len(settings.blocking)
+    parts = [p for p in parts if p.n_pairs > 0]
+    labelled = [p.match_counts is not None for p in parts]
+    if any(labelled) and not all(labelled):
+        raise LinkageError("model: pattern counts with and without match labels cannot be combined")
+    if not parts:
+        return PatternCounts(np.zeros((0, len(comps)), np.int64), np.zeros(0, np.int64),
+                             np.zeros((0, n_rules), np.int64), 0)
+    stacked = np.vstack([p.G for p in parts])
+    pat = _patterns(pd.DataFrame(stacked, columns=[s.name for s in comps]), _level_counts(comps))
+    P = len(pat.G)
+
+    def add(values: list[np.ndarray]) -> np.ndarray:
+        v = np.concatenate(values)
+        out = np.zeros((P, *v.shape[1:]), np.int64)
+        np.add.at(out, pat.inverse, v)
+        return out
+
+    return PatternCounts(pat.G, add([p.counts for p in parts]), add([p.rule_counts for p in parts]),
+                         int(sum(p.n_pairs for p in parts)),
+                         add([p.match_counts for p in parts]) if all(labelled) else None)
 
 
 def train(
     records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, settings: LinkageSettings, seed: int,
     method: str = "rules", cache: ColumnCache | None = None,
 ) -> FSModel:
-    """Unsupervised training (see the module docstring for the two methods)."""
+    """Unsupervised training (see the module docstring for the two methods): the candidate pairs enter
+    only through their :func:`pattern_counts` (:func:`train_from_counts`)."""
+    _check_training(settings, method)
+    counts = pattern_counts(records, pairs, gamma, settings)
+    return train_from_counts(records, counts, settings, seed, method=method, cache=cache)
+
+
+def _check_training(settings: LinkageSettings, method: str) -> None:
     if method not in ("rules", "candidates"):
         raise LinkageError(f"model: unknown training method '{method}'")
-    comps = list(settings.comparisons)
-    if not comps:
+    if not list(settings.comparisons):
         raise LinkageError("model: no comparison configured")
+
+
+def train_from_counts(
+    records: pd.DataFrame, pc: PatternCounts, settings: LinkageSettings, seed: int, method: str = "rules",
+    cache: ColumnCache | None = None,
+) -> FSModel:
+    """Unsupervised training from the candidate pairs' gamma pattern counts (of all partitions combined by
+    :func:`combine_pattern_counts`): the same model, bit for bit, as :func:`train` on all the pairs.
+    ``records`` are still needed for the random pairs that estimate u and for the TF setup."""
+    _check_training(settings, method)
+    comps = list(settings.comparisons)
     em = settings.em
     cache = cache or ColumnCache(records)
-    n_levels = [len(s.levels) + 1 for s in comps]
+    n_levels = _level_counts(comps)
     u0, u_counts = estimate_u(records, comps, settings.link_type, em.u_sample_pairs, seed, cache=cache)
     u = [u0[s.name] for s in comps]
     m = [default_m(L) for L in n_levels]
-    info: dict = {"u_sample_pairs": int(em.u_sample_pairs), "candidate_pairs": int(len(pairs)), "sessions": []}
-    if len(pairs) == 0:
+    n_pairs = int(pc.n_pairs)
+    info: dict = {"u_sample_pairs": int(em.u_sample_pairs), "candidate_pairs": n_pairs, "sessions": []}
+    if n_pairs == 0:
         lam = em.prior or 1e-6
         return _finish(records, comps, m, u, lam, [np.zeros(L) for L in n_levels], u_counts, method, info)
-    pat = _patterns(gamma[[s.name for s in comps]], n_levels)
-    all_counts = np.bincount(pat.inverse, minlength=len(pat.G)).astype(float)
-    obs = [_counts(pat.G[:, k], n_levels[k], all_counts) for k in range(len(comps))]
+    G = pc.G
+    all_counts = pc.counts.astype(float)
+    obs = [_counts(G[:, k], n_levels[k], all_counts) for k in range(len(comps))]
 
     if method == "candidates":
-        m, u, lam_c, it, _ = run_em_multistart(pat.G, all_counts, m, u, [False] * len(comps), False,
+        m, u, lam_c, it, _ = run_em_multistart(G, all_counts, m, u, [False] * len(comps), False,
                                                em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": "all candidates", "pairs": int(len(pairs)), "iterations": it})
+        info["sessions"].append({"rule": "all candidates", "pairs": n_pairs, "iterations": it})
         lam = em.prior or lam_c
         return _finish(records, comps, m, u, lam, obs, u_counts, method, info)
 
@@ -429,16 +540,15 @@ def train(
     sums = [np.zeros(L) for L in n_levels]
     n_est = np.zeros(len(comps), dtype=int)
     for ri, rule in enumerate(settings.blocking):
-        mask = _rule_mask(records, pairs, ri, rule)
-        n_rule = int(mask.sum())
+        n_rule = int(pc.rule_counts[:, ri].sum())
         fixed = [_related(rule.on, _comparison_read_columns(s)) for s in comps]
         if n_rule < 10 or all(fixed):
             info["sessions"].append({"rule": rule.name, "pairs": n_rule, "skipped": True})
             continue
-        counts = np.bincount(pat.inverse[mask], minlength=len(pat.G)).astype(float)
+        counts = pc.rule_counts[:, ri].astype(float)
         # inside the block the rule's comparisons agree by construction: they carry no evidence there,
         # so they are left out of the likelihood (treated as null) rather than pushing pairs to "match"
-        G_rule = pat.G.copy()
+        G_rule = G.copy()
         G_rule[:, np.flatnonzero(fixed)] = -1
         m_r, _, lam_r, it, _ = run_em_multistart(G_rule, counts, m, u, fixed, True, em.max_iterations, em.tolerance)
         info["sessions"].append({"rule": rule.name, "pairs": n_rule, "iterations": it, "lambda": lam_r,
@@ -449,9 +559,9 @@ def train(
                 n_est[k] += 1
     missing = [k for k in range(len(comps)) if n_est[k] == 0]
     if missing:  # a comparison no rule could estimate: EM over all candidates, u fixed
-        m_all, _, _, it, _ = run_em_multistart(pat.G, all_counts, m, u, [False] * len(comps), True,
+        m_all, _, _, it, _ = run_em_multistart(G, all_counts, m, u, [False] * len(comps), True,
                                                em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": "all candidates (fallback)", "pairs": int(len(pairs)), "iterations": it,
+        info["sessions"].append({"rule": "all candidates (fallback)", "pairs": n_pairs, "iterations": it,
                                  "estimated": [comps[k].name for k in missing]})
         for k in missing:
             sums[k] += m_all[k]
@@ -460,9 +570,9 @@ def train(
     if em.prior is not None:
         lam = em.prior
     else:
-        lam, expected = estimate_prior(pat.G, all_counts, m, u, total_pairs(records, settings.link_type))
+        lam, expected = estimate_prior(G, all_counts, m, u, total_pairs(records, settings.link_type))
         info["expected_matches"] = expected
-        info["candidate_lambda"] = expected / len(pairs)
+        info["candidate_lambda"] = expected / n_pairs
     return _finish(records, comps, m, u, lam, obs, u_counts, method, info)
 
 
@@ -479,11 +589,18 @@ def _finish(records, comps, m, u, lam, m_obs, u_obs, method, info) -> FSModel:
     return FSModel(comparisons=params, lambda_=float(lam), method=method, info=info)
 
 
-def pair_labels(records: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
-    """True where both records of a candidate pair belong to the same person in ``truth`` (columns
-    source, record_id, person_id). A record absent from truth matches nothing."""
+def person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """An integer code per record for its person in ``truth`` (columns source, record_id, person_id);
+    -1 for a record absent from truth."""
     person = records[[SOURCE, "record_id"]].merge(truth, on=[SOURCE, "record_id"], how="left")["person_id"]
-    codes = pd.factorize(person, use_na_sentinel=True)[0]
+    return pd.factorize(person, use_na_sentinel=True)[0]
+
+
+def pair_labels(records: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame | None = None,
+                codes: np.ndarray | None = None) -> np.ndarray:
+    """True where both records of a candidate pair belong to the same person in ``truth`` (or, given
+    ``codes`` from :func:`person_codes`, share a code). A record absent from truth matches nothing."""
+    codes = person_codes(records, truth) if codes is None else codes
     left, right = codes[pairs[LEFT].to_numpy()], codes[pairs[RIGHT].to_numpy()]
     return (left == right) & (left >= 0)
 
@@ -498,6 +615,17 @@ def fit(
             raise LinkageError("model: linkage.training is 'supervised' but no truth file was given (--truth)")
         return train_supervised(gamma, pair_labels(records, pairs, truth), settings.comparisons, records)
     return train(records, pairs, gamma, settings, seed=seed, method=settings.em.method, cache=cache)
+
+
+def fit_from_counts(records: pd.DataFrame, pc: PatternCounts, settings: LinkageSettings, seed: int,
+                    cache: ColumnCache | None = None) -> FSModel:
+    """:func:`fit` from pattern counts: the same model as :func:`fit` on all the pairs. Supervised training
+    needs counts made with labels (``pattern_counts(..., labels=pair_labels(...))``)."""
+    if settings.training == "supervised":
+        if pc.match_counts is None:
+            raise LinkageError("model: linkage.training is 'supervised' but no truth file was given (--truth)")
+        return train_supervised_from_counts(pc, settings.comparisons, records)
+    return train_from_counts(records, pc, settings, seed=seed, method=settings.em.method, cache=cache)
 
 
 def check_compatible(model: FSModel, settings: LinkageSettings) -> None:
@@ -533,3 +661,28 @@ def train_supervised(
         params.append(ComparisonParams(str(name), labels_, mk, uk, levels))
     return FSModel(comparisons=params, lambda_=float(y.mean()), method="supervised",
                    info={"labelled_pairs": int(len(y)), "labelled_matches": int(y.sum())})
+
+
+def train_supervised_from_counts(
+    pc: PatternCounts, comparisons: Sequence[ComparisonSpec], records: pd.DataFrame | None = None,
+) -> FSModel:
+    """:func:`train_supervised` from labelled pattern counts (``match_counts``): the same model, bit for bit
+    (level counts are sums of whole numbers either way)."""
+    if pc.match_counts is None:
+        raise LinkageError("model: supervised training needs pattern counts made with labels")
+    n, n_match = int(pc.n_pairs), int(pc.match_counts.sum())
+    if n_match in (0, n):
+        raise LinkageError("model: supervised training needs both matching and non-matching pairs")
+    wm = pc.match_counts.astype(float)
+    wu = (pc.counts - pc.match_counts).astype(float)
+    params = []
+    for k, spec in enumerate(comparisons):
+        L = len(spec.levels) + 1
+        mc, uc = _counts(pc.G[:, k], L, wm), _counts(pc.G[:, k], L, wu)
+        mk, uk = _normalise(mc), _normalise(uc)
+        never = (mc + uc) <= 0
+        mk[never] = uk[never]
+        levels = _tf_setup(records, spec) if records is not None else {}
+        params.append(ComparisonParams(spec.name, level_labels(spec), mk, uk, levels))
+    return FSModel(comparisons=params, lambda_=float(n_match / n), method="supervised",
+                   info={"labelled_pairs": n, "labelled_matches": n_match})

@@ -148,7 +148,7 @@ def runs(prefect_harness, canary, tmp_path_factory):
             mp.setenv(tasks.FAULT_ENV, "block")
             faulted = pace_linkage_pipeline(out=str(faulted_out), return_state=True, **args)
         with pytest.MonkeyPatch.context() as mp:
-            def buggy(records, pairs, comparisons):
+            def buggy(records, pairs, comparisons, **kw):
                 raise KeyError(f"no such value {CANARY_NINO} for {CANARY_SURNAME} born 1967-08-23")
 
             mp.delenv(tasks.DEBUG_ENV, raising=False)

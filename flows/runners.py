@@ -1,0 +1,171 @@
+"""Where the pipeline runs its partition tasks: the flow's task runner, local by default or a Dask cluster.
+
+- ``local`` (the default): the flow as defined, every task called in this process, partitions in turn.
+- ``dask``: the same flow through ``pace_linkage_pipeline.with_options(task_runner=DaskTaskRunner(...))``
+  (prefect-dask, the optional ``dask`` extra). The per-partition tasks (``compare-partition``,
+  ``score-partition``) are submitted to the cluster; every other stage still runs in the flow's process.
+  With ``dask_address`` (``tcp://HOST:PORT``) the runner connects to a running scheduler; without it, it
+  starts a temporary ``LocalCluster`` of ``dask.n_workers`` worker processes (config, default 2), with
+  ``dask.threads_per_worker`` threads each, no dashboard, everything on 127.0.0.1 (the scheduler's small
+  HTTP endpoint on a free port, not :8787), and spilling to disk turned off: a worker holds records, so it
+  pauses when short of memory rather than writing them to ``dask-scratch-space``.
+- The records go to each worker once: :func:`partition_runner` scatters the partition context (records
+  and settings, :class:`pace_linkage.partition.PartitionContext`) with the task runner's own Dask client
+  (a future must come from the client that submits the tasks, so not from a temporary ``get_dask_client``),
+  broadcast to every worker, and each task receives that future. Partition results come back in
+  partition order, whatever order the workers finish in.
+- Worker processes talk to the Prefect API to report their task runs. With no ``PREFECT_API_URL`` set,
+  each worker process would start a temporary API server of its own (slow), so :func:`shared_prefect_api`
+  starts one temporary server on 127.0.0.1 for the run and points this process and the workers at it
+  (LocalCluster, or a scheduler on loopback). A remote cluster's workers need a Prefect API they can
+  reach: set ``PREFECT_API_URL`` (for the flow and for them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from pace_linkage.config import DaskSettings
+from pace_linkage.errors import ConfigError
+
+if TYPE_CHECKING:  # the CLI checks its options through this module before the heavy imports
+    from pace_linkage.partition import PartitionContext
+
+TASK_RUNNERS = ("local", "dask")
+# workers never spill task data (records, pairs) to their scratch directory on disk: they pause instead
+# (dotted keys: the nanny merges this shallowly into the worker's config)
+NO_SPILL = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx)://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+def check_address(address: str) -> str:
+    """A Dask scheduler address: ``tcp://HOST:PORT`` (``tls://`` too; a bare ``HOST:PORT`` means tcp)."""
+    if not _ADDRESS.match(address or ""):
+        raise ConfigError("--dask-address: expected a scheduler address like tcp://HOST:PORT")
+    return address
+
+
+def choose(task_runner: str | None, dask_address: str | None) -> str:
+    """The task runner a run asked for (``dask`` when only an address is given); ConfigError on a bad
+    choice or address. Cheap: the CLI calls it before Prefect is imported."""
+    runner = task_runner or ("dask" if dask_address else "local")
+    if runner not in TASK_RUNNERS:
+        raise ConfigError(f"--task-runner: expected one of {', '.join(TASK_RUNNERS)}")
+    if dask_address:
+        if runner != "dask":
+            raise ConfigError("--dask-address needs --task-runner dask")
+        check_address(dask_address)
+    return runner
+
+
+def dask_task_runner(address: str | None = None, settings: DaskSettings | None = None):
+    """A prefect-dask ``DaskTaskRunner``: connected to ``address``, or a temporary LocalCluster."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError("--task-runner dask needs the dask extra: pip install 'pace-linkage[dask]'") from None
+    if address:
+        return DaskTaskRunner(address=check_address(address))
+    settings = settings or DaskSettings()
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": settings.n_workers, "threads_per_worker": settings.threads_per_worker, "processes": True,
+        "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "scheduler_kwargs": {"dashboard": False},
+        "config": NO_SPILL})
+
+
+def pipeline_on(task_runner: str = "local", dask_address: str | None = None, settings: DaskSettings | None = None):
+    """The pipeline flow on the chosen task runner (``local``: the flow itself, unchanged)."""
+    from flows.pipeline import pace_linkage_pipeline
+
+    if choose(task_runner, dask_address) == "local":
+        return pace_linkage_pipeline
+    return pace_linkage_pipeline.with_options(task_runner=dask_task_runner(dask_address, settings))
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for no address (a LocalCluster) or a scheduler on this machine's loopback interface."""
+    if not address:
+        return True
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@contextlib.contextmanager
+def shared_prefect_api(dask_address: str | None = None) -> Iterator[str | None]:
+    """One temporary Prefect API server on 127.0.0.1 for this run and its Dask workers, unless
+    ``PREFECT_API_URL`` is set (then everyone uses that one) or the scheduler is on another machine (its
+    workers could not reach 127.0.0.1 here: they use their own ``PREFECT_API_URL``). Yields the API URL
+    it started, else None."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or not is_loopback(dask_address):
+        yield None
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the worker processes the cluster spawns
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            try:
+                yield server.api_url
+            finally:
+                _drain_to_api()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _drain_to_api(timeout: float = 10) -> None:
+    """Send the run's queued logs and events before the temporary server stops (else the process would
+    spend a minute at exit retrying to reach it)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
+
+
+def current_dask_client():
+    """The Dask client of the running flow's task runner, or None when the flow does not run on Dask."""
+    from prefect.context import FlowRunContext
+
+    run = FlowRunContext.get()
+    runner = getattr(run, "task_runner", None)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        return None
+    if not isinstance(runner, DaskTaskRunner):
+        return None
+    try:
+        return runner.client
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"task runner: cannot reach the Dask scheduler ({type(exc).__name__})") from None
+
+
+Runner = Callable[[object, list[tuple]], list]
+
+
+@contextlib.contextmanager
+def partition_runner(ctx: PartitionContext) -> Iterator[Runner]:
+    """Yields ``run(task, calls)``: ``task(ctx, *args)`` for each ``args`` of ``calls``, results in order.
+    In turn in this process, or (on Dask) submitted to the cluster with ``ctx`` scattered to every worker."""
+    client = current_dask_client()
+    if client is None:
+        yield lambda task, calls: [task(ctx, *args) for args in calls]
+        return
+    ref = client.scatter(ctx, broadcast=True, hash=False)
+    try:
+        def run(task, calls: list[tuple]) -> list:
+            futures = [task.submit(ref, *args) for args in calls]
+            return [f.result() for f in futures]
+
+        yield run
+    finally:
+        ref.release()
