@@ -443,6 +443,35 @@ def employers(
     typer.echo(f"report: {out / 'people_employers.html'}")
 
 
+# --------------------------------------------------------------------------------------------- outbound
+@app.command()
+def outbound(
+    store: Annotated[str, typer.Option("--store", help="The central store: a DuckDB file or postgresql:// URL (no password in it; use PGPASSWORD).")],
+    partner: Annotated[str, typer.Option("--partner", help="The partner (source name, e.g. sds) whose view to write.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write (holds personal data; created 0600).")],
+    run_id: Annotated[str | None, typer.Option("--run-id", help="The stored run (default: the one written last).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write what one partner may receive back from the centre for a stored run.
+
+    One row per own record with its pace_id, then one row per value other partners' sharing agreements
+    release to it (sharing.release_to) about the same persons: record_id, pace_id, from_source, field,
+    value. Nothing else leaves the centre. On PostgreSQL the partner's role can read the same through
+    pace.partner_records and pace.released; this file is for partners without database access.
+    """
+    try:
+        from pace_linkage import store as st
+        from pace_linkage.outputs import write_private_csv
+
+        rid, view = st.partner_outbound(store, partner, run_id)
+        write_private_csv(out, view, force, "an outbound file")
+    except Exception as exc:  # noqa: BLE001
+        fail(exc)
+    own = int(view["field"].isna().sum())
+    typer.echo(f"outbound     partner={partner}  run={rid}  own records={own:,}  released values={len(view) - own:,}  "
+               f"from partners={view.loc[view['field'].notna(), 'from_source'].nunique()}  file={out} (0600, holds personal data)")
+
+
 # ------------------------------------------------------------------------------------------------ serve
 @app.command()
 def serve(

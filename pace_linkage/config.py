@@ -91,6 +91,10 @@ class SharingAgreement(Strict):
     # rows without consent: always kept out of linkage and every record-level output; ``aggregates``: the
     # partner still contributes their counts (pace_linkage.aggregates, computed at ingest), ``exclude``: nothing
     without_consent: Literal["exclude", "aggregates"] = "exclude"
+    # what this partner lets others receive back from the centre: recipient source (or "*": every other
+    # partner) -> canonical fields of this partner's records that the recipient may see, for the persons
+    # (pace ids) both of them hold (pace_linkage.sharing.released_fields; the store's `released` table)
+    release_to: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _aggregates_need_consent_column(self) -> SharingAgreement:
@@ -601,6 +605,18 @@ def check_references(cfg: PaceConfig) -> list[str]:
         for field in (s.sharing.allowed_fields or []) if s.sharing else []:
             if field not in cfg.fields:
                 errors.append(f"{s.config_file}: sharing.allowed_fields: '{field}' is not a declared field")
+        for recipient, fields in (s.sharing.release_to if s.sharing else {}).items():
+            key = f"{s.config_file}: sharing.release_to.{recipient}"
+            if recipient != "*" and recipient not in names:
+                errors.append(f"{key}: not a source (sources: {', '.join(names)}), or '*' for every other partner")
+            elif recipient == s.name:
+                errors.append(f"{key}: a partner does not release its own records to itself")
+            shared = set(s.columns) & set(s.sharing.allowed_fields if s.sharing.allowed_fields is not None
+                                          else s.columns)
+            for field in fields:
+                if field not in shared:
+                    errors.append(f"{key}: '{field}' is not a field this partner shares into the centre"
+                                  f" (shared: {', '.join(sorted(shared)) or 'none'})")
     derived = cfg.derived_columns()
     for i, rule in enumerate(cfg.linkage.blocking):
         for col in rule.on:

@@ -63,6 +63,19 @@ def _write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) -> Path:
+    """A single CSV file holding personal data (a review sheet, a partner's outbound view): formula-
+    neutralised, written atomically, created 0600 (new parent folders 0700); an existing file is kept
+    unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: already exists; refusing to overwrite {what} (use --force)")
+    if not path.parent.exists():
+        make_private_dir(path.parent)
+    _write_bytes(path, csv_bytes(df))
+    return path
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

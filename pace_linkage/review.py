@@ -51,7 +51,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import ConfigError, InputError
-from pace_linkage.outputs import _write_bytes, csv_bytes, make_private_dir
+from pace_linkage.outputs import csv_bytes, write_private_csv
 from pace_linkage.redact import mask_series
 from pace_linkage.schema import MATCH_WEIGHT, RECORD_ID, SOURCE
 from pace_linkage.tune import (
@@ -253,13 +253,7 @@ def build_review(run: RunData, records: pd.DataFrame, cfg: PaceConfig, threshold
 
 def write_review(path: Path, sheet: pd.DataFrame, overwrite: bool = False) -> Path:
     """Write the sheet as CSV (formula-neutralised), atomically, created 0600."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError(f"{path}: already exists; refusing to overwrite a review sheet (use --force)")
-    if not path.parent.exists():
-        make_private_dir(path.parent)
-    _write_bytes(path, csv_bytes(sheet))
-    return path
+    return write_private_csv(path, sheet, overwrite, "a review sheet")
 
 
 # --------------------------------------------------------------------------------------------------

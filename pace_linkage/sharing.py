@@ -9,6 +9,12 @@ Per source, an optional ``sharing:`` block in its config says:
   list is never read, so it appears in no output or intermediate file.
 * ``expires``: the agreement's end date. A run after it fails with one :class:`SharingError` line naming
   the partner and the date, before anything is read.
+* ``release_to``: what flows back out. Recipient partner (or ``*``: every other partner) -> fields of this
+  partner's records the recipient may see, for the persons (pace ids) both of them hold
+  (:func:`released_fields`). Everything else stays at the centre: by default a partner receives its own
+  records with their pace id and nothing of anyone else's. The store keeps the released values in its
+  ``released`` table (on PostgreSQL each partner's role reads only the rows addressed to it) and
+  ``pace-linkage outbound`` writes one partner's view as a file.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import pandas as pd
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError, SharingError
 from pace_linkage.extract import Extract
+from pace_linkage.schema import KEY_COLUMNS, RECORD_ID, SOURCE
+
+TO_SOURCE, FROM_SOURCE = "to_source", "from_source"
 
 
 def check_agreements(cfg: PaceConfig, today: dt.date | None = None) -> None:
@@ -64,3 +73,62 @@ def consent_mask(frame: pd.DataFrame, header: list[str], src: SourceConfig, file
     allowed = {v.strip().casefold() for v in src.sharing.consent_values}
     values = frame[col].astype(str).str.strip().str.casefold()
     return values.isin(allowed).to_numpy()
+
+
+def release_plan(cfg: PaceConfig) -> pd.DataFrame:
+    """Every (``from_source``, ``to_source``, ``field``) the agreements release, ``*`` expanded to every
+    other partner; sorted, without duplicates."""
+    names = [s.name for s in cfg.sources.items]
+    rows = [(s.name, to, field)
+            for s in cfg.sources.items if s.sharing
+            for recipient, fields in s.sharing.release_to.items()
+            for to in ([n for n in names if n != s.name] if recipient == "*" else [recipient])
+            for field in fields]
+    return pd.DataFrame(sorted(set(rows)), columns=[FROM_SOURCE, TO_SOURCE, "field"], dtype="string")
+
+
+def released_columns(id_column: str) -> list[str]:
+    return [TO_SOURCE, id_column, FROM_SOURCE, "field", "value"]
+
+
+def released_fields(records: pd.DataFrame, clusters: pd.DataFrame, cfg: PaceConfig,
+                    id_column: str | None = None) -> pd.DataFrame:
+    """What each partner may receive back about the persons it holds: one row per recipient, person,
+    releasing partner, field and distinct value (as the centre holds it: normalised, or a token under
+    pseudonymisation), sorted. A recipient gets a value only if one of its own records is in the same
+    person, and only from a partner whose agreement releases that field to it; it never gets its own."""
+    id_column = id_column or cfg.id_column
+    cols = released_columns(id_column)
+    plan = release_plan(cfg)
+    fields = [f for f in plan["field"].unique() if f in records.columns]
+    if plan.empty or not fields:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
+    keyed = records[[*KEY_COLUMNS, *fields]].merge(clusters[[*KEY_COLUMNS, id_column]], on=KEY_COLUMNS,
+                                                   how="inner", validate="one_to_one")
+    holders = keyed[[SOURCE, id_column]].drop_duplicates().rename(columns={SOURCE: TO_SOURCE})
+    parts = []
+    for field in fields:  # a handful of fields; each step is a whole-column merge
+        vals = keyed.loc[keyed[field].notna(), [SOURCE, id_column, field]]
+        vals = vals.rename(columns={SOURCE: FROM_SOURCE, field: "value"})
+        vals["value"] = vals["value"].astype("string")
+        routes = plan.loc[plan["field"] == field, [FROM_SOURCE, TO_SOURCE]]
+        part = vals.merge(routes, on=FROM_SOURCE).merge(holders, on=[TO_SOURCE, id_column])
+        parts.append(part.assign(field=field))
+    out = pd.concat(parts, ignore_index=True)[cols].astype("string").drop_duplicates()
+    return out.sort_values(cols, kind="stable").reset_index(drop=True)
+
+
+def outbound_view(clusters: pd.DataFrame, released: pd.DataFrame, partner: str, id_column: str) -> pd.DataFrame:
+    """What ``partner`` may see, one row per item: its own records with their pace id (``record_id``,
+    ``from_source`` = the partner, ``field`` empty), then what others release to it about those persons
+    (``field`` and ``value``; one row per value). Columns: ``record_id``, the id, ``from_source``,
+    ``field``, ``value``."""
+    own = clusters.loc[clusters[SOURCE] == partner, [RECORD_ID, id_column]].astype("string")
+    blank = pd.Series(pd.NA, index=own.index, dtype="string")
+    own = own.assign(**{FROM_SOURCE: partner, "field": blank, "value": blank})
+    got = released.loc[released[TO_SOURCE] == partner, [id_column, FROM_SOURCE, "field", "value"]].astype("string")
+    got = own[[RECORD_ID, id_column]].merge(got, on=id_column)
+    out = pd.concat([own, got], ignore_index=True).astype("string")
+    order = [id_column, RECORD_ID, "field", FROM_SOURCE, "value"]
+    return out.sort_values(order, kind="stable", na_position="first").reset_index(drop=True)[
+        [RECORD_ID, id_column, FROM_SOURCE, "field", "value"]]

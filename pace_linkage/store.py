@@ -41,6 +41,9 @@ Partner access (PostgreSQL only; property 31 of RELIABILITY.md):
   ``nino``: no NINO goes out unless a later sharing agreement lists it (``private_columns``).
 * The view ``pace.partner_records`` (``security_invoker``, so the RLS above applies to the reader) joins a
   partner's own records to their ``pace_id`` s, without the private columns.
+* ``released`` (what other partners' agreements release to a partner, :mod:`pace_linkage.sharing`) has
+  row-level security on its recipient: a partner role reads only the rows addressed to it
+  (``current_user = 'pace_' || to_source``).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ import pandas as pd
 from pace_linkage.errors import ConfigError, InputError, PaceError
 from pace_linkage.schema import RECORD_ID, SOURCE
 
-TABLES = ("records", "clusters", "pairs")  # run tables, written in this order
+TABLES = ("records", "clusters", "pairs", "released")  # run tables, written in this order
 # Incremental linkage (pace_linkage.incremental): the system's current state, replaced whole by each
 # incremental run (``run_id`` = the run that wrote it), and append-only logs keyed by run id.
 STATE_TABLES = ("state_records", "state_assignments", "state_ids", "state_clerical", "state_model")
@@ -72,6 +75,7 @@ _ORDER = {
     "state_records": "source, record_id", "state_assignments": "source, record_id", "state_ids": "pace_id",
     "state_clerical": "source_l, record_id_l, source_r, record_id_r", "state_model": "run_id",
     "id_history": "run_id, seq", "removed_records": "run_id, source, record_id",
+    "released": "1, 2, 3, 4, 5, 6",  # run_id, to_source, the id column (its name varies), from_source, field, value
 }
 RUNS = "runs"
 PG_SCHEMA = "pace"
@@ -149,9 +153,11 @@ def run_tables(run) -> dict[str, pd.DataFrame]:
 
     ``records`` holds key columns, the line, the clean canonical fields (dates as dates) and flags, but not
     the derived blocking columns (``_sound``, ``_area``...), which are recomputable; ``clusters`` and
-    ``pairs`` are what ``clusters.csv`` and ``pairs.parquet`` hold.
+    ``pairs`` are what ``clusters.csv`` and ``pairs.parquet`` hold; ``released`` what the sharing agreements
+    let each partner receive back (:func:`pace_linkage.sharing.released_fields`).
     """
     from pace_linkage.metrics import pairs_frame
+    from pace_linkage.sharing import released_fields
 
     cfg = run.cfg
     rec = run.records
@@ -163,7 +169,9 @@ def run_tables(run) -> dict[str, pd.DataFrame]:
         if spec.kind in ("dob", "date") and f in records.columns:
             records[f] = _as_date(records[f])
     clusters = run.clusters.clusters.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
-    return {"records": records.reset_index(drop=True), "clusters": clusters, "pairs": pairs_frame(run)}
+    released = released_fields(rec, clusters, cfg, cfg.id_column)
+    return {"records": records.reset_index(drop=True), "clusters": clusters, "pairs": pairs_frame(run),
+            "released": released}
 
 
 def run_meta(run) -> dict[str, Any]:
@@ -188,6 +196,34 @@ def store_run(url: str | os.PathLike, run, run_id: str, *, state: Mapping[str, p
     with open_store(url, private_columns=private_columns(run.cfg)) as st:
         counts = st.write_run(run_id, run_tables(run), run_meta(run), state=state, log=log)
     return {**counts, "seconds": round(time.perf_counter() - t0, 3), "store": describe(url)}
+
+
+def partner_outbound(url: str | os.PathLike, partner: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
+    """``(run id, view)``: what ``partner`` may see of a stored run (default: the run written last), as
+    :func:`pace_linkage.sharing.outbound_view` gives it: its own records with their pace id, and what other
+    partners' agreements release to it. Names the partner and run only in errors, never a value."""
+    from pace_linkage.sharing import outbound_view
+
+    with open_store(url) as st:
+        if not st.has_table(RUNS):
+            raise ConfigError(f"store {st.location}: no run stored yet")
+        if run_id is None:
+            last = st._query(f"SELECT run_id FROM {st._t(RUNS)} ORDER BY written_at DESC, run_id DESC LIMIT 1")
+            if last.empty:
+                raise ConfigError(f"store {st.location}: no run stored yet")
+            run_id = str(last["run_id"].iloc[0])
+        runs = st._query(f"SELECT sources, meta FROM {st._t(RUNS)} WHERE run_id = %s", [str(run_id)])
+        if runs.empty:
+            raise ConfigError(f"store {st.location}: no run '{run_id}'")
+        sources = [x for x in str(runs["sources"].iloc[0] or "").split(",") if x]
+        if partner not in sources:
+            raise ConfigError(f"store {st.location}: run '{run_id}' has no partner '{partner}' "
+                              f"(partners: {', '.join(sources) or 'none'})")
+        id_column = str(json.loads(runs["meta"].iloc[0] or "{}").get("id_column", "pace_id"))
+        clusters = st.read("clusters", run_id).drop(columns=["run_id"])
+        released = (st.read("released", run_id).drop(columns=["run_id"]) if st.has_table("released")
+                    else pd.DataFrame(columns=["to_source", id_column, "from_source", "field", "value"]))
+    return str(run_id), outbound_view(clusters, released, partner, id_column)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -611,12 +647,14 @@ class PostgresStore(Store):
         private = set(self.private_columns)
         rec_visible = [c for c in rec_cols if c not in private]
         cl_visible = [c for c in cl_cols if c not in private]
-        for table in ("records", "clusters"):
+        released = bool(self._column_types("released"))
+        owner = {"records": SOURCE, "clusters": SOURCE, **({"released": "to_source"} if released else {})}
+        for table, column in owner.items():
             t = self._t(table)
             self._execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
             self._execute(f"DROP POLICY IF EXISTS partner_own_rows ON {t}")
             self._execute(f"CREATE POLICY partner_own_rows ON {t} FOR SELECT "
-                          f"USING (current_user = '{ROLE_PREFIX}' || source)")
+                          f"USING (current_user = '{ROLE_PREFIX}' || {_q(column)})")
         ids = [c for c in cl_cols if c == id_column or c.startswith(id_column + "_")] or [
             c for c in cl_cols if c not in ("run_id", SOURCE, RECORD_ID)]
         rec_view_cols = [c for c in rec_visible if c not in ("run_id", SOURCE, RECORD_ID)]
@@ -642,6 +680,8 @@ class PostgresStore(Store):
             self._execute(f"GRANT SELECT ({', '.join(map(_q, rec_visible))}) ON {self._t('records')} TO {role}")
             self._execute(f"GRANT SELECT ({', '.join(map(_q, cl_visible))}) ON {self._t('clusters')} TO {role}")
             self._execute(f"GRANT SELECT ON {view} TO {role}")
+            if released:
+                self._execute(f"GRANT SELECT ON {self._t('released')} TO {role}")
             self._execute(f"GRANT SELECT ON {self._t(RUNS)} TO {role}")
 
 
@@ -660,5 +700,5 @@ def _csv_chunks(df: pd.DataFrame, run_id: str) -> Iterator[bytes]:
 
 __all__ = [
     "TABLES", "STATE_TABLES", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
-    "run_tables", "run_meta", "private_columns", "store_run", "logical_type",
+    "run_tables", "run_meta", "private_columns", "store_run", "logical_type", "partner_outbound",
 ]

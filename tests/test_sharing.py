@@ -79,3 +79,77 @@ def test_allowed_fields_must_be_declared_fields(tmp_path):
     bad = CFG.replace("EXPIRES", "2099-12-31").replace("allowed_fields: [surname, dob]", "allowed_fields: [surname, nino]")
     with pytest.raises(ConfigError, match="sharing.allowed_fields: 'nino' is not a declared field"):
         load_config(write(tmp_path / "pace.yaml", bad))
+
+
+# ---------------------------------------------------------------------------------- release back
+RELEASE_CFG = """
+fields:
+  surname: {kind: name}
+  phone: {kind: phone}
+  email: {kind: email}
+identifying_fields: [surname]
+sources:
+  items:
+    - {name: a, file: a.csv, record_id: id, columns: {surname: S, phone: T, email: E},
+       sharing: {release_to: RELEASE}}
+    - {name: b, file: b.csv, record_id: id, columns: {surname: S, phone: T}}
+    - {name: c, file: c.csv, record_id: id, columns: {surname: S, phone: T}}
+linkage:
+  blocking: [{name: s, on: [surname]}]
+  comparisons: [{name: surname, column: surname, levels: [{type: exact}]}]
+"""
+
+
+def release_frames():
+    """Person P1: records a/1, b/1, b/2; person P2: a/2 and c/1; person P3: c/2 alone."""
+    import pandas as pd
+
+    keys = [("a", "1", "P1"), ("a", "2", "P2"), ("b", "1", "P1"), ("b", "2", "P1"), ("c", "1", "P2"), ("c", "2", "P3")]
+    records = pd.DataFrame({"source": [k[0] for k in keys], "record_id": [k[1] for k in keys],
+                            "phone": ["+441", "+442", "+443", "+444", "+445", "+446"],
+                            "email": ["a1@x.uk", None, None, None, None, None]}, dtype="string")
+    clusters = pd.DataFrame({"source": [k[0] for k in keys], "record_id": [k[1] for k in keys],
+                             "pace_id": [k[2] for k in keys]})
+    return records, clusters
+
+
+def release_config(tmp_path, release: str):
+    return load_config(write(tmp_path / "pace.yaml", RELEASE_CFG.replace("RELEASE", release)))
+
+
+def test_released_values_go_only_to_recipients_holding_the_same_person(tmp_path):
+    from pace_linkage.sharing import outbound_view, released_fields
+
+    records, clusters = release_frames()
+    cfg = release_config(tmp_path, "{b: [phone, email]}")
+    rel = released_fields(records, clusters, cfg)
+    assert rel.values.tolist() == [["b", "P1", "a", "email", "a1@x.uk"], ["b", "P1", "a", "phone", "+441"]]
+    # c holds P2 with a, but a releases nothing to c; nobody receives b's or c's values (no agreement)
+    view = outbound_view(clusters, rel, "b", "pace_id")
+    rows = view.astype(object).where(view.notna(), None).values.tolist()
+    assert rows[:3] == [["1", "P1", "b", None, None], ["1", "P1", "a", "email", "a1@x.uk"],
+                        ["1", "P1", "a", "phone", "+441"]]  # each own record, then what it receives
+    assert len(view) == 2 + 2 * 2  # both of b's records get a's two values about P1
+    assert outbound_view(clusters, rel, "c", "pace_id")["field"].isna().all()
+
+
+def test_release_to_every_partner_expands_to_the_others_and_never_back_to_the_sender(tmp_path):
+    from pace_linkage.sharing import released_fields
+
+    records, clusters = release_frames()
+    rel = released_fields(records, clusters, release_config(tmp_path, '{"*": [phone]}'))
+    assert sorted(map(tuple, rel[["to_source", "pace_id", "value"]].values.tolist())) == [
+        ("b", "P1", "+441"), ("c", "P2", "+442")]
+    assert set(rel["from_source"]) == {"a"}
+
+
+@pytest.mark.parametrize("release,message", [
+    ("{z: [phone]}", "sharing.release_to.z: not a source"),
+    ("{a: [phone]}", "sharing.release_to.a: a partner does not release its own records to itself"),
+    ("{b: [dob]}", "sharing.release_to.b: 'dob' is not a field this partner shares into the centre"),
+])
+def test_a_release_to_an_unknown_partner_or_of_an_unshared_field_is_refused(tmp_path, release, message):
+    from pace_linkage.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        release_config(tmp_path, release)

@@ -22,6 +22,9 @@ CANARY_NINO = "AB123456C"
 CANARY_SURNAME = "QUIXOTECANARY"
 
 
+RELEASED_PHONE = "+441314960999"
+
+
 def frames(n_dwp: int = 3, n_sds: int = 2, surname: str = "SMITH") -> dict[str, pd.DataFrame]:
     """Small store frames: records of two partners (one with a canary), their clusters and pairs."""
     srcs = ["dwp"] * n_dwp + ["sds"] * n_sds
@@ -41,7 +44,10 @@ def frames(n_dwp: int = 3, n_sds: int = 2, surname: str = "SMITH") -> dict[str, 
         "blocking_rule": ["nino"], "gamma_surname": pd.Series([2], dtype="int8"),
         "match_weight": [12.345678901], "match_probability": [0.999755859375],
     })
-    return {"records": records, "clusters": clusters, "pairs": pairs}
+    # what sds's agreement releases to dwp about person P1 (both hold it)
+    released = pd.DataFrame({"to_source": ["dwp"], "pace_id": ["P1"], "from_source": ["sds"], "field": ["phone"],
+                             "value": [RELEASED_PHONE]}, dtype="string")
+    return {"records": records, "clusters": clusters, "pairs": pairs, "released": released}
 
 
 META = {"config_hash": "c" * 64, "version": "0.1.0", "threshold": 0.9, "sources": ["dwp", "sds"], "id_column": "pace_id"}
@@ -89,7 +95,7 @@ def test_a_run_round_trips_through_duckdb_with_its_types(tmp_path):
     path = tmp_path / "pace.duckdb"
     f = frames()
     with store.open_store(path) as st:
-        assert st.write_run("r1", f, META) == {"records": 5, "clusters": 5, "pairs": 1}
+        assert st.write_run("r1", f, META) == {"records": 5, "clusters": 5, "pairs": 1, "released": 1}
         rec = st.read("records", "r1")
         pairs = st.read("pairs", "r1")
         runs = st.runs()
@@ -142,10 +148,10 @@ def test_writing_the_same_run_id_twice_replaces_its_rows_instead_of_duplicating(
     with store.open_store(path) as st:
         st.write_run("r1", frames(), META)
         st.write_run("r1", frames(), META)
-    assert counts(path) == {"records": 5, "clusters": 5, "pairs": 1, "runs": 1}
+    assert counts(path) == {"records": 5, "clusters": 5, "pairs": 1, "released": 1, "runs": 1}
     with store.open_store(path) as st:
         st.write_run("r1", frames(n_dwp=1, n_sds=1), META)  # a smaller re-run replaces the bigger one
-    assert counts(path) == {"records": 2, "clusters": 2, "pairs": 1, "runs": 1}
+    assert counts(path) == {"records": 2, "clusters": 2, "pairs": 1, "released": 1, "runs": 1}
 
 
 def test_runs_with_different_ids_live_side_by_side(tmp_path):
@@ -276,6 +282,36 @@ def test_storing_a_real_run_again_under_its_id_does_not_duplicate_it(stored_run)
         tables["records"]["dob"] = tables["records"]["dob"].dt.date.astype(object)  # read back as datetime64
         st.write_run("stored-1", tables, META)
         assert len(st.read("records")) == before and len(st.runs()) == 1
+
+
+@pytest.mark.e2e
+def test_outbound_writes_one_partners_view_of_the_stored_run(stored_run, tmp_path):
+    """The default agreements: SDS releases phone, e-mail and employer to every partner. DWP's file holds
+    each of its records once with its pace_id, then values from SDS only, about persons both hold."""
+    from typer.testing import CliRunner
+
+    from pace_linkage.cli import app
+
+    out, path, _ = stored_run
+    target = tmp_path / "to_dwp" / "outbound.csv"
+    res = CliRunner().invoke(app, ["outbound", "--store", str(path), "--partner", "dwp", "--out", str(target)])
+    assert res.exit_code == 0, res.output
+    view = pd.read_csv(target, dtype=str, keep_default_na=False)
+    clusters = pd.read_csv(out / "clusters.csv", dtype=str, keep_default_na=False)
+    own = view[view["field"] == ""]
+    dwp = clusters[clusters["source"] == "dwp"]
+    assert sorted(own["record_id"]) == sorted(dwp["record_id"]) and set(own["from_source"]) == {"dwp"}
+    got = view[view["field"] != ""]
+    assert len(got) > 0 and set(got["from_source"]) == {"sds"} and set(got["field"]) <= {"phone", "email", "employer"}
+    sds_persons = set(clusters.loc[clusters["source"] == "sds", "pace_id"])
+    assert set(got["pace_id"]) <= sds_persons & set(dwp["pace_id"])
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert f"own records={len(own):,}" in res.output
+    again = CliRunner().invoke(app, ["outbound", "--store", str(path), "--partner", "dwp", "--out", str(target)])
+    assert again.exit_code != 0 and "--force" in again.output  # an existing file is kept
+    unknown = CliRunner().invoke(app, ["outbound", "--store", str(path), "--partner", "nobody", "--out",
+                                       str(tmp_path / "x.csv")])
+    assert unknown.exit_code != 0 and "has no partner 'nobody'" in unknown.output
 
 
 def test_run_help_documents_the_store_option():

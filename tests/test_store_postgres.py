@@ -67,7 +67,7 @@ def as_role(url_: str, role: str):
 # Writing
 # --------------------------------------------------------------------------------------------------
 def test_a_run_round_trips_through_postgresql_copy_with_its_types(url):
-    assert write(url) == {"records": 6, "clusters": 6, "pairs": 1}
+    assert write(url) == {"records": 6, "clusters": 6, "pairs": 1, "released": 1}
     with store.open_store(url) as st:
         rec = st.read("records", "r1")
         pairs = st.read("pairs", "r1")
@@ -212,3 +212,19 @@ def test_incremental_state_round_trips_through_postgresql(url):
     from test_store import check_state_round_trip
 
     check_state_round_trip(url)
+
+
+def test_a_partner_role_reads_only_the_values_released_to_it(url):
+    """sds's agreement releases a phone number to dwp about a person both hold: dwp's role reads it;
+    sds (the sender) and fife_council (not a recipient) read no released row, and none may write one."""
+    from test_store import RELEASED_PHONE
+
+    write(url)
+    with as_role(url, "pace_dwp") as con:
+        assert con.execute("SELECT to_source, pace_id, from_source, field, value FROM pace.released").fetchall() == [
+            ("dwp", "P1", "sds", "phone", RELEASED_PHONE)]
+    for role in ("pace_sds", "pace_fife_council"):
+        with as_role(url, role) as con:
+            assert con.execute("SELECT count(*) FROM pace.released").fetchall() == [(0,)]
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute("DELETE FROM pace.released")
