@@ -6,15 +6,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
+# Bytecode: packages are compiled at install time (uv does not by default) and Python may cache the project's
+# own modules; without that every process compiles prefect, pandas ... from source again (about 10 s each).
+unexport PYTHONDONTWRITEBYTECODE
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: demo test test-all bench bench-install bench-reference lint lock clean browser postgres
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@($(PY) -m pip install -q --disable-pip-version-check uv==0.13.8 2>/dev/null && \
-	   $(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock && \
+	   $(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -r requirements.lock && \
 	   $(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .) || \
 	 ($(PY) -m pip install -q --disable-pip-version-check -r requirements.lock && \
 	  $(PY) -m pip install -q --disable-pip-version-check --no-deps -e .)
@@ -50,7 +53,7 @@ bench: $(STAMP)
 
 # Splink 5 for the reference benchmark: the `bench` extra, pinned (resolves with the main lock: same duckdb/pyarrow)
 bench-install: $(STAMP)
-	@$(VENV)/bin/uv pip install -q --python $(PY) -r benchmarks/requirements-bench.txt 2>/dev/null || \
+	@$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -r benchmarks/requirements-bench.txt 2>/dev/null || \
 	  $(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements-bench.txt
 
 # pace-linkage vs recordlinkage ECM vs Splink at 10k/100k/1M synthetic records and FEBRL 1-4 (about an hour);

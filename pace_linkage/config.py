@@ -462,8 +462,26 @@ def _raise_if(problems: list[str], value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping (YAML would silently keep the last one)."""
+
+    def __init__(self, key: str, mark):
+        super().__init__(problem=f"key '{key}' is given twice", problem_mark=mark)
+        self.key = key
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. (YAML 1.1 would read `on:`, `no`, `off` as booleans.)"""
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 would read `on:`, `no`, `off` as booleans.) A key
+    given twice in one mapping is an error, not a silent override."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _DuplicateKey(str(key), key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -489,7 +507,8 @@ def _read_yaml(path: Path, errors: list[str]) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        errors.append(f"{path}:{where}: invalid YAML")
+        what = f"key '{exc.key}' is given twice" if isinstance(exc, _DuplicateKey) else "invalid YAML"
+        errors.append(f"{path}:{where}: {what}")
         return None
 
 

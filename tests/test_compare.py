@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import recordlinkage
 
-from pace_linkage.compare import MultiLevelFeature, compare
+from pace_linkage.compare import compare
 from pace_linkage.config import ComparisonSpec, LevelSpec
+from pace_linkage.toolkit import MultiLevelFeature
 
 
 def pairs_of(n: int) -> pd.DataFrame:

@@ -67,6 +67,14 @@ def test_invalid_yaml_names_line_and_column(tmp_path):
         load_config(write(tmp_path / "pace.yaml", "fields:\n  a: [\n"))
 
 
+def test_a_key_given_twice_is_refused_with_its_line_instead_of_the_last_one_winning(tmp_path):
+    doubled = GOOD.replace("linkage:\n", "linkage:\n  threshold: 0.5\n").replace(
+        "  comparisons:", "  threshold: 0.99\n  comparisons:")
+    with pytest.raises(ConfigError, match=r"pace.yaml: line 12, column 3: key 'threshold' is given twice") as err:
+        load_config(write(tmp_path / "pace.yaml", doubled))
+    assert "\n" not in str(err.value)
+
+
 def test_missing_config_file_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "none.yaml")

@@ -239,8 +239,8 @@ def test_the_flow_on_a_two_worker_dask_cluster_gives_the_clusters_of_the_default
     shutil.copytree(ROOT / "config", cfg_dir)
     top = cfg_dir / "pace.yaml"
     text = top.read_text(encoding="utf-8")
-    assert "\nlinkage:\n" in text
-    top.write_text(text.replace("\nlinkage:\n", "\nlinkage:\n  partition_pairs: 300\n", 1), encoding="utf-8")
+    assert "partition_pairs: 2000000" in text
+    top.write_text(text.replace("partition_pairs: 2000000", "partition_pairs: 300", 1), encoding="utf-8")
     cfg = load_config(top)
     assert cfg.linkage.partition_pairs == 300 and cfg.dask.n_workers == 2
 

@@ -1,7 +1,7 @@
 """Repeatability: the same inputs give byte-identical outputs, whatever the process, hash seed or row order.
 
-Two ``pace-linkage run`` processes (PYTHONHASHSEED=0 and =1, one PREFECT_HOME, each starting its own
-ephemeral Prefect API) must write byte-identical clusters.csv, pairs.parquet, quarantine.csv, metrics.json and
+Two ``pace-linkage run`` processes at once (PYTHONHASHSEED=0 and =1, each with its own PREFECT_HOME and
+starting its own ephemeral Prefect API, as a plain ``pace-linkage run`` does) must write byte-identical clusters.csv, pairs.parquet, quarantine.csv, metrics.json and
 report.html; their manifests may differ only in run id, timestamps and timings. Shuffling the rows of every
 extract and renaming the files must leave clusters.csv identical. (``synth --seed`` repeatability is in
 tests/test_synthetic.py.)
@@ -36,25 +36,26 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cli_run(data: Path, out: Path, prefect_home: Path, hash_seed: int) -> subprocess.CompletedProcess:
-    """``pace-linkage run`` in a fresh process with its own ephemeral Prefect API under ``prefect_home``."""
+def cli_run(data: Path, out: Path, prefect_home: Path, hash_seed: int) -> subprocess.Popen:
+    """``pace-linkage run`` started in a fresh process with its own ephemeral Prefect API under ``prefect_home``."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_API", "PREFECT_SERVER_DATABASE", "PACE_LINKAGE_"))}
     env.update(PYTHONHASHSEED=str(hash_seed), PREFECT_HOME=str(prefect_home), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "pace_linkage", "run", "--extracts", str(data / "extracts"), "--out", str(out),
            "--truth", str(data / "truth.csv")]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def cli_runs(synth_data, tmp_path_factory):
-    home = tmp_path_factory.mktemp("cli_prefect_home")
-    outs = {}
-    for seed in (0, 1):
-        outs[seed] = tmp_path_factory.mktemp(f"cli_hashseed{seed}")
-        proc = cli_run(synth_data, outs[seed], home, seed)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return outs, home
+    """Both processes run side by side (most of each is Prefect's start-up on one core)."""
+    homes = {seed: tmp_path_factory.mktemp(f"cli_prefect_home{seed}") for seed in (0, 1)}
+    outs = {seed: tmp_path_factory.mktemp(f"cli_hashseed{seed}") for seed in (0, 1)}
+    procs = {seed: cli_run(synth_data, outs[seed], homes[seed], seed) for seed in (0, 1)}
+    for proc in procs.values():
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-2000:]
+    return outs, homes
 
 
 # --------------------------------------------------------------------------------------- separate processes
@@ -82,11 +83,11 @@ def test_manifests_differ_only_in_run_id_timestamps_and_timings(cli_runs):
 
 def test_cli_runs_leave_no_ni_number_of_the_extracts_in_prefect_home(cli_runs, synth_data):
     """The CLI's own PREFECT_HOME holds its SQLite API database: no NI number of the input may be in it."""
-    _, home = cli_runs
+    _, homes = cli_runs
     dwp = (synth_data / "extracts" / "dwp_pace_referrals.txt").read_text()
     ninos = {row["NINO"] for row in csv.DictReader(io.StringIO(dwp), delimiter="|") if len(row["NINO"]) >= 8}
     assert len(ninos) > 50
-    files = [p for p in sorted(home.rglob("*")) if p.is_file()]
+    files = [p for home in homes.values() for p in sorted(home.rglob("*")) if p.is_file()]
     assert any(p.suffix == ".db" for p in files)
     pattern = re.compile("|".join(sorted(re.escape(n[:8]) for n in ninos)).encode())
     assert [str(p) for p in files if pattern.search(p.read_bytes())] == []
