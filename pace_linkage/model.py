@@ -171,8 +171,10 @@ def default_m(n_levels: int) -> np.ndarray:
 def total_pairs(records: pd.DataFrame, link_type: str) -> int:
     """Number of distinct record pairs allowed by the link type."""
     n = len(records)
-    if link_type == "link_and_dedupe" or SOURCE not in records.columns:
+    if link_type == "link_and_dedupe":
         return n * (n - 1) // 2
+    if SOURCE not in records.columns:  # a caller that dropped it would silently train on the wrong pairs
+        raise LinkageError(f"model: link_type {link_type} needs the records' {SOURCE} column")
     sizes = records[SOURCE].value_counts().to_numpy(np.int64)
     within = int((sizes * (sizes - 1) // 2).sum())
     return within if link_type == "dedupe_only" else n * (n - 1) // 2 - within
@@ -185,7 +187,7 @@ def sample_random_pairs(records: pd.DataFrame, n_pairs: int, link_type: str, see
     rng = np.random.default_rng(seed)
     if n < 2 or total_pairs(records, link_type) == 0:
         return pd.DataFrame({LEFT: np.empty(0, np.int32), RIGHT: np.empty(0, np.int32)})
-    src = column_codes(records[SOURCE]) if SOURCE in records.columns else np.zeros(n, np.int64)
+    src = column_codes(records[SOURCE]) if link_type != "link_and_dedupe" else np.zeros(n, np.int64)
     if link_type == "dedupe_only":
         order = np.argsort(src, kind="stable")
         s_sorted = src[order]

@@ -57,7 +57,7 @@ from pace_linkage.compare import ColumnCache
 from pace_linkage.config import LinkageSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.model import FSModel, PatternCounts
-from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE, SOURCE
 from pace_linkage.score import score
 
 SLIM_COLUMNS = (LEFT, RIGHT, RULE, MATCH_WEIGHT, MATCH_PROBABILITY)
@@ -122,8 +122,9 @@ class PartitionContext:
 
 
 def linkage_columns(settings: LinkageSettings) -> list[str]:
-    """Every record column that comparing, scoring (term frequencies) and the rule masks read."""
-    cols = [c for spec in settings.comparisons for c in compare_mod.spec_columns(spec)]
+    """Every record column that comparing, scoring (term frequencies), the rule masks and training read
+    (``source``: which record pairs the link type allows, for u's random pairs and the prior)."""
+    cols = [SOURCE] + [c for spec in settings.comparisons for c in compare_mod.spec_columns(spec)]
     cols += [c for rule in settings.blocking for c in rule.on]
     return list(dict.fromkeys(cols))
 

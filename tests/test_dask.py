@@ -153,10 +153,14 @@ def test_no_candidate_pairs_trains_the_same_fallback_model(linked):
 
 
 # ------------------------------------------------------------------------------ partitioned linkage
-def test_partitioned_linkage_equals_unpartitioned_in_the_library(linked):
+@pytest.mark.parametrize("link_type", ["link_and_dedupe", "link_only", "dedupe_only"])
+def test_partitioned_linkage_equals_unpartitioned_in_the_library(linked, link_type):
+    """Under every link type: link_only and dedupe_only need the records' source for u's random pairs and
+    the prior, so the partitions' records must carry it (a model trained without it was wrong, silently)."""
     from pace_linkage.linkage import link
 
     cfg = linked["cfg"]
+    cfg = cfg.model_copy(update={"linkage": cfg.linkage.model_copy(update={"link_type": link_type})})
     dup_free = linked["records"]["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
     whole = link(linked["records"], cfg.linkage, seed=cfg.seed, duplicate_free=dup_free)
     calls = []
@@ -167,7 +171,7 @@ def test_partitioned_linkage_equals_unpartitioned_in_the_library(linked):
 
     parted = partition.link_partitioned(linked["records"], cfg.linkage, seed=cfg.seed, partition_pairs=TINY,
                                         duplicate_free=dup_free, mapper=mapper)
-    n_parts = -(-len(linked["pairs"]) // TINY)
+    n_parts = -(-len(whole.blocking.pairs) // TINY)
     assert calls == [("compare_partition", n_parts), ("score_partition", n_parts)]
     assert parted.blocking.pairs.equals(whole.blocking.pairs)
     assert parted.gamma.equals(whole.gamma)
