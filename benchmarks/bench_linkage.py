@@ -112,6 +112,16 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # Step runners (each in its own process)
 # --------------------------------------------------------------------------------------------------
+def stop_joblib_workers() -> None:
+    """Stop the toolkit's joblib worker processes, so that their peak memory shows in RUSAGE_CHILDREN."""
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
+    except Exception:  # noqa: BLE001 - only affects the workers' memory figure
+        pass
+
+
 def run_generate(out_dir: str, records: int, seed: int) -> dict:
     """Generate extracts for about ``records`` records into ``out_dir`` (written to a temporary sibling
     first and renamed when complete, so an interrupted run never leaves a half cache)."""
@@ -288,12 +298,7 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     links = ecm.fit_predict(features)
     wall = time.perf_counter() - t0
     peak = _peak_rss_mb()
-    try:  # stop the joblib workers so that their peak shows in RUSAGE_CHILDREN
-        from joblib.externals.loky import get_reusable_executor
-
-        get_reusable_executor().shutdown(wait=True)
-    except Exception:  # noqa: BLE001 - only affects the workers' RSS figure
-        pass
+    stop_joblib_workers()
     li = links.get_level_values(0).to_numpy()
     ri = links.get_level_values(1).to_numpy()
     tp = int((person[li] == person[ri]).sum())

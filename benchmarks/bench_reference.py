@@ -253,12 +253,7 @@ def run_toolkit(spec: dict) -> dict:
     wall = time.perf_counter() - t0
     peak = _self_peak_gb()
     if n_jobs > 1:
-        try:  # stop the joblib workers so that their peak shows in RUSAGE_CHILDREN
-            from joblib.externals.loky import get_reusable_executor
-
-            get_reusable_executor().shutdown(wait=True)
-        except Exception:  # noqa: BLE001 - only affects the workers' memory figure
-            pass
+        bench_linkage.stop_joblib_workers()
     li = links.get_level_values(0).to_numpy()
     ri = links.get_level_values(1).to_numpy()
     labels = bench_linkage._components(len(rec), li, ri)

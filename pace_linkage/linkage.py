@@ -29,14 +29,21 @@ class LinkResult:
     timings: dict = field(default_factory=dict)
 
 
+def positional(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with a RangeIndex 0..N-1 (candidate pairs hold record positions)."""
+    idx = records.index
+    if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
+        return records
+    return records.reset_index(drop=True)
+
+
 def link(
     records: pd.DataFrame, settings: LinkageSettings, seed: int = 42, model: FSModel | None = None,
     method: str = "rules", duplicate_free: np.ndarray | None = None, id_column: str = "pace_id",
 ) -> LinkResult:
     """Link ``records`` (RangeIndex 0..N-1, sorted by (source, record_id)). With ``model`` given, it is
     used as is (no training). Returns every intermediate result and the wall time of each stage."""
-    if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0 or records.index.step != 1:
-        records = records.reset_index(drop=True)
+    records = positional(records)
     t: dict = {}
     t0 = time.perf_counter()
     blocked = block(records, settings.blocking, settings.link_type, settings.max_pairs_per_rule)

@@ -223,10 +223,9 @@ def link_partitioned(
 ):
     """:func:`pace_linkage.linkage.link` with compare/train/score partitioned (same results, with the slim
     score columns). ``partition_pairs`` defaults to ``settings.partition_pairs``."""
-    from pace_linkage.linkage import LinkResult
+    from pace_linkage.linkage import LinkResult, positional
 
-    if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0 or records.index.step != 1:
-        records = records.reset_index(drop=True)
+    records = positional(records)
     t: dict = {}
     t0 = time.perf_counter()
     blocked = block(records, settings.blocking, settings.link_type, settings.max_pairs_per_rule)
