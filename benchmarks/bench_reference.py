@@ -742,7 +742,9 @@ def _versions() -> dict:
 def _write(results: dict, out: Path) -> None:
     (out / "reference.json").write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
     (out / "reference.md").write_text(markdown(results), encoding="utf-8")
-    (out / "reference.svg").write_text(chart(results), encoding="utf-8")
+    # a file of its own needs the SVG namespace (inline in HTML, as the report's charts are, it does not)
+    standalone = chart(results).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    (out / "reference.svg").write_text(standalone, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def test_quick_run_writes_the_table_json_and_chart(tiny_run):
     assert "| dataset | records | tool | wall s | ratio to ours |" in md
     assert md.count("| 1k |") == len(tools)
     svg = (results / "reference.svg").read_text(encoding="utf-8")
-    assert svg.startswith("<svg") and "pairwise F1" in svg and "wall time" in svg
+    assert svg.startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"") and "pairwise F1" in svg and "wall time" in svg  # opens on its own
 
 
 def test_quick_run_measures_sane_quality_time_and_memory_for_every_tool(tiny_run):
