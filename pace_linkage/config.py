@@ -624,14 +624,15 @@ def check_references(cfg: PaceConfig) -> list[str]:
         for field in (s.sharing.allowed_fields or []) if s.sharing else []:
             if field not in cfg.fields:
                 errors.append(f"{s.config_file}: sharing.allowed_fields: '{field}' is not a declared field")
-        for recipient, fields in (s.sharing.release_to if s.sharing else {}).items():
+        release_to = s.sharing.release_to if s.sharing else {}
+        shared = set(s.columns) if not s.sharing or s.sharing.allowed_fields is None else (
+            set(s.columns) & set(s.sharing.allowed_fields))
+        for recipient, fields in release_to.items():
             key = f"{s.config_file}: sharing.release_to.{recipient}"
             if recipient != "*" and recipient not in names:
                 errors.append(f"{key}: not a source (sources: {', '.join(names)}), or '*' for every other partner")
             elif recipient == s.name:
                 errors.append(f"{key}: a partner does not release its own records to itself")
-            shared = set(s.columns) & set(s.sharing.allowed_fields if s.sharing.allowed_fields is not None
-                                          else s.columns)
             for field in fields:
                 if field not in shared:
                     errors.append(f"{key}: '{field}' is not a field this partner shares into the centre"
