@@ -4,6 +4,10 @@
 reference comparison against the recordlinkage toolkit and Splink (benchmarks/bench_reference.py; not part
 of the default run: it takes about an hour at 1M records).
 
+``python -m benchmarks same-outputs [--base REV]`` checks that this checkout's run outputs (clusters.csv,
+pairs.parquet, model.json ...) on the default synthetic data and FEBRL 3 are byte-identical to REV's
+(benchmarks/same_outputs.py; for changes that must not change any result).
+
 Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
 ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
 """
@@ -31,6 +35,11 @@ def main() -> int:
         from bench_reference import main as reference
 
         return reference(sys.argv[2:])
+    if sys.argv[1:2] == ["same-outputs"]:
+        sys.path.insert(0, str(HERE))
+        from same_outputs import main as same_outputs
+
+        return same_outputs(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
