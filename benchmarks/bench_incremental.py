@@ -8,9 +8,9 @@ Usage::
 ``synthetic.generate_batches`` writes the deliveries (new, updated and deleted records, with truth). Each
 delivery is ingested and normalised (not timed), then
 
-* **incremental**: ``pace_linkage.incremental.link_batch`` against the state the previous deliveries left
+* **incremental**: ``pace_linkage.incremental.batch.link_batch`` against the state the previous deliveries left
   (model trained on the first delivery, then reused), and
-* **full re-link**: ``pace_linkage.linkage.link`` over every live record after that delivery (training a
+* **full re-link**: ``pace_linkage.engine.linker.link`` over every live record after that delivery (training a
   model each time, as a from-scratch tool would),
 
 both timed in this process on the same records. Printed per delivery: records, wall time of each, their
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _records(extracts: Path, cfg) -> pd.DataFrame:
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     batches = []
     for s in cfg.sources.items:
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import synthetic
-    from pace_linkage import incremental as inc
-    from pace_linkage import persist
     from pace_linkage.config import load_config
-    from pace_linkage.evaluate import pairwise_metrics
-    from pace_linkage.linkage import link
+    from pace_linkage.engine.linker import link
+    from pace_linkage.evaluate.quality import pairwise_metrics
+    from pace_linkage.incremental import batch as inc
+    from pace_linkage.incremental import persist
 
     cfg = load_config()
     with tempfile.TemporaryDirectory(prefix="pace-bench-inc-") as tmp:

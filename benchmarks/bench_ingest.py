@@ -20,7 +20,7 @@ Timed, each in its own subprocess (so wall time and peak RSS are its own), singl
   ``pandas.read_json(lines=True, dtype=False)`` of the jsonl files: no validation, no normalisation.
 
 Printed: rows, seconds, rows/s, peak RSS and per-source seconds for both, and the ratio ours/baseline.
-Bar (issue 4): ours < 60 s for 1,000,000 rows on 2 cores. No field values are printed.
+Target: ours < 60 s for 1,000,000 rows on 2 cores. No field values are printed.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _format(src) -> str:
 def run_ours(data: Path) -> dict:
     """ingest_source per source, normalise_source per ingested source, assemble: as flows/pipeline.py."""
     from pace_linkage.config import load_config
-    from pace_linkage.sources import SourceFailure, assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
 
     cfg = load_config(None)
     extracts = data / "extracts"
@@ -132,7 +132,7 @@ def run_baseline(data: Path) -> dict:
     import pandas as pd
 
     from pace_linkage.config import load_config
-    from pace_linkage.extract import resolve_file
+    from pace_linkage.ingest.extract import resolve_file
 
     cfg = load_config(None)
     extracts = data / "extracts"

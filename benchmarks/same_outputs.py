@@ -38,7 +38,7 @@ def cli_command(tree: Path) -> list[str]:
     """The tree's own console command, run as a module from the tree (so its packages come first)."""
     if (tree / "flows" / "cli.py").exists():
         return [sys.executable, "-c", "import sys; from flows.cli import main; sys.argv[0] = 'pace-linkage'; main()"]
-    return [sys.executable, "-m", "pace_linkage"]
+    return [sys.executable, "-m", "flows"]
 
 
 def run(tree: Path, args: list[str], home: Path) -> None:

@@ -5,7 +5,7 @@ After ingest and normalise, instead of linking the delivery on its own:
 load-state -> link-batch -> evaluate -> report -> store
 
 ``load-state`` reads the persons, ids, clerical decisions and model the previous incremental runs left in the
-store; ``link-batch`` links the delivery against them (:func:`pace_linkage.incremental.link_batch`: new x new
+store; ``link-batch`` links the delivery against them (:func:`pace_linkage.incremental.batch.link_batch`: new x new
 and new x existing pairs only, persistent ids, merges and splits recorded); the outputs are those of a full
 run over every live record, plus ``id_history.csv`` (this run's events); ``store`` writes the run, the new
 state and the log in one transaction, so a failure leaves the previous state as it was.
@@ -20,16 +20,18 @@ import pandas as pd
 from prefect import task
 
 from flows.tasks import IO_RETRIES, PRIVATE, stage_guard
-from pace_linkage import incremental as inc
-from pace_linkage import metrics, model, persist
 from pace_linkage.config import PaceConfig
+from pace_linkage.engine import model
 from pace_linkage.errors import ConfigError, InputError
+from pace_linkage.evaluate import metrics
+from pace_linkage.incremental import batch as inc
+from pace_linkage.incremental import persist
 
 
 @task(name="load-state", **PRIVATE, **IO_RETRIES)
 @stage_guard("load-state")
 def load_state(store_url: str, cfg: PaceConfig, like: pd.DataFrame, run_id: str):
-    from pace_linkage import store
+    from pace_linkage.store import database as store
 
     with store.open_store(store_url, private_columns=store.private_columns(cfg)) as st:
         if st.has_run(run_id):
@@ -48,7 +50,7 @@ def link_batch(state, records, cfg, fs, run_id, threshold, deletions, clerical, 
 @task(name="store", **PRIVATE, **IO_RETRIES)
 @stage_guard("store")
 def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url: str, run_id: str) -> dict:
-    from pace_linkage import store
+    from pace_linkage.store import database as store
 
     return store.store_run(store_url, run, run_id, state=persist.state_tables(result.state, result.model),
                            log=persist.log_tables(result.events, result.removed))

@@ -18,12 +18,12 @@ import flows.settings  # noqa: F401
 from flows import progress, tasks
 from flows.runners import partition_runner
 from pace_linkage.config import load_config
+from pace_linkage.engine.partition import PartitionContext, concat_parts, split_pairs
 from pace_linkage.errors import PaceError
-from pace_linkage.metrics import RunResults, load_truth
-from pace_linkage.partition import PartitionContext, concat_parts, split_pairs
-from pace_linkage.scenarios import scenario_config
-from pace_linkage.sharing import check_agreements
-from pace_linkage.sources import SourceBatch, SourceFailure, assemble
+from pace_linkage.evaluate.metrics import RunResults, load_truth
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble
+from pace_linkage.study.scenarios import scenario_config
+from pace_linkage.study.sharing import check_agreements
 
 
 class RunParams(BaseModel):
@@ -130,7 +130,7 @@ def _run(params: RunParams) -> dict:
         return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, p)
     blocked = timed("block", tasks.block, records, cfg)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
-    # compare and score run per partition of the candidate pairs (pace_linkage.partition), as tasks on the
+    # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
     # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
     parts = split_pairs(blocked.pairs, cfg.linkage.partition_pairs)
     ctx = PartitionContext.build(records, cfg.linkage, truth_df)

@@ -10,7 +10,7 @@
   HTTP endpoint on a free port, not :8787), and spilling to disk turned off: a worker holds records, so it
   pauses when short of memory rather than writing them to ``dask-scratch-space``.
 - The records go to each worker once: :func:`partition_runner` scatters the partition context (records
-  and settings, :class:`pace_linkage.partition.PartitionContext`) with the task runner's own Dask client
+  and settings, :class:`pace_linkage.engine.partition.PartitionContext`) with the task runner's own Dask client
   (a future must come from the client that submits the tasks, so not from a temporary ``get_dask_client``),
   broadcast to every worker, and each task receives that future. Partition results come back in
   partition order, whatever order the workers finish in.
@@ -33,7 +33,7 @@ from pace_linkage.config import DaskSettings
 from pace_linkage.errors import ConfigError
 
 if TYPE_CHECKING:  # the CLI checks its options through this module before the heavy imports
-    from pace_linkage.partition import PartitionContext
+    from pace_linkage.engine.partition import PartitionContext
 
 TASK_RUNNERS = ("local", "dask")
 # workers never spill task data (records, pairs) to their scratch directory on disk: they pause instead

@@ -30,9 +30,9 @@ from flows import progress, tasks
 from flows.pipeline import pace_linkage_pipeline
 from pace_linkage.config import PaceConfig, ScenariosConfig, ScenarioSpec, load_config, load_scenarios
 from pace_linkage.errors import ConfigError, PaceError
-from pace_linkage.metrics import load_truth
-from pace_linkage.outputs import RunWriter
-from pace_linkage.scenarios import (
+from pace_linkage.evaluate.metrics import load_truth
+from pace_linkage.store.outputs import RunWriter
+from pace_linkage.study.scenarios import (
     AGGREGATES_REASON,
     aggregates_row,
     attack_study,
@@ -162,8 +162,8 @@ def _sub_id(run_id: str | None, name: str) -> str | None:
 @tasks.stage_guard("attack")
 def attack(cfg: PaceConfig, extracts_dir: Path) -> dict:
     """Re-read and normalise the scenario's extracts (plaintext, in memory), encode them with the scenario's key
-    and attack the encodings (pace_linkage.scenarios.attack_study). Returns shares and counts only."""
-    from pace_linkage.sources import SourceBatch, assemble, ingest_source, normalise_source
+    and attack the encodings (pace_linkage.study.scenarios.attack_study). Returns shares and counts only."""
+    from pace_linkage.ingest.sources import SourceBatch, assemble, ingest_source, normalise_source
 
     batches = []
     for s in cfg.sources.items:
@@ -180,8 +180,8 @@ def attack(cfg: PaceConfig, extracts_dir: Path) -> dict:
 @task(name="aggregates", **tasks.PRIVATE, **tasks.IO_RETRIES)
 @tasks.stage_guard("aggregates")
 def aggregate_counts(cfg: PaceConfig, extracts_dir: Path) -> dict:
-    """Counts computed at each partner (pace_linkage.aggregates.run_aggregates): no record-level value."""
-    from pace_linkage.aggregates import run_aggregates
+    """Counts computed at each partner (pace_linkage.study.aggregates.run_aggregates): no record-level value."""
+    from pace_linkage.study.aggregates import run_aggregates
 
     return run_aggregates(cfg, extracts_dir)
 

@@ -27,12 +27,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
-from pace_linkage import blocking, cluster, compare, evaluate, metrics, model, partition, score
 from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.engine import blocking, cluster, compare, model, partition, score
 from pace_linkage.errors import NON_RETRYABLE, PaceError
+from pace_linkage.evaluate import metrics
+from pace_linkage.evaluate import quality as evaluate
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
 from pace_linkage.redact import suppress_small
 from pace_linkage.report import render_markdown_summary, render_report
-from pace_linkage.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
 
 FAULT_ENV = "PACE_LINKAGE_FAULT"
 DEBUG_ENV = "PACE_LINKAGE_DEBUG"
@@ -112,7 +114,7 @@ def pseudonymise(records: pd.DataFrame, cfg: PaceConfig) -> tuple[pd.DataFrame, 
     """Replace identifiers by keyed tokens and Bloom filters (the partner-side step, run here for the
     study); the key comes from the environment or a Prefect Secret block, never from config. Returns the
     pseudonymised records and the key id for the manifest."""
-    from pace_linkage import pseudonymise as ps
+    from pace_linkage.study import pseudonymise as ps
 
     key = resolve_key(cfg)
     return ps.pseudonymise_records(records, cfg, key), ps.key_id(key)
@@ -136,7 +138,7 @@ def in_memory_key(key: bytes):
 def resolve_key(cfg: PaceConfig) -> bytes:
     """The pseudonymisation key: the in-memory key if one is set (:func:`in_memory_key`), else the config's
     source (environment variable, or a Prefect Secret block). ConfigError (one line, no key) if it is missing."""
-    from pace_linkage import pseudonymise as ps
+    from pace_linkage.study import pseudonymise as ps
 
     if "key" in _IN_MEMORY_KEY:
         return _IN_MEMORY_KEY["key"]
@@ -182,7 +184,7 @@ def score_pairs(fs: model.FSModel, records: pd.DataFrame, pairs: pd.DataFrame, g
     return score.score(fs, records, pairs, gamma)
 
 
-# ---- partitioned compare / train / score (pace_linkage.partition); what every run uses ----------------
+# ---- partitioned compare / train / score (pace_linkage.engine.partition); what every run uses ----------------
 @task(name="compare-partition", task_run_name="compare-partition-{index}", **PRIVATE)
 @stage_guard("compare")
 def compare_partition(ctx: partition.PartitionContext, pairs: pd.DataFrame, index: int = 0
@@ -242,7 +244,7 @@ def store_run(run: metrics.RunResults, store_url: str, manifest: Path) -> dict:
     manifest records; one transaction, so a failure keeps the store's previous contents (see store.py)."""
     import json
 
-    from pace_linkage import store
+    from pace_linkage.store import database as store
 
     run_id = json.loads(Path(manifest).read_text(encoding="utf-8"))["run_id"]
     return store.store_run(store_url, run, run_id)

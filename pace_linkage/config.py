@@ -82,18 +82,18 @@ class FieldSpec(Strict):
 # Sources (one per partner extract)
 # --------------------------------------------------------------------------------------------------
 class SharingAgreement(Strict):
-    """What a partner shares into the centre (see pace_linkage.sharing)."""
+    """What a partner shares into the centre (see pace_linkage.study.sharing)."""
 
     consent_column: str | None = None  # the partner's own column recording consent to share
     consent_values: list[str] = Field(default_factory=lambda: ["y", "yes", "true", "1"])
     allowed_fields: list[str] | None = None  # canonical fields shared into the centre (None: all mapped)
     expires: dt.date | None = None
     # rows without consent: always kept out of linkage and every record-level output; ``aggregates``: the
-    # partner still contributes their counts (pace_linkage.aggregates, computed at ingest), ``exclude``: nothing
+    # partner still contributes their counts (pace_linkage.study.aggregates, computed at ingest), ``exclude``: nothing
     without_consent: Literal["exclude", "aggregates"] = "exclude"
     # what this partner lets others receive back from the centre: recipient source (or "*": every other
     # partner) -> canonical fields of this partner's records that the recipient may see, for the persons
-    # (pace ids) both of them hold (pace_linkage.sharing.released_fields; the store's `released` table)
+    # (pace ids) both of them hold (pace_linkage.study.sharing.released_fields; the store's `released` table)
     release_to: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -119,7 +119,7 @@ class SourceConfig(Strict):
     duplicate_free: bool = False  # the partner guarantees one record per person
     # What the partner holds, for the report's "what each partner holds" section: data item -> the
     # partner's own column(s) holding it, e.g. {consent: [Consent_To_Share], name: [Forename, Surname]}.
-    # Items are lower-case names (the study's items are listed in pace_linkage.holdings.STUDY_ITEMS);
+    # Items are lower-case names (the study's items are listed in pace_linkage.study.holdings.STUDY_ITEMS);
     # completeness is the share of accepted rows with a value in any of the columns. A column missing
     # from the file is reported (item not held, with a warning), never a reason to fail the source.
     # Unset: the items implied by ``columns``.
@@ -245,7 +245,7 @@ class LinkageSettings(Strict):
     threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
     named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
     clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
-    # compare and score run on partitions of at most this many candidate pairs (pace_linkage.partition),
+    # compare and score run on partitions of at most this many candidate pairs (pace_linkage.engine.partition),
     # one task each; results do not depend on it, so it is left out of config_hash (exclude=True)
     partition_pairs: int = Field(default=2_000_000, ge=100, exclude=True)
 
@@ -303,7 +303,7 @@ class Hardening(Strict):
 
 
 class PseudonymiseSettings(Strict):
-    """Keyed pseudonymisation a partner applies before its extract leaves it (``pace_linkage.pseudonymise``).
+    """Keyed pseudonymisation a partner applies before its extract leaves it (``pace_linkage.study.pseudonymise``).
 
     Every column of every configured field is replaced by an HMAC-SHA-256 token (64 hex) under a per-field
     HKDF key, except the fields in ``keep_plain``; fields in ``bloom`` also get a ``<field>_bf`` Bloom
@@ -336,7 +336,7 @@ class PseudonymiseSettings(Strict):
 
 
 # --------------------------------------------------------------------------------------------------
-# Aggregate-only sharing (pace_linkage.aggregates): partners send counts, never records
+# Aggregate-only sharing (pace_linkage.study.aggregates): partners send counts, never records
 # --------------------------------------------------------------------------------------------------
 AggregateKind = Literal["month", "multi", "category", "council_area"]
 
@@ -348,7 +348,7 @@ class AggregateDimension(Strict):
                     dob/date fields); none/unparseable: unknown
       multi         several values per cell split on ``;`` ``,`` ``|``; a client counts once per value
       category      one value per cell, spacing and case variants merged; blank: none recorded
-      council_area  council area of a postcode (pace_linkage.groups); none/invalid: unknown
+      council_area  council area of a postcode (pace_linkage.evaluate.groups); none/invalid: unknown
     """
 
     item: str
@@ -388,7 +388,7 @@ class AggregatesSettings(Strict):
 
 class PeopleLinkSettings(Strict):
     """People -> employers (an ``entity: employer`` config): how each person record's employer, as the partner
-    wrote it, is matched to the linked employers (:mod:`pace_linkage.employers`)."""
+    wrote it, is matched to the linked employers (:mod:`pace_linkage.study.employers`)."""
 
     person_field: str = "employer"  # the person config's field holding the employer's name as written
     # person fields whose postcode area breaks ties between equally good employers (first one with a value;
@@ -673,7 +673,7 @@ def check_references(cfg: PaceConfig) -> list[str]:
 
 # --------------------------------------------------------------------------------------------------
 # Sharing scenarios (config/scenarios.yaml): named variations of a base config, compared in one report.
-# pace_linkage.scenarios.apply_scenario applies them; flows/scenarios.py runs them.
+# pace_linkage.study.scenarios.apply_scenario applies them; flows/scenarios.py runs them.
 # --------------------------------------------------------------------------------------------------
 DEFAULT_SCENARIOS = DEFAULT_CONFIG.parent / "scenarios.yaml"
 
@@ -681,14 +681,14 @@ DEFAULT_SCENARIOS = DEFAULT_CONFIG.parent / "scenarios.yaml"
 class ScenarioSpec(Strict):
     """One named sharing scenario: what the partners share, as transforms of a base config.
 
-    Transforms (applied in this order by :func:`pace_linkage.scenarios.apply_scenario`):
+    Transforms (applied in this order by :func:`pace_linkage.study.scenarios.apply_scenario`):
       partners         only these sources take part (the others send nothing)
       withhold_fields  field -> partners that do not share it (``all``: no partner does)
       only_fields      every partner shares only these fields (of those it holds)
       consent          ``required``: each partner's ``items.consent`` column becomes its
                        ``sharing.consent_column`` (rows without consent are withheld); a partner that records
                        no consent shares as before
-      mode             ``aggregates``: no linkage, partners send counts only (pace_linkage.aggregates)
+      mode             ``aggregates``: no linkage, partners send counts only (pace_linkage.study.aggregates)
     Restricting fields sets ``sharing.allowed_fields``; unshared fields are then never read, and blocking rules
     and comparisons on them find nulls (no pairs, no evidence).
     """

@@ -68,10 +68,10 @@ def run_out(prefect_harness, synth_data, tmp_path_factory):
 
 def library_run(extracts: Path, cfg=None):
     """The pipeline's stages through the library only (no Prefect): a RunResults for ``extracts``."""
-    from pace_linkage import blocking, cluster, compare, model, score
     from pace_linkage.config import load_config
-    from pace_linkage.metrics import RunResults
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.engine import blocking, cluster, compare, model, score
+    from pace_linkage.evaluate.metrics import RunResults
+    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     cfg = cfg or load_config()
     lk = cfg.linkage

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server on 127.0.0.1 for tests (see /work/shared/STACK.md).
+"""A throwaway PostgreSQL server on 127.0.0.1 for tests.
 
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` system user in a
 temporary folder that user owns; as any other user it runs as that user. The superuser is always named

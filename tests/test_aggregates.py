@@ -11,7 +11,12 @@ from conftest import library_run, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pace_linkage.aggregates import (
+from pace_linkage.config import SharingAgreement, load_config
+from pace_linkage.errors import ConfigError
+from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+from pace_linkage.redact import SUPPRESSED, suppress_table, suppression_pattern
+from pace_linkage.report.render import render_report
+from pace_linkage.study.aggregates import (
     NONE_RECORDED,
     OTHER,
     UNKNOWN,
@@ -19,11 +24,6 @@ from pace_linkage.aggregates import (
     partner_counts,
     run_aggregates,
 )
-from pace_linkage.config import SharingAgreement, load_config
-from pace_linkage.errors import ConfigError
-from pace_linkage.redact import SUPPRESSED, suppress_table, suppression_pattern
-from pace_linkage.report.render import render_report
-from pace_linkage.sources import assemble, ingest_source, normalise_source
 
 CFG = """
 reference_date: 2025-03-31
@@ -300,7 +300,7 @@ def test_rows_without_consent_are_counted_at_ingest_and_never_linked(tmp_path):
 def withheld_run(synth_data):
     """The library pipeline on the session's synthetic data, SDS withholding rows without consent as
     aggregates only."""
-    from pace_linkage.metrics import build_metrics
+    from pace_linkage.evaluate.metrics import build_metrics
 
     cfg = load_config()
     sds = next(s for s in cfg.sources.items if s.name == "sds")

@@ -13,7 +13,7 @@ VERBS = ["synth", "run", "demo", "febrl", "serve", "tune", "review", "review exp
 
 
 def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pace_linkage", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "flows", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 

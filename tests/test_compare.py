@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import recordlinkage
 
-from pace_linkage.compare import compare
 from pace_linkage.config import ComparisonSpec, LevelSpec
-from pace_linkage.toolkit import MultiLevelFeature
+from pace_linkage.engine.compare import compare
+from pace_linkage.engine.toolkit import MultiLevelFeature
 
 
 def pairs_of(n: int) -> pd.DataFrame:

@@ -43,7 +43,7 @@ def previous(run_out, tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_a_crash_at_any_stage_leaves_the_previous_run_untouched(stage, previous, synth_data, monkeypatch):
     from flows.pipeline import pace_linkage_pipeline
     from flows.tasks import FAULT_ENV
-    from pace_linkage.outputs import verify_manifest
+    from pace_linkage.store.outputs import verify_manifest
 
     out, before = previous
     monkeypatch.setenv(FAULT_ENV, stage)
@@ -78,7 +78,7 @@ def test_the_fault_hook_is_a_value_free_non_retryable_error(monkeypatch):
 def test_a_failure_half_way_through_publishing_rolls_back_to_the_previous_run(previous, synth_data, monkeypatch):
     from flows import tasks
     from flows.pipeline import pace_linkage_pipeline
-    from pace_linkage import outputs
+    from pace_linkage.store import outputs
 
     out, before = previous
     real_replace = os.replace
@@ -108,7 +108,7 @@ def test_a_successful_run_leaves_no_temporary_file_or_staging_folder(run_out):
 
 def test_a_successful_run_over_a_previous_one_replaces_it_completely(previous, synth_data, tmp_path):
     from flows.pipeline import pace_linkage_pipeline
-    from pace_linkage.outputs import verify_manifest
+    from pace_linkage.store.outputs import verify_manifest
 
     out = tmp_path / "out"
     shutil.copytree(previous[0], out)

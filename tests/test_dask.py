@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from pace_linkage import blocking, compare, model, partition, score
 from pace_linkage.config import load_config
+from pace_linkage.engine import blocking, compare, model, partition, score
 from pace_linkage.errors import ConfigError, LinkageError
-from pace_linkage.metrics import load_truth
-from pace_linkage.sources import assemble, ingest_source, normalise_source
+from pace_linkage.evaluate.metrics import load_truth
+from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
 TINY = 97  # pairs per partition: the 400-person data set has about a thousand candidate pairs
 
@@ -157,7 +157,7 @@ def test_no_candidate_pairs_trains_the_same_fallback_model(linked):
 def test_partitioned_linkage_equals_unpartitioned_in_the_library(linked, link_type):
     """Under every link type: link_only and dedupe_only need the records' source for u's random pairs and
     the prior, so the partitions' records must carry it (a model trained without it was wrong, silently)."""
-    from pace_linkage.linkage import link
+    from pace_linkage.engine.linker import link
 
     cfg = linked["cfg"]
     cfg = cfg.model_copy(update={"linkage": cfg.linkage.model_copy(update={"link_type": link_type})})
@@ -196,7 +196,7 @@ def test_scoring_a_partition_keeps_only_the_slim_columns_with_the_pairs_index(li
 
 # ----------------------------------------------------------------------------------------------- CLI
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pace_linkage", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "flows", *args], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
 
 

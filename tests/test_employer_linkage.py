@@ -14,8 +14,8 @@ EMPLOYER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "employer.
 
 def employer_library_run(extracts: Path, cfg):
     """block -> compare -> train -> score -> cluster through the library, ids in the config's id column."""
-    from pace_linkage import blocking, cluster, compare, model, score
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.engine import blocking, cluster, compare, model, score
+    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     lk = cfg.linkage
     batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
@@ -40,8 +40,8 @@ def employer_data(tmp_path_factory) -> Path:
 
 
 def test_employers_link_unsupervised_with_pairwise_f1_above_095(employer_data):
-    from pace_linkage import evaluate
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate import quality as evaluate
+    from pace_linkage.evaluate.metrics import load_truth
 
     cfg = load_config(EMPLOYER_CONFIG)
     clusters = employer_library_run(employer_data / "extracts", cfg)
@@ -52,7 +52,7 @@ def test_employers_link_unsupervised_with_pairwise_f1_above_095(employer_data):
 
 
 def test_the_truth_loader_reads_an_employer_truth_file_as_the_entity_id(employer_data):
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate.metrics import load_truth
 
     truth = load_truth(employer_data / "employer_truth.csv")
     raw = pd.read_csv(employer_data / "employer_truth.csv", dtype=str)
@@ -113,7 +113,7 @@ def test_the_employer_report_speaks_of_employers_and_says_how_sites_were_treated
 def test_people_link_to_employers_through_the_cli(run_out, employer_run_out, synth_data, tmp_path):
     from typer.testing import CliRunner
 
-    from pace_linkage.cli import app
+    from flows.cli import app
 
     out = tmp_path / "pe"
     res = CliRunner().invoke(

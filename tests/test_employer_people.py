@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from pace_linkage.config import FieldSpec, PeopleLinkSettings, load_config
-from pace_linkage.employers import (
+from pace_linkage.normalise import normalise_records
+from pace_linkage.study.employers import (
     EMPLOYER_ID,
     employer_people_frame,
     employer_tables,
@@ -16,7 +17,6 @@ from pace_linkage.employers import (
     person_employers,
     person_read_config,
 )
-from pace_linkage.normalise import normalise_records
 
 LINK = PeopleLinkSettings()
 FIELDS = {"name": FieldSpec(kind="org_name"), "postcode": FieldSpec(kind="postcode")}

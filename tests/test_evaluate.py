@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pace_linkage.errors import InputError
-from pace_linkage.evaluate import (
+from pace_linkage.evaluate.quality import (
     bcubed,
     confusion_pairs,
     estimated_quality,

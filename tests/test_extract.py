@@ -9,7 +9,7 @@ from conftest import write
 
 from pace_linkage.config import SourceConfig
 from pace_linkage.errors import InputError
-from pace_linkage.extract import read_source
+from pace_linkage.ingest.extract import read_source
 
 
 def src(**kw) -> SourceConfig:

@@ -17,7 +17,7 @@ F1_BAR = 0.999  # Splink, unsupervised, reaches 0.9994 on FEBRL 3 after clusteri
 def test_febrl3_links_through_the_cli_with_its_example_config(tmp_path, prefect_home):
     data = tmp_path / "febrl3"
     out = tmp_path / "out"
-    cli = [sys.executable, "-m", "pace_linkage"]
+    cli = [sys.executable, "-m", "flows"]
     res = subprocess.run([*cli, "febrl", "--which", "3", "--out", str(data)], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     res = subprocess.run(

@@ -10,7 +10,14 @@ import pandas as pd
 from conftest import write
 
 from pace_linkage.config import load_config
-from pace_linkage.groups import age_band, council_area, council_table, group_figures, linked_less, moved
+from pace_linkage.evaluate.groups import (
+    age_band,
+    council_area,
+    council_table,
+    group_figures,
+    linked_less,
+    moved,
+)
 
 REF = dt.date(2025, 3, 31)
 

@@ -8,8 +8,8 @@ from conftest import write
 
 from pace_linkage.config import SourceConfig, load_config
 from pace_linkage.errors import ConfigError
-from pace_linkage.holdings import STUDY_ITEMS, build_holdings, default_items, non_blank, source_holdings
-from pace_linkage.sources import ingest_source, normalise_source
+from pace_linkage.ingest.sources import ingest_source, normalise_source
+from pace_linkage.study.holdings import STUDY_ITEMS, build_holdings, default_items, non_blank, source_holdings
 
 CONFIG = """
 fields:

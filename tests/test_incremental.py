@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 
 import synthetic
-from pace_linkage import incremental as inc
-from pace_linkage.blocking import block
-from pace_linkage.cluster import cluster
 from pace_linkage.config import BlockingRule, ClusteringSettings, load_config
+from pace_linkage.engine.blocking import block
+from pace_linkage.engine.cluster import cluster
+from pace_linkage.engine.linker import link
 from pace_linkage.errors import LinkageError
-from pace_linkage.evaluate import pairwise_metrics
-from pace_linkage.linkage import link
+from pace_linkage.evaluate.quality import pairwise_metrics
+from pace_linkage.incremental import batch as inc
+from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 from pace_linkage.normalise import normalise_records
-from pace_linkage.sources import assemble, ingest_source, normalise_source
 
 KEYS = ["source", "record_id"]
 COLUMNS = ["source", "record_id", "first_name", "surname", "dob", "postcode", "nino", "sex"]

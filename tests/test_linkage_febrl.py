@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from pace_linkage.config import LinkageSettings, load_config
-from pace_linkage.datasets import write_febrl
-from pace_linkage.linkage import link, pairwise_quality
-from pace_linkage.sources import assemble, ingest_source, normalise_source
+from pace_linkage.engine.linker import link, pairwise_quality
+from pace_linkage.ingest.datasets import write_febrl
+from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "febrl3.yaml"
 
@@ -77,7 +77,7 @@ def test_saved_model_reapplied_gives_the_same_clusters(febrl3, tmp_path):
     records, person, settings, res = febrl3
     path = tmp_path / "febrl3_model.json"
     res.model.save(path)
-    from pace_linkage.model import FSModel
+    from pace_linkage.engine.model import FSModel
 
     again = link(records, settings, seed=0, model=FSModel.load(path))
     assert np.allclose(again.scores["match_weight"], res.scores["match_weight"])

@@ -6,12 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.blocking import block
-from pace_linkage.compare import compare
 from pace_linkage.config import BlockingRule, ComparisonSpec, EMSettings, LevelSpec, LinkageSettings
+from pace_linkage.engine.blocking import block
+from pace_linkage.engine.compare import compare
+from pace_linkage.engine.model import (
+    FSModel,
+    run_em,
+    sample_random_pairs,
+    total_pairs,
+    train,
+    train_supervised,
+)
+from pace_linkage.engine.score import explain, score
 from pace_linkage.errors import LinkageError
-from pace_linkage.model import FSModel, run_em, sample_random_pairs, total_pairs, train, train_supervised
-from pace_linkage.score import explain, score
 
 SURNAMES = np.array(["SMITH", "BROWN", "WILSON", "CAMPBELL", "STEWART", "THOMSON", "ROBERTSON", "ANDERSON",
                      "MACDONALD", "SCOTT", "REID", "MURRAY", "TAYLOR", "CLARK", "ROSS", "WATSON", "QUIRKE"])
@@ -186,7 +193,7 @@ def test_malformed_model_json_raises_a_linkage_error():
 
 
 def test_pair_labels_come_from_truth_and_absent_records_match_nothing():
-    from pace_linkage.model import pair_labels
+    from pace_linkage.engine.model import pair_labels
 
     recs = pd.DataFrame({"source": ["a", "a", "b", "b"], "record_id": ["1", "2", "1", "9"]})
     truth = pd.DataFrame({"source": ["a", "a", "b"], "record_id": ["1", "2", "1"], "person_id": ["p", "q", "p"]})

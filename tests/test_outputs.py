@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from pace_linkage.errors import InputError
-from pace_linkage.outputs import RunWriter, csv_bytes, parquet_bytes, verify_manifest
 from pace_linkage.redact import safe_csv_frame
+from pace_linkage.store.outputs import RunWriter, csv_bytes, parquet_bytes, verify_manifest
 
 
 def test_published_files_are_owner_only_and_listed_in_the_manifest(tmp_path):

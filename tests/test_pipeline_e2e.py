@@ -18,7 +18,7 @@ def sha(path) -> str:
 
 
 def test_flow_writes_every_output_and_a_manifest(run_out):
-    from pace_linkage.outputs import verify_manifest
+    from pace_linkage.store.outputs import verify_manifest
 
     out, result = run_out
     manifest = verify_manifest(out)

@@ -290,7 +290,7 @@ def test_a_bug_quoting_a_value_is_reraised_without_it_and_with_debug_as_is(monke
 def test_every_output_file_is_owner_only_including_quarantine_tune_and_review(runs, canary, tmp_path):
     from typer.testing import CliRunner
 
-    from pace_linkage.cli import app
+    from flows.cli import app
 
     out = runs["out"]
     assert (out / "quarantine" / "fife_council.csv").is_file()  # the ragged row's PII export

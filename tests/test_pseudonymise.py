@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.compare import ColumnCache, compare_one
 from pace_linkage.config import BloomSpec, ComparisonSpec, Hardening, LevelSpec, load_config
+from pace_linkage.engine.compare import ColumnCache, compare_one
 from pace_linkage.errors import ConfigError
 from pace_linkage.normalise import normalise_records
-from pace_linkage.pseudonymise import (
+from pace_linkage.study.pseudonymise import (
     bits_set_share,
     blake_positions,
     bloom_encode,
@@ -191,8 +191,8 @@ def test_frequency_attack_reidentifies_frequent_values_of_deterministic_encoding
 
 # ------------------------------------------------------------------------------------------- quality
 def test_pseudonymised_linkage_loses_at_most_one_f1_point(synth_data, cfg):
-    from pace_linkage.linkage import link, pairwise_quality
-    from pace_linkage.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.engine.linker import link, pairwise_quality
+    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     records = assemble([normalise_source(ingest_source(s, cfg, synth_data / "extracts"), s, cfg)
                         for s in cfg.sources.items])

@@ -17,7 +17,7 @@ def test_a_pseudonymised_run_writes_no_raw_identifier_and_records_only_the_key_i
         prefect_harness, synth_data, tmp_path, monkeypatch):
     from flows.pipeline import pace_linkage_pipeline
     from pace_linkage.normalise import nino
-    from pace_linkage.pseudonymise import key_id
+    from pace_linkage.study.pseudonymise import key_id
 
     key = secrets.token_hex(32)
     monkeypatch.setenv("PACE_LINKAGE_HMAC_KEY", key)

@@ -41,7 +41,7 @@ def cli_run(data: Path, out: Path, prefect_home: Path, hash_seed: int) -> subpro
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_API", "PREFECT_SERVER_DATABASE", "PACE_LINKAGE_"))}
     env.update(PYTHONHASHSEED=str(hash_seed), PREFECT_HOME=str(prefect_home), PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "pace_linkage", "run", "--extracts", str(data / "extracts"), "--out", str(out),
+    cmd = [sys.executable, "-m", "flows", "run", "--extracts", str(data / "extracts"), "--out", str(out),
            "--truth", str(data / "truth.csv")]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -1,4 +1,4 @@
-"""Report sections for issue 6: what each partner holds, who gets linked less, confusion counts and the
+"""Report sections: what each partner holds, who gets linked less, confusion counts and the
 top false positives / negatives (masked), and the pointer to clerical review."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from conftest import library_run
 
 from pace_linkage.config import load_config
-from pace_linkage.metrics import build_metrics, load_truth
+from pace_linkage.evaluate.metrics import build_metrics, load_truth
 from pace_linkage.report import render_report
 
 

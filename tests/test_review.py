@@ -11,11 +11,11 @@ import pytest
 from test_tune import PAIRS, RECORDS, write_run
 from typer.testing import CliRunner
 
-from pace_linkage import review, tune
-from pace_linkage.cli import app
+from flows.cli import app
 from pace_linkage.config import load_config
 from pace_linkage.errors import InputError
-from pace_linkage.outputs import verify_manifest
+from pace_linkage.evaluate import review, tune
+from pace_linkage.store.outputs import verify_manifest
 
 
 @pytest.fixture(scope="module")

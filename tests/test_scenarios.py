@@ -14,7 +14,7 @@ from conftest import ROOT, library_run, write
 
 from pace_linkage.config import SharingAgreement, load_config, load_scenarios
 from pace_linkage.errors import ConfigError
-from pace_linkage.scenarios import (
+from pace_linkage.study.scenarios import (
     NOT_APPLICABLE,
     aggregates_row,
     apply_scenario,
@@ -224,14 +224,14 @@ def test_the_scenarios_page_is_self_contained_and_escapes_labels():
 # --------------------------------------------------------------------------------------------------
 def test_without_a_key_the_command_fails_with_one_line_before_anything_runs(synth_data, tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "PACE_LINKAGE_HMAC_KEY"}
-    res = subprocess.run([sys.executable, "-m", "pace_linkage", "scenarios", "--extracts", str(synth_data / "extracts"),
+    res = subprocess.run([sys.executable, "-m", "flows", "scenarios", "--extracts", str(synth_data / "extracts"),
                           "--truth", str(synth_data / "truth.csv"), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "PACE_LINKAGE_HMAC_KEY" in lines[0] and "--ephemeral-key" in lines[0]
     assert not (tmp_path / "out").exists()
-    help_ = subprocess.run([sys.executable, "-m", "pace_linkage", "scenarios", "--help"], capture_output=True,
+    help_ = subprocess.run([sys.executable, "-m", "flows", "scenarios", "--help"], capture_output=True,
                            text=True, timeout=60, cwd=ROOT)
     assert help_.returncode == 0 and "--ephemeral-key" in help_.stdout
 

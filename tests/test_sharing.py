@@ -11,8 +11,8 @@ from conftest import ROOT, write
 
 from pace_linkage.config import load_config
 from pace_linkage.errors import SharingError
-from pace_linkage.sharing import check_agreements
-from pace_linkage.sources import assemble, count_totals, ingest_source, normalise_source
+from pace_linkage.ingest.sources import assemble, count_totals, ingest_source, normalise_source
+from pace_linkage.study.sharing import check_agreements
 
 CFG = """
 fields:
@@ -66,7 +66,7 @@ def test_an_expired_agreement_fails_the_run_with_one_line_naming_partner_and_dat
         check_agreements(cfg, today=dt.date(2026, 1, 1))
     assert str(err.value).count("\n") == 0
     assert "'p' expired on 2020-06-30" in str(err.value) and "sharing.expires" in str(err.value)
-    res = subprocess.run([sys.executable, "-m", "pace_linkage", "run", "--extracts", str(tmp_path), "--out",
+    res = subprocess.run([sys.executable, "-m", "flows", "run", "--extracts", str(tmp_path), "--out",
                           str(tmp_path / "out"), "--config", str(tmp_path / "pace.yaml")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 4 and len(res.stderr.strip().splitlines()) == 1
@@ -118,7 +118,7 @@ def release_config(tmp_path, release: str):
 
 
 def test_released_values_go_only_to_recipients_holding_the_same_person(tmp_path):
-    from pace_linkage.sharing import outbound_view, released_fields
+    from pace_linkage.study.sharing import outbound_view, released_fields
 
     records, clusters = release_frames()
     cfg = release_config(tmp_path, "{b: [phone, email]}")
@@ -134,7 +134,7 @@ def test_released_values_go_only_to_recipients_holding_the_same_person(tmp_path)
 
 
 def test_release_to_every_partner_expands_to_the_others_and_never_back_to_the_sender(tmp_path):
-    from pace_linkage.sharing import released_fields
+    from pace_linkage.study.sharing import released_fields
 
     records, clusters = release_frames()
     rel = released_fields(records, clusters, release_config(tmp_path, '{"*": [phone]}'))

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from pace_linkage import store
 from pace_linkage.errors import ConfigError, InputError, PaceError
+from pace_linkage.store import database as store
 
 CANARY_NINO = "AB123456C"
 CANARY_SURNAME = "QUIXOTECANARY"
@@ -290,7 +290,7 @@ def test_outbound_writes_one_partners_view_of_the_stored_run(stored_run, tmp_pat
     each of its records once with its pace_id, then values from SDS only, about persons both hold."""
     from typer.testing import CliRunner
 
-    from pace_linkage.cli import app
+    from flows.cli import app
 
     out, path, _ = stored_run
     target = tmp_path / "to_dwp" / "outbound.csv"
@@ -315,13 +315,13 @@ def test_outbound_writes_one_partners_view_of_the_stored_run(stored_run, tmp_pat
 
 
 def test_run_help_documents_the_store_option():
-    res = subprocess.run([sys.executable, "-m", "pace_linkage", "run", "--help"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "flows", "run", "--help"], capture_output=True, text=True,
                          cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "200"})
     assert res.returncode == 0 and "--store" in res.stdout
 
 
 def test_run_with_a_password_in_the_store_url_fails_fast_in_one_line_without_it(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "pace_linkage", "run", "--extracts", str(tmp_path),
+    res = subprocess.run([sys.executable, "-m", "flows", "run", "--extracts", str(tmp_path),
                           "--out", str(tmp_path / "out"), "--store", "postgresql://pace:s3cr3tpw@127.0.0.1/pace"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     lines = res.stderr.strip().splitlines()

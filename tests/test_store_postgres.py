@@ -1,5 +1,5 @@
 """The central store on a real PostgreSQL (started on 127.0.0.1 by tests/pg.py): COPY round trip, one
-transaction per run, and partner access (RELIABILITY property 31): a partner's role sees only its own
+transaction per run, and partner access: a partner's role sees only its own
 rows, never another partner's nor the NINO column. Permission checks run AS the partner's role (a
 superuser bypasses grants and row-level security, so a check run as one would prove nothing)."""
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import library_run
 from test_store import CANARY_NINO, CANARY_SURNAME, META, frames
 
-from pace_linkage import store
+from pace_linkage.store import database as store
 
 psycopg = pytest.importorskip("psycopg")
 _reason = pg.skip_reason()
@@ -132,7 +132,7 @@ def test_a_password_free_url_that_cannot_connect_gives_one_line_without_values(s
 
 
 # --------------------------------------------------------------------------------------------------
-# Partner access (property 31)
+# Partner access
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("partner,own_rows", [("dwp", 3), ("sds", 2), ("fife_council", 1)])
 def test_a_partner_role_sees_only_its_own_records_with_their_pace_id(url, partner, own_rows):

@@ -15,9 +15,9 @@ import yaml
 import synthetic
 from pace_linkage.config import DEFAULT_CONFIG, load_config
 from pace_linkage.errors import ConfigError, InputError
-from pace_linkage.extract import read_source
+from pace_linkage.ingest.extract import read_source
+from pace_linkage.ingest.sources import SourceFailure, ingest_source, normalise_source
 from pace_linkage.schema import RECORD_ID
-from pace_linkage.sources import SourceFailure, ingest_source, normalise_source
 from synthetic.batches import delivery_dates, first_delivery
 from synthetic.settings import load_settings
 
@@ -292,7 +292,7 @@ def test_batches_need_the_batches_key_and_at_least_two_deliveries(tmp_path):
 def test_synth_cli_writes_batches_and_rejects_fewer_than_two(tmp_path):
     from typer.testing import CliRunner
 
-    from pace_linkage.cli import app
+    from flows.cli import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["synth", "--out", str(tmp_path / "d"), "--people", "120", "--seed", "2", "--batches", "2"])

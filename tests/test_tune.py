@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pace_linkage import tune
-from pace_linkage.cli import app
+from flows.cli import app
 from pace_linkage.errors import InputError
-from pace_linkage.outputs import RunWriter, verify_manifest
+from pace_linkage.evaluate import tune
+from pace_linkage.store.outputs import RunWriter, verify_manifest
 
 # Four people: A (two records), B (two records), C and D (one each).
 RECORDS = [("sds", "A1", "pA"), ("dwp", "A2", "pA"), ("sds", "B1", "pB"), ("dwp", "B2", "pB"),

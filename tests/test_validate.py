@@ -7,8 +7,8 @@ from conftest import write
 
 from pace_linkage.config import load_config
 from pace_linkage.errors import InputError
-from pace_linkage.extract import read_source
-from pace_linkage.validate import map_columns
+from pace_linkage.ingest.extract import read_source
+from pace_linkage.ingest.validate import map_columns
 
 CFG = """
 fields:

@@ -1,5 +1,5 @@
 """The report's "People and their employers" section (metrics key ``people_employers``, written by
-:func:`pace_linkage.employers.people_employers_metrics`).
+:func:`pace_linkage.study.employers.people_employers_metrics`).
 
 Shows how person records were linked to employers (by match level), how many persons carry an employer, the
 accuracy against truth when there is one, the affected people each partner saw per employer (ids only, counts

@@ -13,7 +13,7 @@ Small-count suppression: with ``small_count_threshold`` = k > 0 every displayed 
 shown as ``*`` (tables, cards, tooltips) and drawn as no mark in charts; a rate whose numerator or
 denominator is suppressed is suppressed too. In these tables suppression is primary only: a suppressed cell
 may still be derivable from a total and the other cells. The aggregate tables (``aggregates``,
-``aggregates_withheld``, from :mod:`pace_linkage.aggregates`) are the exception: they arrive with primary and
+``aggregates_withheld``, from :mod:`pace_linkage.study.aggregates`) are the exception: they arrive with primary and
 secondary suppression already applied (:func:`pace_linkage.redact.suppress_table` rules, their own threshold)
 and are shown as they are.
 """
@@ -776,7 +776,7 @@ def _sec_pseudonymisation(m: Mapping[str, Any], pg: _Page) -> str | None:
                     "`pace-linkage scenarios` (pseudonymised scenario)."))
 
 
-# --- aggregate-only sharing (pace_linkage.aggregates): tables arrive already suppressed ----------------------
+# --- aggregate-only sharing (pace_linkage.study.aggregates): tables arrive already suppressed ----------------------
 def _agg_n(v: Any) -> str:
     """A published aggregate cell: ``*`` as is, a count with separators, a dash when missing."""
     if v == SUPPRESSED:

@@ -194,7 +194,7 @@ def _sec_pseudonymisation(doc: Mapping[str, Any], pg: _Page) -> str | None:
                                "attacker's best case). The plaintext only scores the guesses; plaintext and "
                                "encodings were held together in memory at the study site and no pair of them was "
                                "written."))
-    from pace_linkage import pseudonymise as pseud
+    from pace_linkage.study import pseudonymise as pseud
 
     known = getattr(pseud, "KNOWN_ATTACKS", None) or KNOWN_ATTACKS_FALLBACK
     parts.append("<h3>Known attacks</h3><ul>" + "".join(f"<li>{escape(a)}</li>" for a in known) + "</ul>")

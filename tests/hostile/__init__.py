@@ -1,1 +1,1 @@
-"""Hostile inputs and value-free errors: the reliability properties 1-10, 19, 21 and 24."""
+"""Hostile inputs and value-free errors: accounting and validation, value-free errors, no retry of a mistake, plain flow parameters."""

@@ -1,5 +1,5 @@
-"""Errors carry no field value (property 24); config errors come all at once, one line each, and are never
-retried (properties 8 and 19)."""
+"""Errors carry no field value; config errors come all at once, one line each, and are never
+retried."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import typer
 
 from pace_linkage.config import load_config
 from pace_linkage.errors import NON_RETRYABLE, ConfigError, InputError, LinkageError, PaceError, SharingError
-from pace_linkage.extract import read_source
-from pace_linkage.sources import SourceFailure, ingest_source
+from pace_linkage.ingest.extract import read_source
+from pace_linkage.ingest.sources import SourceFailure, ingest_source
 
 from .conftest import CANARY_DOB, CANARY_INT, CANARY_NINO, CANARY_SURNAME, source, write_bytes
 
@@ -27,7 +27,7 @@ def assert_value_free(text: str) -> None:
 
 
 def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pace_linkage", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "flows", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 
@@ -49,7 +49,7 @@ def test_a_file_that_fails_its_source_never_quotes_a_value(tmp_path, case):
     src = source(**{"columns": {"nino": "NINO", "surname": "Surname"}, **kw})
     write_bytes(tmp_path / src.file, data)
     with pytest.raises(InputError) as err:
-        from pace_linkage.validate import map_columns
+        from pace_linkage.ingest.validate import map_columns
 
         map_columns(read_source(src, tmp_path), src, None)
     assert_value_free(str(err.value))
@@ -78,7 +78,7 @@ def test_a_bad_config_value_is_named_by_file_and_key_but_never_quoted(tmp_path, 
 
 
 def test_review_labels_with_values_in_them_are_reported_by_line_and_column_only(tmp_path, hostile_run):
-    from pace_linkage import review, tune
+    from pace_linkage.evaluate import review, tune
 
     sheet = "pair_id,source_l,record_id_l,source_r,record_id_r,label,stratum,stratum_pairs\n"
     sheet += f"1,alpha,{CANARY_NINO},beta,{CANARY_SURNAME},{CANARY_DOB},{CANARY_INT},{CANARY_NINO}\n"
@@ -90,7 +90,7 @@ def test_review_labels_with_values_in_them_are_reported_by_line_and_column_only(
 
 
 def test_a_model_file_holding_values_is_refused_without_quoting_them(tmp_path):
-    from pace_linkage.model import FSModel
+    from pace_linkage.engine.model import FSModel
 
     path = write_bytes(tmp_path / "model.json", f'{{"format": "{CANARY_NINO}", "x": "{CANARY_DOB}"}}')
     with pytest.raises(LinkageError) as err:
@@ -99,20 +99,20 @@ def test_a_model_file_holding_values_is_refused_without_quoting_them(tmp_path):
 
 
 def test_the_truth_loader_never_quotes_its_first_row(tmp_path):
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate.metrics import load_truth
 
     path = write_bytes(tmp_path / "truth.csv", f"alpha,{CANARY_NINO},{CANARY_SURNAME}\n")
     with pytest.raises(InputError) as err:
         load_truth(path)
     if any(c in str(err.value) for c in CANARIES):
         pytest.xfail("BUG (metrics.load_truth, helper J's file): a truth file without a header row is quoted in "
-                     "'have: ...'; use pace_linkage.extract.header_names(list(truth.columns)) there")
+                     "'have: ...'; use pace_linkage.ingest.extract.header_names(list(truth.columns)) there")
     assert_value_free(str(err.value))
 
 
 # ----------------------------------------------------------------------------------------------- the CLI
 def test_cli_fail_prints_only_the_type_of_an_unexpected_exception(capsys, monkeypatch):
-    from pace_linkage import cli as cli_module
+    from flows import cli as cli_module
 
     monkeypatch.setitem(cli_module._state, "debug", False)
     for exc in (ValueError(CANARY_NINO), KeyError(CANARY_SURNAME), RuntimeError(f"bad dob {CANARY_DOB}")):
@@ -124,7 +124,7 @@ def test_cli_fail_prints_only_the_type_of_an_unexpected_exception(capsys, monkey
 
 
 def test_cli_fail_prints_a_pace_error_one_line_per_problem_with_its_exit_code(capsys):
-    from pace_linkage import cli as cli_module
+    from flows import cli as cli_module
 
     with pytest.raises(typer.Exit) as ex:
         cli_module.fail(ConfigError("a.yaml: seed: bad", "a.yaml: linkage.x: unknown key"))
@@ -135,13 +135,13 @@ def test_cli_fail_prints_a_pace_error_one_line_per_problem_with_its_exit_code(ca
 def test_an_unexpected_exception_inside_a_verb_reaches_stderr_as_its_type_only(monkeypatch):
     from typer.testing import CliRunner
 
-    import pace_linkage.datasets
-    from pace_linkage.cli import app
+    import pace_linkage.ingest.datasets
+    from flows.cli import app
 
     def boom(which, out):
         raise ValueError(f"{CANARY_NINO} {CANARY_SURNAME} {CANARY_DOB}")
 
-    monkeypatch.setattr(pace_linkage.datasets, "write_febrl", boom)
+    monkeypatch.setattr(pace_linkage.ingest.datasets, "write_febrl", boom)
     res = CliRunner().invoke(app, ["febrl", "--which", "1", "--out", "unused"])
     assert res.exit_code == 70
     assert "internal error: ValueError" in res.output and "Traceback" not in res.output

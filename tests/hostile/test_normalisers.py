@@ -1,4 +1,4 @@
-"""Normalisers are total and idempotent (property 9) and hold the NINO / postcode / DOB rules (property 10)."""
+"""Normalisers are total and idempotent and hold the NINO / postcode / DOB rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flow parameters are paths, numbers and enum names only (property 21): nothing a frame or record could ride in."""
+"""Flow parameters are paths, numbers and enum names only: nothing a frame or record could ride in."""
 
 from __future__ import annotations
 

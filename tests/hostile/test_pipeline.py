@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pace_linkage.validate import ROW_REASONS
+from pace_linkage.ingest.validate import ROW_REASONS
 
 from .conftest import ALPHA_BAD, FORMULA_STARTS
 
@@ -47,9 +47,9 @@ def run(hostile_run):
 @pytest.fixture(scope="module")
 def extra_csvs(run, hostile, tmp_path_factory) -> list[Path]:
     """The review export and the tuner's thresholds.csv for the hostile run (library path)."""
-    from pace_linkage import review, tune
     from pace_linkage.config import load_config
-    from pace_linkage.metrics import load_truth
+    from pace_linkage.evaluate import review, tune
+    from pace_linkage.evaluate.metrics import load_truth
 
     out = run[0]
     cfg = load_config(hostile["config"])

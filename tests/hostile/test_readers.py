@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from pace_linkage.errors import InputError
-from pace_linkage.extract import looks_like_value, read_source
-from pace_linkage.metrics import load_truth
+from pace_linkage.evaluate.metrics import load_truth
+from pace_linkage.ingest.extract import looks_like_value, read_source
+from pace_linkage.ingest.validate import ROW_REASONS, map_columns
 from pace_linkage.normalise import name_columns
-from pace_linkage.validate import ROW_REASONS, map_columns
 
 from .conftest import CANARY_DOB, CANARY_NINO, CANARY_SURNAME, source, write_bytes
 

@@ -7,10 +7,10 @@ scoring (one float64 Bayes factor per comparison and pair) -- runs on partitions
 run anywhere (``flows/tasks.py``: ``compare-partition``, ``score-partition``). Two passes:
 
 1. :func:`compare_partition`: gamma of the partition's pairs (int8, one byte per comparison and pair) and
-   its gamma :class:`~pace_linkage.model.PatternCounts` (overall, per blocking rule and, for supervised
+   its gamma :class:`~pace_linkage.engine.model.PatternCounts` (overall, per blocking rule and, for supervised
    training, per truth label): a few thousand rows whatever the number of pairs.
 2. Training once, from the counts of every partition combined
-   (:func:`~pace_linkage.model.combine_pattern_counts`, :func:`~pace_linkage.model.fit_from_counts`): u
+   (:func:`~pace_linkage.engine.model.combine_pattern_counts`, :func:`~pace_linkage.engine.model.fit_from_counts`): u
    comes from random record pairs as before, never from the candidates, so nothing else is needed.
 3. :func:`score_partition`: match weight and probability of the partition's pairs, given its gamma.
    Only the slim columns come back (:data:`SLIM_COLUMNS`: ``l``, ``r``, ``rule``, ``match_weight``,
@@ -31,7 +31,7 @@ temporaries exist for one partition at a time instead of for all pairs.
 Results are identical to the unpartitioned stages, bit for bit: comparing and scoring are element-wise
 per pair (term frequencies come from all the records, held by every partition), partitions are
 concatenated in order, and training from combined pattern counts is the same computation as training on
-all of gamma (:func:`pace_linkage.model.train` itself goes through the counts).
+all of gamma (:func:`pace_linkage.engine.model.train` itself goes through the counts).
 
 Every partition task reads the same records: :class:`PartitionContext` holds them with the settings, and
 builds its column cache (codes, parsed dates ...) and the blocking rules' keys once, lazily, where it
@@ -49,16 +49,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pace_linkage import compare as compare_mod
-from pace_linkage import model as fs_model
-from pace_linkage.blocking import block
-from pace_linkage.cluster import cluster
-from pace_linkage.compare import ColumnCache
 from pace_linkage.config import LinkageSettings
+from pace_linkage.engine import compare as compare_mod
+from pace_linkage.engine import model as fs_model
+from pace_linkage.engine.blocking import block
+from pace_linkage.engine.cluster import cluster
+from pace_linkage.engine.compare import ColumnCache
+from pace_linkage.engine.model import FSModel, PatternCounts
+from pace_linkage.engine.score import score
 from pace_linkage.errors import LinkageError
-from pace_linkage.model import FSModel, PatternCounts
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE, SOURCE
-from pace_linkage.score import score
 
 SLIM_COLUMNS = (LEFT, RIGHT, RULE, MATCH_WEIGHT, MATCH_PROBABILITY)
 
@@ -66,7 +66,7 @@ SLIM_COLUMNS = (LEFT, RIGHT, RULE, MATCH_WEIGHT, MATCH_PROBABILITY)
 class PartitionContext:
     """The records and linkage settings every partition task reads, with per-process lazy caches.
 
-    ``person`` (optional): a truth person code per record (:func:`pace_linkage.model.person_codes`), for
+    ``person`` (optional): a truth person code per record (:func:`pace_linkage.engine.model.person_codes`), for
     supervised training; codes only, never a truth value. Pickling keeps the records, settings and codes
     and drops the caches (they are rebuilt where the context is unpickled). A plain class on purpose: Prefect
     passes it to tasks as an opaque value (it would rebuild a dataclass field by field)."""
@@ -179,7 +179,7 @@ def concat_parts(parts: Sequence[pd.DataFrame], index: pd.Index) -> pd.DataFrame
 
 
 def train_partitioned(ctx: PartitionContext, counts: Sequence[PatternCounts], seed: int) -> FSModel:
-    """Train once from the pattern counts of every partition (as :func:`pace_linkage.model.fit`)."""
+    """Train once from the pattern counts of every partition (as :func:`pace_linkage.engine.model.fit`)."""
     combined = fs_model.combine_pattern_counts(counts, ctx.settings)
     return fs_model.fit_from_counts(ctx.records, combined, ctx.settings, seed, cache=ctx.cache)
 
@@ -221,9 +221,9 @@ def link_partitioned(
     model: FSModel | None = None, duplicate_free: np.ndarray | None = None, id_column: str = "pace_id",
     truth: pd.DataFrame | None = None, mapper: Mapper = run_in_turn,
 ):
-    """:func:`pace_linkage.linkage.link` with compare/train/score partitioned (same results, with the slim
+    """:func:`pace_linkage.engine.linker.link` with compare/train/score partitioned (same results, with the slim
     score columns). ``partition_pairs`` defaults to ``settings.partition_pairs``."""
-    from pace_linkage.linkage import LinkResult, positional
+    from pace_linkage.engine.linker import LinkResult, positional
 
     records = positional(records)
     t: dict = {}

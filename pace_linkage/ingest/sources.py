@@ -16,12 +16,12 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import PaceError
-from pace_linkage.extract import Extract, read_source
-from pace_linkage.holdings import items_of, source_holdings
+from pace_linkage.ingest.extract import Extract, read_source
+from pace_linkage.ingest.validate import check_records, map_columns, raw_rows
 from pace_linkage.normalise import normalise_records
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
-from pace_linkage.sharing import consent_mask, restrict_raw, shared_view
-from pace_linkage.validate import check_records, map_columns, raw_rows
+from pace_linkage.study.holdings import items_of, source_holdings
+from pace_linkage.study.sharing import consent_mask, restrict_raw, shared_view
 
 QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
 
@@ -40,9 +40,9 @@ class SourceBatch:
     rows_withheld: int = 0
     blank_lines: int = 0
     normalised: bool = False
-    # per data item, accepted rows with a value (pace_linkage.holdings.source_holdings); set by normalise_source
+    # per data item, accepted rows with a value (pace_linkage.study.holdings.source_holdings); set by normalise_source
     holdings: dict | None = None
-    # sharing.without_consent: aggregates -- counts of the withheld rows (pace_linkage.aggregates.extract_counts,
+    # sharing.without_consent: aggregates -- counts of the withheld rows (pace_linkage.study.aggregates.extract_counts,
     # columns source, dimension, category, clients), made at ingest; the rows themselves are never kept
     withheld_counts: pd.DataFrame | None = None
 
@@ -110,7 +110,7 @@ def _withheld_counts(ext: Extract, src: SourceConfig, cfg: PaceConfig, consent: 
     (computed from the full source config: the counted items are not linkage fields)."""
     if not src.sharing or src.sharing.without_consent != "aggregates":
         return None
-    from pace_linkage.aggregates import extract_counts
+    from pace_linkage.study.aggregates import extract_counts
 
     return extract_counts(ext, src, cfg, rows=~consent)
 

@@ -1,4 +1,4 @@
-"""Sharing scenarios: what the partnership would get under each way of sharing (issue 8, the feasibility study).
+"""Sharing scenarios: what the partnership would get under each way of sharing (the feasibility study's question).
 
 A scenario (``config/scenarios.yaml``, validated by :func:`pace_linkage.config.load_scenarios`) is a named set of
 transforms of a base config. :func:`apply_scenario` applies them as a pure function, so a scenario run is an
@@ -10,7 +10,7 @@ Transforms, in order:
 
 * ``partners``: only these sources take part.
 * ``withhold_fields``: a field is removed from the ``sharing.allowed_fields`` of the partners listed (``all``:
-  every partner). A field outside ``allowed_fields`` is never read (pace_linkage.sharing).
+  every partner). A field outside ``allowed_fields`` is never read (pace_linkage.study.sharing).
 * ``only_fields``: every partner's ``allowed_fields`` is cut down to these.
 * ``consent: required``: each partner's ``items.consent`` column (its first column) becomes its
   ``sharing.consent_column``, unless the agreement already names one; rows without an accepted consent value are
@@ -143,7 +143,7 @@ def require_keys(cfgs: dict[str, PaceConfig], specs: list[ScenarioSpec], ephemer
     """One ConfigError line if a pseudonymised linkage scenario's key is to come from an environment variable
     that is not set (or not a valid key) and no ephemeral key was asked for. Secret blocks are checked by the
     flow, which can reach Prefect."""
-    from pace_linkage.pseudonymise import load_key
+    from pace_linkage.study.pseudonymise import load_key
 
     if ephemeral:
         return
@@ -254,11 +254,11 @@ def comparison_frame(rows: list[dict]) -> pd.DataFrame:
 def attack_study(records: pd.DataFrame, cfg: PaceConfig, key: bytes,
                  fields: tuple[str, ...] = ("surname", "first_name")) -> dict:
     """Frequency alignment (tokens and Bloom filters) and pattern mining (Bloom filters) against the encodings
-    that :func:`pace_linkage.pseudonymise.pseudonymise_records` gives ``records`` (NORMALISED plaintext) under
+    that :func:`pace_linkage.study.pseudonymise.pseudonymise_records` gives ``records`` (NORMALISED plaintext) under
     ``key``, per field. The attacker's public list is the plaintext frequency list of the field over all
     ``records`` (a census-like list that fits the data exactly: the attacker's best case); the plaintext only
     scores the guesses. Returns aggregates only (shares and counts, never a value or a token)."""
-    from pace_linkage import pseudonymise as ps
+    from pace_linkage.study import pseudonymise as ps
 
     if cfg.pseudonymise is None:
         raise ConfigError(f"{cfg.config_file or 'config'}: pseudonymise: section missing (no encodings to attack)")

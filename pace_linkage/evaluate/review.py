@@ -51,10 +51,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import ConfigError, InputError
-from pace_linkage.outputs import csv_bytes, write_private_csv
-from pace_linkage.redact import mask_series
-from pace_linkage.schema import MATCH_WEIGHT, RECORD_ID, SOURCE
-from pace_linkage.tune import (
+from pace_linkage.evaluate.tune import (
     PAIR_KEYS,
     RunData,
     add_to_run,
@@ -64,6 +61,9 @@ from pace_linkage.tune import (
     unneutralise,
     weight_from_probability,
 )
+from pace_linkage.redact import mask_series
+from pace_linkage.schema import MATCH_WEIGHT, RECORD_ID, SOURCE
+from pace_linkage.store.outputs import csv_bytes, write_private_csv
 
 LABELS = ("match", "non-match", "unsure")
 _SYNONYMS = {
@@ -188,7 +188,7 @@ def _kind(cfg: PaceConfig, column: str) -> str:
 
 def normalised_records(cfg: PaceConfig, extracts_dir: Path) -> pd.DataFrame:
     """Every source ingested and normalised as the pipeline does (a failing source is an InputError)."""
-    from pace_linkage.sources import SourceFailure, assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
 
     batches, failed = [], []
     for src in cfg.sources.items:
@@ -495,7 +495,7 @@ def read_clerical(path: Path) -> pd.DataFrame | None:
 
 def import_review(path: Path, run: RunData, threshold: float | None = None) -> dict:
     """Read the labels, estimate, and write review_estimate.json and clerical.csv into the run folder."""
-    from pace_linkage.outputs import json_bytes
+    from pace_linkage.store.outputs import json_bytes
 
     labels = read_labels(path, run)
     if threshold is None:

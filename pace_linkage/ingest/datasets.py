@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pace_linkage.outputs import make_private_dir
+from pace_linkage.store.outputs import make_private_dir
 
 
 def _person(ids: pd.Index) -> pd.Series:

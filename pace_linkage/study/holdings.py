@@ -16,7 +16,7 @@ Rules:
   item and the column, never a value); the source itself never fails for it. If only some of an
   item's columns are missing, the item is judged on the columns present, with a warning.
 * Computed once per source while its raw extract is still in memory (:func:`source_holdings`,
-  called from :func:`pace_linkage.sources.normalise_source`); only counts are kept.
+  called from :func:`pace_linkage.ingest.sources.normalise_source`); only counts are kept.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ Rules:
   stored as SQL ``DATE``). On PostgreSQL an empty text value is stored as NULL (``COPY`` in CSV form).
 * Messages name tables, columns and the store, never a value; a PostgreSQL URL is shown without password.
 
-Partner access (PostgreSQL only; property 31 of RELIABILITY.md):
+Partner access (PostgreSQL only):
 
 * Each partner (source) gets a role ``pace_<source>`` (created ``NOLOGIN`` if missing: the DBA grants
   login). It has no privilege on ``pairs`` (pairs cross partners) and none on ``runs`` beyond reading it.
@@ -41,7 +41,7 @@ Partner access (PostgreSQL only; property 31 of RELIABILITY.md):
   ``nino``: no NINO goes out unless a later sharing agreement lists it (``private_columns``).
 * The view ``pace.partner_records`` (``security_invoker``, so the RLS above applies to the reader) joins a
   partner's own records to their ``pace_id`` s, without the private columns.
-* ``released`` (what other partners' agreements release to a partner, :mod:`pace_linkage.sharing`) has
+* ``released`` (what other partners' agreements release to a partner, :mod:`pace_linkage.study.sharing`) has
   row-level security on its recipient: a partner role reads only the rows addressed to it
   (``current_user = 'pace_' || to_source``).
 """
@@ -67,7 +67,7 @@ from pace_linkage.errors import ConfigError, InputError, PaceError
 from pace_linkage.schema import RECORD_ID, SOURCE
 
 TABLES = ("records", "clusters", "pairs", "released")  # run tables, written in this order
-# Incremental linkage (pace_linkage.incremental): the system's current state, replaced whole by each
+# Incremental linkage (pace_linkage.incremental.batch): the system's current state, replaced whole by each
 # incremental run (``run_id`` = the run that wrote it), and append-only logs keyed by run id.
 STATE_TABLES = ("state_records", "state_assignments", "state_ids", "state_clerical", "state_model")
 LOG_TABLES = ("id_history", "removed_records")
@@ -149,15 +149,15 @@ def _as_date(s: pd.Series) -> pd.Series:
 
 
 def run_tables(run) -> dict[str, pd.DataFrame]:
-    """The store's frames of a finished run (a :class:`pace_linkage.metrics.RunResults`).
+    """The store's frames of a finished run (a :class:`pace_linkage.evaluate.metrics.RunResults`).
 
     ``records`` holds key columns, the line, the clean canonical fields (dates as dates) and flags, but not
     the derived blocking columns (``_sound``, ``_area``...), which are recomputable; ``clusters`` and
     ``pairs`` are what ``clusters.csv`` and ``pairs.parquet`` hold; ``released`` what the sharing agreements
-    let each partner receive back (:func:`pace_linkage.sharing.released_fields`).
+    let each partner receive back (:func:`pace_linkage.study.sharing.released_fields`).
     """
-    from pace_linkage.metrics import pairs_frame
-    from pace_linkage.sharing import released_fields
+    from pace_linkage.evaluate.metrics import pairs_frame
+    from pace_linkage.study.sharing import released_fields
 
     cfg = run.cfg
     rec = run.records
@@ -200,9 +200,9 @@ def store_run(url: str | os.PathLike, run, run_id: str, *, state: Mapping[str, p
 
 def partner_outbound(url: str | os.PathLike, partner: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
     """``(run id, view)``: what ``partner`` may see of a stored run (default: the run written last), as
-    :func:`pace_linkage.sharing.outbound_view` gives it: its own records with their pace id, and what other
+    :func:`pace_linkage.study.sharing.outbound_view` gives it: its own records with their pace id, and what other
     partners' agreements release to it. Names the partner and run only in errors, never a value."""
-    from pace_linkage.sharing import outbound_view
+    from pace_linkage.study.sharing import outbound_view
 
     with open_store(url) as st:
         if not st.has_table(RUNS):

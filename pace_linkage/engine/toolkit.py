@@ -1,6 +1,6 @@
 """The recordlinkage toolkit seam: pace-linkage comparisons as toolkit features.
 
-Kept apart from :mod:`pace_linkage.compare` so that the pipeline does not import the toolkit (and the
+Kept apart from :mod:`pace_linkage.engine.compare` so that the pipeline does not import the toolkit (and the
 scikit-learn it brings, about 3 s) unless someone uses this seam.
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from recordlinkage.base import BaseCompareFeature
 
-from pace_linkage.compare import ColumnCache, compare_one, spec_columns
 from pace_linkage.config import ComparisonSpec
+from pace_linkage.engine.compare import ColumnCache, compare_one, spec_columns
 
 
 class MultiLevelFeature(BaseCompareFeature):

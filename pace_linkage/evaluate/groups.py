@@ -22,7 +22,7 @@ Figures per group (:func:`linked_less`):
 * ``linkage_rate``: share of the group's records whose cluster holds at least one other record.
 * ``estimated_missed_links`` (no truth needed): the sum of match probabilities of candidate pairs
   below the threshold, attributed to the groups of both records (once when both are in one group).
-* with truth, at cluster level as in :func:`pace_linkage.evaluate.pairwise_metrics`: ``true_pairs``
+* with truth, at cluster level as in :func:`pace_linkage.evaluate.quality.pairwise_metrics`: ``true_pairs``
   (true matching pairs with at least one record in the group), ``found_pairs`` (those whose two
   records share a cluster), ``recall`` = found / true (None with no true pair) and ``missed_links`` =
   true - found. Counted from group sizes: the pairs seen from the group's records, less the pairs
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.evaluate import _choose2, _codes, _person_codes
+from pace_linkage.evaluate.quality import _choose2, _codes, _person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
 UNKNOWN = "unknown"

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.blocking import BlockingResult, block
-from pace_linkage.cluster import ClusterResult, cluster
-from pace_linkage.compare import ColumnCache, compare
 from pace_linkage.config import LinkageSettings
-from pace_linkage.model import FSModel, train
-from pace_linkage.score import score
+from pace_linkage.engine.blocking import BlockingResult, block
+from pace_linkage.engine.cluster import ClusterResult, cluster
+from pace_linkage.engine.compare import ColumnCache, compare
+from pace_linkage.engine.model import FSModel, train
+from pace_linkage.engine.score import score
 
 
 @dataclass

@@ -5,7 +5,7 @@ dimensions (configured in ``aggregates.dimensions``, see :class:`pace_linkage.co
 and sends only the counts; the centre publishes them after small-number suppression. This module also
 serves partners whose agreement says ``without_consent: aggregates``: their rows without consent stay out
 of linkage, but are counted at ingest (:func:`extract_counts`, called by
-:func:`pace_linkage.sources.ingest_source`).
+:func:`pace_linkage.ingest.sources.ingest_source`).
 
 Counting, at the partner (:func:`partner_counts` / :func:`extract_counts`), from the raw extract through
 the partner's ``items`` (data item -> its own columns). A *client* here is one row of the partner's
@@ -22,10 +22,10 @@ extract (a contact): a person seen by three partners, or twice by one, is counte
   none counts under ``none recorded``.
 * ``category``: one value per cell, cleaned and case-merged as for ``multi``; blank: ``none recorded``.
 * ``council_area``: the postcode normalised (:mod:`pace_linkage.normalise.postcode`) and placed by
-  :func:`pace_linkage.groups.council_area`; none or invalid: ``unknown``.
+  :func:`pace_linkage.evaluate.groups.council_area`; none or invalid: ``unknown``.
 
 An item with several columns takes, per row, the first column holding a value (``multi``: the values of
-all of them). Blank means empty or a "nothing recorded" token (:data:`pace_linkage.holdings.BLANK_TOKENS`).
+all of them). Blank means empty or a "nothing recorded" token (:data:`pace_linkage.study.holdings.BLANK_TOKENS`).
 A partner that does not list the item, or whose file lacks all of its columns, gets no table row for the
 dimension (reported as not held). Every counted row lands in exactly one category of each other kind.
 
@@ -55,13 +55,13 @@ import pandas as pd
 
 from pace_linkage.config import AggregateDimension, AggregatesSettings, PaceConfig, SourceConfig
 from pace_linkage.errors import PaceError
-from pace_linkage.extract import Extract, read_source
-from pace_linkage.groups import OUTSIDE, council_area
-from pace_linkage.holdings import BLANK_TOKENS, items_of, non_blank
+from pace_linkage.evaluate.groups import OUTSIDE, council_area
+from pace_linkage.ingest.extract import Extract, read_source
 from pace_linkage.normalise.dates import date_columns
 from pace_linkage.normalise.postcode import postcode_series
 from pace_linkage.redact import SUPPRESSED, suppression_pattern
 from pace_linkage.schema import SOURCE
+from pace_linkage.study.holdings import BLANK_TOKENS, items_of, non_blank
 
 UNKNOWN = "unknown"
 NONE_RECORDED = "none recorded"
@@ -362,7 +362,7 @@ def run_aggregates(cfg: PaceConfig, extracts_dir: Path, today: dt.date | None = 
     ``sharing.consent_column`` does not hold an allowed value are not counted, unless the agreement says
     ``without_consent: aggregates``. Adds ``mode``, ``labels`` ({source: label}), ``consent`` ({source:
     rule}) and ``sources_failed`` to the :func:`aggregate_tables` result."""
-    from pace_linkage.sharing import consent_mask
+    from pace_linkage.study.sharing import consent_mask
 
     today = today or dt.date.today()
     frames, failed, consent = [], [], {}

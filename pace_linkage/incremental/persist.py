@@ -1,8 +1,8 @@
 """Incremental linkage's state in the central store, and the files an incremental run reads.
 
-:mod:`pace_linkage.incremental` works on a :class:`~pace_linkage.incremental.State` of frames; this module maps
-it to the store's tables (:data:`pace_linkage.store.STATE_TABLES`, replaced whole by each incremental run, and
-:data:`pace_linkage.store.LOG_TABLES`, appended per run id) and reads the deliveries' side files:
+:mod:`pace_linkage.incremental.batch` works on a :class:`~pace_linkage.incremental.batch.State` of frames; this module maps
+it to the store's tables (:data:`pace_linkage.store.database.STATE_TABLES`, replaced whole by each incremental run, and
+:data:`pace_linkage.store.database.LOG_TABLES`, appended per run id) and reads the deliveries' side files:
 
 * ``state_records`` / ``state_assignments`` / ``state_ids`` / ``state_clerical``: the state's frames as they
   are (the clerical decisions' ``run_id`` is stored as ``decided_run``: ``run_id`` is the store's own column). ``state_model``: one row, the model as JSON (:meth:`FSModel.to_json`), so later runs reuse it.
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pace_linkage import incremental as inc
+from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import InputError
-from pace_linkage.model import FSModel
+from pace_linkage.incremental import batch as inc
 from pace_linkage.schema import RECORD_ID, SOURCE
 
 DELETIONS_FILE = "deletions.csv"
@@ -68,7 +68,7 @@ def _cast_like(frame: pd.DataFrame, like: pd.DataFrame | None) -> pd.DataFrame:
 
 def load_state(store, like: pd.DataFrame | None = None) -> tuple[inc.State, FSModel | None]:
     """The state and model an earlier incremental run left in ``store`` (an open
-    :class:`pace_linkage.store.Store`), or an empty state and no model."""
+    :class:`pace_linkage.store.database.Store`), or an empty state and no model."""
     tables = store.read_state()
     if "state_ids" not in tables:
         return inc.empty_state(), None
@@ -120,7 +120,7 @@ def read_deletions(path: Path) -> pd.DataFrame | None:
 def read_clerical_decisions(path: Path) -> pd.DataFrame:
     """Clerical decisions as (source_l, record_id_l, source_r, record_id_r, decision): review's clerical.csv
     (label match / non-match) or a file with a ``decision`` column; unsure or blank labels are left out."""
-    from pace_linkage.tune import unneutralise
+    from pace_linkage.evaluate.tune import unneutralise
 
     path = Path(path)
     keys = inc.PAIR_KEY_COLUMNS
@@ -142,14 +142,14 @@ def read_clerical_decisions(path: Path) -> pd.DataFrame:
 
 def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failures, timings: dict,
                 key_id: str | None = None):
-    """A :class:`~pace_linkage.metrics.RunResults` for an incremental run, so the usual metrics, report and
+    """A :class:`~pace_linkage.evaluate.metrics.RunResults` for an incremental run, so the usual metrics, report and
     outputs apply: ``records`` and ``clusters`` are every live record after the run (its persons, with their
     persistent ids); blocking, gamma and scores are this run's candidate pairs (new x new, new x existing),
     re-indexed to those records."""
-    from pace_linkage.blocking import BlockingResult
-    from pace_linkage.cluster import ClusterResult
+    from pace_linkage.engine.blocking import BlockingResult
+    from pace_linkage.engine.cluster import ClusterResult
     from pace_linkage.errors import LinkageError
-    from pace_linkage.metrics import RunResults
+    from pace_linkage.evaluate.metrics import RunResults
     from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE
 
     if result.model is None:
@@ -187,7 +187,7 @@ def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failure
 
 def change_metrics(result: inc.BatchResult) -> dict:
     """What changed in this run, for metrics.json and the report: the summary of
-    :func:`pace_linkage.incremental.link_batch` and the events by kind (counts only)."""
+    :func:`pace_linkage.incremental.batch.link_batch` and the events by kind (counts only)."""
     ev = result.events
     by_event = ev["event"].value_counts().sort_index() if len(ev) else pd.Series(dtype="int64")
     by_source = {}

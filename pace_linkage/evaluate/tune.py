@@ -3,7 +3,7 @@
 A finished run folder holds every candidate pair with its weight (``pairs.parquet``) and every clustered
 record (``clusters.csv``). :func:`load_run` maps the pairs' (source, record_id) keys back to record
 positions, and :func:`sweep` re-clusters at each threshold of a grid with
-:func:`pace_linkage.evaluate.threshold_sweep` (connected components of the pairs >= t, no conflict
+:func:`pace_linkage.evaluate.quality.threshold_sweep` (connected components of the pairs >= t, no conflict
 splitting, so figures at the run's own threshold can differ slightly from ``metrics.json``, which
 splits conflicting clusters).
 
@@ -15,10 +15,10 @@ Rules:
 * **The grid** (:func:`threshold_grid`): probabilities 0.01, 0.02, ..., 0.99, plus the extremes in
   match-weight space (weights +-7, 10, 15, 20, 25, 30, 40: probabilities from ~1e-12 to 1 - 1e-12), plus
   the run's own threshold.
-* **Recommendations** (:func:`pace_linkage.evaluate.recommend_threshold`): the best-F1 threshold (ties
+* **Recommendations** (:func:`pace_linkage.evaluate.quality.recommend_threshold`): the best-F1 threshold (ties
   to the highest) and the lowest threshold reaching the precision floor (the most recall for it).
 * **Outputs** (:func:`write_tune`): ``thresholds.csv``, ``thresholds.html`` (self-contained inline SVG)
-  and ``recommendation.json``, written with :class:`~pace_linkage.outputs.RunWriter` (0600 files, own
+  and ``recommendation.json``, written with :class:`~pace_linkage.store.outputs.RunWriter` (0600 files, own
   manifest). Nothing written holds a record value: only counts and rates.
 """
 
@@ -35,12 +35,19 @@ import numpy as np
 import pandas as pd
 
 import pace_linkage
-from pace_linkage import evaluate
 from pace_linkage.errors import InputError
-from pace_linkage.outputs import FILE_MODE, RunWriter, _write_bytes, json_bytes, sha256_file, verify_manifest
+from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.redact import FORMULA_STARTS
 from pace_linkage.report.svg import line_chart
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
+from pace_linkage.store.outputs import (
+    FILE_MODE,
+    RunWriter,
+    _write_bytes,
+    json_bytes,
+    sha256_file,
+    verify_manifest,
+)
 
 KEY_SEP = "\x1f"
 PAIR_KEYS = ["source_l", "record_id_l", "source_r", "record_id_r"]

@@ -543,7 +543,7 @@ def link_people_to_employers(
     metrics:
     ``records`` (person records with ``pace_id``, ``pace_employer_id``, ``how``, ``score``), ``links`` (see
     :func:`person_employers`), ``employer_people`` (:func:`employer_people_frame`) and ``metrics``."""
-    from pace_linkage.review import normalised_records
+    from pace_linkage.evaluate.review import normalised_records
 
     link = people_link_settings(emp_cfg)
     p_clusters = _read_clusters(people_run, person_cfg.id_column, "person")
@@ -604,8 +604,8 @@ def write_outputs(result: dict, out_dir: Path, title: str, run_id: str | None = 
     ``people_employers.json`` and ``people_employers.html`` into ``out_dir`` (staged, then published with a
     manifest, like a run). Ids and counts only: no name is written."""
     from pace_linkage import __version__
-    from pace_linkage.outputs import RunWriter
     from pace_linkage.report import render_report
+    from pace_linkage.store.outputs import RunWriter
 
     metrics = {
         "run": {"entity": "person", "version": __version__, "step": "people -> employers"},

@@ -16,7 +16,7 @@ Rules of :func:`link_batch`:
   A deletion does not split the person it leaves (the id's remaining records stay together).
 * **Candidate pairs** are blocked over the live records (state minus removed records minus old versions of
   updated ones, plus the batch) with the batch marked *new*: new x new and new x existing pairs only, never
-  existing x existing (:func:`pace_linkage.blocking.block` with ``new=``). They are compared and scored
+  existing x existing (:func:`pace_linkage.engine.blocking.block` with ``new=``). They are compared and scored
   with ``model``; term frequencies come from all live records, as in a full run. With no model, or with
   ``refresh_model``, a model is trained by EM first (``cfg.linkage.em.method``; u from random pairs of the
   live records, m from this batch's candidate pairs). Supervised training is not done here.
@@ -25,7 +25,7 @@ Rules of :func:`link_batch`:
   every existing person holding one of those records (plus whatever stored must-link decisions pull in).
   Existing persons are fixed groups: their unchanged records are joined by must-link edges (so the
   constrained merge keeps them together); updated records are free and placed by their new evidence.
-  Stored and new clerical decisions are honoured (:func:`pace_linkage.cluster.cluster`, ``must_link`` /
+  Stored and new clerical decisions are honoured (:func:`pace_linkage.engine.cluster.cluster`, ``must_link`` /
   ``cannot_link``; person edges come before clerical must-links, so a contradicting must-link decision is
   the one refused and reported as ``clerical_conflict``). A person with a cannot-link decision between two
   of its own records is re-clustered from evidence instead: every pair of its records is re-scored
@@ -80,14 +80,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.blocking import BlockingResult, _within_group_pairs, block
-from pace_linkage.cluster import KEY_SEP, cluster
-from pace_linkage.compare import ColumnCache, compare
 from pace_linkage.config import PaceConfig
+from pace_linkage.engine.blocking import BlockingResult, _within_group_pairs, block
+from pace_linkage.engine.cluster import KEY_SEP, cluster
+from pace_linkage.engine.compare import ColumnCache, compare
+from pace_linkage.engine.model import FSModel, check_compatible, train
+from pace_linkage.engine.score import score
 from pace_linkage.errors import LinkageError
-from pace_linkage.model import FSModel, check_compatible, train
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
-from pace_linkage.score import score
 
 PACE_ID = "pace_id"
 RECORD_HASH = "record_hash"
@@ -881,7 +881,7 @@ def _next_ids(state, work, t, final, new_ids, retired_to, parts, id_of, label_id
 
 def _conflicts_by_id(conflicts: pd.DataFrame, t: _Touched, final: np.ndarray) -> pd.DataFrame:
     """Conflict rows under the persistent id now held by the smallest record of the conflicting component
-    (:func:`pace_linkage.cluster.cluster` names the component by the hash of that record's key)."""
+    (:func:`pace_linkage.engine.cluster.cluster` names the component by the hash of that record's key)."""
     if conflicts.empty:
         return conflicts.reset_index(drop=True)
     by_hash = {_cluster_id(k): i for i, k in enumerate(t.keys)}
@@ -996,7 +996,7 @@ def _summary(before: State, after: State, work: _Work, extra: dict, conflicts: p
 # --------------------------------------------------------------------------------------------------
 def initial_state(records: pd.DataFrame, clusters, run_id: str, cfg: PaceConfig) -> State:
     """The state after an ordinary full run: ``records`` (normalised) and ``clusters`` (a
-    :class:`~pace_linkage.cluster.ClusterResult` or a frame with source, record_id and ``cfg.id_column``).
+    :class:`~pace_linkage.engine.cluster.ClusterResult` or a frame with source, record_id and ``cfg.id_column``).
     Every id is ``created`` by ``run_id`` (one ``created`` row per id naming its smallest record, one
     ``joined`` row per other record)."""
     frame = getattr(clusters, "clusters", clusters)

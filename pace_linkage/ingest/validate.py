@@ -26,7 +26,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError
-from pace_linkage.extract import Extract, header_names
+from pace_linkage.ingest.extract import Extract, header_names
 from pace_linkage.schema import LINE, RECORD_ID, SOURCE
 
 # Closed set of row-level reason codes (normalisation flags live in pace_linkage.normalise).

@@ -1,0 +1,5 @@
+"""``python -m flows``: the ``pace-linkage`` command."""
+
+from flows.cli import main
+
+main()

@@ -1,3 +1,0 @@
-from pace_linkage.cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""Incremental linkage: monthly deliveries linked against the stored persons, with persistent ids."""

@@ -1,0 +1,1 @@
+"""Storage: atomic run outputs with their manifest, and the central store (DuckDB or PostgreSQL)."""
