@@ -15,7 +15,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from synthetic import corrupt
-from synthetic.population import _bits_to_labels
+from synthetic.population import bits_to_labels
 from synthetic.settings import (
     LINKAGE_ATTRIBUTES,
     EmployerExtractSettings,
@@ -367,7 +367,7 @@ def render(
             bits = rec["service_bits"].to_numpy() & offered
             fallback = np.array([1 << services.index(s) for s in part.services] or [0])
             bits = np.where(bits == 0, fallback[rng.integers(0, len(fallback), n)], bits)
-            out[col] = _bits_to_labels(bits, labels)
+            out[col] = bits_to_labels(bits, labels)
         elif attr == "outcome":
             out[col] = obj(rec["outcome"].where(rec["outcome"] != "", None))
         elif attr == "feedback_score":

@@ -272,14 +272,14 @@ def make_employers(
             "contact_name": first + " " + last,
             "contact_phone": _phone_numbers(n, pools, area, np.ones(n, bool), rng),
             "contact_email": contact_email.to_numpy(dtype=object),
-            "services": _bits_to_labels(svc_bits, EMPLOYER_SERVICES),
+            "services": bits_to_labels(svc_bits, EMPLOYER_SERVICES),
             "support_hours": np.round(rng.gamma(2.0, 6.0, n), 1),
             "consent": rng.random(n) < 0.9,
         }
     )
 
 
-def _bits_to_labels(bits: np.ndarray, labels: np.ndarray, sep: str = "; ") -> np.ndarray:
+def bits_to_labels(bits: np.ndarray, labels: np.ndarray, sep: str = "; ") -> np.ndarray:
     """Map bitmasks to '; '-joined labels via the (few) distinct masks present."""
     uniq, inv = np.unique(bits, return_inverse=True)
     text = np.array(
