@@ -52,17 +52,17 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import ConfigError
-from synthetic import (
-    PartnerExtract,
-    _partner_extracts,
-    _partner_rng,
-    _population,
-    _setup,
-    _write_employers,
-    _write_person_employer_truth,
-)
 from synthetic import partners as _partners
 from synthetic import write as _write
+from synthetic.generate import (
+    PartnerExtract,
+    partner_extracts,
+    partner_rng,
+    population_and_employers,
+    setup,
+    write_employers,
+    write_person_employer_truth,
+)
 from synthetic.settings import BatchSettings, SynthSettings
 
 CHANGE_KINDS = ("postcode", "name", "nino")
@@ -320,7 +320,7 @@ def _deal(
 ) -> _Dealt:
     """Write this partner's file into every delivery and into all/; return its counts and truth."""
     name = part.src.name
-    rng = _partner_rng(seed, "batches:" + name)
+    rng = partner_rng(seed, "batches:" + name)
     n = len(part.rec)
     delivery = first_delivery(part.rec["created"].to_numpy(), dates, rng)
     p = _prepare(part, population, pace, settings, delivery, dates)
@@ -403,7 +403,7 @@ def generate_batches(
     t0 = time.perf_counter()
     if batches < 2:
         raise ConfigError("synthetic: batches must be at least 2")
-    pace, cfg_dir, settings = _setup(people, config_path, profile)
+    pace, cfg_dir, settings = setup(people, config_path, profile)
     if settings.batches is None:
         raise ConfigError(f"{settings.config_file}: batches: required key missing (needed by --batches)")
     rules = settings.batches
@@ -413,14 +413,14 @@ def generate_batches(
         (out_dir / folder / "extracts").mkdir(parents=True, exist_ok=True)
     dates = delivery_dates(settings.reference_date, batches)
 
-    population, employers = _population(people, seed, settings)
+    population, employers = population_and_employers(people, seed, settings)
     pool = PostcodePool.of(population)
     names: list[str] = []
     records: dict[str, int] = {}
     live: dict[str, int] = {}
     truth: list[pd.DataFrame] = []
     dealt: list[_Dealt] = []
-    for part in _partner_extracts(population, seed, pace, settings, profile):
+    for part in partner_extracts(population, seed, pace, settings, profile):
         names.append(part.src.name)
         records[part.src.name] = len(part.rec)
         truth.append(part.truth())
@@ -429,7 +429,7 @@ def generate_batches(
         dealt.append(d)
         del part
     _csv(truth, TRUTH_COLUMNS, out_dir / "truth.csv")
-    _write_person_employer_truth(pd.concat(truth, ignore_index=True), population, out_dir)
+    write_person_employer_truth(pd.concat(truth, ignore_index=True), population, out_dir)
 
     deliveries = []
     for k, folder in enumerate(folders):
@@ -451,7 +451,7 @@ def generate_batches(
             }
         )
     _csv([d.truth[-1] for d in dealt], TRUTH_COLUMNS, out_dir / "all" / "truth.csv")
-    emp_records = _write_employers(employers, seed, settings, profile, out_dir / "all" / "extracts", out_dir)
+    emp_records = write_employers(employers, seed, settings, profile, out_dir / "all" / "extracts", out_dir)
 
     summary = {
         "people": people,
