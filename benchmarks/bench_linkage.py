@@ -272,6 +272,7 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     """The plain recordlinkage pipeline: Index().block on the same keys, Compare, ECMClassifier."""
     import recordlinkage
 
+    from pace_linkage.counting import pairs_within_groups
     from pace_linkage.evaluate.metrics import load_truth
 
     cfg = _load_config(overrides)
@@ -302,7 +303,7 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     li = links.get_level_values(0).to_numpy()
     ri = links.get_level_values(1).to_numpy()
     tp = int((person[li] == person[ri]).sum())
-    n_true = int(sum(c * (c - 1) // 2 for c in np.bincount(person).tolist()))
+    n_true = pairs_within_groups(np.bincount(person))
     p = tp / max(len(links), 1)
     r = tp / max(n_true, 1)
     labels = _components(len(rec), li, ri)

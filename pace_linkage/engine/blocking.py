@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import BlockingRule
+from pace_linkage.counting import choose2, pairs_sharing_code, pairs_within_groups
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
 
@@ -119,7 +120,7 @@ def _within_group_pairs(key: np.ndarray, rule_name: str, max_pairs: int) -> tupl
     k = key[pos]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
-    total = int((sizes * (sizes - 1) // 2).sum())
+    total = pairs_within_groups(sizes)
     if total > max_pairs:
         raise LinkageError(
             f"blocking rule '{rule_name}' would generate {total} pairs, more than max_pairs_per_rule "
@@ -267,9 +268,7 @@ def block(
 # --------------------------------------------------------------------------------------------------
 def true_pair_count(truth_person_ids: Sequence | np.ndarray) -> int:
     """Number of record pairs sharing a (non-null) person id."""
-    codes = column_codes(pd.Series(truth_person_ids))
-    counts = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, np.int64)
-    return int((counts * (counts - 1) // 2).sum())
+    return pairs_sharing_code(column_codes(pd.Series(truth_person_ids)))
 
 
 def blocking_stats_with_truth(
@@ -284,7 +283,7 @@ def blocking_stats_with_truth(
     r_ = pairs[RIGHT].to_numpy(np.int64)
     is_true = (codes[l_] == codes[r_]) & (codes[l_] >= 0)
     n_true = true_pair_count(truth_person_ids)
-    all_pairs = n * (n - 1) // 2
+    all_pairs = choose2(n)
     rules = pairs[RULE].to_numpy() if RULE in pairs.columns else np.zeros(len(pairs), np.int8)
     n_rules = int(rules.max()) + 1 if len(rules) else 0
     if rule_names is not None:

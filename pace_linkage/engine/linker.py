@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import LinkageSettings
+from pace_linkage.counting import pairs_sharing_code
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
 from pace_linkage.engine.compare import ColumnCache, compare
@@ -73,15 +74,10 @@ def pairwise_quality(cluster_ids, person_ids) -> dict:
     c = pd.factorize(pd.Series(cluster_ids), use_na_sentinel=True)[0].astype(np.int64)
     p = pd.factorize(pd.Series(person_ids), use_na_sentinel=True)[0].astype(np.int64)
 
-    def n_pairs(codes: np.ndarray) -> int:
-        codes = codes[codes >= 0]
-        cnt = np.bincount(codes) if len(codes) else np.zeros(0, np.int64)
-        return int((cnt * (cnt - 1) // 2).sum())
-
     ok = (c >= 0) & (p >= 0)
     both = c[ok] * (int(p.max()) + 1) + p[ok]
-    tp = n_pairs(pd.factorize(both)[0])
-    pred, true = n_pairs(c), n_pairs(p)
+    tp = pairs_sharing_code(pd.factorize(both)[0])
+    pred, true = pairs_sharing_code(c), pairs_sharing_code(p)
     precision = tp / pred if pred else 1.0
     recall = tp / true if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

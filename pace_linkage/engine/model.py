@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import ComparisonSpec, LinkageSettings
+from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.engine.blocking import column_codes, composite_key
 from pace_linkage.engine.compare import ColumnCache, compare
 from pace_linkage.errors import LinkageError
@@ -172,12 +173,12 @@ def total_pairs(records: pd.DataFrame, link_type: str) -> int:
     """Number of distinct record pairs allowed by the link type."""
     n = len(records)
     if link_type == "link_and_dedupe":
-        return n * (n - 1) // 2
+        return choose2(n)
     if SOURCE not in records.columns:  # a caller that dropped it would silently train on the wrong pairs
         raise LinkageError(f"model: link_type {link_type} needs the records' {SOURCE} column")
     sizes = records[SOURCE].value_counts().to_numpy(np.int64)
-    within = int((sizes * (sizes - 1) // 2).sum())
-    return within if link_type == "dedupe_only" else n * (n - 1) // 2 - within
+    within = pairs_within_groups(sizes)
+    return within if link_type == "dedupe_only" else choose2(n) - within
 
 
 def sample_random_pairs(records: pd.DataFrame, n_pairs: int, link_type: str, seed: int) -> pd.DataFrame:
