@@ -209,8 +209,8 @@ def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> 
 def _recall_breakdown(rec: pd.DataFrame, truth: pd.DataFrame, res, cfg) -> dict:
     """Blocking pairs completeness (overall, per rule, why missed pairs were missed) and the split of
     the recall loss into blocking / scoring / clustering (see the module docstring)."""
-    from pace_linkage.config import BlockingRule
     from pace_linkage.engine.blocking import blocking_stats_with_truth, composite_key, rule_pairs
+    from pace_linkage.engine.settings import BlockingRule
     from pace_linkage.evaluate.quality import threshold_sweep
 
     n = len(rec)

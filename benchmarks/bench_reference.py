@@ -155,9 +155,9 @@ def febrl_config(which: int, out: Path) -> Path:
     the two files, ``link_only``). Nothing else changes: the same normalisation, blocking and model."""
     import yaml
 
-    from pace_linkage.config import _Loader  # the config's own YAML dialect ("on" is a key, not a bool)
+    from pace_linkage.config import ConfigLoader  # the config's own YAML dialect ("on" is a key, not a bool)
 
-    doc = yaml.load(FEBRL_CONFIG.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (SafeLoader)
+    doc = yaml.load(FEBRL_CONFIG.read_text(encoding="utf-8"), Loader=ConfigLoader)  # noqa: S506 (SafeLoader)
     template = doc["sources"]["items"][0]
     names = ["febrl4a", "febrl4b"] if which == 4 else [f"febrl{which}"]
     doc["sources"]["items"] = [{**template, "name": n, "label": n.upper(), "file": f"{n}.csv"} for n in names]

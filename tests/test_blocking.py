@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import BlockingRule
 from pace_linkage.engine.blocking import block, blocking_stats_with_truth, composite_key
+from pace_linkage.engine.settings import BlockingRule
 from pace_linkage.errors import LinkageError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import ClusteringSettings
 from pace_linkage.engine.cluster import cluster
+from pace_linkage.engine.settings import ClusteringSettings
 
 
 def records(n: int, nino=None, source=None) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import recordlinkage
 
-from pace_linkage.config import ComparisonSpec, LevelSpec
 from pace_linkage.engine.compare import compare
+from pace_linkage.engine.settings import ComparisonSpec, LevelSpec
 from pace_linkage.engine.toolkit import MultiLevelFeature
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import ComparisonSpec, LevelSpec, PaceConfig
+from pace_linkage.config import PaceConfig
 from pace_linkage.engine.compare import ColumnCache, compare_one, level_holds
+from pace_linkage.engine.settings import ComparisonSpec, LevelSpec
 from pace_linkage.errors import ConfigError
 
 

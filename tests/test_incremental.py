@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 import synthetic
-from pace_linkage.config import BlockingRule, ClusteringSettings, load_config
+from pace_linkage.config import load_config
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.cluster import cluster
 from pace_linkage.engine.linker import link
+from pace_linkage.engine.settings import BlockingRule, ClusteringSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.evaluate.quality import pairwise_metrics
 from pace_linkage.incremental import batch as inc

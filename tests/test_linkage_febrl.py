@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import LinkageSettings, load_config
+from pace_linkage.config import load_config
 from pace_linkage.engine.linker import link, pairwise_quality
+from pace_linkage.engine.settings import LinkageSettings
 from pace_linkage.ingest.datasets import write_febrl
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 

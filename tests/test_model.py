@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import BlockingRule, ComparisonSpec, EMSettings, LevelSpec, LinkageSettings
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import (
@@ -18,6 +17,7 @@ from pace_linkage.engine.model import (
     train_supervised,
 )
 from pace_linkage.engine.score import explain, score
+from pace_linkage.engine.settings import BlockingRule, ComparisonSpec, EMSettings, LevelSpec, LinkageSettings
 from pace_linkage.errors import LinkageError
 
 SURNAMES = np.array(["SMITH", "BROWN", "WILSON", "CAMPBELL", "STEWART", "THOMSON", "ROBERTSON", "ANDERSON",

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pace_linkage.config import BloomSpec, ComparisonSpec, Hardening, LevelSpec, load_config
+from pace_linkage.config import BloomSpec, Hardening, load_config
 from pace_linkage.engine.compare import ColumnCache, compare_one
+from pace_linkage.engine.settings import ComparisonSpec, LevelSpec
 from pace_linkage.errors import ConfigError
 from pace_linkage.normalise import normalise_records
 from pace_linkage.study.pseudonymise import (

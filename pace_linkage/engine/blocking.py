@@ -1,6 +1,6 @@
 """Blocking: choose the candidate record pairs that the model will compare.
 
-Rules (``config.BlockingRule``) are applied in order and their pairs are unioned:
+Rules (:class:`~pace_linkage.engine.settings.BlockingRule`) are applied in order and their pairs are unioned:
 
 * exact-key rule: two records are a candidate pair when they agree exactly on every column in ``on``.
   A null never agrees with anything (a record with a null key column produces no pair for that rule).
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import BlockingRule
 from pace_linkage.counting import choose2, pairs_sharing_code, pairs_within_groups
+from pace_linkage.engine.settings import BlockingRule
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
 

@@ -40,8 +40,8 @@ from rapidfuzz.distance import DamerauLevenshtein
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from pace_linkage.config import ClusteringSettings
 from pace_linkage.engine.blocking import column_codes
+from pace_linkage.engine.settings import ClusteringSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 

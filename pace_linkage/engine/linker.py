@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import LinkageSettings
 from pace_linkage.counting import pairs_sharing_code
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
-from pace_linkage.engine.compare import ColumnCache, compare
+from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel, train
 from pace_linkage.engine.score import score
+from pace_linkage.engine.settings import LinkageSettings
 
 
 @dataclass

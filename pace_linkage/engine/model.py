@@ -46,10 +46,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import ComparisonSpec, LinkageSettings
 from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.engine.blocking import column_codes, composite_key
-from pace_linkage.engine.compare import ColumnCache, compare
+from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.compare import compare
+from pace_linkage.engine.settings import ComparisonSpec, LinkageSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
 

@@ -49,14 +49,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import LinkageSettings
 from pace_linkage.engine import compare as compare_mod
 from pace_linkage.engine import model as fs_model
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.cluster import cluster
-from pace_linkage.engine.compare import ColumnCache
+from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.model import FSModel, PatternCounts
 from pace_linkage.engine.score import score
+from pace_linkage.engine.settings import LinkageSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE, SOURCE
 

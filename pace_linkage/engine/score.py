@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pace_linkage.engine.compare import ColumnCache
+from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.model import ComparisonParams, FSModel
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE

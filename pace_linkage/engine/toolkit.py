@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from recordlinkage.base import BaseCompareFeature
 
-from pace_linkage.config import ComparisonSpec
-from pace_linkage.engine.compare import ColumnCache, compare_one, spec_columns
+from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.compare import compare_one, spec_columns
+from pace_linkage.engine.settings import ComparisonSpec
 
 
 class MultiLevelFeature(BaseCompareFeature):

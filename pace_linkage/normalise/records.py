@@ -2,7 +2,7 @@
 
 Column layout of ``records`` (in this order): ``source``, ``record_id``, ``line`` (copied), then for
 each configured field ``f`` (in config order; absent fields are all-null) the columns its kind
-produces (see :class:`pace_linkage.config.FieldSpec`)::
+produces (:func:`pace_linkage.config.field_columns`, from the one table of derived columns)::
 
     nino     f (8-character stem), f_suffix
     name     f (clean), f_canon, f_sound (Soundex of f_canon), f_initial
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage import schema
-from pace_linkage.config import FieldSpec
+from pace_linkage.config.fields import FieldSpec, field_columns
 from pace_linkage.errors import InputError
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import STRING, as_text
@@ -52,15 +52,6 @@ from pace_linkage.normalise.organisation import company_number_columns, org_name
 from pace_linkage.normalise.postcode import postcode_columns
 from pace_linkage.normalise.text import ident_series, text_series
 
-SUFFIXES: dict[str, tuple[str, ...]] = {
-    "nino": ("", "_suffix"),
-    "name": ("", "_canon", "_sound", "_initial"),
-    "dob": ("", "_year", "_month", "_day"),
-    "date": ("", "_year", "_month", "_day"),
-    "postcode": ("", "_area", "_district", "_sector"),
-    "org_name": ("", "_suffix", "_trading", "_core", "_first"),
-    "company_number": ("", "_digits"),
-}
 _GIVEN_NAME = re.compile(r"first|fore|given|middle|christian", re.IGNORECASE)
 _SIMPLE = {"sex": sex_series, "phone": phone_series, "email": email_series, "text": text_series, "id": ident_series}
 _BIT = {code: 1 << i for i, code in enumerate(R.CODES)}
@@ -70,11 +61,6 @@ assert len(R.CODES) < 63, "reason codes must fit in an int64 bit mask"
 def is_given_name_field(field: str) -> bool:
     """Whether a name field holds given names (gets the nickname lookup)."""
     return bool(_GIVEN_NAME.search(field))
-
-
-def field_columns(field: str, kind: str) -> list[str]:
-    """The record columns a field of ``kind`` produces, in order."""
-    return [field + suffix for suffix in SUFFIXES.get(kind, ("",))]
 
 
 def normalise_field(

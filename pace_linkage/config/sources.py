@@ -1,0 +1,92 @@
+"""Sources: one partner extract each (where it is, how to read it, how its columns map to fields), and the
+sharing agreement under which the partner sends it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pace_linkage.engine.settings import Strict
+
+
+class SharingAgreement(Strict):
+    """What a partner shares into the centre (see pace_linkage.study.sharing)."""
+
+    consent_column: str | None = None  # the partner's own column recording consent to share
+    consent_values: list[str] = Field(default_factory=lambda: ["y", "yes", "true", "1"])
+    allowed_fields: list[str] | None = None  # canonical fields shared into the centre (None: all mapped)
+    expires: dt.date | None = None
+    # rows without consent: always kept out of linkage and every record-level output; ``aggregates``: the
+    # partner still contributes their counts (pace_linkage.study.aggregates, computed at ingest), ``exclude``: nothing
+    without_consent: Literal["exclude", "aggregates"] = "exclude"
+    # what this partner lets others receive back from the centre: recipient source (or "*": every other
+    # partner) -> canonical fields of this partner's records that the recipient may see, for the persons
+    # (pace ids) both of them hold (pace_linkage.study.sharing.released_fields; the store's `released` table)
+    release_to: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _aggregates_need_consent_column(self) -> SharingAgreement:
+        if self.without_consent == "aggregates" and not self.consent_column:
+            raise ValueError("without_consent: aggregates needs a consent_column (which rows lack consent?)")
+        return self
+
+
+class SourceConfig(Strict):
+    """One partner's extract: where it is, how to read it, and how its columns map to fields."""
+
+    name: str  # short id used in outputs (source column); [a-z0-9_]
+    label: str | None = None  # human name, e.g. "Skills Development Scotland"
+    file: str  # file name or glob, relative to the extracts directory
+    format: Literal["csv", "xlsx", "jsonl"] = "csv"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    sheet: str | int | None = None  # xlsx sheet name or index (default: first)
+    record_id: str  # source column holding the partner's record id
+    columns: dict[str, str] = Field(default_factory=dict)  # canonical field -> source column
+    formats: dict[str, str] = Field(default_factory=dict)  # canonical field -> date format override
+    duplicate_free: bool = False  # the partner guarantees one record per person
+    # What the partner holds, for the report's "what each partner holds" section: data item -> the
+    # partner's own column(s) holding it, e.g. {consent: [Consent_To_Share], name: [Forename, Surname]}.
+    # Items are lower-case names (the study's items are listed in pace_linkage.study.holdings.STUDY_ITEMS);
+    # completeness is the share of accepted rows with a value in any of the columns. A column missing
+    # from the file is reported (item not held, with a warning), never a reason to fail the source.
+    # Unset: the items implied by ``columns``.
+    items: dict[str, list[str]] = Field(default_factory=dict)
+    on_bad_encoding: Literal["fail", "quarantine"] = "fail"
+    # An empty JSON-lines file (no header exists to say "zero rows") is an error by default, since it is more
+    # often a failed export; a partner that sends an empty file for a month with no clients sets this.
+    allow_empty: bool = False
+    sharing: SharingAgreement | None = None
+    config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum() or not v.islower():
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return v
+
+    @field_validator("items")
+    @classmethod
+    def _items_named_with_columns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for item, cols in v.items():
+            if not item.replace("_", "").isalnum() or not item.islower():
+                raise ValueError(f"item '{item}': must be lower-case letters, digits and underscores")
+            if not cols or any(not str(c).strip() for c in cols):
+                raise ValueError(f"item '{item}': list one or more non-empty column names")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError("must be a single character")
+        return v
+
+
+class SourcesSection(Strict):
+    include: list[str] = Field(default_factory=list)  # glob patterns relative to the config file
+    items: list[SourceConfig] = Field(default_factory=list)  # inline sources
+

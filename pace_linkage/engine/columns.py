@@ -1,0 +1,184 @@
+"""Per-column arrays of the records being compared, computed once per run, and the similarity kernels
+that read them.
+
+A :class:`ColumnCache` holds, per column, integer codes (equal values share a code, ``-1`` = null) and the
+distinct values by code, parsed dates, numbers, word matrices and decoded Bloom filters. The kernels score
+pairs of codes (both ``>= 0``): string similarities with ``rapidfuzz.process.cpdist`` (computed once per
+distinct value pair when values repeat a lot), word-set Jaccard over a sparse token matrix (optionally with
+inverse-document-frequency word weights), and the Dice coefficient of Bloom filters with
+``np.bitwise_count``, in chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from scipy import sparse
+
+from pace_linkage.errors import LinkageError
+
+_DEDUPE_MIN_PAIRS = 20_000  # below this, compute similarities pair by pair (vectorised) directly
+_DICE_CHUNK = 1 << 18  # pairs per chunk of the Dice computation (bounds the temporary word arrays)
+
+
+class ColumnCache:
+    """Per-column derived arrays computed once per compare run (codes, strings, dates, numbers)."""
+
+    def __init__(self, records: pd.DataFrame):
+        self.records = records
+        self._codes: dict = {}
+        self._strings: dict = {}
+        self._cache: dict = {}
+
+    def _col(self, col: str) -> pd.Series:
+        if col not in self.records.columns:
+            raise LinkageError(f"compare: column '{col}' not in the records")
+        return self.records[col]
+
+    def codes(self, col: str) -> np.ndarray:
+        """Integer code per record (-1 = null); equal values share a code."""
+        if col not in self._codes:
+            codes, uniques = pd.factorize(self._col(col), use_na_sentinel=True)
+            self._codes[col] = codes.astype(np.int64)
+            self._strings[col] = np.asarray([str(u) for u in uniques], dtype=object)
+        return self._codes[col]
+
+    def uniques(self, col: str) -> np.ndarray:
+        """The distinct non-null values of ``col`` as strings, indexed by code."""
+        self.codes(col)
+        return self._strings[col]
+
+    def joint_codes(self, col_a: str, col_b: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of two columns in one shared code space (so values can be compared across columns)."""
+        key = ("joint", col_a, col_b)
+        if key not in self._cache:
+            a, b = self._col(col_a), self._col(col_b)
+            both = pd.concat([a.astype(object), b.astype(object)], ignore_index=True)
+            codes = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
+            self._cache[key] = (codes[: len(a)], codes[len(a):])
+        return self._cache[key]
+
+    def prefix_codes(self, col: str, n: int) -> np.ndarray:
+        key = ("prefix", col, n)
+        if key not in self._cache:
+            s = self._col(col)
+            pref = s.astype("string").str.slice(0, n)
+            self._cache[key] = pd.factorize(pref, use_na_sentinel=True)[0].astype(np.int64)
+        return self._cache[key]
+
+    def date_parts(self, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(year, month, day, days since epoch) from ISO ``YYYY-MM-DD`` (or ``YYYYMMDD``) text; -1/NaN if unparsable."""
+        key = ("date", col)
+        if key not in self._cache:
+            s = self._col(col)
+            if pd.api.types.is_datetime64_any_dtype(s):
+                dt = pd.to_datetime(s)
+            else:
+                txt = s.astype("string").str.replace("-", "", regex=False).str.strip()
+                dt = pd.to_datetime(txt, format="%Y%m%d", errors="coerce")
+            ok = dt.notna().to_numpy()
+            year = np.where(ok, dt.dt.year.fillna(-1).to_numpy(np.int64), -1)
+            month = np.where(ok, dt.dt.month.fillna(-1).to_numpy(np.int64), -1)
+            day = np.where(ok, dt.dt.day.fillna(-1).to_numpy(np.int64), -1)
+            days = np.where(ok, (dt - pd.Timestamp("1970-01-01")).dt.days.fillna(0).to_numpy(np.float64), np.nan)
+            self._cache[key] = (year, month, day, days)
+        return self._cache[key]
+
+    def numbers(self, col: str) -> np.ndarray:
+        key = ("num", col)
+        if key not in self._cache:
+            s = pd.to_numeric(self._col(col), errors="coerce")
+            self._cache[key] = s.astype("Float64").to_numpy(np.float64, na_value=np.nan)
+        return self._cache[key]
+
+    def bloom_words(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """(uint64 words per distinct Bloom filter, bits set per filter) from base64 text, by code."""
+        key = ("bloom", col)
+        if key not in self._cache:
+            try:
+                raw = [base64.b64decode(u, validate=True) for u in self.uniques(col)]
+            except (binascii.Error, ValueError):
+                raise LinkageError(f"compare: column '{col}' does not hold base64 Bloom filters") from None
+            sizes = {len(b) for b in raw}
+            if len(sizes) > 1 or (raw and len(raw[0]) % 8):
+                raise LinkageError(f"compare: column '{col}' holds Bloom filters of different or odd lengths")
+            width = sizes.pop() // 8 if sizes else 1
+            words = np.frombuffer(b"".join(raw), dtype=np.uint64).reshape(len(raw), width) if raw else \
+                np.zeros((0, width), np.uint64)
+            self._cache[key] = (words, np.bitwise_count(words).sum(axis=1, dtype=np.int64))
+        return self._cache[key]
+
+    def token_matrix(self, col: str) -> sparse.csr_matrix:
+        """Binary (distinct value x word) matrix for word-set Jaccard."""
+        key = ("tokens", col)
+        if key not in self._cache:
+            values = pd.Series(self.uniques(col), dtype=object)
+            words = values.str.split().explode()
+            row = words.index.to_numpy()
+            tok_codes = pd.factorize(words, use_na_sentinel=True)[0]
+            keep = tok_codes >= 0
+            m = sparse.csr_matrix(
+                (np.ones(int(keep.sum()), np.float32), (row[keep], tok_codes[keep])),
+                shape=(len(values), int(tok_codes.max()) + 1 if keep.any() else 1),
+            )
+            m.data[:] = 1.0  # duplicate words in one value count once (set semantics)
+            m.sum_duplicates()
+            m.data[:] = 1.0
+            self._cache[key] = m
+        return self._cache[key]
+
+    # ---- similarity kernels over code pairs (both >= 0) ----------------------------------------------
+    def string_scores(self, col: str, cl: np.ndarray, cr: np.ndarray, scorer, **kw) -> np.ndarray:
+        """Scores of ``scorer`` for code pairs (both >= 0), computed once per distinct pair when useful."""
+        uniq = self.uniques(col)
+        if len(cl) >= _DEDUPE_MIN_PAIRS:
+            combo = cl * len(uniq) + cr
+            # cheap probe first: only dedupe when a sample already shows many repeated value pairs
+            probe = combo[:: max(len(combo) // _DEDUPE_MIN_PAIRS, 1)]
+            if len(pd.unique(probe)) > 0.7 * len(probe):
+                return np.asarray(process.cpdist(uniq[cl], uniq[cr], scorer=scorer, workers=-1, **kw))
+            inv, distinct = pd.factorize(combo)
+            if len(distinct) < 0.7 * len(cl):
+                dl, dr = distinct // len(uniq), distinct % len(uniq)
+                s = process.cpdist(uniq[dl], uniq[dr], scorer=scorer, workers=-1, **kw)
+                return np.asarray(s)[inv]
+        return np.asarray(process.cpdist(uniq[cl], uniq[cr], scorer=scorer, workers=-1, **kw))
+
+    def jaccard(self, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        """Jaccard similarity of the word sets of code pairs (both >= 0); two values without words score 0."""
+        m = self.token_matrix(col)
+        sizes = np.asarray(m.sum(axis=1)).ravel()
+        inter = np.asarray(m[cl].multiply(m[cr]).sum(axis=1)).ravel()
+        union = sizes[cl] + sizes[cr] - inter
+        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+    def weighted_jaccard(self, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        """Jaccard of the word sets with word weights ``log(N / df)`` (inverse document frequency over the
+        records' values, so a word every name carries weighs nothing); two values of zero total weight score 0."""
+        m = self.token_matrix(col)
+        key = ("idf", col)
+        if key not in self._cache:
+            codes = self.codes(col)
+            per_value = np.bincount(codes[codes >= 0], minlength=m.shape[0]).astype(np.float64)
+            df = np.asarray(m.T @ per_value).ravel()
+            n = max(per_value.sum(), 1.0)
+            idf = np.log(n / np.maximum(df, 1.0))
+            self._cache[key] = (idf, np.asarray(m @ idf).ravel())
+        idf, sizes = self._cache[key]
+        inter = np.asarray(m[cl].multiply(m[cr]) @ idf).ravel()
+        union = sizes[cl] + sizes[cr] - inter
+        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+    def dice(self, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        """Dice coefficient of the Bloom filters of code pairs (both >= 0); two empty filters score 0."""
+        words, ones = self.bloom_words(col)
+        inter = np.empty(len(cl), dtype=np.int64)
+        for a in range(0, len(cl), _DICE_CHUNK):
+            b = a + _DICE_CHUNK
+            inter[a:b] = np.bitwise_count(words[cl[a:b]] & words[cr[a:b]]).sum(axis=1, dtype=np.int64)
+        total = ones[cl] + ones[cr]
+        return np.divide(2.0 * inter, total, out=np.zeros(len(cl)), where=total > 0)

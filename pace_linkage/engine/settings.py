@@ -1,0 +1,115 @@
+"""Linkage settings: the models of a config's ``linkage:`` section, usable on their own from Python.
+
+Blocking rules, comparisons and their levels, EM training, clustering and thresholds. Every model forbids
+unknown keys. The engine reads only these (never the rest of a config), so a caller may build them in code::
+
+    LinkageSettings(blocking=[BlockingRule(name="dob", on=["dob"])],
+                    comparisons=[ComparisonSpec(name="surname", column="surname",
+                                                levels=[LevelSpec(type="exact")])])
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pace_linkage.engine.levels import LEVEL_TYPES
+
+
+class Strict(BaseModel):
+    """A settings model that refuses unknown keys (a misspelt key is an error, never silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class BlockingRule(Strict):
+    """Candidate pairs are record pairs that agree exactly on every column in ``on`` (nulls never
+    agree), or, with ``window``, that sit within ``window`` places of each other when records are
+    sorted by the concatenation of ``on`` (sorted neighbourhood)."""
+
+    name: str
+    on: list[str]
+    window: int | None = Field(default=None, ge=2)
+
+
+class LevelSpec(Strict):
+    """One comparison level. ``type`` names a registered level type (:data:`pace_linkage.engine.levels.LEVEL_TYPES`:
+    exact, jaro_winkler, levenshtein, damerau, jaccard, weighted_jaccard, token_set, swapped, date_swap,
+    date_diff, numeric_diff, prefix, dice; each type's class there states its rule and what it needs)."""
+
+    type: str
+    column: str | None = None  # defaults to the comparison's column
+    other: str | None = None  # for "swapped"
+    threshold: float | None = None
+    label: str | None = None
+    tf: bool = False  # term-frequency adjust this level (exact levels only)
+
+    @field_validator("type")
+    @classmethod
+    def _registered_type(cls, v: str) -> str:
+        if v not in LEVEL_TYPES:
+            raise ValueError(f"unknown level type '{v}' (known: {', '.join(LEVEL_TYPES)})")
+        return v
+
+
+class ComparisonSpec(Strict):
+    """A multi-level comparison of one field. Levels are tried in order; the first that holds is
+    the pair's level. A null on either side is the ``null`` level (no evidence); if no level holds
+    the pair is at the ``else`` level."""
+
+    name: str
+    column: str
+    levels: list[LevelSpec]
+    null_columns: list[str] | None = None  # null if any of these is null (default: [column])
+
+    def columns(self) -> list[str]:
+        """Every record column the comparison reads (its column, null columns, level columns and others)."""
+        cols = [self.column, *(self.null_columns or [])]
+        cols += [lv.column for lv in self.levels if lv.column] + [lv.other for lv in self.levels if lv.other]
+        return list(dict.fromkeys(cols))
+
+    def level_problems(self) -> list[str]:
+        """What the levels lack for their types, as ``levels.<j>.<key>: <what is wrong>`` lines."""
+        return [f"levels.{j}.{p}" for j, lv in enumerate(self.levels) for p in LEVEL_TYPES[lv.type].problems(lv)]
+
+
+class EMSettings(Strict):
+    # rules: Splink-style, m by EM per blocking rule with that rule's own comparisons left out, u from
+    # random pairs; candidates: one EM over all candidate pairs estimating m and u (fastLink/ECM style)
+    method: Literal["rules", "candidates"] = "rules"
+    max_iterations: int = Field(default=50, ge=1)
+    tolerance: float = Field(default=1e-5, gt=0)
+    u_sample_pairs: int = Field(default=1_000_000, ge=1000)
+    prior: float | None = Field(default=None, gt=0, lt=1)  # fixed lambda; None = estimate
+
+
+class ClusteringSettings(Strict):
+    max_cluster_size: int = Field(default=50, ge=2)
+    conflict_fields: list[str] = Field(default_factory=list)  # two different values => conflict
+    # values of a conflict field within this many edits (Damerau-Levenshtein) of each other are one value
+    # keyed twice, not two people (e.g. nino: 1 -- a mistyped digit or transposition)
+    conflict_tolerance: dict[str, int] = Field(default_factory=dict)
+    conflict_resolution: Literal["split", "flag"] = "split"
+
+
+class LinkageSettings(Strict):
+    link_type: Literal["link_and_dedupe", "link_only", "dedupe_only"] = "link_and_dedupe"
+    max_pairs_per_rule: int = Field(default=50_000_000, ge=1)
+    blocking: list[BlockingRule]
+    comparisons: list[ComparisonSpec]
+    em: EMSettings = Field(default_factory=EMSettings)
+    # unsupervised: EM without labels (the default); supervised: m and u counted from candidate pairs
+    # labelled by a truth file (synthetic truth or clerical review), when one is given
+    training: Literal["unsupervised", "supervised"] = "unsupervised"
+    threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
+    named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
+    clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
+    # compare and score run on partitions of at most this many candidate pairs (pace_linkage.engine.partition),
+    # one task each; results do not depend on it, so it is left out of config_hash (exclude=True)
+    partition_pairs: int = Field(default=2_000_000, ge=100, exclude=True)
+
+    def problems(self) -> list[str]:
+        """What the comparisons' levels lack for their types, as ``comparisons.<i>.levels.<j>.<key>: <what is
+        wrong>`` lines (a loaded config reports them with its file name; the engine refuses such settings)."""
+        return [f"comparisons.{i}.{p}" for i, comp in enumerate(self.comparisons) for p in comp.level_problems()]
