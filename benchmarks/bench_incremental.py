@@ -10,7 +10,7 @@ delivery is ingested and normalised (not timed), then
 
 * **incremental**: ``pace_linkage.incremental.batch.link_batch`` against the state the previous deliveries left
   (model trained on the first delivery, then reused), and
-* **full re-link**: ``pace_linkage.engine.linker.link`` over every live record after that delivery (training a
+* **full re-link**: ``pace_linkage.engine.linker.Linker.run`` over every live record after that delivery (training a
   model each time, as a from-scratch tool would),
 
 both timed in this process on the same records. Printed per delivery: records, wall time of each, their
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import synthetic
     from pace_linkage.config import load_config
-    from pace_linkage.engine.linker import link
+    from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate.quality import pairwise_metrics
     from pace_linkage.incremental import batch as inc
     from pace_linkage.incremental import persist
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             state, model = result.state, result.model
             live = state.records.drop(columns=[inc.RECORD_HASH]).reset_index(drop=True)
             t0 = time.perf_counter()
-            full = link(live, cfg.linkage, seed=cfg.seed, method=cfg.linkage.em.method)
+            full = Linker(cfg.linkage, seed=cfg.seed).run(live)
             t_full = time.perf_counter() - t0
             total_inc, total_full = total_inc + t_inc, total_full + t_full
             truth = pd.read_csv(folder / "truth.csv", dtype=str)

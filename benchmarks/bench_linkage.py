@@ -14,7 +14,7 @@ Steps, each in its own subprocess (so its wall time and peak RSS are its own):
    ``<tmp>/pace-linkage-bench/`` per (records, seed, hash of the generator code and config); reused.
 2. prepare: ``ingest_source`` + ``normalise_source`` per source and ``assemble``, as the Prefect flow
    does (timed and reported separately: not part of the linkage time).
-3. ours: ``pace_linkage.engine.linker.link`` with the linkage settings of the default ``config/pace.yaml``
+3. ours: ``pace_linkage.engine.linker.Linker`` with the linkage settings of the default ``config/pace.yaml``
    (block -> compare -> train -> score -> cluster; the timed part), then quality against truth.csv:
    pairwise precision / recall / F1 (records sharing a pace_id vs sharing a person_id,
    ``evaluate.pairwise_metrics``), B-cubed, blocking pairs completeness and where recall is lost.
@@ -184,20 +184,19 @@ def _load_config(overrides: str | None):
 
 
 def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> dict:
-    from pace_linkage.engine.linker import link
+    from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate.metrics import load_truth
 
     cfg = _load_config(overrides)
     rec = pd.read_pickle(records_path)
     truth = load_truth(Path(data_dir) / "truth.csv")
-    dup_free = rec["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
     rss0 = _peak_rss_mb()
     t0 = time.perf_counter()
-    res = link(rec, cfg.linkage, seed=cfg.seed, duplicate_free=dup_free, id_column=cfg.id_column)
+    res = Linker.from_config(cfg).run(rec)
     wall = time.perf_counter() - t0
     peak = _peak_rss_mb()  # before the diagnostics below, which allocate their own
     q = _quality(res.clusters.clusters, truth, cfg.id_column)
-    diag = _recall_breakdown(rec, truth, res, cfg)
+    diag = _recall_breakdown(res.records, truth, res, cfg)
     return {"wall_s": wall, "timings": res.timings, "pairs": int(len(res.blocking.pairs)),
             "peak_rss_mb": peak, "rss_before_link_mb": rss0, **q, **diag,
             "cluster_stats": res.clusters.stats.get(cfg.id_column),

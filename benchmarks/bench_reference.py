@@ -27,7 +27,7 @@ F1 over records sharing a cluster vs sharing a person, and B-cubed F1.
 
 Tools (each run in its own subprocess: its wall time and peak memory are its own)
 -----------------------------------------------------------------------------------
-* ``ours``: ``pace_linkage.engine.partition.link_partitioned`` with the config's linkage settings, as the flow
+* ``ours``: ``pace_linkage.engine.linker.Linker`` with the config's linkage settings, as the flow
   runs it (block -> compare -> EM from gamma pattern counts -> score, per partition of
   ``linkage.partition_pairs`` candidate pairs -> cluster at threshold 0.9 with conflict splits).
 * ``toolkit``: the plain recordlinkage pipeline: ``Index().block`` per blocking rule, ``Compare`` with one
@@ -190,15 +190,14 @@ def run_prepare_febrl(which: int, work: str) -> dict:
 # The three tools (each called in its own process with a spec: records_file, truth, config, profile)
 # --------------------------------------------------------------------------------------------------
 def run_ours(spec: dict) -> dict:
-    from pace_linkage.engine.partition import link_partitioned
+    from pace_linkage.engine.linker import Linker
 
     cfg = _config(spec)
     rec = pd.read_pickle(spec["records_file"])
     truth = _load_truth(spec["truth"])
-    dup_free = rec["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
     t0 = time.perf_counter()
     # the flow's own path: compare, train and score per partition of linkage.partition_pairs candidate pairs
-    res = link_partitioned(rec, cfg.linkage, seed=cfg.seed, duplicate_free=dup_free, id_column=cfg.id_column)
+    res = Linker.from_config(cfg).run(rec)
     wall = time.perf_counter() - t0
     peak = _self_peak_gb()
     return {"wall_s": wall, "peak_gb_self": peak, "pairs": int(len(res.blocking.pairs)),

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
-from flows.runners import partition_runner
+from flows.runners import partition_mapper
 from pace_linkage.config import load_config
-from pace_linkage.engine.partition import PartitionContext, concat_parts, split_pairs
+from pace_linkage.engine.linker import Linker
 from pace_linkage.errors import PaceError
 from pace_linkage.evaluate.metrics import RunResults, load_truth
 from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble
@@ -128,33 +128,29 @@ def _run(params: RunParams) -> dict:
         from flows.incremental import run_incremental
 
         return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, p)
-    blocked = timed("block", tasks.block, records, cfg)
+    linker = Linker.from_config(cfg)
+    blocked = timed("block", tasks.block, linker, records)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
     # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
     # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
-    parts = split_pairs(blocked.pairs, cfg.linkage.partition_pairs)
-    ctx = PartitionContext.build(records, cfg.linkage, truth_df)
-    with partition_runner(ctx) as run_parts:
-        compared = timed("compare", run_parts, tasks.compare_partition, [(part, i) for i, part in enumerate(parts)])
+    ctx = linker.context(records, truth_df)
+    with partition_mapper(ctx, tasks.PARTITION_TASKS) as mapper:
+        compared = timed("compare", linker.compare, ctx, blocked.pairs, mapper)
         p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),
-                  partitions=len(parts), seconds=timings["compare"])
+                  partitions=compared.partitions, seconds=timings["compare"])
         if params.model:
             fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
             p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
         else:
-            fs = timed("train-model", tasks.train_from_counts, ctx, [c.counts for c in compared], cfg.seed)
+            fs = timed("train-model", tasks.train, linker, ctx, compared.counts)
             p.summary("train-model", method=fs.method, seconds=timings["train-model"])
-        slim = timed("score", run_parts, tasks.score_partition,
-                     [(fs, part, c.gamma, i) for i, (part, c) in enumerate(zip(parts, compared, strict=True))])
+        scored = timed("score", linker.score, ctx, blocked.pairs, compared.gamma, fs, mapper)
     ctx.release()
-    gamma = concat_parts([c.gamma for c in compared], blocked.pairs.index)
+    gamma = compared.gamma
     del compared
-    scored = concat_parts(slim, blocked.pairs.index)
-    del slim
     p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
               seconds=timings["score"])
-    dup_free = records["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
-    clustered = timed("cluster", tasks.cluster_records, records, scored, cfg, chosen, dup_free)
+    clustered = timed("cluster", tasks.cluster_records, linker, records, scored, chosen)
     p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
               seconds=timings["cluster"])
 

@@ -9,7 +9,7 @@
   ``dask.threads_per_worker`` threads each, no dashboard, everything on 127.0.0.1 (the scheduler's small
   HTTP endpoint on a free port, not :8787), and spilling to disk turned off: a worker holds records, so it
   pauses when short of memory rather than writing them to ``dask-scratch-space``.
-- The records go to each worker once: :func:`partition_runner` scatters the partition context (records
+- The records go to each worker once: :func:`partition_mapper` scatters the partition context (records
   and settings, :class:`pace_linkage.engine.partition.PartitionContext`) with the task runner's own Dask client
   (a future must come from the client that submits the tasks, so not from a temporary ``get_dask_client``),
   broadcast to every worker, and each task receives that future. Partition results come back in
@@ -26,14 +26,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from pace_linkage.config import DaskSettings
 from pace_linkage.errors import ConfigError
 
 if TYPE_CHECKING:  # the CLI checks its options through this module before the heavy imports
-    from pace_linkage.engine.partition import PartitionContext
+    from pace_linkage.engine.partition import Mapper, PartitionContext
 
 TASK_RUNNERS = ("local", "dask")
 # workers never spill task data (records, pairs) to their scratch directory on disk: they pause instead
@@ -149,23 +149,27 @@ def current_dask_client():
         raise ConfigError(f"task runner: cannot reach the Dask scheduler ({type(exc).__name__})") from None
 
 
-Runner = Callable[[object, list[tuple]], list]
-
-
 @contextlib.contextmanager
-def partition_runner(ctx: PartitionContext) -> Iterator[Runner]:
-    """Yields ``run(task, calls)``: ``task(ctx, *args)`` for each ``args`` of ``calls``, results in order.
-    In turn in this process, or (on Dask) submitted to the cluster with ``ctx`` scattered to every worker."""
+def partition_mapper(ctx: PartitionContext, tasks: Mapping[Callable, Callable]) -> Iterator[Mapper]:
+    """Yields the :class:`~pace_linkage.engine.linker.Linker`'s mapper for a flow: each call ``fn(ctx, *args)``
+    runs as the Prefect task ``tasks[fn]`` with arguments ``(ctx, *args, index)`` (the task run is named by the
+    partition index), results in order. In turn in this process, or (on Dask) submitted to the cluster with
+    ``ctx`` scattered to every worker."""
     client = current_dask_client()
-    if client is None:
-        yield lambda task, calls: [task(ctx, *args) for args in calls]
-        return
-    ref = client.scatter(ctx, broadcast=True, hash=False)
-    try:
-        def run(task, calls: list[tuple]) -> list:
-            futures = [task.submit(ref, *args) for args in calls]
-            return [f.result() for f in futures]
+    ref = ctx if client is None else client.scatter(ctx, broadcast=True, hash=False)
 
-        yield run
+    def mapper(fn: Callable, calls: list[tuple]) -> list:
+        task = tasks[fn]
+        if any(call[0] is not ctx for call in calls):
+            raise ValueError("partition_mapper: every call must be on the context it was made for")
+        args = [(*call[1:], i) for i, call in enumerate(calls)]
+        if client is None:
+            return [task(ref, *a) for a in args]
+        futures = [task.submit(ref, *a) for a in args]
+        return [f.result() for f in futures]
+
+    try:
+        yield mapper
     finally:
-        ref.release()
+        if client is not None:
+            ref.release()

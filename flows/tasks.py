@@ -28,7 +28,9 @@ from prefect.cache_policies import NO_CACHE
 
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
 from pace_linkage.config import PaceConfig, SourceConfig
-from pace_linkage.engine import blocking, cluster, compare, model, partition, score
+from pace_linkage.engine import blocking, cluster, model, partition
+from pace_linkage.engine.linker import Linker
+from pace_linkage.engine.training import PatternCounts
 from pace_linkage.errors import NON_RETRYABLE, PaceError
 from pace_linkage.evaluate import metrics
 from pace_linkage.evaluate import quality as evaluate
@@ -152,22 +154,8 @@ def resolve_key(cfg: PaceConfig) -> bytes:
 
 @task(name="block", **PRIVATE)
 @stage_guard("block")
-def block(records: pd.DataFrame, cfg: PaceConfig) -> blocking.BlockingResult:
-    lk = cfg.linkage
-    return blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
-
-
-@task(name="compare", **PRIVATE)
-@stage_guard("compare")
-def compare_pairs(records: pd.DataFrame, pairs: pd.DataFrame, cfg: PaceConfig) -> pd.DataFrame:
-    return compare.compare(records, pairs, cfg.linkage.comparisons)
-
-
-@task(name="train-model", **PRIVATE)
-@stage_guard("train-model")
-def train(records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, cfg: PaceConfig,
-          truth: pd.DataFrame | None = None) -> model.FSModel:
-    return model.fit(records, pairs, gamma, cfg.linkage, seed=cfg.seed, truth=truth)
+def block(linker: Linker, records: pd.DataFrame) -> blocking.BlockingResult:
+    return linker.block(records)
 
 
 @task(name="load-model", **PRIVATE, **IO_RETRIES)
@@ -178,13 +166,7 @@ def load_model(path: Path, cfg: PaceConfig) -> model.FSModel:
     return fs
 
 
-@task(name="score", **PRIVATE)
-@stage_guard("score")
-def score_pairs(fs: model.FSModel, records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame) -> pd.DataFrame:
-    return score.score(fs, records, pairs, gamma)
-
-
-# ---- partitioned compare / train / score (pace_linkage.engine.partition); what every run uses ----------------
+# ---- compare, train and score: the Linker's steps, compare and score a partition per task -------------------
 @task(name="compare-partition", task_run_name="compare-partition-{index}", **PRIVATE)
 @stage_guard("compare")
 def compare_partition(ctx: partition.PartitionContext, pairs: pd.DataFrame, index: int = 0
@@ -195,9 +177,10 @@ def compare_partition(ctx: partition.PartitionContext, pairs: pd.DataFrame, inde
 
 @task(name="train-model", **PRIVATE)
 @stage_guard("train-model")
-def train_from_counts(ctx: partition.PartitionContext, counts: list, seed: int) -> model.FSModel:
-    """Train once from every partition's gamma pattern counts (the same model as training on all gamma)."""
-    return partition.train_partitioned(ctx, counts, seed)
+def train(linker: Linker, ctx: partition.PartitionContext, counts: PatternCounts) -> model.FSModel:
+    """Train once from the candidate pairs' combined gamma pattern counts (the same model as training on all
+    gamma)."""
+    return linker.train(ctx, counts)
 
 
 @task(name="score-partition", task_run_name="score-partition-{index}", **PRIVATE)
@@ -208,18 +191,15 @@ def score_partition(ctx: partition.PartitionContext, fs: model.FSModel, pairs: p
     return partition.score_partition(ctx, fs, pairs, gamma)
 
 
-def id_prefix(cfg: PaceConfig) -> str:
-    """First character of the run's ids: ``P`` for persons (``pace_id``), ``E`` for employers."""
-    return "E" if cfg.entity == "employer" else "P"
+# the task that runs each of the Linker's partition functions in a flow (flows.runners.partition_mapper)
+PARTITION_TASKS = {partition.compare_partition: compare_partition, partition.score_partition: score_partition}
 
 
 @task(name="cluster", **PRIVATE)
 @stage_guard("cluster")
-def cluster_records(records: pd.DataFrame, scored: pd.DataFrame, cfg: PaceConfig, threshold: float,
-                    duplicate_free) -> cluster.ClusterResult:
-    lk = cfg.linkage
-    return cluster.cluster(records, scored, threshold, lk.clustering, lk.named_thresholds,
-                           duplicate_free=duplicate_free, id_column=cfg.id_column, id_prefix=id_prefix(cfg))
+def cluster_records(linker: Linker, records: pd.DataFrame, scored: pd.DataFrame, threshold: float
+                    ) -> cluster.ClusterResult:
+    return linker.cluster(records, scored, threshold)
 
 
 @task(name="evaluate", **PRIVATE)
@@ -269,7 +249,7 @@ def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: di
 
 __all__ = [
     "StageError", "InjectedFault", "check_fault", "stage_guard", "FAULT_ENV", "DEBUG_ENV",
-    "ingest", "normalise", "block", "compare_pairs", "train", "load_model", "score_pairs", "cluster_records", "evaluate_run",
+    "ingest", "normalise", "block", "train", "load_model", "cluster_records", "evaluate_run",
     "write_report", "store_run", "publish_artifacts", "evaluate", "in_memory_key", "resolve_key",
-    "compare_partition", "train_from_counts", "score_partition",
+    "compare_partition", "score_partition", "PARTITION_TASKS",
 ]

@@ -69,18 +69,13 @@ def run_out(prefect_harness, synth_data, tmp_path_factory):
 def library_run(extracts: Path, cfg=None):
     """The pipeline's stages through the library only (no Prefect): a RunResults for ``extracts``."""
     from pace_linkage.config import load_config
-    from pace_linkage.engine import blocking, cluster, compare, model, score
+    from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate.metrics import RunResults
     from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     cfg = cfg or load_config()
-    lk = cfg.linkage
     batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
-    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
-    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
-    fs = model.fit(records, blocked.pairs, gamma, lk, seed=cfg.seed)
-    scored = score.score(fs, records, blocked.pairs, gamma)
-    clustered = cluster.cluster(records, scored, lk.threshold, lk.clustering, lk.named_thresholds)
-    return RunResults(cfg=cfg, threshold=lk.threshold, batches=batches, failures=[], records=records,
-                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered)
+    res = Linker.from_config(cfg).run(assemble(batches))
+    return RunResults(cfg=cfg, threshold=cfg.linkage.threshold, batches=batches, failures=[], records=res.records,
+                      blocking=res.blocking, gamma=res.gamma, model=res.model, scored=res.scores,
+                      clusters=res.clusters)

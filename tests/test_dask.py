@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,8 @@ import pytest
 from conftest import ROOT
 
 from pace_linkage.config import load_config
-from pace_linkage.engine import blocking, compare, model, partition, score
+from pace_linkage.engine import blocking, compare, partition, score, training
+from pace_linkage.engine.linker import Linker
 from pace_linkage.errors import ConfigError, LinkageError
 from pace_linkage.evaluate.metrics import load_truth
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
@@ -37,12 +39,12 @@ def linked(synth_data):
     records = assemble([normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items])
     pairs = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule).pairs
     gamma = compare.compare(records, pairs, lk.comparisons)
-    fs = model.fit(records, pairs, gamma, lk, seed=cfg.seed)
+    fs = training.train(records, lk, seed=cfg.seed, pairs=pairs, gamma=gamma)
     return {"cfg": cfg, "records": records, "pairs": pairs, "gamma": gamma, "model": fs,
             "scored": score.score(fs, records, pairs, gamma), "truth": load_truth(synth_data / "truth.csv")}
 
 
-def partition_counts(linked, settings, size: int = TINY, truth=None) -> list[model.PatternCounts]:
+def partition_counts(linked, settings, size: int = TINY, truth=None) -> list[training.PatternCounts]:
     ctx = partition.PartitionContext.build(linked["records"], settings, truth)
     return [partition.compare_partition(ctx, part).counts for part in partition.split_pairs(linked["pairs"], size)]
 
@@ -99,10 +101,10 @@ def test_the_partition_context_holds_only_the_columns_linkage_reads(linked):
 # --------------------------------------------------------------------------------- pattern counts
 def test_pattern_counts_of_partitions_add_up_to_the_counts_of_all_pairs(linked):
     lk = linked["cfg"].linkage
-    whole = model.pattern_counts(linked["records"], linked["pairs"], linked["gamma"], lk)
+    whole = training.pattern_counts(linked["records"], linked["pairs"], linked["gamma"], lk)
     parts = partition_counts(linked, lk)
     assert len(parts) > 5
-    combined = model.combine_pattern_counts(parts, lk)
+    combined = training.combine_pattern_counts(parts, lk)
     assert combined.n_pairs == whole.n_pairs == len(linked["pairs"])
     np.testing.assert_array_equal(combined.G, whole.G)
     np.testing.assert_array_equal(combined.counts, whole.counts)
@@ -114,25 +116,28 @@ def test_pattern_counts_of_partitions_add_up_to_the_counts_of_all_pairs(linked):
 def test_training_from_combined_pattern_counts_gives_exactly_the_model_of_training_on_all_gamma(linked, method):
     lk = linked["cfg"].linkage
     seed = linked["cfg"].seed
-    direct = model.train(linked["records"], linked["pairs"], linked["gamma"], lk, seed=seed, method=method)
-    combined = model.combine_pattern_counts(partition_counts(linked, lk), lk)
-    from_counts = model.train_from_counts(linked["records"], combined, lk, seed=seed, method=method)
+    direct = training.train(linked["records"], lk, seed, pairs=linked["pairs"], gamma=linked["gamma"], method=method)
+    combined = training.combine_pattern_counts(partition_counts(linked, lk), lk)
+    from_counts = training.train(linked["records"], lk, seed, counts=combined, method=method)
     assert from_counts.to_json() == direct.to_json()  # every float, bit for bit
     assert from_counts.info["candidate_pairs"] == len(linked["pairs"])
 
 
 def test_supervised_training_from_labelled_counts_equals_supervised_training_on_gamma(linked):
     lk = linked["cfg"].linkage.model_copy(update={"training": "supervised"})
-    direct = model.fit(linked["records"], linked["pairs"], linked["gamma"], lk, seed=1, truth=linked["truth"])
-    combined = model.combine_pattern_counts(partition_counts(linked, lk, truth=linked["truth"]), lk)
-    assert model.fit_from_counts(linked["records"], combined, lk, seed=1).to_json() == direct.to_json()
+    labels = training.pair_labels(linked["records"], linked["pairs"], linked["truth"])
+    direct = training.train(linked["records"], lk, 1, pairs=linked["pairs"], gamma=linked["gamma"], labels=labels)
+    combined = training.combine_pattern_counts(partition_counts(linked, lk, truth=linked["truth"]), lk)
+    assert training.train(linked["records"], lk, 1, counts=combined).to_json() == direct.to_json()
 
 
 def test_supervised_training_from_counts_without_labels_says_truth_is_missing(linked):
     lk = linked["cfg"].linkage.model_copy(update={"training": "supervised"})
-    combined = model.combine_pattern_counts(partition_counts(linked, lk), lk)
+    combined = training.combine_pattern_counts(partition_counts(linked, lk), lk)
     with pytest.raises(LinkageError, match="no truth file"):
-        model.fit_from_counts(linked["records"], combined, lk, seed=1)
+        training.train(linked["records"], lk, 1, counts=combined)
+    with pytest.raises(LinkageError, match="no truth file"):  # nor from pairs and gamma without labels
+        training.train(linked["records"], lk, 1, pairs=linked["pairs"], gamma=linked["gamma"])
 
 
 def test_labelled_and_unlabelled_counts_do_not_mix(linked):
@@ -140,16 +145,16 @@ def test_labelled_and_unlabelled_counts_do_not_mix(linked):
     labelled = partition_counts(linked, lk, size=500, truth=linked["truth"])
     plain = partition_counts(linked, lk, size=500)
     with pytest.raises(LinkageError):
-        model.combine_pattern_counts([labelled[0], plain[1]], lk)
+        training.combine_pattern_counts([labelled[0], plain[1]], lk)
 
 
 def test_no_candidate_pairs_trains_the_same_fallback_model(linked):
     lk = linked["cfg"].linkage
     none = linked["pairs"].iloc[:0]
-    direct = model.train(linked["records"], none, linked["gamma"].iloc[:0], lk, seed=3)
-    combined = model.combine_pattern_counts(partition_counts({**linked, "pairs": none}, lk), lk)
+    direct = training.train(linked["records"], lk, 3, pairs=none, gamma=linked["gamma"].iloc[:0])
+    combined = training.combine_pattern_counts(partition_counts({**linked, "pairs": none}, lk), lk)
     assert combined.n_pairs == 0
-    assert model.train_from_counts(linked["records"], combined, lk, seed=3).to_json() == direct.to_json()
+    assert training.train(linked["records"], lk, 3, counts=combined).to_json() == direct.to_json()
 
 
 # ------------------------------------------------------------------------------ partitioned linkage
@@ -157,20 +162,25 @@ def test_no_candidate_pairs_trains_the_same_fallback_model(linked):
 def test_partitioned_linkage_equals_unpartitioned_in_the_library(linked, link_type):
     """Under every link type: link_only and dedupe_only need the records' source for u's random pairs and
     the prior, so the partitions' records must carry it (a model trained without it was wrong, silently)."""
-    from pace_linkage.engine.linker import link
+    from pace_linkage.engine.cluster import cluster
 
     cfg = linked["cfg"]
     cfg = cfg.model_copy(update={"linkage": cfg.linkage.model_copy(update={"link_type": link_type})})
-    dup_free = linked["records"]["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
-    whole = link(linked["records"], cfg.linkage, seed=cfg.seed, duplicate_free=dup_free)
+    lk, records = cfg.linkage, linked["records"]
+    dup_free = records["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
+    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)  # the stages in one piece
+    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
+    fs = training.train(records, lk, cfg.seed, pairs=blocked.pairs, gamma=gamma)
+    scores = score.score(fs, records, blocked.pairs, gamma)
+    whole = SimpleNamespace(blocking=blocked, gamma=gamma, model=fs, scores=scores, clusters=cluster(
+        records, scores, lk.threshold, lk.clustering, lk.named_thresholds, duplicate_free=dup_free))
     calls = []
 
     def mapper(fn, args):  # records which partition functions ran, and how often
         calls.append((fn.__name__, len(args)))
         return partition.run_in_turn(fn, args)
 
-    parted = partition.link_partitioned(linked["records"], cfg.linkage, seed=cfg.seed, partition_pairs=TINY,
-                                        duplicate_free=dup_free, mapper=mapper)
+    parted = Linker.from_config(cfg, partition_pairs=TINY, mapper=mapper).run(records)
     n_parts = -(-len(whole.blocking.pairs) // TINY)
     assert calls == [("compare_partition", n_parts), ("score_partition", n_parts)]
     assert parted.blocking.pairs.equals(whole.blocking.pairs)

@@ -14,19 +14,11 @@ EMPLOYER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "employer.
 
 def employer_library_run(extracts: Path, cfg):
     """block -> compare -> train -> score -> cluster through the library, ids in the config's id column."""
-    from pace_linkage.engine import blocking, cluster, compare, model, score
+    from pace_linkage.engine.linker import Linker
     from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
-    lk = cfg.linkage
     batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
-    blocked = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule)
-    gamma = compare.compare(records, blocked.pairs, lk.comparisons)
-    fs = model.fit(records, blocked.pairs, gamma, lk, seed=cfg.seed)
-    scored = score.score(fs, records, blocked.pairs, gamma)
-    return cluster.cluster(
-        records, scored, lk.threshold, lk.clustering, lk.named_thresholds, id_column=cfg.id_column
-    ).clusters
+    return Linker.from_config(cfg).run(assemble(batches)).clusters.clusters
 
 
 @pytest.fixture(scope="module")

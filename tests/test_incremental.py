@@ -14,7 +14,7 @@ import synthetic
 from pace_linkage.config import load_config
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.cluster import cluster
-from pace_linkage.engine.linker import link
+from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import BlockingRule, ClusteringSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.evaluate.quality import pairwise_metrics
@@ -41,8 +41,7 @@ def synth(tmp_path_factory, cfg):
     synthetic.generate(people=300, seed=5, out_dir=out)
     records = assemble([normalise_source(ingest_source(s, cfg, out / "extracts"), s, cfg) for s in cfg.sources.items])
     truth = pd.read_csv(out / "truth.csv", dtype=str)
-    dup = records["source"].isin([s.name for s in cfg.sources.items if s.duplicate_free]).to_numpy()
-    return records, truth, link(records, cfg.linkage, seed=cfg.seed, duplicate_free=dup)
+    return records, truth, Linker.from_config(cfg).run(records)
 
 
 @pytest.fixture(scope="module")

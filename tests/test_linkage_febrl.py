@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pace_linkage.config import load_config
-from pace_linkage.engine.linker import link, pairwise_quality
+from pace_linkage.engine.linker import Linker, pairwise_quality
 from pace_linkage.engine.settings import LinkageSettings
 from pace_linkage.ingest.datasets import write_febrl
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
@@ -34,7 +34,7 @@ def febrl3_settings() -> LinkageSettings:
 @pytest.fixture(scope="module")
 def febrl3(tmp_path_factory):
     records, person = febrl3_records(tmp_path_factory.mktemp("febrl3"))
-    return records, person, febrl3_settings(), link(records, febrl3_settings(), seed=42)
+    return records, person, febrl3_settings(), Linker(febrl3_settings(), seed=42).run(records)
 
 
 def test_unsupervised_f1_on_febrl3_is_at_least_0_999(febrl3):
@@ -59,7 +59,7 @@ def test_every_record_gets_exactly_one_pace_id(febrl3):
 
 def test_same_inputs_and_seed_give_identical_pairs_weights_and_ids(febrl3):
     records, person, settings, res = febrl3
-    again = link(records, settings, seed=42)
+    again = Linker(settings, seed=42).run(records)
     pd.testing.assert_frame_equal(again.blocking.pairs, res.blocking.pairs)
     pd.testing.assert_frame_equal(again.scores, res.scores)
     pd.testing.assert_frame_equal(again.clusters.clusters, res.clusters.clusters)
@@ -70,7 +70,7 @@ def test_shuffled_input_rows_give_identical_clusters_after_the_pipeline_sort(feb
     records, person, settings, res = febrl3
     shuffled = records.sample(frac=1.0, random_state=1)
     resorted = shuffled.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
-    again = link(resorted, settings, seed=42)
+    again = Linker(settings, seed=42).run(resorted)
     pd.testing.assert_frame_equal(again.clusters.clusters, res.clusters.clusters)
 
 
@@ -80,6 +80,6 @@ def test_saved_model_reapplied_gives_the_same_clusters(febrl3, tmp_path):
     res.model.save(path)
     from pace_linkage.engine.model import FSModel
 
-    again = link(records, settings, seed=0, model=FSModel.load(path))
+    again = Linker(settings, seed=0).run(records, model=FSModel.load(path))
     assert np.allclose(again.scores["match_weight"], res.scores["match_weight"])
     pd.testing.assert_frame_equal(again.clusters.clusters, res.clusters.clusters)

@@ -8,16 +8,10 @@ import pytest
 
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.compare import compare
-from pace_linkage.engine.model import (
-    FSModel,
-    run_em,
-    sample_random_pairs,
-    total_pairs,
-    train,
-    train_supervised,
-)
+from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import explain, score
 from pace_linkage.engine.settings import BlockingRule, ComparisonSpec, EMSettings, LevelSpec, LinkageSettings
+from pace_linkage.engine.training import run_em, sample_random_pairs, total_pairs, train
 from pace_linkage.errors import LinkageError
 
 SURNAMES = np.array(["SMITH", "BROWN", "WILSON", "CAMPBELL", "STEWART", "THOMSON", "ROBERTSON", "ANDERSON",
@@ -64,7 +58,7 @@ def trained():
     s = settings_for_frame()
     pairs = block(rec, s.blocking).pairs
     gamma = compare(rec, pairs, s.comparisons)
-    model = train(rec, pairs, gamma, s, seed=7)
+    model = train(rec, s, seed=7, pairs=pairs, gamma=gamma)
     return rec, person, s, pairs, gamma, model
 
 
@@ -164,12 +158,12 @@ def test_reloaded_model_scores_identically_and_file_has_no_raw_values(trained, t
 
 def test_training_is_deterministic_for_a_seed(trained):
     rec, person, s, pairs, gamma, model = trained
-    assert train(rec, pairs, gamma, s, seed=7).to_json() == model.to_json()
+    assert train(rec, s, seed=7, pairs=pairs, gamma=gamma).to_json() == model.to_json()
 
 
 def test_candidates_method_also_separates_matches(trained):
     rec, person, s, pairs, gamma, _ = trained
-    model = train(rec, pairs, gamma, s, seed=7, method="candidates")
+    model = train(rec, s, seed=7, pairs=pairs, gamma=gamma, method="candidates")
     sc = score(model, rec, pairs, gamma)
     is_true = person[sc["l"]] == person[sc["r"]]
     assert (sc["match_probability"][is_true] > 0.5).mean() > 0.9
@@ -178,13 +172,13 @@ def test_candidates_method_also_separates_matches(trained):
 def test_supervised_training_estimates_m_and_u_from_labels(trained):
     rec, person, s, pairs, gamma, _ = trained
     labels = person[pairs["l"]] == person[pairs["r"]]
-    model = train_supervised(gamma, labels, s.comparisons, rec)
+    model = train(rec, s, pairs=pairs, gamma=gamma, labels=labels, training="supervised")
     assert model.lambda_ == pytest.approx(labels.mean())
     dob = model.params("dob")
     assert dob.m[0] > 0.95 and dob.u[0] < 0.5
     assert model.params("surname").tf_levels == {0: "surname"}
     with pytest.raises(LinkageError):
-        train_supervised(gamma, np.ones(len(gamma), bool))
+        train(rec, s, pairs=pairs, gamma=gamma, labels=np.ones(len(gamma), bool), training="supervised")
 
 
 def test_malformed_model_json_raises_a_linkage_error():
@@ -193,7 +187,7 @@ def test_malformed_model_json_raises_a_linkage_error():
 
 
 def test_pair_labels_come_from_truth_and_absent_records_match_nothing():
-    from pace_linkage.engine.model import pair_labels
+    from pace_linkage.engine.training import pair_labels
 
     recs = pd.DataFrame({"source": ["a", "a", "b", "b"], "record_id": ["1", "2", "1", "9"]})
     truth = pd.DataFrame({"source": ["a", "a", "b"], "record_id": ["1", "2", "1"], "person_id": ["p", "q", "p"]})

@@ -131,6 +131,7 @@ def runs(prefect_harness, canary, tmp_path_factory):
     """A good run, a fault-injected run and a run hitting a value-quoting bug, with every log line captured."""
     from flows import tasks
     from flows.pipeline import pace_linkage_pipeline
+    from pace_linkage.engine import compare as engine_compare
 
     cap = Capture()
     saved = {}
@@ -152,7 +153,7 @@ def runs(prefect_harness, canary, tmp_path_factory):
                 raise KeyError(f"no such value {CANARY_NINO} for {CANARY_SURNAME} born 1967-08-23")
 
             mp.delenv(tasks.DEBUG_ENV, raising=False)
-            mp.setattr(tasks.compare, "compare", buggy)
+            mp.setattr(engine_compare, "compare", buggy)
             bug = pace_linkage_pipeline(out=str(tmp_path_factory.mktemp("canary_bug")), return_state=True, **args)
         from prefect.logging.handlers import APILogWorker
 

@@ -192,7 +192,7 @@ def test_frequency_attack_reidentifies_frequent_values_of_deterministic_encoding
 
 # ------------------------------------------------------------------------------------------- quality
 def test_pseudonymised_linkage_loses_at_most_one_f1_point(synth_data, cfg):
-    from pace_linkage.engine.linker import link, pairwise_quality
+    from pace_linkage.engine.linker import Linker, pairwise_quality
     from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 
     records = assemble([normalise_source(ingest_source(s, cfg, synth_data / "extracts"), s, cfg)
@@ -201,7 +201,7 @@ def test_pseudonymised_linkage_loses_at_most_one_f1_point(synth_data, cfg):
     person = records[["source", "record_id"]].merge(truth, on=["source", "record_id"], how="left")["person_id"]
 
     def f1(recs, config) -> float:
-        ids = link(recs, config.linkage, config.seed).clusters.clusters
+        ids = Linker(config.linkage, config.seed).run(recs).clusters.clusters
         ids = recs[["source", "record_id"]].merge(ids, on=["source", "record_id"], how="left")["pace_id"]
         return pairwise_quality(ids, person)["f1"]
 

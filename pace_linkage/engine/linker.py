@@ -1,34 +1,78 @@
-"""Convenience glue: block -> compare -> train -> score -> cluster in one call (tests and benchmarks).
+"""The Linker: block -> compare -> train -> score -> cluster, wired once.
 
-The Prefect flow calls the stages one by one; this function is the reference order and wiring.
+A :class:`Linker` holds linkage settings (:class:`~pace_linkage.engine.settings.LinkageSettings`, from a
+config's ``linkage:`` section or made in Python), a seed and how a run names and clusters its records. Each
+stage is a step method; :meth:`Linker.run` does them all and returns one :class:`LinkResult`::
+
+    linker = Linker(settings, seed=42)
+    result = linker.run(records)          # records: a DataFrame with source, record_id and the compared columns
+    result.clusters.clusters              # source, record_id, pace_id (and pace_id_<name> per named threshold)
+
+Records are prepared first (:meth:`Linker.prepare`): sorted by (source, record_id), with positions 0..N-1 (the
+candidate pairs hold positions), and every column the settings read must be present -- a column a config's
+field derives (``surname_sound``) is added by the ``derive`` hook when one is given, else a
+:class:`~pace_linkage.errors.LinkageError` names it.
+
+Comparing and scoring run on partitions of at most ``partition_pairs`` candidate pairs
+(:mod:`pace_linkage.engine.partition`) through a *mapper*: each call in turn by default; the Prefect flow
+supplies one that submits each partition as a task (on a Dask cluster, anywhere). Results do not depend on
+either, bit for bit. Training goes through the partitions' combined gamma pattern counts
+(:func:`pace_linkage.engine.training.train`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pace_linkage.counting import pairs_sharing_code
+from pace_linkage.engine import partition
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
-from pace_linkage.engine.columns import ColumnCache
-from pace_linkage.engine.compare import compare
-from pace_linkage.engine.model import FSModel, train
-from pace_linkage.engine.score import score
+from pace_linkage.engine.model import FSModel, check_compatible
+from pace_linkage.engine.partition import Mapper, PartitionContext, run_in_turn
 from pace_linkage.engine.settings import LinkageSettings
+from pace_linkage.engine.training import PatternCounts, combine_pattern_counts, train
+from pace_linkage.errors import LinkageError
+from pace_linkage.schema import RECORD_ID, SOURCE
+
+# adds the named columns to the records and returns them (e.g. derived columns computed by the normalisers)
+Deriver = Callable[[pd.DataFrame, list[str]], pd.DataFrame]
+
+
+@dataclass
+class Compared:
+    """Gamma of the candidate pairs (int8, one column per comparison, indexed like the pairs) and their
+    combined gamma pattern counts (what training reads), from ``partitions`` partitions."""
+
+    gamma: pd.DataFrame
+    counts: PatternCounts
+    partitions: int
 
 
 @dataclass
 class LinkResult:
+    """Everything a run made: the candidate pairs and per-rule statistics (``blocking``), their ``gamma``, the
+    ``model``, the ``scores`` (``l``, ``r``, ``rule``, ``match_weight``, ``match_probability``), the
+    ``clusters`` and the seconds of each stage (``timings``). ``records``: the prepared records, whose positions
+    ``l`` and ``r`` are."""
+
     blocking: BlockingResult
     gamma: pd.DataFrame
     model: FSModel
     scores: pd.DataFrame
     clusters: ClusterResult
     timings: dict = field(default_factory=dict)
+    records: pd.DataFrame | None = None
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        return self.blocking.pairs
 
 
 def positional(records: pd.DataFrame) -> pd.DataFrame:
@@ -39,34 +83,160 @@ def positional(records: pd.DataFrame) -> pd.DataFrame:
     return records.reset_index(drop=True)
 
 
-def link(
-    records: pd.DataFrame, settings: LinkageSettings, seed: int = 42, model: FSModel | None = None,
-    method: str = "rules", duplicate_free: np.ndarray | None = None, id_column: str = "pace_id",
-) -> LinkResult:
-    """Link ``records`` (RangeIndex 0..N-1, sorted by (source, record_id)). With ``model`` given, it is
-    used as is (no training). Returns every intermediate result and the wall time of each stage."""
-    records = positional(records)
-    t: dict = {}
+def sort_order(records: pd.DataFrame) -> np.ndarray | None:
+    """The positions that sort ``records`` by (source, record_id) as text; None if they are sorted already."""
+    src = records[SOURCE].to_numpy(dtype=str)
+    rid = records[RECORD_ID].to_numpy(dtype=str)
+    ordered = (src[1:] > src[:-1]) | ((src[1:] == src[:-1]) & (rid[1:] >= rid[:-1]))
+    return None if ordered.all() else np.lexsort((rid, src))
+
+
+class Linker:
+    """Links records with linkage settings and a seed (see the module docstring).
+
+    ``id_column`` names the cluster id column and ``id_prefix`` starts every id (``P`` persons, ``E``
+    employers); records of ``duplicate_free_sources`` are never clustered with another record of their own
+    source. ``derive(records, columns)`` adds missing columns the settings read; ``mapper`` and
+    ``partition_pairs`` (default ``settings.partition_pairs``) say how partitions run."""
+
+    def __init__(
+        self, settings: LinkageSettings, seed: int = 42, *, id_column: str = "pace_id", id_prefix: str = "P",
+        duplicate_free_sources: Sequence[str] = (), derive: Deriver | None = None, mapper: Mapper = run_in_turn,
+        partition_pairs: int | None = None,
+    ):
+        problems = settings.problems()
+        if problems:
+            raise LinkageError("linkage settings: " + "; ".join(problems))
+        self.settings = settings
+        self.seed = seed
+        self.id_column = id_column
+        self.id_prefix = id_prefix
+        self.duplicate_free_sources = list(duplicate_free_sources)
+        self.derive = derive
+        self.mapper = mapper
+        self.partition_pairs = partition_pairs or settings.partition_pairs
+
+    @classmethod
+    def from_config(cls, cfg, *, derive: Deriver | None = None, mapper: Mapper = run_in_turn,
+                    partition_pairs: int | None = None) -> Linker:
+        """The Linker of a loaded configuration: its ``linkage`` settings, ``seed``, ``id_column``, id prefix
+        (by ``entity``) and duplicate-free sources. ``derive``: e.g. :func:`pace_linkage.normalise.deriver` of
+        the config's fields, to accept records that lack derived columns."""
+        return cls(cfg.linkage, cfg.seed, id_column=cfg.id_column, id_prefix=cfg.id_prefix,
+                   duplicate_free_sources=cfg.duplicate_free_sources(), derive=derive, mapper=mapper,
+                   partition_pairs=partition_pairs)
+
+    # ---- records ----------------------------------------------------------------------------------
+    def columns(self) -> list[str]:
+        """Every record column a run reads: source, record_id, compared, blocked on, conflict fields."""
+        cols = [SOURCE, RECORD_ID, *partition.linkage_columns(self.settings)]
+        return list(dict.fromkeys(cols + list(self.settings.clustering.conflict_fields)))
+
+    def prepare(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The records as a run needs them: sorted by (source, record_id), positions 0..N-1, and every column
+        of :meth:`columns` present (missing ones added by ``derive``, else a LinkageError names them)."""
+        return self._prepare(records)[0]
+
+    def _prepare(self, records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+        keys = [c for c in (SOURCE, RECORD_ID) if c not in records.columns]
+        if keys:
+            raise LinkageError(f"linker: the records have no {' and no '.join(repr(c) for c in keys)} column "
+                               "(every record needs its source and its record id)")
+        missing = [c for c in self.columns() if c not in records.columns]
+        if missing and self.derive is not None:
+            records = self.derive(records, missing)
+            missing = [c for c in self.columns() if c not in records.columns]
+        if missing:
+            raise LinkageError(f"linker: the linkage settings read column(s) {', '.join(missing)}, which the "
+                               "records do not have (normalise them first, or give the Linker a derive hook)")
+        order = sort_order(records)
+        return positional(records if order is None else records.iloc[order]), order
+
+    def context(self, records: pd.DataFrame, truth: pd.DataFrame | None = None) -> PartitionContext:
+        """What every partition reads (the linkage columns of the prepared records and, with ``truth`` and
+        supervised training, each record's person code)."""
+        return PartitionContext.build(records, self.settings, truth)
+
+    def _context(self, records: pd.DataFrame | PartitionContext) -> PartitionContext:
+        return records if isinstance(records, PartitionContext) else self.context(records)
+
+    # ---- steps --------------------------------------------------------------------------------------
+    def block(self, records: pd.DataFrame, new: np.ndarray | None = None) -> BlockingResult:
+        """Candidate pairs of the prepared records; with ``new`` (bool per record), only pairs with a new
+        record."""
+        s = self.settings
+        return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new)
+
+    def compare(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame,
+                mapper: Mapper | None = None) -> Compared:
+        """Gamma of ``pairs`` and their combined pattern counts, a partition at a time through ``mapper``."""
+        ctx = self._context(records)
+        parts = partition.split_pairs(pairs, self.partition_pairs)
+        compared = (mapper or self.mapper)(partition.compare_partition, [(ctx, p) for p in parts])
+        gamma = partition.concat_parts([c.gamma for c in compared], pairs.index)
+        return Compared(gamma, combine_pattern_counts([c.counts for c in compared], self.settings), len(parts))
+
+    def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts) -> FSModel:
+        """The model trained as the settings say, from the candidate pairs' pattern counts (:meth:`compare`);
+        supervised training needs counts labelled through a context made with truth."""
+        ctx = self._context(records)
+        return train(ctx.records, self.settings, self.seed, counts=counts, cache=ctx.cache)
+
+    def score(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame, gamma: pd.DataFrame,
+              model: FSModel, mapper: Mapper | None = None) -> pd.DataFrame:
+        """Match weight and probability of ``pairs`` (``l``, ``r``, ``rule``, ``match_weight``,
+        ``match_probability``), a partition at a time through ``mapper``."""
+        ctx = self._context(records)
+        parts = partition.split_pairs(pairs, self.partition_pairs)
+        gammas = partition.split_pairs(gamma, self.partition_pairs)
+        slim = (mapper or self.mapper)(partition.score_partition,
+                                       [(ctx, model, p, g) for p, g in zip(parts, gammas, strict=True)])
+        return partition.concat_parts(slim, pairs.index)
+
+    def cluster(self, records: pd.DataFrame, scores: pd.DataFrame, threshold: float | None = None,
+                **decisions) -> ClusterResult:
+        """Clusters at ``threshold`` (default ``settings.threshold``) and at each named threshold;
+        ``must_link`` / ``cannot_link`` clerical decisions may be given as (l, r) position arrays."""
+        s = self.settings
+        dup_free = records[SOURCE].isin(self.duplicate_free_sources).to_numpy()
+        return cluster(records, scores, s.threshold if threshold is None else threshold, s.clustering,
+                       s.named_thresholds, id_prefix=self.id_prefix, duplicate_free=dup_free,
+                       id_column=self.id_column, **decisions)
+
+    # ---- all of it -------------------------------------------------------------------------------------
+    def run(self, records: pd.DataFrame, model: FSModel | None = None, new: np.ndarray | None = None,
+            truth: pd.DataFrame | None = None) -> LinkResult:
+        """Prepare, block, compare, train (unless ``model`` is given), score and cluster ``records``.
+        ``new``: see :meth:`block`; ``truth`` (source, record_id, person_id) labels the pairs for supervised
+        training. Records of the result are in (source, record_id) order."""
+        t: dict[str, float] = {}
+        records, order = self._prepare(records)
+        if new is not None and order is not None:  # the mask follows its records into (source, record_id) order
+            new = np.asarray(new, dtype=bool)[order]
+        with _timed(t, "block"):
+            blocked = self.block(records, new)
+        ctx = self.context(records, truth)
+        with _timed(t, "compare"):
+            compared = self.compare(ctx, blocked.pairs)
+        with _timed(t, "train"):
+            if model is None:
+                model = self.train(ctx, compared.counts)
+            else:
+                check_compatible(model, self.settings)
+        with _timed(t, "score"):
+            scores = self.score(ctx, blocked.pairs, compared.gamma, model)
+        ctx.release()
+        with _timed(t, "cluster"):
+            clusters = self.cluster(records, scores)
+        t["total"] = sum(t.values())
+        return LinkResult(blocked, compared.gamma, model, scores, clusters, t, records)
+
+
+@contextlib.contextmanager
+def _timed(timings: dict, stage: str) -> Iterator[None]:
     t0 = time.perf_counter()
-    blocked = block(records, settings.blocking, settings.link_type, settings.max_pairs_per_rule)
-    t["block"] = time.perf_counter() - t0
-    cache = ColumnCache(records)
-    t0 = time.perf_counter()
-    gamma = compare(records, blocked.pairs, settings.comparisons, cache=cache)
-    t["compare"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if model is None:
-        model = train(records, blocked.pairs, gamma, settings, seed, method=method, cache=cache)
-    t["train"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scored = score(model, records, blocked.pairs, gamma, cache=cache)
-    t["score"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    clusters = cluster(records, scored, settings.threshold, settings.clustering, settings.named_thresholds,
-                       duplicate_free=duplicate_free, id_column=id_column)
-    t["cluster"] = time.perf_counter() - t0
-    t["total"] = sum(t.values())
-    return LinkResult(blocked, gamma, model, scored, clusters, t)
+    yield
+    timings[stage] = time.perf_counter() - t0
 
 
 def pairwise_quality(cluster_ids, person_ids) -> dict:

@@ -7,11 +7,11 @@ scoring (one float64 Bayes factor per comparison and pair) -- runs on partitions
 run anywhere (``flows/tasks.py``: ``compare-partition``, ``score-partition``). Two passes:
 
 1. :func:`compare_partition`: gamma of the partition's pairs (int8, one byte per comparison and pair) and
-   its gamma :class:`~pace_linkage.engine.model.PatternCounts` (overall, per blocking rule and, for supervised
-   training, per truth label): a few thousand rows whatever the number of pairs.
+   its gamma :class:`~pace_linkage.engine.training.PatternCounts` (overall, per blocking rule and, for
+   supervised training, per truth label): a few thousand rows whatever the number of pairs.
 2. Training once, from the counts of every partition combined
-   (:func:`~pace_linkage.engine.model.combine_pattern_counts`, :func:`~pace_linkage.engine.model.fit_from_counts`): u
-   comes from random record pairs as before, never from the candidates, so nothing else is needed.
+   (:func:`~pace_linkage.engine.training.combine_pattern_counts`, :func:`~pace_linkage.engine.training.train`):
+   u comes from random record pairs as before, never from the candidates, so nothing else is needed.
 3. :func:`score_partition`: match weight and probability of the partition's pairs, given its gamma.
    Only the slim columns come back (:data:`SLIM_COLUMNS`: ``l``, ``r``, ``rule``, ``match_weight``,
    ``match_probability``: 25 bytes a pair); the per-comparison ``bf_*`` columns are dropped in the task.
@@ -31,7 +31,10 @@ temporaries exist for one partition at a time instead of for all pairs.
 Results are identical to the unpartitioned stages, bit for bit: comparing and scoring are element-wise
 per pair (term frequencies come from all the records, held by every partition), partitions are
 concatenated in order, and training from combined pattern counts is the same computation as training on
-all of gamma (:func:`pace_linkage.engine.model.train` itself goes through the counts).
+all of gamma (:func:`pace_linkage.engine.training.train` itself goes through the counts).
+
+:class:`pace_linkage.engine.linker.Linker` runs the passes through a *mapper* (:data:`Mapper`): in turn in this
+process by default; the Prefect flow's mapper submits each partition as a task.
 
 Every partition task reads the same records: :class:`PartitionContext` holds them with the settings, and
 builds its column cache (codes, parsed dates ...) and the blocking rules' keys once, lazily, where it
@@ -42,7 +45,6 @@ worker builds its cache once.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -50,13 +52,12 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.engine import compare as compare_mod
-from pace_linkage.engine import model as fs_model
-from pace_linkage.engine.blocking import block
-from pace_linkage.engine.cluster import cluster
+from pace_linkage.engine import training
 from pace_linkage.engine.columns import ColumnCache
-from pace_linkage.engine.model import FSModel, PatternCounts
+from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import score
 from pace_linkage.engine.settings import LinkageSettings
+from pace_linkage.engine.training import PatternCounts
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, RULE, SOURCE
 
@@ -66,7 +67,7 @@ SLIM_COLUMNS = (LEFT, RIGHT, RULE, MATCH_WEIGHT, MATCH_PROBABILITY)
 class PartitionContext:
     """The records and linkage settings every partition task reads, with per-process lazy caches.
 
-    ``person`` (optional): a truth person code per record (:func:`pace_linkage.engine.model.person_codes`), for
+    ``person`` (optional): a truth person code per record (:func:`pace_linkage.engine.training.person_codes`), for
     supervised training; codes only, never a truth value. Pickling keeps the records, settings and codes
     and drops the caches (they are rebuilt where the context is unpickled). A plain class on purpose: Prefect
     passes it to tasks as an opaque value (it would rebuild a dataclass field by field)."""
@@ -88,7 +89,7 @@ class PartitionContext:
         Dask worker receives: no contact details, no client ids); with ``truth`` and supervised training,
         the person codes too."""
         supervised = truth is not None and settings.training == "supervised"
-        person = fs_model.person_codes(records, truth) if supervised else None
+        person = training.person_codes(records, truth) if supervised else None
         return cls(records[[c for c in linkage_columns(settings) if c in records.columns]], settings, person)
 
     @property
@@ -102,7 +103,7 @@ class PartitionContext:
     def keys(self) -> list:
         with self._lock:
             if self._keys is None:
-                self._keys = fs_model.rule_keys(self.records, self.settings.blocking)
+                self._keys = training.rule_keys(self.records, self.settings.blocking)
             return self._keys
 
     def release(self) -> None:
@@ -155,8 +156,8 @@ def split_pairs(pairs: pd.DataFrame, size: int) -> list[pd.DataFrame]:
 def compare_partition(ctx: PartitionContext, pairs: pd.DataFrame) -> ComparedPartition:
     """Pass 1: gamma of ``pairs`` and their pattern counts (labelled when the context has person codes)."""
     gamma = compare_mod.compare(ctx.records, pairs, ctx.settings.comparisons, cache=ctx.cache)
-    labels = fs_model.pair_labels(ctx.records, pairs, codes=ctx.person) if ctx.person is not None else None
-    counts = fs_model.pattern_counts(ctx.records, pairs, gamma, ctx.settings, keys=ctx.keys, labels=labels)
+    labels = training.pair_labels(ctx.records, pairs, codes=ctx.person) if ctx.person is not None else None
+    counts = training.pattern_counts(ctx.records, pairs, gamma, ctx.settings, keys=ctx.keys, labels=labels)
     return ComparedPartition(gamma, counts)
 
 
@@ -178,65 +179,10 @@ def concat_parts(parts: Sequence[pd.DataFrame], index: pd.Index) -> pd.DataFrame
     return out
 
 
-def train_partitioned(ctx: PartitionContext, counts: Sequence[PatternCounts], seed: int) -> FSModel:
-    """Train once from the pattern counts of every partition (as :func:`pace_linkage.engine.model.fit`)."""
-    combined = fs_model.combine_pattern_counts(counts, ctx.settings)
-    return fs_model.fit_from_counts(ctx.records, combined, ctx.settings, seed, cache=ctx.cache)
-
-
+# runs a function over a list of argument tuples and returns the results in order
 Mapper = Callable[[Callable, list[tuple]], list]
 
 
 def run_in_turn(fn: Callable, calls: list[tuple]) -> list:
     """The default mapper: each call in turn, in this process."""
     return [fn(*args) for args in calls]
-
-
-@dataclass
-class PartitionedResult:
-    gamma: pd.DataFrame
-    model: FSModel
-    scored: pd.DataFrame  # the slim columns
-    partitions: int
-
-
-def compare_train_score(
-    ctx: PartitionContext, pairs: pd.DataFrame, seed: int, partition_pairs: int, model: FSModel | None = None,
-    mapper: Mapper = run_in_turn,
-) -> PartitionedResult:
-    """Compare, train (unless ``model`` is given) and score ``pairs`` partition by partition. ``mapper``
-    runs a function over a list of argument tuples and returns the results in order (in turn here; a
-    Dask flow submits them to its cluster)."""
-    parts = split_pairs(pairs, partition_pairs)
-    compared = mapper(compare_partition, [(ctx, p) for p in parts])
-    if model is None:
-        model = train_partitioned(ctx, [c.counts for c in compared], seed)
-    slim = mapper(score_partition, [(ctx, model, p, c.gamma) for p, c in zip(parts, compared, strict=True)])
-    gamma = concat_parts([c.gamma for c in compared], pairs.index)
-    return PartitionedResult(gamma, model, concat_parts(slim, pairs.index), len(parts))
-
-
-def link_partitioned(
-    records: pd.DataFrame, settings: LinkageSettings, seed: int = 42, partition_pairs: int | None = None,
-    model: FSModel | None = None, duplicate_free: np.ndarray | None = None, id_column: str = "pace_id",
-    truth: pd.DataFrame | None = None, mapper: Mapper = run_in_turn,
-):
-    """:func:`pace_linkage.engine.linker.link` with compare/train/score partitioned (same results, with the slim
-    score columns). ``partition_pairs`` defaults to ``settings.partition_pairs``."""
-    from pace_linkage.engine.linker import LinkResult, positional
-
-    records = positional(records)
-    t: dict = {}
-    t0 = time.perf_counter()
-    blocked = block(records, settings.blocking, settings.link_type, settings.max_pairs_per_rule)
-    t["block"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ctx = PartitionContext.build(records, settings, truth)
-    res = compare_train_score(ctx, blocked.pairs, seed, partition_pairs or settings.partition_pairs, model, mapper)
-    t["compare_train_score"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    clusters = cluster(records, res.scored, settings.threshold, settings.clustering, settings.named_thresholds,
-                       duplicate_free=duplicate_free, id_column=id_column)
-    t["cluster"] = time.perf_counter() - t0
-    t["total"] = sum(t.values())
-    return LinkResult(blocked, res.gamma, res.model, res.scored, clusters, t)

@@ -84,8 +84,9 @@ from pace_linkage.config import PaceConfig
 from pace_linkage.engine.blocking import BlockingResult, _within_group_pairs, block
 from pace_linkage.engine.cluster import KEY_SEP, cluster
 from pace_linkage.engine.compare import ColumnCache, compare
-from pace_linkage.engine.model import FSModel, check_compatible, train
+from pace_linkage.engine.model import FSModel, check_compatible
 from pace_linkage.engine.score import score
+from pace_linkage.engine.training import train
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
 
@@ -641,7 +642,7 @@ def link_batch(
     trained = False
     if model is None or refresh_model:
         if len(blocked.pairs) or model is None and len(rescored):
-            model = train(rec, blocked.pairs, gamma, lk, seed, method=lk.em.method, cache=cache)
+            model = train(rec, lk, seed, pairs=blocked.pairs, gamma=gamma, training="unsupervised", cache=cache)
             trained = True
     t["train"] = time.perf_counter() - t0
 

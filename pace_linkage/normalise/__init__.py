@@ -32,6 +32,8 @@ from pace_linkage.normalise.postcode import postcode, postcode_columns, postcode
 from pace_linkage.normalise.reasons import CODES, REASONS
 from pace_linkage.normalise.records import (
     coverage_counts,
+    derive_columns,
+    deriver,
     field_columns,
     is_given_name_field,
     normalise_field,
@@ -41,7 +43,7 @@ from pace_linkage.normalise.text import ident, ident_series, text, text_series
 
 __all__ = [
     "CODES", "REASONS",
-    "coverage_counts", "field_columns", "is_given_name_field", "normalise_field", "normalise_records",
+    "coverage_counts", "derive_columns", "deriver", "field_columns", "is_given_name_field", "normalise_field", "normalise_records",
     "date", "date_columns", "date_series", "dob", "dob_series", "parse_date",
     "email", "email_series", "phone", "phone_series", "sex", "sex_series",
     "ident", "ident_series", "text", "text_series",

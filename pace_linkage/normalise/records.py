@@ -33,8 +33,9 @@ Every present-but-nulled value has exactly one reason, so per source and field
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,29 @@ def normalise_field(
     if spec.placeholders and kind not in ("dob", "date"):
         cols, reason = _apply_placeholders(raw, cols, reason, field, spec)
     return list(cols), reason
+
+
+def derive_columns(records: pd.DataFrame, columns: Sequence[str], fields: Mapping[str, FieldSpec]) -> pd.DataFrame:
+    """``records`` (a copy) with the derived ``columns`` added, each made by its field's normaliser from the
+    field's own column as given (clean values normalise to themselves): what :func:`normalise_records` would
+    have produced. Columns no field of ``fields`` derives, or whose field column is absent, are left out."""
+    out = records.copy()
+    for field, spec in fields.items():
+        names = field_columns(field, spec.kind)
+        wanted = [c for c in names if c in columns and c not in records.columns]
+        if not wanted or field not in records.columns:
+            continue
+        cols, _ = normalise_field(records[field], field, spec)
+        for name, col in zip(names, cols, strict=True):
+            if name in wanted:
+                out[name] = col
+    return out
+
+
+def deriver(fields: Mapping[str, FieldSpec]) -> Callable[[pd.DataFrame, list[str]], pd.DataFrame]:
+    """``derive(records, columns)`` for :class:`pace_linkage.engine.linker.Linker`: :func:`derive_columns`
+    with a config's ``fields``."""
+    return functools.partial(derive_columns, fields=fields)
 
 
 def _apply_placeholders(
