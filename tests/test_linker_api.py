@@ -1,0 +1,104 @@
+"""The Linker as a Python user meets it: the README's example as written, records in any order, columns the
+settings read but the records lack, and the public names of ``import pace_linkage``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from pace_linkage.config import FieldSpec
+from pace_linkage.engine.linker import Linker, pairwise_quality
+from pace_linkage.engine.settings import LinkageSettings
+from pace_linkage.errors import LinkageError
+from pace_linkage.normalise import deriver
+
+
+def readme_example() -> str:
+    """The first python code block of the README's "From Python" section, exactly as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## From Python"):]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_the_readme_example_links_a_plain_dataframe_as_written():
+    namespace: dict = {}
+    exec(compile(readme_example(), "README.md", "exec"), namespace)  # noqa: S102 (the repository's own README)
+    clusters = namespace["clusters"]
+    assert list(clusters.columns) == ["source", "record_id", "pace_id"] and len(clusters) == 1000
+    person = clusters["record_id"].str.extract(r"^rec-(\d+)-", expand=False)
+    q = pairwise_quality(clusters["pace_id"], person)
+    assert q["precision"] >= 0.99 and q["f1"] >= 0.95, q
+
+
+SETTINGS = LinkageSettings(
+    blocking=[{"name": "sound", "on": ["surname_sound"]}],
+    comparisons=[{"name": "surname", "column": "surname", "levels": [{"type": "exact"}]},
+                 {"name": "dob", "column": "dob", "levels": [{"type": "exact"}]}],
+    em={"u_sample_pairs": 2000},
+)
+
+
+def people(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    surnames = np.array(["SMITH", "SMYTH", "BROWN", "BRAUN", "REID", "REED", "SCOTT", "ROSS"])
+    sur = rng.choice(surnames, n)
+    dob = pd.Timestamp("1970-01-01") + pd.to_timedelta(rng.integers(0, 9000, n), unit="D")
+    return pd.DataFrame({"source": rng.choice(["a", "b"], n), "record_id": [f"r{i:03d}" for i in range(n)],
+                         "surname": sur, "dob": dob.strftime("%Y-%m-%d")})
+
+
+def test_a_column_the_settings_read_and_the_records_lack_is_named():
+    with pytest.raises(LinkageError, match="surname_sound"):
+        Linker(SETTINGS).run(people())
+    with pytest.raises(LinkageError, match="'record_id'"):
+        Linker(SETTINGS).run(people().drop(columns=["record_id"]))
+
+
+def test_a_derive_hook_adds_the_derived_columns_the_normalisers_make():
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    res = Linker(SETTINGS, derive=deriver(fields)).run(people())
+    assert "surname_sound" in res.records.columns
+    assert res.records.loc[res.records["surname"] == "SMYTH", "surname_sound"].eq(
+        res.records.loc[res.records["surname"] == "SMITH", "surname_sound"].iloc[0]).all()
+    assert len(res.pairs) > 0
+
+
+def test_records_in_any_order_are_linked_in_source_and_record_id_order_with_the_same_result():
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    linker = Linker(SETTINGS, seed=3, derive=deriver(fields))
+    ordered = linker.prepare(people())
+    shuffled = ordered.sample(frac=1.0, random_state=2).set_index(pd.Index(range(100, 160)))
+    a, b = linker.run(ordered), linker.run(shuffled)
+    assert b.records.index.equals(pd.RangeIndex(len(ordered)))
+    assert b.records[["source", "record_id"]].equals(ordered[["source", "record_id"]])
+    assert a.model.to_json() == b.model.to_json()
+    pd.testing.assert_frame_equal(a.clusters.clusters, b.clusters.clusters)
+    new = shuffled["record_id"].isin(["r001", "r002"]).to_numpy()  # the mask follows its records
+    touched = linker.run(shuffled, new=new).pairs
+    keys = ordered["record_id"].to_numpy()
+    assert len(touched) and all({keys[l_], keys[r_]} & {"r001", "r002"} for l_, r_ in touched[["l", "r"]].to_numpy())
+
+
+def test_settings_a_level_type_cannot_use_are_refused_before_any_work():
+    bad = SETTINGS.model_copy(deep=True)
+    bad.comparisons[0].levels[0].type = "jaro_winkler"
+    with pytest.raises(LinkageError, match="comparisons.0.levels.0.threshold: required for type jaro_winkler"):
+        Linker(bad)
+
+
+def test_the_public_names_are_imported_on_first_use():
+    code = ("import sys, pace_linkage as pl; assert 'pandas' not in sys.modules; "
+            "assert pl.Linker.__module__ == 'pace_linkage.engine.linker'; pl.LinkResult; pl.LinkageSettings; "
+            "pl.FSModel; pl.load_config; print(pl.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(AttributeError):
+        import pace_linkage
+
+        pace_linkage.no_such_name  # noqa: B018
