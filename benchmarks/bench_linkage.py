@@ -101,7 +101,8 @@ def _quality(frame: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> dict:
     return {"pairwise": pw, "bcubed": bc}
 
 
-def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Connected-component label per record of the graph of pairs (left, right) over n records."""
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
@@ -305,7 +306,7 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     n_true = pairs_within_groups(np.bincount(person))
     p = tp / max(len(links), 1)
     r = tp / max(n_true, 1)
-    labels = _components(len(rec), li, ri)
+    labels = components(len(rec), li, ri)
     frame = pd.DataFrame({"source": rec["source"].to_numpy(), "record_id": rec["record_id"].to_numpy(),
                           "cluster": labels})
     pl = person[pairs.get_level_values(0).to_numpy()] == person[pairs.get_level_values(1).to_numpy()]
@@ -319,7 +320,9 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
 # --------------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------------
-def _sub(args: list[str], timeout: float | None = None) -> dict:
+def run_step(args: list[str], timeout: float | None = None) -> dict:
+    """Run this script with ``args`` in a subprocess (its own wall time and memory) and return the result it
+    prints; ``{"error": ...}`` if it fails or runs past ``timeout`` seconds."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     try:
@@ -340,7 +343,7 @@ def ensure_data(records: int, seed: int, cache_root: Path) -> tuple[Path, dict, 
     if meta_file.exists():
         return d, json.loads(meta_file.read_text(encoding="utf-8")), True
     cache_root.mkdir(parents=True, exist_ok=True)
-    meta = _sub(["--run", "generate", "--data", str(d), "--records", str(records), "--seed", str(seed)])
+    meta = run_step(["--run", "generate", "--data", str(d), "--records", str(records), "--seed", str(seed)])
     if "error" in meta:
         raise SystemExit(f"generation failed: {meta['error']}")
     return d, meta, False
@@ -454,18 +457,18 @@ def main() -> None:
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rec_path = str(Path(tmp) / "records.pkl")
-        prep = _sub(["--run", "prepare", "--data", str(data_dir), "--records-file", rec_path])
+        prep = run_step(["--run", "prepare", "--data", str(data_dir), "--records-file", rec_path])
         if "error" in prep:
             raise SystemExit(f"prepare failed: {prep['error']}")
         print(f"prepare (not linkage): ingest {prep['ingest_s']:.1f} s + normalise {prep['normalise_s']:.1f} s, "
               f"{prep['records']:,} records accepted, {prep['quarantined']:,} quarantined, "
               f"peak RSS {prep['peak_rss_mb']:,.0f} MB", flush=True)
-        ours = _sub(["--run", "ours", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides])
+        ours = run_step(["--run", "ours", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides])
         if "error" in ours:
             raise SystemExit(f"pace-linkage failed: {ours['error']}")
         tk = None
         if not a.skip_toolkit:
-            tk = _sub(["--run", "toolkit", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides],
+            tk = run_step(["--run", "toolkit", "--records-file", rec_path, "--data", str(data_dir), "--overrides", overrides],
                       timeout=a.toolkit_timeout)
     print_table(a.records, ours, tk)
     print_breakdown(ours)

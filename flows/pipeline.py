@@ -128,32 +128,7 @@ def _run(params: RunParams) -> dict:
         from flows.incremental import run_incremental
 
         return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, p)
-    linker = Linker.from_config(cfg)
-    blocked = timed("block", tasks.block, linker, records)
-    p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
-    # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
-    # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
-    ctx = linker.context(records, truth_df)
-    with partition_mapper(ctx, tasks.PARTITION_TASKS) as mapper:
-        compared = timed("compare", linker.compare, ctx, blocked.pairs, mapper)
-        p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),
-                  partitions=compared.partitions, seconds=timings["compare"])
-        if params.model:
-            fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
-            p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
-        else:
-            fs = timed("train-model", tasks.train, linker, ctx, compared.counts)
-            p.summary("train-model", method=fs.method, seconds=timings["train-model"])
-        scored = timed("score", linker.score, ctx, blocked.pairs, compared.gamma, fs, mapper)
-    ctx.release()
-    gamma = compared.gamma
-    del compared
-    p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
-              seconds=timings["score"])
-    clustered = timed("cluster", tasks.cluster_records, linker, records, scored, chosen)
-    p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
-              seconds=timings["cluster"])
-
+    blocked, gamma, fs, scored, clustered = _link(params, cfg, records, truth_df, chosen, timed, timings, p)
     run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings,
                      key_id=key_id)
@@ -172,3 +147,32 @@ def _run(params: RunParams) -> dict:
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}
+
+
+def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timings: dict, p) -> tuple:
+    """block -> compare -> train-model -> score -> cluster: the Linker's steps, each a task (compare and score
+    one task per partition of the candidate pairs). Returns (blocking, gamma, model, scores, clusters)."""
+    linker = Linker.from_config(cfg)
+    blocked = timed("block", tasks.block, linker, records)
+    p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
+    # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
+    # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
+    ctx = linker.context(records, truth_df)
+    with partition_mapper(ctx, tasks.PARTITION_TASKS) as mapper:
+        compared = timed("compare", linker.compare, ctx, blocked.pairs, mapper)
+        p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),
+                  partitions=compared.partitions, seconds=timings["compare"])
+        if params.model:
+            fs = timed("train-model", tasks.load_model, Path(params.model), cfg)
+            p.summary("train-model", reused=Path(params.model).name, seconds=timings["train-model"])
+        else:
+            fs = timed("train-model", tasks.train, linker, ctx, compared.counts)
+            p.summary("train-model", method=fs.method, seconds=timings["train-model"])
+        scored = timed("score", linker.score, ctx, blocked.pairs, compared.gamma, fs, mapper)
+    ctx.release()
+    p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
+              seconds=timings["score"])
+    clustered = timed("cluster", tasks.cluster_records, linker, records, scored, chosen)
+    p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
+              seconds=timings["cluster"])
+    return blocked, compared.gamma, fs, scored, clustered

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_reference as br  # noqa: E402
+import reference_output as ro  # noqa: E402
 
 
 def _ok(wall: float, f1: float, peak: float = 0.5) -> dict:
@@ -79,20 +80,20 @@ def test_sizes_parse_from_k_and_m_suffixes_and_febrl_names_are_not_sizes():
 
 def test_verdict_needs_f1_and_time_at_least_as_good_as_splink():
     ds = {"target_records": 10_000}
-    assert br.target_verdict(_ok(1.0, 0.99), _ok(2.0, 0.98), ds) == ("F1 yes, time yes", [])
-    verdict, misses = br.target_verdict(_ok(3.0, 0.97), _ok(2.0, 0.98), ds)
+    assert ro.target_verdict(_ok(1.0, 0.99), _ok(2.0, 0.98), ds) == ("F1 yes, time yes", [])
+    verdict, misses = ro.target_verdict(_ok(3.0, 0.97), _ok(2.0, 0.98), ds)
     assert verdict == "F1 NO, time NO" and misses == ["F1 below Splink's", "wall time above Splink's"]
 
 
 def test_verdict_checks_memory_only_at_a_million_records():
     big = {"target_records": 1_000_000}
-    assert br.target_verdict(_ok(1.0, 0.99, peak=9.0), None, big) == (
+    assert ro.target_verdict(_ok(1.0, 0.99, peak=9.0), None, big) == (
         "vs Splink: n/a, memory NO", ["peak memory 9.0 GB >= 8 GB"])
-    assert br.target_verdict(_ok(1.0, 0.99, peak=3.0), {"error": "stopped"}, big)[0] == "vs Splink: n/a, memory yes"
+    assert ro.target_verdict(_ok(1.0, 0.99, peak=3.0), {"error": "stopped"}, big)[0] == "vs Splink: n/a, memory yes"
 
 
 def test_table_shows_ratios_against_ours_and_lists_missed_targets():
-    md = br.markdown(_results({"ours": _ok(2.0, 0.97), "toolkit": _ok(4.0, 0.9), "splink": _ok(1.0, 0.98)}))
+    md = ro.markdown(_results({"ours": _ok(2.0, 0.97), "toolkit": _ok(4.0, 0.9), "splink": _ok(1.0, 0.98)}))
     assert "| 10k | 10,000 | recordlinkage ECM | 4.0 | 2.00 |" in md
     assert "| 10k | 10,000 | Splink 5 (DuckDB) | 1.0 | 0.50 |" in md
     assert "F1 NO, time NO" in md and "- 10k: F1 below Splink's" in md
@@ -100,10 +101,10 @@ def test_table_shows_ratios_against_ours_and_lists_missed_targets():
 
 def test_a_tool_that_did_not_run_says_why_in_the_table_and_chart():
     res = _results({"ours": _ok(2.0, 0.99), "splink": {"error": "stopped: not finished within 1800 s"}})
-    md = br.markdown(res)
+    md = ro.markdown(res)
     assert "| Splink 5 (DuckDB) | not run: stopped: not finished within 1800 s |" in md
     assert "vs Splink: n/a" in md
-    assert "not run" in br.chart(res)
+    assert "not run" in ro.chart(res)
 
 
 def test_febrl4_config_links_its_two_files_link_only(tmp_path):

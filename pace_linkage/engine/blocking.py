@@ -110,7 +110,7 @@ def _new_group_pairs(
     return pos[left], pos[right]
 
 
-def _within_group_pairs(key: np.ndarray, rule_name: str, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+def within_group_pairs(key: np.ndarray, rule_name: str, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of records sharing a non-negative key, as (l, r) position arrays with l < r."""
     pos = np.flatnonzero(key >= 0)
     if len(pos) < 2:
@@ -216,7 +216,7 @@ def rule_pairs(
         a, b = _new_group_pairs(new_value_key(records, rule.on, new), new, rule.name, max_pairs_per_rule)
     else:
         key = composite_key(records, rule.on)
-        a, b = _within_group_pairs(key, rule.name, max_pairs_per_rule)
+        a, b = within_group_pairs(key, rule.name, max_pairs_per_rule)
     l_, r_ = np.minimum(a, b), np.maximum(a, b)
     if link_type == "link_and_dedupe":
         return l_, r_

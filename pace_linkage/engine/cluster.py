@@ -288,6 +288,22 @@ def _decision_pairs(pairs, n: int, name: str) -> tuple[np.ndarray, np.ndarray] |
     return l_, r_
 
 
+def _checked_inputs(records: pd.DataFrame, settings: ClusteringSettings, duplicate_free) -> np.ndarray | None:
+    """Records carry source, record_id and every conflict field; ``duplicate_free`` (as bool) has one value
+    per record."""
+    for col in (SOURCE, RECORD_ID):
+        if col not in records.columns:
+            raise LinkageError(f"cluster: records have no '{col}' column")
+    missing = [c for c in settings.conflict_fields if c not in records.columns]
+    if missing:
+        raise LinkageError(f"cluster: conflict field(s) {', '.join(missing)} not in the records")
+    if duplicate_free is not None:
+        duplicate_free = np.asarray(duplicate_free, dtype=bool)
+        if len(duplicate_free) != len(records):
+            raise LinkageError("cluster: duplicate_free must have one value per record")
+    return duplicate_free
+
+
 def cluster(
     records: pd.DataFrame,
     scored_pairs: pd.DataFrame,
@@ -307,16 +323,7 @@ def cluster(
     settings = settings or ClusteringSettings()
     named_thresholds = dict(named_thresholds or {})
     n = len(records)
-    for col in (SOURCE, RECORD_ID):
-        if col not in records.columns:
-            raise LinkageError(f"cluster: records have no '{col}' column")
-    missing = [c for c in settings.conflict_fields if c not in records.columns]
-    if missing:
-        raise LinkageError(f"cluster: conflict field(s) {', '.join(missing)} not in the records")
-    if duplicate_free is not None:
-        duplicate_free = np.asarray(duplicate_free, dtype=bool)
-        if len(duplicate_free) != n:
-            raise LinkageError("cluster: duplicate_free must have one value per record")
+    duplicate_free = _checked_inputs(records, settings, duplicate_free)
     keys = (records[SOURCE].astype(str) + KEY_SEP + records[RECORD_ID].astype(str)).to_numpy(dtype=object)
     if pd.Series(keys).duplicated().any():
         raise LinkageError("cluster: (source, record_id) is not unique")

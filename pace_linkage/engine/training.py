@@ -432,7 +432,7 @@ def train(
             raise LinkageError("model: training needs the candidate pairs' pattern counts, or pairs and gamma")
         counts = pattern_counts(records, pairs, gamma, settings, labels=labels if supervised else None)
     if supervised:
-        return _train_supervised(records, counts, settings.comparisons)
+        return _train_supervised(counts, settings.comparisons)
     return _train_em(records, counts, settings, seed, method, cache or ColumnCache(records))
 
 
@@ -523,7 +523,7 @@ def _finish(comps, m, u, lam, m_obs, method, info) -> FSModel:
     return FSModel(comparisons=params, lambda_=float(lam), method=method, info=info)
 
 
-def _train_supervised(records: pd.DataFrame, pc: PatternCounts, comparisons: Sequence[ComparisonSpec]) -> FSModel:
+def _train_supervised(pc: PatternCounts, comparisons: Sequence[ComparisonSpec]) -> FSModel:
     """m from the pairs labelled as matches, u from the others (smoothed), prior = share of matches among the
     labelled pairs; from labelled pattern counts (level counts are sums of whole numbers)."""
     n, n_match = int(pc.n_pairs), int(pc.match_counts.sum())

@@ -81,7 +81,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.engine.blocking import BlockingResult, _within_group_pairs, block
+from pace_linkage.engine.blocking import BlockingResult, block, within_group_pairs
 from pace_linkage.engine.cluster import KEY_SEP, cluster
 from pace_linkage.engine.compare import ColumnCache, compare
 from pace_linkage.engine.model import FSModel, check_compatible
@@ -627,7 +627,7 @@ def link_batch(
     blocked = block(rec, lk.blocking, lk.link_type, lk.max_pairs_per_rule, new=work.is_batch) if n else \
         BlockingResult(pd.DataFrame({LEFT: np.empty(0, np.int32), RIGHT: np.empty(0, np.int32),
                                      RULE: np.empty(0, np.int8)}), pd.DataFrame())
-    extra_l, extra_r = _within_group_pairs(np.where(broken, own_code, -1), "rescored_person", 1 << 62)
+    extra_l, extra_r = within_group_pairs(np.where(broken, own_code, -1), "rescored_person", 1 << 62)
     rescored = pd.DataFrame({LEFT: np.minimum(extra_l, extra_r).astype(np.int32),
                              RIGHT: np.maximum(extra_l, extra_r).astype(np.int32),
                              RULE: np.full(len(extra_l), len(lk.blocking), np.int8)})
