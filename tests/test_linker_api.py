@@ -102,3 +102,18 @@ def test_the_public_names_are_imported_on_first_use():
         import pace_linkage
 
         pace_linkage.no_such_name  # noqa: B018
+
+
+def test_the_step_methods_chain_to_the_same_model_and_clusters_as_run():
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    linker = Linker(SETTINGS, seed=5, derive=deriver(fields))
+    records = linker.prepare(people(80))
+    whole = linker.run(records)
+    pairs = linker.block(records).pairs
+    compared = linker.compare(records, pairs)
+    model = linker.train(records, compared.counts)
+    assert model.to_json() == whole.model.to_json()
+    assert linker.train(records, pairs=pairs, gamma=compared.gamma).to_json() == model.to_json()
+    scores = linker.score(records, pairs, compared.gamma, model)
+    pd.testing.assert_frame_equal(linker.cluster(records, scores).clusters, whole.clusters.clusters)
+    assert set(whole.timings) == {"block", "compare", "train", "score", "cluster", "total"}

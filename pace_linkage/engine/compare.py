@@ -13,8 +13,7 @@ Everything is column-wise: exact levels compare integer codes, string similariti
 uses a sparse token matrix, dates are parsed once per record.
 
 Level types are classes in :mod:`pace_linkage.engine.levels` (one per type, registered in
-``LEVEL_TYPES``): exact, jaro_winkler, levenshtein, damerau, jaccard, weighted_jaccard, token_set, swapped,
-date_swap, date_diff, numeric_diff, prefix, dice. The per-column arrays and similarity kernels they read are in
+``LEVEL_TYPES``, each stating its rule). The per-column arrays and similarity kernels they read are in
 :mod:`pace_linkage.engine.columns`.
 """
 

@@ -176,11 +176,15 @@ class Linker:
         gamma = partition.concat_parts([c.gamma for c in compared], pairs.index)
         return Compared(gamma, combine_pattern_counts([c.counts for c in compared], self.settings), len(parts))
 
-    def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts) -> FSModel:
-        """The model trained as the settings say, from the candidate pairs' pattern counts (:meth:`compare`);
-        supervised training needs counts labelled through a context made with truth."""
+    def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts | None = None, *,
+              pairs: pd.DataFrame | None = None, gamma: pd.DataFrame | None = None,
+              labels: np.ndarray | None = None) -> FSModel:
+        """The model trained as the settings say, from the candidate pairs' pattern counts (:meth:`compare`)
+        or from ``pairs`` and their ``gamma``: the same model either way. Supervised training needs labels:
+        counts made through a context with truth (:meth:`context`), or ``labels`` (bool per pair)."""
         ctx = self._context(records)
-        return train(ctx.records, self.settings, self.seed, counts=counts, cache=ctx.cache)
+        return train(ctx.records, self.settings, self.seed, counts=counts, pairs=pairs, gamma=gamma, labels=labels,
+                     cache=ctx.cache)
 
     def score(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame, gamma: pd.DataFrame,
               model: FSModel, mapper: Mapper | None = None) -> pd.DataFrame:

@@ -34,9 +34,8 @@ class BlockingRule(Strict):
 
 
 class LevelSpec(Strict):
-    """One comparison level. ``type`` names a registered level type (:data:`pace_linkage.engine.levels.LEVEL_TYPES`:
-    exact, jaro_winkler, levenshtein, damerau, jaccard, weighted_jaccard, token_set, swapped, date_swap,
-    date_diff, numeric_diff, prefix, dice; each type's class there states its rule and what it needs)."""
+    """One comparison level. ``type`` names a registered level type (:data:`pace_linkage.engine.levels.LEVEL_TYPES`;
+    each type's class there states its rule and what a level of it needs: a threshold, an ``other`` column)."""
 
     type: str
     column: str | None = None  # defaults to the comparison's column
