@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import synthetic
+    from pace_linkage import incremental as inc
     from pace_linkage.config import load_config
     from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate.quality import pairwise_metrics
-    from pace_linkage.incremental import batch as inc
     from pace_linkage.incremental import persist
 
     cfg = load_config()

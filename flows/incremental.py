@@ -20,11 +20,11 @@ import pandas as pd
 from prefect import task
 
 from flows.tasks import IO_RETRIES, PRIVATE, stage_guard
+from pace_linkage import incremental as inc
 from pace_linkage.config import PaceConfig
 from pace_linkage.engine import model
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.evaluate import metrics
-from pace_linkage.incremental import batch as inc
 from pace_linkage.incremental import persist
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import synthetic
+from pace_linkage import incremental as inc
 from pace_linkage.config import load_config
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.cluster import cluster
@@ -18,7 +19,6 @@ from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import BlockingRule, ClusteringSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.evaluate.quality import pairwise_metrics
-from pace_linkage.incremental import batch as inc
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 from pace_linkage.normalise import normalise_records
 

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from pace_linkage import incremental as inc
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate.quality import pairwise_metrics
-from pace_linkage.incremental import batch as inc
 from pace_linkage.incremental import persist
 from pace_linkage.store import database as store
 

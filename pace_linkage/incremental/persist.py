@@ -1,11 +1,13 @@
 """Incremental linkage's state in the central store, and the files an incremental run reads.
 
-:mod:`pace_linkage.incremental.batch` works on a :class:`~pace_linkage.incremental.batch.State` of frames; this module maps
-it to the store's tables (:data:`pace_linkage.store.database.STATE_TABLES`, replaced whole by each incremental run, and
-:data:`pace_linkage.store.database.LOG_TABLES`, appended per run id) and reads the deliveries' side files:
+:mod:`pace_linkage.incremental.batch` works on a :class:`~pace_linkage.incremental.state.State` of frames;
+this module maps it to the store's tables (:data:`pace_linkage.store.database.STATE_TABLES`, replaced whole by
+each incremental run, and :data:`pace_linkage.store.database.LOG_TABLES`, appended per run id) and reads the
+deliveries' side files:
 
 * ``state_records`` / ``state_assignments`` / ``state_ids`` / ``state_clerical``: the state's frames as they
-  are (the clerical decisions' ``run_id`` is stored as ``decided_run``: ``run_id`` is the store's own column). ``state_model``: one row, the model as JSON (:meth:`FSModel.to_json`), so later runs reuse it.
+  are (the clerical decisions' ``run_id`` is stored as ``decided_run``: ``run_id`` is the store's own
+  column). ``state_model``: one row, the model as JSON (:meth:`FSModel.to_json`), so later runs reuse it.
 * ``id_history``: the event log (the rows this run added); ``removed_records``: records removed this run
   (keys, id, reason, run id: no field values, so the history of a deleted record is kept apart from the
   shared data).
@@ -26,7 +28,16 @@ import pandas as pd
 
 from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import InputError
-from pace_linkage.incremental import batch as inc
+from pace_linkage.incremental.state import (
+    CLERICAL_COLUMNS,
+    HISTORY_COLUMNS,
+    PACE_ID,
+    PAIR_KEY_COLUMNS,
+    RECORD_HASH,
+    BatchResult,
+    State,
+    empty_state,
+)
 from pace_linkage.schema import RECORD_ID, SOURCE
 
 DELETIONS_FILE = "deletions.csv"
@@ -34,7 +45,7 @@ _LABEL_TO_DECISION = {"match": "must_link", "non-match": "cannot_link",
                       "must_link": "must_link", "cannot_link": "cannot_link"}
 
 
-def state_tables(state: inc.State, model: FSModel | None) -> dict[str, pd.DataFrame]:
+def state_tables(state: State, model: FSModel | None) -> dict[str, pd.DataFrame]:
     """The state as the store's state tables (history goes to the log, see :func:`log_tables`)."""
     tables = {"state_records": state.records, "state_assignments": state.assignments, "state_ids": state.ids,
               "state_clerical": state.clerical.rename(columns={"run_id": "decided_run"})}
@@ -66,18 +77,18 @@ def _cast_like(frame: pd.DataFrame, like: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
-def load_state(store, like: pd.DataFrame | None = None) -> tuple[inc.State, FSModel | None]:
+def load_state(store, like: pd.DataFrame | None = None) -> tuple[State, FSModel | None]:
     """The state and model an earlier incremental run left in ``store`` (an open
     :class:`pace_linkage.store.database.Store`), or an empty state and no model."""
     tables = store.read_state()
     if "state_ids" not in tables:
-        return inc.empty_state(), None
-    empty = inc.empty_state()
-    history = store.read("id_history")[inc.HISTORY_COLUMNS] if store.has_table("id_history") else empty.history
+        return empty_state(), None
+    empty = empty_state()
+    history = store.read("id_history")[HISTORY_COLUMNS] if store.has_table("id_history") else empty.history
     clerical = tables.get("state_clerical")
-    clerical = clerical.rename(columns={"decided_run": "run_id"})[inc.CLERICAL_COLUMNS] if clerical is not None \
+    clerical = clerical.rename(columns={"decided_run": "run_id"})[CLERICAL_COLUMNS] if clerical is not None \
         else empty.clerical
-    state = inc.State(
+    state = State(
         records=_cast_like(tables["state_records"], like).reset_index(drop=True),
         assignments=tables.get("state_assignments", empty.assignments).reset_index(drop=True),
         ids=tables["state_ids"].reset_index(drop=True),
@@ -123,7 +134,7 @@ def read_clerical_decisions(path: Path) -> pd.DataFrame:
     from pace_linkage.evaluate.tune import unneutralise
 
     path = Path(path)
-    keys = inc.PAIR_KEY_COLUMNS
+    keys = PAIR_KEY_COLUMNS
     frame = _read_csv(path, keys)
     col = "decision" if "decision" in frame.columns else "label" if "label" in frame.columns else None
     if col is None:
@@ -140,7 +151,7 @@ def read_clerical_decisions(path: Path) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failures, timings: dict,
+def run_results(result: BatchResult, cfg, threshold: float, batches, failures, timings: dict,
                 key_id: str | None = None):
     """A :class:`~pace_linkage.evaluate.metrics.RunResults` for an incremental run, so the usual metrics, report and
     outputs apply: ``records`` and ``clusters`` are every live record after the run (its persons, with their
@@ -155,7 +166,7 @@ def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failure
     if result.model is None:
         raise LinkageError("incremental: nothing to link yet (no records and no stored model)")
     state = result.state
-    records = state.records.drop(columns=[inc.RECORD_HASH], errors="ignore").reset_index(drop=True)
+    records = state.records.drop(columns=[RECORD_HASH], errors="ignore").reset_index(drop=True)
     position = pd.Series(range(len(records)), index=pd.MultiIndex.from_frame(records[[SOURCE, RECORD_ID]]))
     pairs = result.pairs
     left = position.reindex(pd.MultiIndex.from_frame(pairs[["source_l", "record_id_l"]])).to_numpy()
@@ -171,21 +182,21 @@ def run_results(result: inc.BatchResult, cfg, threshold: float, batches, failure
     stats = result.blocking.stats if result.blocking is not None else pd.DataFrame(
         columns=["rule", "pairs_generated", "pairs_added"])
     id_col = cfg.id_column
-    clusters = state.assignments.rename(columns={inc.PACE_ID: id_col}).reset_index(drop=True)
+    clusters = state.assignments.rename(columns={PACE_ID: id_col}).reset_index(drop=True)
     sizes = clusters[id_col].value_counts().to_numpy()
     cstats = {"records": int(len(clusters)), "candidate_pairs": int(len(lr)),
               id_col: {"threshold": float(threshold), "edges": int((scored[MATCH_PROBABILITY] >= threshold).sum()),
                        "clusters": int(len(sizes)), "singletons": int((sizes == 1).sum()),
                        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
                        "conflicts": int(len(result.conflicts)), "edges_cut": 0}}
-    conflicts = result.conflicts.rename(columns={inc.PACE_ID: "pace_id"})
+    conflicts = result.conflicts.rename(columns={PACE_ID: "pace_id"})
     return RunResults(cfg=cfg, threshold=threshold, batches=batches, failures=failures, records=records,
                       blocking=BlockingResult(pairs=lr, stats=stats), gamma=gamma, model=result.model,
                       scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=conflicts, stats=cstats),
                       timings=timings, key_id=key_id)
 
 
-def change_metrics(result: inc.BatchResult) -> dict:
+def change_metrics(result: BatchResult) -> dict:
     """What changed in this run, for metrics.json and the report: the summary of
     :func:`pace_linkage.incremental.batch.link_batch` and the events by kind (counts only)."""
     ev = result.events
