@@ -37,7 +37,7 @@ def load_state(store_url: str, cfg: PaceConfig, like: pd.DataFrame, run_id: str)
         if st.has_run(run_id):
             raise InputError(f"store {store.describe(store_url)}: run id {run_id} was already applied; an incremental "
                              f"run changes the state, so give each delivery its own --run-id")
-        return persist.load_state(st, like=like)
+        return persist.load_state(st, like=like, id_column=cfg.id_column)
 
 
 @task(name="link-batch", **PRIVATE)

@@ -17,7 +17,7 @@ from pace_linkage.engine.blocking import block
 from pace_linkage.engine.cluster import cluster
 from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import BlockingRule, ClusteringSettings
-from pace_linkage.errors import LinkageError
+from pace_linkage.errors import InputError, LinkageError
 from pace_linkage.evaluate.quality import pairwise_metrics
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 from pace_linkage.normalise import normalise_records
@@ -322,6 +322,47 @@ def test_a_record_deleted_then_sent_again_founds_a_fresh_id_never_reusing_the_ol
     new = pid(r3.state, "citizens_advice", "7")
     assert new != old and r3.state.ids.set_index("pace_id").loc[old, "status"] == "empty"
     assert r3.events[["event", "pace_id"]].values.tolist() == [["created", new]]
+
+
+def test_the_config_id_column_names_the_ids_in_the_state_the_events_and_the_store(cfg, model, tmp_path):
+    """With ``id_column: person_key`` every frame carries ``person_key`` where the default has ``pace_id``,
+    holding the same ids; the store keeps it and reads it back."""
+    from pace_linkage.incremental import persist
+    from pace_linkage.store import database as store
+
+    keyed = cfg.model_copy(update={"id_column": "person_key"})
+    gone = pd.DataFrame({"source": ["citizens_advice"], "record_id": ["7"], "reason": ["deleted"]})
+    runs = {}
+    for c in (cfg, keyed):
+        r1 = inc.link_batch(inc.empty_state(c.id_column), people(c, [JOHN_DWP, ANNE]), c, model, "r1")
+        r2 = inc.link_batch(r1.state, people(c, [JOHN_SDS, ("sds", "8") + JOHN_SDS[2:]]), c, model, "r2")
+        runs[c.id_column] = inc.link_batch(r2.state, people(c, [JOHN_BRIDGE]), c, model, "r3", deletions=gone)
+    a, b = runs["pace_id"], runs["person_key"]
+    as_keyed = {"pace_id": "person_key"}
+    for name in ("assignments", "ids", "history"):
+        assert "pace_id" not in getattr(b.state, name).columns
+        pd.testing.assert_frame_equal(getattr(a.state, name).rename(columns=as_keyed), getattr(b.state, name))
+    pd.testing.assert_frame_equal(a.events.rename(columns=as_keyed), b.events)
+    pd.testing.assert_frame_equal(a.removed.rename(columns=as_keyed), b.removed)
+    assert a.summary == b.summary
+    retired = b.state.ids.loc[b.state.ids["status"] == "retired", "person_key"].item()
+    survivor = inc.resolve(b.state.ids, retired, id_column="person_key")
+    assert survivor == inc.resolve(a.state.ids, retired) == pid(a.state, "dwp", "9")
+    assert inc.resolve_all(b.state.ids, id_column="person_key")[retired] == survivor
+    assert inc.id_history(b.state, survivor, id_column="person_key")["seq"].tolist() == \
+        inc.id_history(a.state, survivor)["seq"].tolist()
+    with pytest.raises(LinkageError, match="id_column is 'person_key'"):
+        inc.link_batch(inc.empty_state(), people(keyed, [ANNE]), keyed, model, "r1")
+
+    with store.open_store(tmp_path / "pace.duckdb") as st:
+        st.write_run("r3", {}, {}, state=persist.state_tables(b.state, b.model),
+                     log=persist.log_tables(b.events, b.removed))
+        back, _ = persist.load_state(st, id_column="person_key")
+        with pytest.raises(InputError, match="no id column 'pace_id'"):
+            persist.load_state(st)
+    assert back.ids["person_key"].tolist() == sorted(b.state.ids["person_key"])
+    assert back.assignments.values.tolist() == b.state.assignments.values.tolist()
+    assert back.history["person_key"].tolist() == b.events["person_key"].tolist()
 
 
 def test_a_state_read_back_in_any_row_order_links_the_same(cfg, model):

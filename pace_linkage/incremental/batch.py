@@ -53,16 +53,22 @@ from pace_linkage.engine.model import FSModel, check_compatible
 from pace_linkage.engine.score import score
 from pace_linkage.engine.training import train
 from pace_linkage.errors import LinkageError
-from pace_linkage.incremental.ids import ClusteredPart, IdAssignment, assign_ids, conflicts_by_id
+from pace_linkage.incremental.ids import (
+    CONFLICT_COLUMNS,
+    ClusteredPart,
+    IdAssignment,
+    assign_ids,
+    conflicts_by_id,
+)
 from pace_linkage.incremental.state import (
-    ASSIGNMENT_COLUMNS,
-    PACE_ID,
     PAIR_KEY_COLUMNS,
     RECORD_HASH,
-    REMOVED_COLUMNS,
     BatchResult,
     State,
     WorkingSet,
+    assignment_columns,
+    history_columns,
+    id_columns,
     is_sorted_by_key,
     key_arrays,
     linkage_columns,
@@ -72,6 +78,7 @@ from pace_linkage.incremental.state import (
     prepare_records,
     record_hash,
     record_keys,
+    removed_columns,
     search_keys,
     sorted_by_key,
     take_rows,
@@ -113,7 +120,7 @@ def link_batch(
     part, conflicts, person_edges = _cluster_touched(c, edges, thr, cfg, dup_sources)
     clock.lap("cluster")
 
-    new_state, events, ids = assign_ids(c.state, c.work, part, run_id)
+    new_state, events, ids = assign_ids(c.state, c.work, part, run_id, cfg.id_column)
     new_state.clerical = c.decisions
     conflicts = conflicts_by_id(conflicts, part, ids.final)
     clock.lap("ids")
@@ -121,8 +128,8 @@ def link_batch(
     rule_names = [r.name for r in lk.blocking]
     pairs_out = _keyed_pairs(rec, s.blocked.pairs, s.gamma, s.scored, rule_names) if s.model is not None else \
         pd.DataFrame(columns=PAIR_KEY_COLUMNS + ["blocking_rule", MATCH_WEIGHT, MATCH_PROBABILITY])
-    removed = c.work.removed.assign(run_id=run_id)[REMOVED_COLUMNS]
-    summary = _summary(c.state, new_state, c.work, ids, conflicts, {
+    removed = c.work.removed.assign(run_id=run_id)[removed_columns(cfg.id_column)]
+    summary = _summary(c.state, new_state, c.work, ids, conflicts, cfg.id_column, {
         "candidate_pairs": int(len(s.blocked.pairs)), "rescored_pairs": int(len(rescored)),
         "links": int(len(edges[0])), "records_clustered": int(len(part.pos)), "person_edges": person_edges,
         "clerical_stored": int(len(c.decisions)), "clerical_active": int(c.positions.active.sum()),
@@ -169,7 +176,14 @@ def _check_run_id(state: State, run_id) -> str:
 
 def _checked_state(state: State, cfg: PaceConfig) -> State:
     """The state with records and assignments in key order and aligned (a store may return rows in any
-    order), and ``record_hash`` present."""
+    order), and ``record_hash`` present; its ids in the config's ``id_column``."""
+    id_col = cfg.id_column
+    for name, have, want in (("assignments", state.assignments, assignment_columns(id_col)),
+                             ("ids", state.ids, id_columns(id_col)), ("history", state.history, history_columns(id_col))):
+        missing = [c for c in want if c not in have.columns]
+        if missing:
+            raise LinkageError(f"incremental: the state's {name} have no column(s) {', '.join(missing)} "
+                               f"(the config's id_column is '{id_col}')")
     rec, asg = state.records, state.assignments
     if len(rec) != len(asg):
         raise LinkageError("incremental: the state's records and assignments have different lengths")
@@ -180,15 +194,15 @@ def _checked_state(state: State, cfg: PaceConfig) -> State:
     if not isinstance(rec.index, pd.RangeIndex) or not is_sorted_by_key(*key_arrays(rec)):
         rec = sorted_by_key(rec.astype({SOURCE: str, RECORD_ID: str}))
     if not isinstance(asg.index, pd.RangeIndex) or not is_sorted_by_key(*key_arrays(asg)):
-        asg = sorted_by_key(asg[ASSIGNMENT_COLUMNS].astype({SOURCE: str, RECORD_ID: str}))
+        asg = sorted_by_key(asg[assignment_columns(id_col)].astype({SOURCE: str, RECORD_ID: str}))
     if not is_sorted_by_key(*key_arrays(rec)):
         raise LinkageError("incremental: the state repeats a (source, record_id)")
     same = (rec[SOURCE].to_numpy(dtype=object) == asg[SOURCE].to_numpy(dtype=object)) & \
         (rec[RECORD_ID].to_numpy(dtype=object) == asg[RECORD_ID].to_numpy(dtype=object))
     if not same.all():
         raise LinkageError("incremental: the state's assignments do not cover exactly its records")
-    if asg[PACE_ID].isna().any():
-        raise LinkageError("incremental: a record in the state has no pace_id")
+    if asg[id_col].isna().any():
+        raise LinkageError(f"incremental: a record in the state has no {id_col}")
     return State(records=rec, assignments=asg, ids=state.ids, clerical=state.clerical, history=state.history)
 
 
@@ -227,7 +241,7 @@ def _classify(state: State, batch: pd.DataFrame, cfg: PaceConfig, run_id: str, d
     batch = prepare_records(batch, cfg)
     dels = prepare_deletions(deletions)
     decisions, clerical_counts = prepare_clerical(state, clerical, run_id)
-    work = _working_set(state, batch, dels)
+    work = _working_set(state, batch, dels, cfg.id_column)
     d = _decision_positions(work, decisions, run_id)
     own_code = work.own_code
     kept = ~work.is_batch
@@ -258,12 +272,12 @@ def _like(batch: pd.DataFrame, state_records: pd.DataFrame) -> pd.DataFrame:
     return batch.astype(cast) if cast else batch
 
 
-def _working_set(state: State, batch: pd.DataFrame, deletions: pd.DataFrame) -> WorkingSet:
+def _working_set(state: State, batch: pd.DataFrame, deletions: pd.DataFrame, id_col: str) -> WorkingSet:
     """Classify the batch and build the live records after it: a merge of two sorted key sequences (the
     kept state records and the entering batch records), so the state is never re-sorted."""
     st = state.records
     st_src, st_rid = key_arrays(st)
-    st_ids = state.assignments[PACE_ID].to_numpy(dtype=object)
+    st_ids = state.assignments[id_col].to_numpy(dtype=object)
     b_src, b_rid = key_arrays(batch)
     b_pos = lookup_keys(st_src, st_rid, b_src, b_rid)
     known = b_pos >= 0
@@ -283,7 +297,7 @@ def _working_set(state: State, batch: pd.DataFrame, deletions: pd.DataFrame) -> 
     drop_state[b_pos[updated]] = True
 
     found = d_in_state >= 0
-    removed = pd.DataFrame({SOURCE: d_src[found], RECORD_ID: d_rid[found], PACE_ID: st_ids[d_in_state[found]],
+    removed = pd.DataFrame({SOURCE: d_src[found], RECORD_ID: d_rid[found], id_col: st_ids[d_in_state[found]],
                             "reason": deletions["reason"].to_numpy(dtype=object)[found]})
     removed = sorted_by_key(removed) if len(removed) else removed
 
@@ -482,7 +496,7 @@ def _cluster_touched(c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.nda
                       kept=kept[pos], updated=work.is_updated[pos], batch=work.is_batch[pos],
                       edges=(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)), reclustered=c.broken_codes)
     if not len(pos):
-        return t, pd.DataFrame(columns=["clustering", PACE_ID, "kind", "count", "resolution"]), 0
+        return t, pd.DataFrame(columns=CONFLICT_COLUMNS), 0
 
     # person edges: each person's unchanged records tied to its first one (not for persons re-clustered)
     tied = pos[kept[pos] & (own_code[pos] >= 0) & ~c.broken[pos]]
@@ -495,10 +509,10 @@ def _cluster_touched(c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.nda
     c_in = touched[cl] & touched[cr]
     sub_scored = pd.DataFrame({LEFT: local[e_l], RIGHT: local[e_r], MATCH_WEIGHT: e_w, MATCH_PROBABILITY: e_p})
     dup = rec[SOURCE].isin(dup_sources).to_numpy()[pos] if dup_sources else None
-    res = cluster(sub, sub_scored, thr, settings, None, duplicate_free=dup,
+    res = cluster(sub, sub_scored, thr, settings, None, duplicate_free=dup, id_column=cfg.id_column,
                   must_link=(must_l, must_r) if len(must_l) else None,
                   cannot_link=(local[cl[c_in]], local[cr[c_in]]) if c_in.any() else None)
-    t.labels = pd.factorize(res.clusters[PACE_ID], sort=True)[0].astype(np.int64)
+    t.labels = pd.factorize(res.clusters[cfg.id_column], sort=True)[0].astype(np.int64)
     t.edges = (np.r_[local[e_l], local[ml[m_in]]], np.r_[local[e_r], local[mr[m_in]]],
                np.r_[e_w, np.full(int(m_in.sum()), np.nan)])
     return t, res.conflicts, int(star.sum())
@@ -508,7 +522,7 @@ def _cluster_touched(c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.nda
 # Summary
 # --------------------------------------------------------------------------------------------------
 def _summary(before: State, after: State, work: WorkingSet, ids: IdAssignment, conflicts: pd.DataFrame,
-             counts: dict) -> dict:
+             id_col: str, counts: dict) -> dict:
     """Per source: records new / updated / unchanged / deleted, new records that joined an existing
     person, new persons holding a batch record of the source; totals for the run."""
     src = after.records[SOURCE].to_numpy()
@@ -516,9 +530,9 @@ def _summary(before: State, after: State, work: WorkingSet, ids: IdAssignment, c
     new_ids = set(ids.new_ids.values())
     b = work.is_batch
     fresh = np.flatnonzero(b & ~work.is_updated)
-    joined = pd.Series(src[fresh[pd.Series(final[fresh], dtype=object).isin(before.ids[PACE_ID]).to_numpy()]])
-    in_new = pd.DataFrame({SOURCE: src[b], PACE_ID: final[b]})
-    in_new = in_new[in_new[PACE_ID].isin(new_ids)].drop_duplicates()
+    joined = pd.Series(src[fresh[pd.Series(final[fresh], dtype=object).isin(before.ids[id_col]).to_numpy()]])
+    in_new = pd.DataFrame({SOURCE: src[b], "id": final[b]})
+    in_new = in_new[in_new["id"].isin(new_ids)].drop_duplicates()
     by_source = work.counts.copy()
     by_source["joined_existing"] = joined.value_counts()
     by_source["new_persons"] = in_new.groupby(SOURCE).size()

@@ -21,7 +21,7 @@ record belonged to before the run) and gives every group an id:
 
 The events of a run, in a fixed order (removals, merges, splits, creations, then record rows):
 ``record_removed`` (reason; ``person_left_empty`` when it was the person's last record);
-``merged`` (pace_id survivor, other_id retired); ``split`` (pace_id old id, other_id the part's id);
+``merged`` (the id: survivor, other_id: retired); ``split`` (the id: old id, other_id: the part's id);
 ``created``: one row per new id, naming its founding (smallest) record, ``other_id`` the id it split from;
 ``joined``: a new record, or a record split off, entering an id (not the founding record of a new id);
 ``record_updated``: every updated record, ``other_id`` its previous id when that changed.
@@ -38,16 +38,19 @@ import pandas as pd
 
 from pace_linkage.engine.cluster import KEY_SEP
 from pace_linkage.incremental.state import (
-    HISTORY_COLUMNS,
-    ID_COLUMNS,
-    PACE_ID,
     State,
     WorkingSet,
     compact_json,
+    history_columns,
+    id_columns,
 )
 from pace_linkage.schema import RECORD_ID, SOURCE
 
 MERGE_PAIRS_SHOWN = 5
+# the engine's conflicts frame (clustering, id, kind, count, resolution) names a component's id "pace_id",
+# whatever the run's id column
+CONFLICT_ID = "pace_id"
+CONFLICT_COLUMNS = ["clustering", CONFLICT_ID, "kind", "count", "resolution"]
 
 
 @dataclass
@@ -96,12 +99,14 @@ class IdAssignment:
 
 @dataclass(frozen=True)
 class _Run:
-    """What id bookkeeping reads of a run: the state before it, its working set and clustered part."""
+    """What id bookkeeping reads of a run: the state before it, its working set and clustered part, its run
+    id and the id column."""
 
     state: State
     work: WorkingSet
     part: ClusteredPart
     run_id: str
+    id_col: str
 
 
 def cluster_id(key: str, prefix: str = "P") -> str:
@@ -133,17 +138,18 @@ def _run_rank(state: State) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Groups -> ids
 # --------------------------------------------------------------------------------------------------
-def assign_ids(state: State, work: WorkingSet, part: ClusteredPart, run_id: str) -> tuple[State, pd.DataFrame,
-                                                                                          IdAssignment]:
+def assign_ids(state: State, work: WorkingSet, part: ClusteredPart, run_id: str,
+               id_col: str) -> tuple[State, pd.DataFrame, IdAssignment]:
     """Map the groups to persistent ids (module docstring); returns (next state, this run's events, the
-    assignment). The next state keeps ``state.clerical``: the caller sets this run's decisions."""
-    run = _Run(state, work, part, run_id)
+    assignment). Ids are in column ``id_col`` (the config's ``id_column``). The next state keeps
+    ``state.clerical``: the caller sets this run's decisions."""
+    run = _Run(state, work, part, run_id, id_col)
     a = _group_ids(run)
     events = _events(run, a)
     ids = _next_ids(run, a)
     rec = work.records
     assignments = pd.DataFrame({SOURCE: rec[SOURCE].to_numpy(dtype=object),
-                                RECORD_ID: rec[RECORD_ID].to_numpy(dtype=object), PACE_ID: a.final})
+                                RECORD_ID: rec[RECORD_ID].to_numpy(dtype=object), id_col: a.final})
     history = pd.concat([state.history, events], ignore_index=True) if len(state.history) else events
     new_state = State(records=rec, assignments=assignments, ids=ids, clerical=state.clerical, history=history)
     return new_state, events, a
@@ -186,30 +192,31 @@ def _group_ids(run: _Run) -> IdAssignment:
     label_id[one["label"].to_numpy(np.int64)] = id_of[one["person"].to_numpy(np.int64)]
     new_ids = _new_ids(run, np.flatnonzero(claims == 0), first_local)
     label_id[list(new_ids)] = list(new_ids.values())
-    merges = _merges(run.state, keepers[claims[keepers["label"].to_numpy(np.int64)] > 1], id_of, label_id)
+    merges = _merges(run, keepers[claims[keepers["label"].to_numpy(np.int64)] > 1], id_of, label_id)
 
     final = np.asarray(work.own, dtype=object).copy()
     if len(t.pos):
         final[t.pos] = label_id[t.labels]
     retired_to = {m.retired: m.survivor for m in merges}
     # ids that may have lost their last record: those of removed records and of the touched persons
-    cands = (set(work.removed[PACE_ID]) | set(pd.Series(work.own[t.pos], dtype=object).dropna())) - set(retired_to)
+    cands = (set(work.removed[run.id_col]) | set(pd.Series(work.own[t.pos], dtype=object).dropna())) - set(retired_to)
     final_s = pd.Series(final, dtype=object)
     emptied = cands - set(final_s[final_s.isin(cands)])
     return IdAssignment(parts=parts, id_of=id_of, label_id=label_id, first_local=first_local, new_ids=new_ids,
                         merges=merges, retired_to=retired_to, final=final, emptied=emptied)
 
 
-def _merges(state: State, multi: pd.DataFrame, id_of: np.ndarray, label_id: np.ndarray) -> list[Merge]:
+def _merges(run: _Run, multi: pd.DataFrame, id_of: np.ndarray, label_id: np.ndarray) -> list[Merge]:
     """For the groups claimed by several persons (``multi``: their keeper parts): the survivor (created in
     the earliest run, then more records in the group, then the smallest id) becomes the group's id in
     ``label_id``; the others are retired into it."""
+    state, id_col = run.state, run.id_col
     merges: list[Merge] = []
     run_rank, created_run = {}, {}
     if len(multi):  # merges: the runs' order and each candidate's creating run
         run_rank = _run_rank(state)
-        made = state.ids[state.ids[PACE_ID].isin(set(id_of[multi["person"].to_numpy(np.int64)]))]
-        created_run = dict(zip(made[PACE_ID], made["created_run"], strict=True))
+        made = state.ids[state.ids[id_col].isin(set(id_of[multi["person"].to_numpy(np.int64)]))]
+        created_run = dict(zip(made[id_col], made["created_run"], strict=True))
     for g, held in multi.groupby("label", sort=True):
         codes = held["person"].to_numpy(np.int64)
         cands = sorted(zip(id_of[codes], held["records"], codes, strict=True),
@@ -226,7 +233,7 @@ def _new_ids(run: _Run, groups: np.ndarray, first_local: np.ndarray) -> dict:
     groups = sorted(groups.tolist(), key=lambda g: t.keys[first_local[g]])
     keys = [t.keys[first_local[g]] for g in groups]
     ids = [cluster_id(k) for k in keys]
-    taken = set(state.ids.loc[state.ids[PACE_ID].isin(ids), PACE_ID])
+    taken = set(state.ids.loc[state.ids[run.id_col].isin(ids), run.id_col])
     out = {}
     for g, k, candidate in zip(groups, keys, ids, strict=True):
         if candidate in taken:
@@ -239,10 +246,10 @@ def _new_ids(run: _Run, groups: np.ndarray, first_local: np.ndarray) -> dict:
 def _next_ids(run: _Run, a: IdAssignment) -> pd.DataFrame:
     """The ids table after the run: new ids, retired ids, emptied ids, ``changed_run`` of every id whose
     records or status changed."""
-    t, work, run_id = run.part, run.work, run.run_id
-    ids = run.state.ids[ID_COLUMNS].copy()
+    t, work, run_id, id_col = run.part, run.work, run.run_id, run.id_col
+    ids = run.state.ids[id_columns(id_col)].copy()
     if a.new_ids:
-        fresh = pd.DataFrame({PACE_ID: sorted(a.new_ids.values()), "status": "active", "survivor": None,
+        fresh = pd.DataFrame({id_col: sorted(a.new_ids.values()), "status": "active", "survivor": None,
                               "created_run": run_id, "changed_run": run_id})
         ids = pd.concat([ids, fresh], ignore_index=True) if len(ids) else fresh
     retired_to = a.retired_to
@@ -250,10 +257,10 @@ def _next_ids(run: _Run, a: IdAssignment) -> pd.DataFrame:
     f = pd.Series(a.final[t.pos], dtype=object)
     moved = (o.map(lambda x: retired_to.get(x, x)) != f).to_numpy() & o.notna().to_numpy()
     split = a.parts[~a.parts["keeper"]]
-    changed = set(f[t.batch | moved]) | set(o[moved | t.updated].dropna()) | set(work.removed[PACE_ID]) \
+    changed = set(f[t.batch | moved]) | set(o[moved | t.updated].dropna()) | set(work.removed[id_col]) \
         | set(retired_to) | set(retired_to.values()) | set(a.id_of[split["person"].to_numpy(np.int64)]) \
         | set(a.label_id[split["label"].to_numpy(np.int64)])
-    pid = ids[PACE_ID]
+    pid = ids[id_col]
     is_retired = pid.isin(retired_to).to_numpy()
     ids.loc[is_retired, "status"] = "retired"
     ids.loc[is_retired, "survivor"] = pid[is_retired].map(retired_to)
@@ -269,8 +276,8 @@ def conflicts_by_id(conflicts: pd.DataFrame, t: ClusteredPart, final: np.ndarray
         return conflicts.reset_index(drop=True)
     by_hash = {cluster_id(k): i for i, k in enumerate(t.keys)}
     out = conflicts.copy()
-    out[PACE_ID] = [final[t.pos[by_hash[h]]] for h in conflicts[PACE_ID]]
-    return out.sort_values([PACE_ID, "kind"], kind="stable").reset_index(drop=True)
+    out[CONFLICT_ID] = [final[t.pos[by_hash[h]]] for h in conflicts[CONFLICT_ID]]
+    return out.sort_values([CONFLICT_ID, "kind"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,27 +292,28 @@ def _events(run: _Run, a: IdAssignment) -> pd.DataFrame:
     created, founders = _created_rows(run, a, split_from, src, rid)
     rows = _removal_rows(run, a) + _merge_rows(run, a) + split_rows + created
     record_rows = _record_rows(run, a, founders, src, rid)
-    id_rows = pd.DataFrame(rows, columns=["event", PACE_ID, "other_id", SOURCE, RECORD_ID, "detail"])
+    id_rows = pd.DataFrame(rows, columns=["event", run.id_col, "other_id", SOURCE, RECORD_ID, "detail"])
     events = pd.concat([id_rows, record_rows], ignore_index=True) if len(id_rows) else \
         record_rows.reset_index(drop=True)
     history = run.state.history
     start = int(history["seq"].max()) + 1 if len(history) else 0
     events.insert(0, "seq", np.arange(start, start + len(events), dtype=np.int64))
     events.insert(0, "run_id", run.run_id)
-    return events[HISTORY_COLUMNS].reset_index(drop=True)
+    return events[history_columns(run.id_col)].reset_index(drop=True)
 
 
 def _removal_rows(run: _Run, a: IdAssignment) -> list[dict]:
     """``record_removed`` per removed record; the last one of an id left empty says so."""
     rows: list[dict] = []
-    removed = run.work.removed
-    last = ~removed.duplicated(PACE_ID, keep="last").to_numpy() if len(removed) else np.zeros(0, bool)
-    for r, is_last in zip(removed.itertuples(index=False), last, strict=True):
-        detail = {"reason": r.reason}
-        if is_last and r.pace_id in a.emptied:
+    removed, id_col = run.work.removed, run.id_col
+    last = ~removed.duplicated(id_col, keep="last").to_numpy() if len(removed) else np.zeros(0, bool)
+    for src, rid, pid, reason, is_last in zip(removed[SOURCE], removed[RECORD_ID], removed[id_col],
+                                              removed["reason"], last, strict=True):
+        detail = {"reason": reason}
+        if is_last and pid in a.emptied:
             detail["person_left_empty"] = True
-        rows.append({"event": "record_removed", PACE_ID: r.pace_id, "other_id": None, SOURCE: r.source,
-                     RECORD_ID: r.record_id, "detail": compact_json(detail)})
+        rows.append({"event": "record_removed", id_col: pid, "other_id": None, SOURCE: src, RECORD_ID: rid,
+                     "detail": compact_json(detail)})
     return rows
 
 
@@ -323,7 +331,7 @@ def _merge_rows(run: _Run, a: IdAssignment) -> list[dict]:
     rows: list[dict] = []
     for m in sorted(a.merges, key=lambda x: (x.survivor, x.retired)):
         members = (t.person == m.person) & (t.labels == m.group)
-        rows.append({"event": "merged", PACE_ID: m.survivor, "other_id": m.retired, SOURCE: None, RECORD_ID: None,
+        rows.append({"event": "merged", run.id_col: m.survivor, "other_id": m.retired, SOURCE: None, RECORD_ID: None,
                      "detail": _merge_detail(t, m.group, members, by_label)})
     return rows
 
@@ -350,7 +358,7 @@ def _split_rows(run: _Run, a: IdAssignment) -> tuple[list[dict], dict[str, str]]
         old, new = a.id_of[sp.person], a.label_id[sp.label]
         cause = "cannot_link" if sp.person in run.part.reclustered else "record_updated" if sp.updated \
             else "clerical"
-        rows.append({"event": "split", PACE_ID: old, "other_id": new, SOURCE: None, RECORD_ID: None,
+        rows.append({"event": "split", run.id_col: old, "other_id": new, SOURCE: None, RECORD_ID: None,
                      "detail": compact_json({"cause": cause, "records": int(sp.records)})})
         split_from.setdefault(new, old)
     return rows, split_from
@@ -366,7 +374,7 @@ def _created_rows(run: _Run, a: IdAssignment, split_from: dict[str, str], src: n
     for g, pid in sorted(a.new_ids.items(), key=lambda x: x[1]):
         f = int(a.first_local[g])
         founders[f] = True
-        rows.append({"event": "created", PACE_ID: pid, "other_id": split_from.get(pid), SOURCE: src[f],
+        rows.append({"event": "created", run.id_col: pid, "other_id": split_from.get(pid), SOURCE: src[f],
                      RECORD_ID: rid[f], "detail": compact_json({
                          "records": int(sizes[g]), "cause": "split" if pid in split_from else "new_records"})})
     return rows, founders
@@ -383,6 +391,6 @@ def _record_rows(run: _Run, a: IdAssignment, founders: np.ndarray, src: np.ndarr
     differs = o.notna().to_numpy() & (o_now != f)
     moved = t.kept & differs
     return pd.DataFrame({
-        "event": np.where(t.updated, "record_updated", "joined"), PACE_ID: f,
+        "event": np.where(t.updated, "record_updated", "joined"), run.id_col: f,
         "other_id": np.where(differs, o.to_numpy(dtype=object), None), SOURCE: src, RECORD_ID: rid, "detail": "{}",
     })[t.updated | ((t.batch | moved) & ~founders)]

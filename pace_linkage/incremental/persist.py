@@ -30,13 +30,13 @@ from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import InputError
 from pace_linkage.incremental.state import (
     CLERICAL_COLUMNS,
-    HISTORY_COLUMNS,
-    PACE_ID,
+    DEFAULT_ID_COLUMN,
     PAIR_KEY_COLUMNS,
     RECORD_HASH,
     BatchResult,
     State,
     empty_state,
+    history_columns,
 )
 from pace_linkage.schema import RECORD_ID, SOURCE
 
@@ -77,14 +77,20 @@ def _cast_like(frame: pd.DataFrame, like: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
-def load_state(store, like: pd.DataFrame | None = None) -> tuple[State, FSModel | None]:
+def load_state(store, like: pd.DataFrame | None = None,
+               id_column: str = DEFAULT_ID_COLUMN) -> tuple[State, FSModel | None]:
     """The state and model an earlier incremental run left in ``store`` (an open
-    :class:`pace_linkage.store.database.Store`), or an empty state and no model."""
+    :class:`pace_linkage.store.database.Store`), or an empty state and no model. Ids are in column
+    ``id_column`` (the config's ``id_column``, as the runs that wrote the state had it)."""
     tables = store.read_state()
+    empty = empty_state(id_column)
     if "state_ids" not in tables:
-        return empty_state(), None
-    empty = empty_state()
-    history = store.read("id_history")[HISTORY_COLUMNS] if store.has_table("id_history") else empty.history
+        return empty, None
+    if id_column not in tables["state_ids"].columns:
+        raise InputError(f"store {store.location}: the incremental state has no id column '{id_column}' (the "
+                         "config's id_column): it was written with another one")
+    history = store.read("id_history")[history_columns(id_column)] if store.has_table("id_history") \
+        else empty.history
     clerical = tables.get("state_clerical")
     clerical = clerical.rename(columns={"decided_run": "run_id"})[CLERICAL_COLUMNS] if clerical is not None \
         else empty.clerical
@@ -182,17 +188,16 @@ def run_results(result: BatchResult, cfg, threshold: float, batches, failures, t
     stats = result.blocking.stats if result.blocking is not None else pd.DataFrame(
         columns=["rule", "pairs_generated", "pairs_added"])
     id_col = cfg.id_column
-    clusters = state.assignments.rename(columns={PACE_ID: id_col}).reset_index(drop=True)
+    clusters = state.assignments.reset_index(drop=True)  # source, record_id, the id column
     sizes = clusters[id_col].value_counts().to_numpy()
     cstats = {"records": int(len(clusters)), "candidate_pairs": int(len(lr)),
               id_col: {"threshold": float(threshold), "edges": int((scored[MATCH_PROBABILITY] >= threshold).sum()),
                        "clusters": int(len(sizes)), "singletons": int((sizes == 1).sum()),
                        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
                        "conflicts": int(len(result.conflicts)), "edges_cut": 0}}
-    conflicts = result.conflicts.rename(columns={PACE_ID: "pace_id"})
     return RunResults(cfg=cfg, threshold=threshold, batches=batches, failures=failures, records=records,
                       blocking=BlockingResult(pairs=lr, stats=stats), gamma=gamma, model=result.model,
-                      scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=conflicts, stats=cstats),
+                      scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=result.conflicts, stats=cstats),
                       timings=timings, key_id=key_id)
 
 

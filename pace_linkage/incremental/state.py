@@ -1,11 +1,13 @@
 """The incremental state: what the system knows between runs, and the key lookups every step uses.
 
 The system's memory is a :class:`State` (five frames, stored by the caller: :mod:`pace_linkage.incremental.persist`):
-the live normalised records (with a ``record_hash``), each record's ``pace_id`` (``assignments``), every id ever
-issued (``ids``), the clerical decisions (``clerical``) and an append-only event log (``history``).
+the live normalised records (with a ``record_hash``), each record's persistent id (``assignments``), every id
+ever issued (``ids``), the clerical decisions (``clerical``) and an append-only event log (``history``).
 :func:`pace_linkage.incremental.batch.link_batch` takes a state and a batch and returns the next state;
 everything is a pure function over frames.
 
+* **The id column** is the config's ``id_column`` (``pace_id`` by default) in every frame of the state, in
+  the events and in the removed records (:func:`id_columns` and the other layouts below take it).
 * **Keys.** A record is known by (source, record_id), as text. The state's records and assignments are sorted
   by that key, so a batch is looked up by binary search inside each source's slice (:func:`search_keys`),
   never by a pass over the whole state.
@@ -18,7 +20,7 @@ everything is a pure function over frames.
   no longer) live is kept but inactive until the record arrives (:func:`prepare_clerical`).
 * **Ids resolve forward.** A retired id names its ``survivor``; :func:`resolve` follows the chain, so an
   id once issued always leads to the person it became part of.
-* **History** columns: run_id, seq (one counter across runs), event, pace_id, other_id, source, record_id,
+* **History** columns: run_id, seq (one counter across runs), event, the id, other_id, source, record_id,
   detail (compact JSON: counts, causes, reasons, record keys and weights; never a field value). The events
   are described in :mod:`pace_linkage.incremental.ids`.
 
@@ -49,18 +51,34 @@ from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import RECORD_ID, SOURCE
 
-PACE_ID = "pace_id"
+DEFAULT_ID_COLUMN: str = PaceConfig.model_fields["id_column"].default  # the config's default id column
 RECORD_HASH = "record_hash"
-ASSIGNMENT_COLUMNS = [SOURCE, RECORD_ID, PACE_ID]
-ID_COLUMNS = [PACE_ID, "status", "survivor", "created_run", "changed_run"]
 CLERICAL_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r", "decision", "run_id"]
-HISTORY_COLUMNS = ["run_id", "seq", "event", PACE_ID, "other_id", SOURCE, RECORD_ID, "detail"]
-REMOVED_COLUMNS = [SOURCE, RECORD_ID, PACE_ID, "reason", "run_id"]
 PAIR_KEY_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r"]
 EVENTS = ("created", "joined", "merged", "split", "record_updated", "record_removed")
 STATUSES = ("active", "retired", "empty")
 DECISIONS = ("must_link", "cannot_link")
 _REASON = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def assignment_columns(id_col: str = DEFAULT_ID_COLUMN) -> list[str]:
+    """The state's ``assignments``: each live record's id."""
+    return [SOURCE, RECORD_ID, id_col]
+
+
+def id_columns(id_col: str = DEFAULT_ID_COLUMN) -> list[str]:
+    """The state's ``ids``: every id ever issued, its status, survivor and the runs that made and last changed it."""
+    return [id_col, "status", "survivor", "created_run", "changed_run"]
+
+
+def history_columns(id_col: str = DEFAULT_ID_COLUMN) -> list[str]:
+    """The state's ``history`` (the event log), as the store's ``id_history`` table and ``id_history.csv``."""
+    return ["run_id", "seq", "event", id_col, "other_id", SOURCE, RECORD_ID, "detail"]
+
+
+def removed_columns(id_col: str = DEFAULT_ID_COLUMN) -> list[str]:
+    """A run's removed records: keys, the id they left, the reason and the run; no field value."""
+    return [SOURCE, RECORD_ID, id_col, "reason", "run_id"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,10 +89,11 @@ class State:
     """What the system knows between runs (every frame sorted by its keys, RangeIndex).
 
     ``records``: live normalised records (every column the linkage reads, plus ``record_hash``), sorted by
-    (source, record_id); ``assignments``: (source, record_id, pace_id), one row per record, same order;
-    ``ids``: (pace_id, status active|retired|empty, survivor, created_run, changed_run), one row per id ever
+    (source, record_id); ``assignments``: (source, record_id, id), one row per record, same order;
+    ``ids``: (id, status active|retired|empty, survivor, created_run, changed_run), one row per id ever
     issued (in the order issued: by run, then by id); ``clerical``: (source_l, record_id_l, source_r,
-    record_id_r, decision, run_id); ``history``: the event log (:data:`HISTORY_COLUMNS`)."""
+    record_id_r, decision, run_id); ``history``: the event log (:func:`history_columns`). The id column is
+    the config's ``id_column``."""
 
     records: pd.DataFrame
     assignments: pd.DataFrame
@@ -122,7 +141,7 @@ class WorkingSet:
     is_batch: np.ndarray  # new or updated in this run
     is_updated: np.ndarray
     counts: pd.DataFrame  # per source: new, updated, unchanged, deleted
-    removed: pd.DataFrame  # source, record_id, pace_id, reason
+    removed: pd.DataFrame  # source, record_id, the id, reason
     deletions_not_found: int
 
 
@@ -130,13 +149,13 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "seq" else object) for c in columns})
 
 
-def empty_state() -> State:
-    """The state before anything was linked."""
+def empty_state(id_column: str = DEFAULT_ID_COLUMN) -> State:
+    """The state before anything was linked, with ids in column ``id_column`` (the config's ``id_column``)."""
     return State(
         records=pd.DataFrame({SOURCE: pd.Series(dtype=object), RECORD_ID: pd.Series(dtype=object),
                               RECORD_HASH: pd.Series(dtype=object)}),
-        assignments=_empty(ASSIGNMENT_COLUMNS), ids=_empty(ID_COLUMNS), clerical=_empty(CLERICAL_COLUMNS),
-        history=_empty(HISTORY_COLUMNS),
+        assignments=_empty(assignment_columns(id_column)), ids=_empty(id_columns(id_column)),
+        clerical=_empty(CLERICAL_COLUMNS), history=_empty(history_columns(id_column)),
     )
 
 
@@ -320,10 +339,11 @@ def compact_json(obj) -> str:
 # --------------------------------------------------------------------------------------------------
 # Reading ids
 # --------------------------------------------------------------------------------------------------
-def resolve(ids: pd.DataFrame, pace_id: str) -> str:
-    """The id a ``pace_id`` stands for now: follow ``survivor`` while the id is retired."""
-    survivor = dict(zip(ids[PACE_ID], ids["survivor"], strict=True))
-    status = dict(zip(ids[PACE_ID], ids["status"], strict=True))
+def resolve(ids: pd.DataFrame, pace_id: str, id_column: str = DEFAULT_ID_COLUMN) -> str:
+    """The id a ``pace_id`` stands for now: follow ``survivor`` while the id is retired. ``ids``: the
+    state's ids, their id in column ``id_column``."""
+    survivor = dict(zip(ids[id_column], ids["survivor"], strict=True))
+    status = dict(zip(ids[id_column], ids["status"], strict=True))
     if pace_id not in status:
         raise LinkageError(f"resolve: pace_id {pace_id} was never issued")
     seen = {pace_id}
@@ -335,9 +355,9 @@ def resolve(ids: pd.DataFrame, pace_id: str) -> str:
     return pace_id
 
 
-def resolve_all(ids: pd.DataFrame) -> pd.Series:
-    """Every issued id -> the id it resolves to (itself unless retired), indexed by pace_id."""
-    pid = ids[PACE_ID].to_numpy(dtype=object)
+def resolve_all(ids: pd.DataFrame, id_column: str = DEFAULT_ID_COLUMN) -> pd.Series:
+    """Every issued id -> the id it resolves to (itself unless retired), indexed by the id."""
+    pid = ids[id_column].to_numpy(dtype=object)
     retired = (ids["status"] == "retired").to_numpy()
     step = pd.Series(np.where(retired, ids["survivor"].to_numpy(dtype=object), pid), index=pid, dtype=object)
     current = step.copy()
@@ -351,19 +371,20 @@ def resolve_all(ids: pd.DataFrame) -> pd.Series:
     raise LinkageError("resolve: the survivor chain of a retired id is broken (cycle)")
 
 
-def id_history(state: State, pace_id: str) -> pd.DataFrame:
+def id_history(state: State, pace_id: str, id_column: str = DEFAULT_ID_COLUMN) -> pd.DataFrame:
     """What ``pace_id`` was, when and why: the events of the id, of the ids merged into it (at any depth)
-    and the events naming it as ``other_id`` (split from it, merged into another), in order."""
+    and the events naming it as ``other_id`` (split from it, merged into another), in order. The state's
+    ids are in column ``id_column``."""
     family = {pace_id}
     ids = state.ids
     retired = ids[ids["status"] == "retired"]
     while True:
-        more = set(retired.loc[retired["survivor"].isin(family), PACE_ID]) - family
+        more = set(retired.loc[retired["survivor"].isin(family), id_column]) - family
         if not more:
             break
         family |= more
     h = state.history
-    sel = h[PACE_ID].isin(family) | h["other_id"].isin(family)
+    sel = h[id_column].isin(family) | h["other_id"].isin(family)
     return h[sel].sort_values("seq", kind="stable").reset_index(drop=True)
 
 
@@ -372,26 +393,28 @@ def id_history(state: State, pace_id: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 def initial_state(records: pd.DataFrame, clusters, run_id: str, cfg: PaceConfig) -> State:
     """The state after an ordinary full run: ``records`` (normalised) and ``clusters`` (a
-    :class:`~pace_linkage.engine.cluster.ClusterResult` or a frame with source, record_id and ``cfg.id_column``).
-    Every id is ``created`` by ``run_id`` (one ``created`` row per id naming its smallest record, one
-    ``joined`` row per other record)."""
+    :class:`~pace_linkage.engine.cluster.ClusterResult` or a frame with source, record_id and
+    ``cfg.id_column``, else the default id column). The state's ids are in ``cfg.id_column``. Every id is
+    ``created`` by ``run_id`` (one ``created`` row per id naming its smallest record, one ``joined`` row per
+    other record)."""
     frame = getattr(clusters, "clusters", clusters)
-    id_col = cfg.id_column if cfg.id_column in frame.columns else PACE_ID
-    if id_col not in frame.columns:
+    id_col = cfg.id_column
+    given = id_col if id_col in frame.columns else DEFAULT_ID_COLUMN  # the clusters' id column
+    if given not in frame.columns:
         raise LinkageError(f"incremental: the clusters have no '{cfg.id_column}' column")
     run_id = str(run_id or "").strip()
     if not run_id:
         raise LinkageError("incremental: run id is empty")
-    state = empty_state()
+    state = empty_state(id_col)
     rec = prepare_records(records, cfg) if len(records) else records.assign(**{RECORD_HASH: pd.Series(dtype=object)})
-    f_sorted = sorted_by_key(frame[[SOURCE, RECORD_ID, id_col]].astype({SOURCE: str, RECORD_ID: str}))
+    f_sorted = sorted_by_key(frame[[SOURCE, RECORD_ID, given]].astype({SOURCE: str, RECORD_ID: str}))
     pos = lookup_keys(*key_arrays(f_sorted), *key_arrays(rec))
     frame = f_sorted
     if (pos < 0).any() or len(frame) != len(rec):
         raise LinkageError("incremental: the clusters do not cover exactly the records")
-    pid = frame[id_col].to_numpy(dtype=object)[pos]
+    pid = frame[given].to_numpy(dtype=object)[pos]
     if pd.isna(pd.Series(pid, dtype=object)).any():
-        raise LinkageError("incremental: a record has no pace_id in the clusters")
+        raise LinkageError(f"incremental: a record has no {given} in the clusters")
     keys = record_keys(rec)
     labels, uniq = pd.factorize(pd.Series(pid, dtype=object), sort=True)
     order = np.lexsort((keys, labels))
@@ -400,23 +423,24 @@ def initial_state(records: pd.DataFrame, clusters, run_id: str, cfg: PaceConfig)
     founders[first] = True
     src, rid = rec[SOURCE].to_numpy(dtype=object), rec[RECORD_ID].to_numpy(dtype=object)
     sizes = np.bincount(labels, minlength=len(uniq))
-    created = pd.DataFrame({"event": "created", PACE_ID: pid[first], "other_id": None, SOURCE: src[first],
+    created = pd.DataFrame({"event": "created", id_col: pid[first], "other_id": None, SOURCE: src[first],
                             RECORD_ID: rid[first], "detail": [compact_json({"cause": "new_records", "records": int(k)})
                                                               for k in sizes[labels[first]]]})
-    created = created.sort_values(PACE_ID, kind="stable")
-    joined = pd.DataFrame({"event": "joined", PACE_ID: pid[~founders], "other_id": None, SOURCE: src[~founders],
+    created = created.sort_values(id_col, kind="stable")
+    joined = pd.DataFrame({"event": "joined", id_col: pid[~founders], "other_id": None, SOURCE: src[~founders],
                            RECORD_ID: rid[~founders], "detail": "{}"})
     history = pd.concat([created, joined], ignore_index=True)
     history.insert(0, "seq", np.arange(len(history), dtype=np.int64))
     history.insert(0, "run_id", run_id)
-    ids = pd.DataFrame({PACE_ID: np.asarray(uniq, dtype=object), "status": "active", "survivor": None,
+    ids = pd.DataFrame({id_col: np.asarray(uniq, dtype=object), "status": "active", "survivor": None,
                         "created_run": run_id, "changed_run": run_id})
-    return State(records=rec, assignments=pd.DataFrame({SOURCE: src, RECORD_ID: rid, PACE_ID: pid}),
-                 ids=ids[ID_COLUMNS] if len(ids) else state.ids, clerical=state.clerical,
-                 history=history[HISTORY_COLUMNS] if len(history) else state.history)
+    return State(records=rec, assignments=pd.DataFrame({SOURCE: src, RECORD_ID: rid, id_col: pid}),
+                 ids=ids[id_columns(id_col)] if len(ids) else state.ids, clerical=state.clerical,
+                 history=history[history_columns(id_col)] if len(history) else state.history)
 
 
-def compare_partitions(a: pd.DataFrame, b: pd.DataFrame, id_a: str = PACE_ID, id_b: str = PACE_ID) -> dict:
+def compare_partitions(a: pd.DataFrame, b: pd.DataFrame, id_a: str = DEFAULT_ID_COLUMN,
+                       id_b: str = DEFAULT_ID_COLUMN) -> dict:
     """How two clusterings of the same records differ (e.g. linked in batches vs in one go).
 
     ``a`` and ``b``: frames with source, record_id and an id column. Records present in only one are

@@ -72,7 +72,8 @@ TABLES = ("records", "clusters", "pairs", "released")  # run tables, written in 
 STATE_TABLES = ("state_records", "state_assignments", "state_ids", "state_clerical", "state_model")
 LOG_TABLES = ("id_history", "removed_records")
 _ORDER = {
-    "state_records": "source, record_id", "state_assignments": "source, record_id", "state_ids": "pace_id",
+    "state_records": "source, record_id", "state_assignments": "source, record_id",
+    "state_ids": "2",  # run_id, then the id column (its name varies)
     "state_clerical": "source_l, record_id_l, source_r, record_id_r", "state_model": "run_id",
     "id_history": "run_id, seq", "removed_records": "run_id, source, record_id",
     "released": "1, 2, 3, 4, 5, 6",  # run_id, to_source, the id column (its name varies), from_source, field, value
