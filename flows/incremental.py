@@ -14,7 +14,9 @@ state and the log in one transaction, so a failure leaves the previous state as 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from prefect import task
@@ -22,10 +24,15 @@ from prefect import task
 from flows.tasks import IO_RETRIES, PRIVATE, stage_guard
 from pace_linkage import incremental as inc
 from pace_linkage.config import PaceConfig
-from pace_linkage.engine import model
+from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.evaluate import metrics
 from pace_linkage.incremental import persist
+
+if TYPE_CHECKING:
+    from flows.pipeline import RunParams
+    from flows.progress import Reporter
+    from pace_linkage.ingest.sources import SourceBatch, SourceFailure
 
 
 @task(name="load-state", **PRIVATE, **IO_RETRIES)
@@ -42,8 +49,12 @@ def load_state(store_url: str, cfg: PaceConfig, like: pd.DataFrame, run_id: str)
 
 @task(name="link-batch", **PRIVATE)
 @stage_guard("link-batch")
-def link_batch(state, records, cfg, fs, run_id, threshold, deletions, clerical, refresh_model) -> inc.BatchResult:
-    return inc.link_batch(state, records, cfg, fs, run_id, threshold, deletions=deletions, clerical=clerical,
+def link_batch(state: inc.State, records: pd.DataFrame, cfg: PaceConfig, *, model: FSModel | None, run_id: str,
+               threshold: float, deletions: pd.DataFrame | None, clerical: pd.DataFrame | None,
+               refresh_model: bool) -> inc.BatchResult:
+    """The delivery's normalised ``records`` linked against the stored ``state`` with ``model`` (None: train
+    one), keeping persistent ids (:func:`pace_linkage.incremental.batch.link_batch`)."""
+    return inc.link_batch(state, records, cfg, model, run_id, threshold, deletions=deletions, clerical=clerical,
                           refresh_model=refresh_model)
 
 
@@ -56,8 +67,9 @@ def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url:
                            log=persist.log_tables(result.events, result.removed))
 
 
-def run_incremental(params, cfg: PaceConfig, records: pd.DataFrame, batches, failures, key_id, truth_df,
-                    chosen: float, timed, p) -> dict:
+def run_incremental(params: RunParams, cfg: PaceConfig, records: pd.DataFrame, batches: list[SourceBatch],
+                    failures: list[SourceFailure], key_id: str | None, truth_df: pd.DataFrame | None,
+                    chosen: float, timed: Callable[..., Any], p: Reporter) -> dict:
     """The incremental stages (called by the pipeline flow with its ``timed`` helper and progress ``p``)."""
     from flows import tasks
 
@@ -67,11 +79,11 @@ def run_incremental(params, cfg: PaceConfig, records: pd.DataFrame, batches, fai
     state, fs = timed("load-state", load_state, params.store, cfg, records, run_id)
     p.summary("load-state", records=len(state.records), persons=state.persons(), model="stored" if fs else "none")
     if params.model:
-        fs = model.FSModel.load(Path(params.model))
+        fs = FSModel.load(Path(params.model))
     deletions = persist.read_deletions(Path(params.extracts) / persist.DELETIONS_FILE)
     clerical = persist.read_clerical_decisions(Path(params.clerical)) if params.clerical else None
-    result = timed("link-batch", link_batch, state, records, cfg, fs, run_id, chosen, deletions, clerical,
-                   bool(params.refresh_model))
+    result = timed("link-batch", link_batch, state, records, cfg, model=fs, run_id=run_id, threshold=chosen,
+                   deletions=deletions, clerical=clerical, refresh_model=bool(params.refresh_model))
     tot = result.summary["totals"]
     p.summary("link-batch", new=tot["new"], updated=tot["updated"], deleted=tot["deleted"],
               joined=tot["joined_existing"], new_persons=tot["new_persons"], merges=tot["merges"],
