@@ -25,3 +25,6 @@ TRUTH_COLUMNS = [SOURCE, RECORD_ID, "person_id"]
 
 # Quarantine summary columns (no raw values); the original rows are kept in a separate file.
 QUARANTINE_COLUMNS = [SOURCE, "file", LINE, RECORD_ID, "reasons"]
+
+# The version stamped on every output (metrics, manifests, report footers): the package's version.
+VERSION = "0.1.0"

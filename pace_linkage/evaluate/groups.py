@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.evaluate.quality import _choose2, _codes, _person_codes
+from pace_linkage.evaluate.quality import choose2, group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
 UNKNOWN = "unknown"
@@ -146,7 +146,7 @@ def _both_in_group(*codes: np.ndarray) -> np.ndarray:
     frame = pd.DataFrame({f"c{i}": c for i, c in enumerate(codes)})
     sizes = frame.groupby(list(frame.columns), sort=False).size()
     g = sizes.index.get_level_values(-1).to_numpy(dtype=np.int64)
-    return np.bincount(g, weights=_choose2(sizes.to_numpy()).astype(np.float64),
+    return np.bincount(g, weights=choose2(sizes.to_numpy()).astype(np.float64),
                        minlength=int(codes[-1].max()) + 1 if len(codes[-1]) else 0)
 
 
@@ -167,7 +167,7 @@ def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right
     est = np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
     truth_cols: dict[str, np.ndarray] = {}
     if person is not None:
-        joint = _codes(pd.Series(cluster * (int(person.max()) + 1) + person))
+        joint = group_codes(pd.Series(cluster * (int(person.max()) + 1) + person))
         true_end = (np.bincount(person)[person] - 1).astype(np.float64)
         found_end = (np.bincount(joint)[joint] - 1).astype(np.float64)
         true_pairs = np.bincount(g, weights=true_end, minlength=k) - _both_in_group(person, g)
@@ -197,9 +197,9 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     recs = records.reset_index(drop=True)
     if recs.empty:
         return {}
-    person = _person_codes(recs, truth)[0] if truth is not None else None
+    person = person_codes(recs, truth)[0] if truth is not None else None
     groups = record_groups(recs, cfg, person, reference_date)
-    cluster = _codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
+    cluster = group_codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
     left = pairs[LEFT].to_numpy(dtype=np.int64)
     right = pairs[RIGHT].to_numpy(dtype=np.int64)
     prob = np.asarray(probability, dtype=np.float64)

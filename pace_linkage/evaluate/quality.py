@@ -43,21 +43,25 @@ _SEP = "\x1f"
 # --------------------------------------------------------------------------------------------------
 # Small helpers over whole columns
 # --------------------------------------------------------------------------------------------------
-def _choose2(n: np.ndarray) -> np.ndarray:
+def choose2(n: np.ndarray) -> np.ndarray:
+    """``C(n, 2)``: the unordered pairs among ``n`` records, elementwise (int64)."""
     n = np.asarray(n, dtype=np.int64)
     return n * (n - 1) // 2
 
 
-def _ratio(num: float, den: float, empty: float = 1.0) -> float:
+def ratio(num: float, den: float, empty: float = 1.0) -> float:
+    """``num / den``; ``empty`` when the denominator is zero (nothing predicted: no wrong link; nothing true:
+    nothing missed)."""
     return float(num) / float(den) if den else float(empty)
 
 
-def _f1(precision: float, recall: float) -> float:
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall; 0.0 when both are 0."""
     s = precision + recall
     return 2.0 * precision * recall / s if s > 0 else 0.0
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def group_codes(values: pd.Series) -> np.ndarray:
     """Integer codes 0..K-1 for a column; each null gets a fresh code of its own (a singleton)."""
     codes, _ = pd.factorize(values, sort=False, use_na_sentinel=True)
     codes = codes.astype(np.int64)
@@ -84,7 +88,7 @@ def _key_strings(frame: pd.DataFrame) -> pd.Series:
     return frame[SOURCE].astype(str) + _SEP + frame[RECORD_ID].astype(str)
 
 
-def _person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, int, int]:
+def person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, int, int]:
     """Person code per record position (aligned with ``records``), records absent from truth as singletons.
 
     Returns (codes, records_absent_from_truth, truth_rows_not_clustered).
@@ -95,7 +99,7 @@ def _person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarra
     _check_unique(truth, "truth")
     pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
     found = pos >= 0
-    truth_codes = _codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
+    truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
     codes[found] = truth_codes[pos[found]]
     absent = int((~found).sum())
@@ -114,27 +118,39 @@ def _blank_to_null(values: pd.Series) -> pd.Series:
     return values.where(~blank, None) if blank.any() else values
 
 
-def _pair_counts(cluster_codes: np.ndarray, person_codes: np.ndarray) -> dict[str, int]:
-    """TP/FP/FN and totals from two aligned code arrays, via group sizes only."""
-    if len(cluster_codes) == 0:
+def pair_counts(cluster: np.ndarray, person: np.ndarray) -> dict[str, int]:
+    """TP / FP / FN, predicted and true pairs from aligned cluster and person codes (:func:`group_codes`), via
+    group sizes only: predicted = pairs sharing a cluster, true = pairs sharing a person, TP = both."""
+    if len(cluster) == 0:
         return {"tp": 0, "fp": 0, "fn": 0, "predicted_pairs": 0, "true_pairs": 0}
-    predicted = int(_choose2(np.bincount(cluster_codes)).sum())
-    true = int(_choose2(np.bincount(person_codes)).sum())
-    joint = cluster_codes * (int(person_codes.max()) + 1) + person_codes
+    predicted = int(choose2(np.bincount(cluster)).sum())
+    true = int(choose2(np.bincount(person)).sum())
+    joint = cluster * (int(person.max()) + 1) + person
     _, both = np.unique(joint, return_counts=True)
-    tp = int(_choose2(both).sum())
+    tp = int(choose2(both).sum())
     return {"tp": tp, "fp": predicted - tp, "fn": true - tp, "predicted_pairs": predicted, "true_pairs": true}
 
 
-def _scores(counts: dict[str, int]) -> dict[str, float]:
-    precision = _ratio(counts["tp"], counts["predicted_pairs"])
-    recall = _ratio(counts["tp"], counts["true_pairs"])
-    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
+def scores(counts: dict[str, int]) -> dict[str, float]:
+    """Precision, recall and F1 of :func:`pair_counts` (empty denominators give 1.0)."""
+    precision = ratio(counts["tp"], counts["predicted_pairs"])
+    recall = ratio(counts["tp"], counts["true_pairs"])
+    return {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}
 
 
 # --------------------------------------------------------------------------------------------------
 # With truth: pairwise and B-cubed
 # --------------------------------------------------------------------------------------------------
+def pairwise_scores(cluster_ids: Sequence | pd.Series | np.ndarray,
+                    person_ids: Sequence | pd.Series | np.ndarray) -> dict[str, Any]:
+    """Pairwise precision / recall / F1 of a clustering against truth, for one cluster id and one true person
+    id per record (aligned; a null id pairs with nothing). Returns precision, recall, f1, tp, fp, fn,
+    predicted_pairs and true_pairs. :func:`pairwise_metrics` is the same on frames keyed by source and
+    record id."""
+    counts = pair_counts(group_codes(pd.Series(cluster_ids)), group_codes(pd.Series(person_ids)))
+    return {**scores(counts), **counts}
+
+
 def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_id") -> dict[str, Any]:
     """Pairwise precision / recall / F1 of a clustering against truth, counted from group sizes.
 
@@ -146,10 +162,10 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str
     records_absent_from_truth and truth_rows_not_clustered.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
-    person, absent, not_clustered = _person_codes(clusters, truth)
-    counts = _pair_counts(_codes(clusters[id_column]), person)
+    person, absent, not_clustered = person_codes(clusters, truth)
+    counts = pair_counts(group_codes(clusters[id_column]), person)
     return {
-        **_scores(counts),
+        **scores(counts),
         **counts,
         "records": int(len(clusters)),
         "records_absent_from_truth": absent,
@@ -166,16 +182,16 @@ def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_i
     input scores 1.0 / 1.0.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
-    person, _, _ = _person_codes(clusters, truth)
+    person, _, _ = person_codes(clusters, truth)
     if len(person) == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    cluster = _codes(clusters[id_column])
+    cluster = group_codes(clusters[id_column])
     joint = cluster * (int(person.max()) + 1) + person
     _, inverse, both = np.unique(joint, return_inverse=True, return_counts=True)
     inter = both[inverse].astype(np.float64)
     precision = float(np.mean(inter / np.bincount(cluster)[cluster]))
     recall = float(np.mean(inter / np.bincount(person)[person]))
-    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
+    return {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,7 +225,7 @@ def threshold_sweep(
     """
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     n = len(records)
-    person, _, _ = _person_codes(records.reset_index(drop=True), truth)
+    person, _, _ = person_codes(records.reset_index(drop=True), truth)
     ts = np.unique(np.asarray(list(thresholds), dtype=np.float64))[::-1]  # descending, distinct
     prob = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
     order = np.argsort(-prob, kind="stable")
@@ -227,9 +243,9 @@ def threshold_sweep(
             k = int(labels.max()) + 1 if n else 0
             labels = _components(k, new_l, new_r)[labels]
             done = upto
-        counts = _pair_counts(labels, person)
+        counts = pair_counts(labels, person)
         rows.append({
-            "threshold": float(t), **_scores(counts), "links": upto,
+            "threshold": float(t), **scores(counts), "links": upto,
             "clusters": int(len(np.unique(labels))),
             "tp": counts["tp"], "fp": counts["fp"], "fn": counts["fn"],
         })
@@ -277,8 +293,8 @@ def estimated_quality(match_probability: pd.Series | np.ndarray, threshold: floa
     expected_tp = float(linked.sum())
     total = float(p.sum())
     return {
-        "precision": _ratio(expected_tp, len(linked)),
-        "recall": _ratio(expected_tp, total),
+        "precision": ratio(expected_tp, len(linked)),
+        "recall": ratio(expected_tp, total),
         "links": int(len(linked)),
         "expected_true_links": expected_tp,
         "expected_false_links": float(len(linked) - expected_tp),
@@ -298,7 +314,7 @@ def confusion_pairs(
     false positives / negatives.
     """
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
-    person, _, _ = _person_codes(records.reset_index(drop=True), truth)
+    person, _, _ = person_codes(records.reset_index(drop=True), truth)
     left = pairs[LEFT].to_numpy(dtype=np.int64)
     right = pairs[RIGHT].to_numpy(dtype=np.int64)
     is_match = person[left] == person[right]
@@ -325,7 +341,7 @@ def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[
     if not partners:
         return {"partners": [], "matrix": []}
     src = pd.Categorical(clusters[SOURCE].astype(str), categories=partners).codes.astype(np.int64)
-    cid = _codes(clusters[id_column])
+    cid = group_codes(clusters[id_column])
     inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
     inc = inc.tocsr()
     inc.data[:] = 1  # duplicates summed by tocsr: presence only
@@ -348,11 +364,19 @@ def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1
 
 __all__ = [
     "bcubed",
+    "choose2",
     "confusion_pairs",
     "estimated_quality",
+    "f1_score",
+    "group_codes",
+    "pair_counts",
+    "pairwise_scores",
     "pairwise_metrics",
     "partner_overlap",
+    "person_codes",
+    "ratio",
     "recommend_threshold",
+    "scores",
     "threshold_sweep",
     "weights_histogram",
 ]

@@ -34,19 +34,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import pace_linkage
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.redact import FORMULA_STARTS
 from pace_linkage.report.svg import line_chart
-from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE, VERSION
 from pace_linkage.store.outputs import (
     FILE_MODE,
     RunWriter,
-    _write_bytes,
     json_bytes,
     sha256_file,
     verify_manifest,
+    write_atomic,
 )
 
 KEY_SEP = "\x1f"
@@ -287,7 +286,7 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
         "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "svg{display:block;margin:1rem 0}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
-        f"<p>pace-linkage {escape(pace_linkage.__version__)}. {escape(rec['note'])}.</p>"
+        f"<p>pace-linkage {escape(VERSION)}. {escape(rec['note'])}.</p>"
         f"<ul>{''.join(picks)}</ul>{chart_p}{chart_w}"
         "<h2>Sweep</h2><table><thead><tr><th>threshold</th><th>weight</th><th>precision</th><th>recall</th>"
         f"<th>F1</th><th>links</th><th>clusters</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -303,7 +302,7 @@ def write_tune(out_dir: Path, sweep_df: pd.DataFrame, rec: dict, extra: dict | N
         writer.write_csv("thresholds.csv", sweep_csv_frame(sweep_df))
         writer.write_text("thresholds.html", render_html(sweep_df, rec))
         writer.write_json("recommendation.json", rec)
-        return writer.publish({"version": pace_linkage.__version__, "kind": "tune", **(extra or {})})
+        return writer.publish({"version": VERSION, "kind": "tune", **(extra or {})})
     except BaseException:
         writer.discard()
         raise
@@ -327,13 +326,13 @@ def add_to_run(run_dir: Path, files: dict[str, bytes]) -> Path:
     run_dir = Path(run_dir)
     manifest = verify_manifest(run_dir)
     for name, data in sorted(files.items()):
-        _write_bytes(run_dir / name, data)
+        write_atomic(run_dir / name, data)
     hashes = dict(manifest.get("files", {}))
     for name in sorted(files):
         hashes[name] = sha256_file(run_dir / name)
     manifest["files"] = dict(sorted(hashes.items()))
     path = run_dir / "manifest.json"
-    _write_bytes(path, json_bytes(manifest))
+    write_atomic(path, json_bytes(manifest))
     path.chmod(FILE_MODE)
     return path
 

@@ -47,8 +47,9 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename into place."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: via a temporary file (0600) in the same folder, fsync, then rename
+    into place, so a reader sees the old file or the whole new one, never a part."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
@@ -72,7 +73,7 @@ def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) 
         raise InputError(f"{path}: already exists; refusing to overwrite {what} (use --force)")
     if not path.parent.exists():
         make_private_dir(path.parent)
-    _write_bytes(path, csv_bytes(df))
+    write_atomic(path, csv_bytes(df))
     return path
 
 
@@ -131,7 +132,7 @@ class RunWriter:
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         p = self.path(name)
-        _write_bytes(p, data)
+        write_atomic(p, data)
         if name not in self.files:
             self.files.append(name)
         return p
@@ -180,7 +181,7 @@ class RunWriter:
             "files": hashes,
             **(extra or {}),
         }
-        _write_bytes(self.out_dir / MANIFEST, json_bytes(manifest))
+        write_atomic(self.out_dir / MANIFEST, json_bytes(manifest))
         self.discard()
         return self.out_dir / MANIFEST
 
