@@ -1,0 +1,84 @@
+"""The report's opening sections: key figures, the run's settings and the configured notes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from pace_linkage.report.page import Page, bullets, cards, facts, fixed
+from pace_linkage.report.section import Section
+
+ROW_COUNTS = [("rows_in", "Rows in"), ("rows_accepted", "Rows accepted"),
+              ("rows_quarantined", "Rows quarantined"), ("rows_withheld", "Rows withheld")]
+
+
+def main_clustering(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The cluster figures for the chosen id: the flat ``clusters`` dict, or its ``<id_column>`` entry."""
+    c = m.get("clusters") or {}
+    id_col = (m.get("run") or {}).get("id_column", "pace_id")
+    sub = c.get(id_col) if isinstance(c, Mapping) else None
+    return sub if isinstance(sub, Mapping) else c
+
+
+def key_figures(m: Mapping[str, Any], pg: Page) -> str | None:
+    """Cards: rows in and out, failed sources, candidate pairs, clusters and quality (measured or
+    estimated)."""
+    counts, clusters, blocking = m.get("counts") or {}, main_clustering(m), m.get("blocking") or {}
+    items: list[tuple[str, str]] = [(name, pg.n(counts[key])) for key, name in ROW_COUNTS if key in counts]
+    if "sources_failed" in m:
+        items.append(("Sources failed", pg.n(len(m["sources_failed"] or []))))
+    if "pairs" in blocking:
+        items.append(("Candidate pairs", pg.n(blocking["pairs"])))
+    if "clusters" in clusters:
+        items.append((f"{pg.words.Persons} (clusters)", pg.n(clusters["clusters"])))
+    pw, est = m.get("pairwise") or {}, m.get("estimated") or {}
+    if "f1" in pw:
+        items += [("Pairwise precision", fixed(pw.get("precision"))),
+                  ("Pairwise recall", fixed(pw.get("recall"))), ("Pairwise F1", fixed(pw["f1"]))]
+    elif est:
+        items += [("Estimated precision", fixed(est.get("precision"))),
+                  ("Estimated recall", fixed(est.get("recall")))]
+    return cards(items) if items else None
+
+
+RUN_FACTS = {"entity": "Entity", "version": "Version", "seed": "Seed", "threshold": "Match threshold",
+             "config_hash": "Configuration hash"}
+
+
+def run_facts(m: Mapping[str, Any], pg: Page) -> str | None:
+    """The run's settings (entity, version, seed, threshold, config hash, sources, any other plain value)."""
+    run = m.get("run")
+    if not isinstance(run, Mapping):
+        return None
+    items = []
+    for key, name in RUN_FACTS.items():
+        if key in run:
+            val = run[key]
+            shown = f"<code>{escape(str(val))}</code>" if key == "config_hash" else escape(str(val))
+            items.append((name, shown))
+    srcs = run.get("sources")
+    if srcs:
+        shown = [s.get("name", str(s)) if isinstance(s, Mapping) else str(s) for s in srcs]
+        items.append((f"Sources ({len(shown)})", escape(", ".join(shown))))
+    for key, val in run.items():
+        if key not in RUN_FACTS and key != "sources" and not isinstance(val, Mapping | list):
+            items.append((key.replace("_", " ").capitalize(), escape(str(val))))
+    items.append(("Time per stage", "in <code>manifest.json</code> and the run's Prefect artifact (kept out "
+                                    "of this page so that a rerun gives a byte-identical report)"))
+    return facts(items)
+
+
+def notes(m: Mapping[str, Any], pg: Page) -> str | None:
+    """The config's ``report.notes``, as a list."""
+    given = m.get("report_notes")
+    return bullets(given) if given else None
+
+
+SECTIONS = (
+    Section(10, "summary", "Key figures", (), key_figures),
+    Section(30, "run", "Run", ("run",), run_facts),
+    Section(40, "report-notes", "Notes on this linkage", ("report_notes",), notes),
+)
+
+__all__ = ["RUN_FACTS", "ROW_COUNTS", "SECTIONS", "key_figures", "main_clustering", "notes", "run_facts"]
