@@ -1,26 +1,30 @@
-"""Gather a run's results into ``metrics.json`` and write every output of the run.
+"""Gather a run's results into ``metrics.json`` (:func:`build_metrics`), and the frames its outputs are
+made of (:func:`pairs_frame`).
 
 ``metrics.json`` holds aggregates only (counts, rates, model parameters): no record-level value. It is
 deterministic: timings and timestamps go to ``manifest.json`` instead, so that two runs on the same
-inputs, config and seed give byte-identical ``metrics.json`` and ``report.html``.
+inputs, config and seed give byte-identical ``metrics.json`` and ``report.html``. The study features add
+their own entries (:meth:`pace_linkage.features.Feature.metrics`); the outputs are written by
+:func:`pace_linkage.pipeline.write_outputs`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import pace_linkage
 from pace_linkage.config import PaceConfig
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
+from pace_linkage.evaluate.groups import linked_less
+from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import header_names
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, count_totals, coverage, quarantine_summary
-from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
-from pace_linkage.store.outputs import RunWriter
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, count_totals, coverage
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE, VERSION
 
 
 @dataclass
@@ -164,7 +168,10 @@ def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[st
             ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
 
 
-def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
+def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequence[Feature]) -> dict:
+    """``metrics.json`` of a run: counts, coverage, blocking, model, weights, clusters, overlap, the model's
+    estimated quality, the study ``features``' entries and who gets linked less; with ``truth`` also pairwise
+    and B-cubed quality, the threshold sweep, pairs completeness, confusion counts and the worst errors."""
     cfg = run.cfg
     id_col = cfg.id_column
     clusters = run.clusters.clusters
@@ -180,9 +187,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     weights = run.scored[MATCH_WEIGHT].to_numpy() if len(run.scored) else np.array([])
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([])
     block_stats = run.blocking.stats.to_dict(orient="records")
-    total_pairs = n * (n - 1) // 2
+    total_pairs = int(evaluate.choose2(n))
     doc: dict = {
-        "run": {"config_hash": cfg.hash(), "version": pace_linkage.__version__, "seed": cfg.seed,
+        "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
         "counts": counts,
         "sources_failed": [{"source": f.source, "file": f.file, "error": f.error} for f in run.failures],
@@ -200,14 +207,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
         doc["report_notes"] = list(cfg.report.notes)
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
-    if cfg.pseudonymise is not None:
-        from pace_linkage.study.pseudonymise import encoding_summary
-
-        doc["pseudonymisation"] = encoding_summary(run.records, cfg.pseudonymise, run.key_id)
-    doc.update(holdings_metrics(run))
-    withheld_aggregates = aggregates_withheld_metrics(run)
-    if withheld_aggregates is not None:
-        doc["aggregates_withheld"] = withheld_aggregates
+    for feature in features:
+        doc.update(feature.metrics(run, truth))
     doc["linked_less"] = linked_less_metrics(run, truth)
     if truth is not None:
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
@@ -227,38 +228,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     return doc
 
 
-# --- aggregate-only counts of clients without consent (pace_linkage.study.aggregates) ---------------------------
-def aggregates_withheld_metrics(run: RunResults) -> dict | None:
-    """``aggregates_withheld``: the suppressed count tables of rows withheld for want of consent, from the
-    sources whose agreement says ``without_consent: aggregates`` (counted at ingest; None when no source
-    does). ``sources`` lists those partners (a partner with nothing withheld has no table row)."""
-    from pace_linkage.study.aggregates import aggregate_tables
-
-    names = sorted(s.name for s in run.cfg.sources.items if s.sharing and s.sharing.without_consent == "aggregates")
-    if not names:
-        return None
-    frames = [b.withheld_counts for b in run.batches if b.withheld_counts is not None and len(b.withheld_counts)]
-    counts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        {SOURCE: [], "dimension": [], "category": [], "clients": pd.Series(dtype=np.int64)})
-    agg = run.cfg.aggregates
-    out = aggregate_tables(counts, agg.small_count_threshold, agg.dimensions)
-    out["sources"] = names
-    out["labels"] = {s.name: s.label or s.name for s in run.cfg.sources.items if s.name in names}
-    return out
-
-
-def holdings_metrics(run: RunResults) -> dict:
-    """What each partner holds (``holdings`` and companions, see :func:`pace_linkage.study.holdings.build_holdings`)."""
-    from pace_linkage.study.holdings import build_holdings
-
-    return build_holdings({b.source: b.holdings for b in run.batches})
-
-
 def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
     (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
-    from pace_linkage.evaluate.groups import linked_less
-
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
     return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
                        run.threshold, run.cfg, truth)
@@ -278,12 +250,13 @@ def confusion_counts(labelled: pd.DataFrame, true_pairs: int) -> dict:
 def top_errors(run: RunResults, labelled: pd.DataFrame, n: int) -> dict:
     """The ``n`` highest-weighted false-positive candidate pairs (linked at the threshold, different
     persons) and false-negative ones (not linked, same person), explained with masked values as in
-    :func:`explain_pairs`. Ties in weight go to the earlier pair."""
+    :func:`explain_pairs`; the titles name the run's entity. Ties in weight go to the earlier pair."""
     w = run.scored[MATCH_WEIGHT].to_numpy()
     label = labelled["label"].to_numpy()
+    entity = run.cfg.entity
     out = {}
-    for key, code, title in [("false_positives", "FP", "false positive: linked, different persons"),
-                             ("false_negatives", "FN", "false negative: not linked, same person")]:
+    for key, code, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
+                             ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
         idx = np.flatnonzero(label == code)
         idx = idx[np.lexsort((idx, -w[idx]))][:n]
         out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx))
@@ -307,7 +280,7 @@ def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
     absent = pd.Series("\x00absent-" + rec.index.astype(str), index=rec.index)
     person = rec["person_id"].where(rec["person_id"].notna() & (rec["person_id"] != ""), absent).to_numpy()
     sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
-    true_pairs = int((sizes * (sizes - 1) // 2).sum())
+    true_pairs = int(evaluate.choose2(sizes).sum())
     p = run.blocking.pairs
     is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
     found = int(is_true.sum())
@@ -315,31 +288,3 @@ def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
     per_rule = np.bincount(p[RULE].to_numpy()[is_true], minlength=len(run.cfg.linkage.blocking))
     out["true_pairs_added_by_rule"] = {r.name: int(c) for r, c in zip(run.cfg.linkage.blocking, per_rule, strict=True)}
     return out
-
-
-def write_outputs(run: RunResults, metrics_doc: dict, report_html: str, out_dir: Path, run_id: str | None,
-                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write the run's outputs (staged, then published with the manifest last), plus ``extra_csv`` (name ->
-    frame, e.g. an incremental run's id_history.csv). Returns the manifest path."""
-    writer = RunWriter(Path(out_dir), run_id)
-    try:
-        for name, frame in sorted((extra_csv or {}).items()):
-            writer.write_csv(name, frame)
-        cl = run.clusters.clusters.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
-        writer.write_csv("clusters.csv", cl)
-        writer.write_parquet("pairs.parquet", pairs_frame(run))
-        writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
-        writer.write_csv("conflicts.csv", run.clusters.conflicts)
-        for b in run.batches:
-            # the original rows go back to the partner; a pseudonymised centre never holds them
-            if len(b.quarantine) and run.key_id is None:
-                writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
-        writer.write_text("model.json", run.model.to_json() + "\n")
-        writer.write_json("metrics.json", metrics_doc)
-        writer.write_text("report.html", report_html)
-        return writer.publish({"config_hash": run.cfg.hash(), "version": pace_linkage.__version__,
-                               "timings_seconds": run.timings,
-                               **({"key_id": run.key_id} if run.key_id else {})})
-    except BaseException:
-        writer.discard()
-        raise

@@ -186,22 +186,6 @@ def _kind(cfg: PaceConfig, column: str) -> str:
     return cfg.fields[base].kind if base else "text"
 
 
-def normalised_records(cfg: PaceConfig, extracts_dir: Path) -> pd.DataFrame:
-    """Every source ingested and normalised as the pipeline does (a failing source is an InputError)."""
-    from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
-
-    batches, failed = [], []
-    for src in cfg.sources.items:
-        got = ingest_source(src, cfg, Path(extracts_dir))
-        if isinstance(got, SourceFailure):
-            failed.append(got)
-            continue
-        batches.append(normalise_source(got, src, cfg))
-    if failed:
-        raise InputError(*[f"review: source {f.source}: {f.error}" for f in failed])
-    return assemble(batches)
-
-
 def check_config_matches(cfg: PaceConfig, run: RunData) -> str | None:
     """A warning (value-free) when the config's hash is not the run's: the sheet may then show values
     normalised differently from what the run compared. None when they match (or the run has no hash)."""
@@ -514,6 +498,6 @@ def import_review(path: Path, run: RunData, threshold: float | None = None) -> d
 
 __all__ = [
     "LABELS", "Strata", "allocate", "build_review", "check_config_matches", "clerical_frame", "compared_columns",
-    "estimate", "import_review", "ratio_estimate", "wilson", "normalised_records", "parse_label", "read_labels", "sample_pairs", "stratify",
+    "estimate", "import_review", "ratio_estimate", "wilson", "parse_label", "read_labels", "sample_pairs", "stratify",
     "write_review",
 ]

@@ -3,25 +3,31 @@
 Each source is handled on its own so that one unreadable file fails alone (:class:`SourceFailure`)
 while the others still run. For every source ``rows_in == rows_accepted + rows_quarantined
 (+ rows_withheld)``; :func:`assemble` checks it and the flow fails if it does not hold.
+
+The study features (:class:`pace_linkage.features.Feature`) come in as a parameter: they may narrow what
+is read of a source, withhold rows (kept nowhere, only counted), and keep counts of their own per source
+(``SourceBatch.extras``). :func:`pace_linkage.pipeline.read_sources` reads every source with the default
+features.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import PaceError
+from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract, read_source
 from pace_linkage.ingest.validate import check_records, map_columns, raw_rows
 from pace_linkage.normalise import normalise_records
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
-from pace_linkage.study.holdings import items_of, source_holdings
-from pace_linkage.study.sharing import consent_mask, restrict_raw, shared_view
 
 QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
 
@@ -40,11 +46,10 @@ class SourceBatch:
     rows_withheld: int = 0
     blank_lines: int = 0
     normalised: bool = False
-    # per data item, accepted rows with a value (pace_linkage.study.holdings.source_holdings); set by normalise_source
-    holdings: dict | None = None
-    # sharing.without_consent: aggregates -- counts of the withheld rows (pace_linkage.study.aggregates.extract_counts,
-    # columns source, dimension, category, clients), made at ingest; the rows themselves are never kept
-    withheld_counts: pd.DataFrame | None = None
+    # what the features kept about this source (feature name -> counts), e.g. holdings: accepted rows with a
+    # value per data item; aggregates: counts of the rows withheld for want of consent (the rows themselves are
+    # never kept)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows_accepted(self) -> int:
@@ -86,37 +91,45 @@ def _tag(q: pd.DataFrame, src: str, file: str) -> pd.DataFrame:
     return q[QUARANTINE_RAW_COLUMNS]
 
 
-def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
-    """Read one source and map its columns; a PaceError becomes a SourceFailure (the source fails alone)."""
-    shared = shared_view(src)  # fields outside the sharing agreement are never read
+def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path, *,
+                  features: Sequence[Feature]) -> SourceBatch | SourceFailure:
+    """Read one source and map its columns; a PaceError becomes a SourceFailure (the source fails alone).
+
+    The ``features`` narrow what is read (:meth:`~pace_linkage.features.Feature.source_view`: fields outside a
+    sharing agreement are never read), say which rows may enter (:meth:`~pace_linkage.features.Feature.admit`)
+    and count the rows kept out before they are dropped, before any check
+    (:meth:`~pace_linkage.features.Feature.count_withheld`)."""
+    view = src
+    for f in features:
+        view = f.source_view(view)
+    extras: dict[str, Any] = {}
     try:
-        ext = read_source(shared, Path(extracts_dir))
-        restrict_raw(ext, shared)
-        consent = consent_mask(ext.frame, ext.header, shared, ext.file)
-        withheld = int((~consent).sum())
-        withheld_counts = _withheld_counts(ext, src, cfg, consent) if withheld else None
-        if withheld:  # no recorded consent: kept out of the centre entirely (before any check), only counted
-            ext.frame = ext.frame.loc[consent].reset_index(drop=True)
-        records, q_map = map_columns(ext, shared, cfg)
+        ext = read_source(view, Path(extracts_dir))
+        keep = np.ones(len(ext.frame), dtype=bool)
+        for f in features:
+            mask = f.admit(ext, view)
+            if mask is not None:
+                keep &= mask
+        withheld = int((~keep).sum())
+        if withheld:  # kept out of the centre entirely (before any check), only counted
+            for f in features:
+                counted = f.count_withheld(ext, src, cfg, ~keep)
+                if counted is not None:
+                    extras[f.name] = counted
+            ext.frame = ext.frame.loc[keep].reset_index(drop=True)
+        records, q_map = map_columns(ext, view, cfg)
     except PaceError as exc:
         return SourceFailure(src.name, src.file, str(exc))
     quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
     return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, rows_withheld=withheld,
-                       blank_lines=ext.blank_lines, withheld_counts=withheld_counts)
+                       blank_lines=ext.blank_lines, extras=extras)
 
 
-def _withheld_counts(ext: Extract, src: SourceConfig, cfg: PaceConfig, consent: np.ndarray) -> pd.DataFrame | None:
-    """Aggregate counts of the rows without consent, when the agreement says ``without_consent: aggregates``
-    (computed from the full source config: the counted items are not linkage fields)."""
-    if not src.sharing or src.sharing.without_consent != "aggregates":
-        return None
-    from pace_linkage.study.aggregates import extract_counts
-
-    return extract_counts(ext, src, cfg, rows=~consent)
-
-
-def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None) -> SourceBatch:
-    """Normalise one ingested source; rows left with no identifying field are quarantined."""
+def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None, *,
+                     features: Sequence[Feature]) -> SourceBatch:
+    """Normalise one ingested source; rows left with no identifying field are quarantined. Each of
+    ``features`` then counts what it needs while the raw extract is still in memory
+    (:meth:`~pace_linkage.features.Feature.after_normalise`); the extract is released."""
     formats = {f: spec.date_format for f, spec in cfg.fields.items() if spec.date_format}
     formats.update(src.formats)
     records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today or cfg.reference_date)
@@ -128,14 +141,14 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
         q["raw"] = raw_rows(batch.extract, dropped, src.delimiter).to_numpy() if batch.extract is not None else ""
         quarantine = pd.concat([quarantine, _tag(q, batch.source, batch.file)], ignore_index=True)
     accepted = records.loc[keep].reset_index(drop=True)
-    held = None
-    if batch.extract is not None:  # counted now, while the raw extract is still in memory
-        held = source_holdings(batch.extract.frame, batch.extract.header, items_of(src), accepted[LINE],
-                               where=src.config_file or "config", file=batch.file)
-    return SourceBatch(
-        batch.source, batch.file, batch.rows_in, accepted, quarantine,
-        None, reasons, batch.rows_withheld, batch.blank_lines, True, held, batch.withheld_counts,
-    )
+    extras = dict(batch.extras)
+    if batch.extract is not None:
+        for f in features:
+            kept = f.after_normalise(batch, accepted, src)
+            if kept is not None:
+                extras[f.name] = kept
+    return replace(batch, records=accepted, quarantine=quarantine, extract=None, reasons=reasons,
+                   normalised=True, extras=extras)
 
 
 def assemble(batches: list[SourceBatch]) -> pd.DataFrame:

@@ -4,8 +4,8 @@ The partnership's alternative to centralised linkage: each partner counts its ow
 dimensions (configured in ``aggregates.dimensions``, see :class:`pace_linkage.config.AggregatesSettings`)
 and sends only the counts; the centre publishes them after small-number suppression. This module also
 serves partners whose agreement says ``without_consent: aggregates``: their rows without consent stay out
-of linkage, but are counted at ingest (:func:`extract_counts`, called by
-:func:`pace_linkage.ingest.sources.ingest_source`).
+of linkage, but are counted at ingest (:func:`extract_counts`, through the :class:`WithheldAggregates`
+feature's hook on withheld rows).
 
 Counting, at the partner (:func:`partner_counts` / :func:`extract_counts`), from the raw extract through
 the partner's ``items`` (data item -> its own columns). A *client* here is one row of the partner's
@@ -56,12 +56,15 @@ import pandas as pd
 from pace_linkage.config import AggregateDimension, AggregatesSettings, PaceConfig, SourceConfig
 from pace_linkage.errors import PaceError
 from pace_linkage.evaluate.groups import OUTSIDE, council_area
+from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract, read_source
 from pace_linkage.normalise.dates import date_columns
 from pace_linkage.normalise.postcode import postcode_series
 from pace_linkage.redact import SUPPRESSED, suppression_pattern
 from pace_linkage.schema import SOURCE
+from pace_linkage.study.aggregates_report import AGGREGATES, AGGREGATES_WITHHELD
 from pace_linkage.study.holdings import BLANK_TOKENS, items_of, non_blank
+from pace_linkage.study.sharing import consent_mask
 
 UNKNOWN = "unknown"
 NONE_RECORDED = "none recorded"
@@ -362,8 +365,6 @@ def run_aggregates(cfg: PaceConfig, extracts_dir: Path, today: dt.date | None = 
     ``sharing.consent_column`` does not hold an allowed value are not counted, unless the agreement says
     ``without_consent: aggregates``. Adds ``mode``, ``labels`` ({source: label}), ``consent`` ({source:
     rule}) and ``sources_failed`` to the :func:`aggregate_tables` result."""
-    from pace_linkage.study.sharing import consent_mask
-
     today = today or dt.date.today()
     frames, failed, consent = [], [], {}
     for src in cfg.sources.items:
@@ -390,5 +391,48 @@ def run_aggregates(cfg: PaceConfig, extracts_dir: Path, today: dt.date | None = 
     return out
 
 
-__all__ = ["COUNT_COLUMNS", "NONE_RECORDED", "OTHER", "UNKNOWN", "aggregate_tables", "extract_counts",
-           "learning_statements", "partner_counts", "run_aggregates"]
+# --------------------------------------------------------------------------------------------------
+# Clients without consent, counted at ingest
+# --------------------------------------------------------------------------------------------------
+def withheld_aggregates(cfg: PaceConfig, per_source: Sequence[pd.DataFrame | None]) -> dict | None:
+    """``aggregates_withheld``: the suppressed count tables of rows withheld for want of consent (the counts each
+    source made at ingest, :func:`extract_counts`), from the sources whose agreement says ``without_consent:
+    aggregates``; None when no source does. ``sources`` lists those partners (a partner with nothing withheld
+    has no table row)."""
+    names = sorted(s.name for s in cfg.sources.items if s.sharing and s.sharing.without_consent == "aggregates")
+    if not names:
+        return None
+    frames = [c for c in per_source if c is not None and len(c)]
+    counts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {SOURCE: [], "dimension": [], "category": [], "clients": pd.Series(dtype=np.int64)})
+    agg = cfg.aggregates
+    out = aggregate_tables(counts, agg.small_count_threshold, agg.dimensions)
+    out["sources"] = names
+    out["labels"] = {s.name: s.label or s.name for s in cfg.sources.items if s.name in names}
+    return out
+
+
+class WithheldAggregates(Feature):
+    """Rows withheld for want of consent from a partner whose agreement says ``without_consent: aggregates`` are
+    counted before they are dropped (:func:`extract_counts`), published as ``aggregates_withheld``
+    (:func:`withheld_aggregates`) and shown in the report; the aggregate-only scenario's section too."""
+
+    name = "aggregates"
+    sections = (AGGREGATES_WITHHELD, AGGREGATES)
+
+    def count_withheld(self, extract: Extract, src: SourceConfig, cfg: PaceConfig,
+                       withheld: np.ndarray) -> pd.DataFrame | None:
+        if not src.sharing or src.sharing.without_consent != "aggregates":
+            return None
+        return extract_counts(extract, src, cfg, rows=withheld)
+
+    def metrics(self, run, truth) -> dict:
+        out = withheld_aggregates(run.cfg, [b.extras.get(self.name) for b in run.batches])
+        return {} if out is None else {"aggregates_withheld": out}
+
+
+AGGREGATES_FEATURE = WithheldAggregates()
+
+__all__ = ["AGGREGATES_FEATURE", "COUNT_COLUMNS", "NONE_RECORDED", "OTHER", "UNKNOWN", "WithheldAggregates",
+           "aggregate_tables", "extract_counts", "learning_statements", "partner_counts", "run_aggregates",
+           "withheld_aggregates"]

@@ -15,8 +15,8 @@ Rules:
   missing from the file is also reported as not held, with a warning (naming the config file, the
   item and the column, never a value); the source itself never fails for it. If only some of an
   item's columns are missing, the item is judged on the columns present, with a warning.
-* Computed once per source while its raw extract is still in memory (:func:`source_holdings`,
-  called from :func:`pace_linkage.ingest.sources.normalise_source`); only counts are kept.
+* Computed once per source while its raw extract is still in memory (:func:`source_holdings`, through the
+  :class:`Holdings` feature's hook after normalising); only counts are kept.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import SourceConfig
+from pace_linkage.features import Feature
 from pace_linkage.schema import LINE
+from pace_linkage.study.holdings_report import HOLDINGS
 
 # item -> (category, description), in report order
 STUDY_ITEMS: dict[str, tuple[str, str]] = {
@@ -143,5 +145,23 @@ def build_holdings(per_source: Mapping[str, dict | None]) -> dict:
             "holdings_rows": {s: int(per_source[s]["rows"]) for s in srcs}, "holdings_warnings": warnings}
 
 
-__all__ = ["BLANK_TOKENS", "STUDY_ITEMS", "build_holdings", "default_items", "item_order", "items_of", "non_blank",
-           "source_holdings"]
+class Holdings(Feature):
+    """What each partner holds: counted per source after normalising (:func:`source_holdings`), gathered into the
+    ``holdings`` metrics (:func:`build_holdings`) and shown in the report's "What each partner holds"."""
+
+    name = "holdings"
+    sections = (HOLDINGS,)
+
+    def after_normalise(self, batch, accepted: pd.DataFrame, src: SourceConfig) -> dict:
+        ext = batch.extract
+        return source_holdings(ext.frame, ext.header, items_of(src), accepted[LINE],
+                               where=src.config_file or "config", file=batch.file)
+
+    def metrics(self, run, truth) -> dict:
+        return build_holdings({b.source: b.extras.get(self.name) for b in run.batches})
+
+
+HOLDINGS_FEATURE = Holdings()
+
+__all__ = ["BLANK_TOKENS", "HOLDINGS_FEATURE", "STUDY_ITEMS", "Holdings", "build_holdings", "default_items",
+           "item_order", "items_of", "non_blank", "source_holdings"]

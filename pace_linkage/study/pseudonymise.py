@@ -65,7 +65,9 @@ import pandas as pd
 from pace_linkage import schema
 from pace_linkage.config import BloomSpec, FieldSpec, Hardening, KeySource, PaceConfig, PseudonymiseSettings
 from pace_linkage.errors import ConfigError
+from pace_linkage.features import Feature
 from pace_linkage.normalise.records import field_columns
+from pace_linkage.study.pseudonymise_report import PSEUDONYMISATION
 
 KEY_ENV = "PACE_LINKAGE_HMAC_KEY"
 MIN_KEY_BYTES = 32
@@ -399,3 +401,18 @@ def encoding_summary(records: pd.DataFrame, settings: PseudonymiseSettings, key_
             "bloom_length": settings.bloom_length, "hash": settings.hash,
             "hardening": {"balance": settings.hardening.balance, "xor_fold": settings.hardening.xor_fold},
             "keep_plain": list(settings.keep_plain), "bloom_fields": fields, "known_attacks": KNOWN_ATTACKS}
+
+
+class Pseudonymisation(Feature):
+    """A pseudonymised run's metrics (``pseudonymisation``: :func:`encoding_summary`) and its report section.
+    The encoding itself is a stage of the flow, run at the partner's side of the line."""
+
+    name = "pseudonymise"
+    sections = (PSEUDONYMISATION,)
+
+    def metrics(self, run, truth) -> dict:
+        ps = run.cfg.pseudonymise
+        return {} if ps is None else {"pseudonymisation": encoding_summary(run.records, ps, run.key_id)}
+
+
+PSEUDONYMISATION_FEATURE = Pseudonymisation()

@@ -14,20 +14,23 @@ Per source, an optional ``sharing:`` block in its config says:
   (:func:`released_fields`). Everything else stays at the centre: by default a partner receives its own
   records with their pace id and nothing of anyone else's. The store keeps the released values in its
   ``released`` table (on PostgreSQL each partner's role reads only the rows addressed to it) and
-  ``pace-linkage outbound`` writes one partner's view as a file.
+  ``pace-linkage outbound`` writes one partner's view as a file (:func:`partner_outbound`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
-from pace_linkage.errors import InputError, SharingError
+from pace_linkage.errors import ConfigError, InputError, SharingError
+from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract
 from pace_linkage.schema import KEY_COLUMNS, RECORD_ID, SOURCE
+from pace_linkage.store.database import RUNS, open_store
 
 TO_SOURCE, FROM_SOURCE = "to_source", "from_source"
 
@@ -73,6 +76,24 @@ def consent_mask(frame: pd.DataFrame, header: list[str], src: SourceConfig, file
     allowed = {v.strip().casefold() for v in src.sharing.consent_values}
     values = frame[col].astype(str).str.strip().str.casefold()
     return values.isin(allowed).to_numpy()
+
+
+class Sharing(Feature):
+    """The agreements at ingest: only the allowed fields are read (:func:`shared_view`), quarantined rows keep
+    only shared columns (:func:`restrict_raw`), and rows without recorded consent are withheld
+    (:func:`consent_mask`)."""
+
+    name = "sharing"
+
+    def source_view(self, src: SourceConfig) -> SourceConfig:
+        return shared_view(src)
+
+    def admit(self, extract: Extract, view: SourceConfig) -> np.ndarray:
+        restrict_raw(extract, view)
+        return consent_mask(extract.frame, extract.header, view, extract.file)
+
+
+SHARING = Sharing()
 
 
 def release_plan(cfg: PaceConfig) -> pd.DataFrame:
@@ -132,3 +153,24 @@ def outbound_view(clusters: pd.DataFrame, released: pd.DataFrame, partner: str, 
     order = [id_column, RECORD_ID, "field", FROM_SOURCE, "value"]
     return out.sort_values(order, kind="stable", na_position="first").reset_index(drop=True)[
         [RECORD_ID, id_column, FROM_SOURCE, "field", "value"]]
+
+
+def partner_outbound(url: str | os.PathLike, partner: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
+    """``(run id, view)``: what ``partner`` may see of a run in the store at ``url`` (default: the run written
+    last), as :func:`outbound_view` gives it: its own records with their pace id, and what other partners'
+    agreements release to it. Names the partner and run only in errors, never a value."""
+    with open_store(url) as st:
+        run_id = st.last_run_id() if run_id is None else run_id
+        if run_id is None or not st.has_table(RUNS):
+            raise ConfigError(f"store {st.location}: no run stored yet")
+        info = st.run_info(run_id)
+        if info is None:
+            raise ConfigError(f"store {st.location}: no run '{run_id}'")
+        if partner not in info["sources"]:
+            raise ConfigError(f"store {st.location}: run '{run_id}' has no partner '{partner}' "
+                              f"(partners: {', '.join(info['sources']) or 'none'})")
+        id_column = str(info["meta"].get("id_column", "pace_id"))
+        clusters = st.read("clusters", run_id).drop(columns=["run_id"])
+        released = (st.read("released", run_id).drop(columns=["run_id"]) if st.has_table("released")
+                    else pd.DataFrame(columns=[TO_SOURCE, id_column, FROM_SOURCE, "field", "value"]))
+    return str(run_id), outbound_view(clusters, released, partner, id_column)

@@ -1,0 +1,366 @@
+"""What both store back ends share: the tables, their SQL types, store locations (URLs), and
+:class:`Store`, the logic of writing and reading a run over a connection a subclass supplies
+(:class:`pace_linkage.store.duckdb.DuckDBStore`, :class:`pace_linkage.store.postgres.PostgresStore`). The rules
+are in :mod:`pace_linkage.store.database`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.errors import ConfigError, PaceError
+from pace_linkage.schema import RECORD_ID, SOURCE
+
+TABLES = ("records", "clusters", "pairs", "released")  # run tables, written in this order
+# Incremental linkage (pace_linkage.incremental.batch): the system's current state, replaced whole by each
+# incremental run (``run_id`` = the run that wrote it), and append-only logs keyed by run id.
+STATE_TABLES = ("state_records", "state_assignments", "state_ids", "state_clerical", "state_model")
+LOG_TABLES = ("id_history", "removed_records")
+_ORDER = {
+    "state_records": "source, record_id", "state_assignments": "source, record_id",
+    "state_ids": "2",  # run_id, then the id column (its name varies)
+    "state_clerical": "source_l, record_id_l, source_r, record_id_r", "state_model": "run_id",
+    "id_history": "run_id, seq", "removed_records": "run_id, source, record_id",
+    "released": "1, 2, 3, 4, 5, 6",  # run_id, to_source, the id column (its name varies), from_source, field, value
+}
+RUNS = "runs"
+PG_SCHEMA = "pace"
+PARTNER_VIEW = "partner_records"
+ROLE_PREFIX = "pace_"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+# logical type -> SQL type per dialect
+_SQL_TYPES = {
+    "duckdb": {"text": "VARCHAR", "date": "DATE", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
+               "double": "DOUBLE", "boolean": "BOOLEAN"},
+    "postgresql": {"text": "text", "date": "date", "smallint": "smallint", "integer": "integer", "bigint": "bigint",
+                   "double": "double precision", "boolean": "boolean"},
+}
+_RUNS_COLUMNS = [("run_id", "text"), ("config_hash", "text"), ("version", "text"), ("threshold", "double"),
+                 ("records", "bigint"), ("pairs", "bigint"), ("clusters", "bigint"), ("sources", "text"),
+                 ("meta", "text")]
+_KEYED = {"records": (SOURCE, RECORD_ID), "clusters": (SOURCE, RECORD_ID)}  # primary key after run_id (PostgreSQL)
+
+
+class StoreError(PaceError):
+    """Writing to the store failed (the write was rolled back). Names the store, table and the database's
+    error class and SQLSTATE, never its message: PostgreSQL quotes the offending row in COPY errors."""
+
+    exit_code = 6
+
+
+def db_error(location: str, what: str, exc: BaseException) -> StoreError:
+    state = getattr(exc, "sqlstate", None)
+    return StoreError(f"store {location}: {what} failed ({type(exc).__name__}"
+                      + (f", SQLSTATE {state}" if state else "") + "); the store keeps its previous contents")
+
+
+# --------------------------------------------------------------------------------------------------
+# Frames -> tables
+# --------------------------------------------------------------------------------------------------
+def logical_type(s: pd.Series) -> str:
+    """The store type of a column: booleans, integers by width, floats, dates (Arrow date32, or an object
+    column whose first value is a ``datetime.date``), everything else text."""
+    dt = s.dtype
+    if isinstance(dt, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if pa.types.is_date(dt.pyarrow_dtype):
+            return "date"
+        dt = dt.numpy_dtype
+    if pd.api.types.is_bool_dtype(dt):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dt):
+        size = np.dtype(dt.numpy_dtype if hasattr(dt, "numpy_dtype") else dt).itemsize
+        return "smallint" if size <= 2 else "integer" if size == 4 else "bigint"
+    if pd.api.types.is_float_dtype(dt):
+        return "double"
+    if pd.api.types.is_object_dtype(dt):
+        first = s.first_valid_index()
+        v = s.loc[first] if first is not None else None
+        if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+            return "date"
+    return "text"
+
+
+
+# --------------------------------------------------------------------------------------------------
+# URLs
+# --------------------------------------------------------------------------------------------------
+def parse_url(url: str | os.PathLike) -> tuple[str, str]:
+    """``("duckdb", path)`` or ``("postgresql", conninfo)``. Anything else with a scheme is refused."""
+    text = str(url).strip()
+    if not text:
+        raise ConfigError("--store: empty store location")
+    low = text.lower()
+    if low.startswith(("postgresql://", "postgres://")):
+        try:
+            password = urlsplit(text).password
+        except ValueError:
+            raise ConfigError("--store: not a valid postgresql:// URL") from None
+        if password or re.search(r"[?&]password=", text, re.IGNORECASE):
+            raise ConfigError("--store: a password in the URL is refused (it would be recorded with the run's "
+                              "parameters); use PGPASSWORD or ~/.pgpass")
+        return "postgresql", text
+    if low.startswith("duckdb://"):
+        path = text[len("duckdb://"):]
+        if not path:
+            raise ConfigError("--store: duckdb:// needs a file path (duckdb:///abs/path.duckdb)")
+        return "duckdb", path
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", text)
+    if m:
+        raise ConfigError(f"--store: unsupported scheme '{m.group(1)}' (use a path, duckdb:///path or postgresql://)")
+    return "duckdb", text
+
+
+def describe(url: str | os.PathLike) -> str:
+    """The store location for messages: a PostgreSQL URL without its password or query."""
+    kind, target = parse_url(url)
+    if kind == "duckdb":
+        return f"duckdb:{target}"
+    parts = urlsplit(target)
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+
+def quote_ident(name: str) -> str:
+    """A quoted SQL identifier (both dialects)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created meanwhile (the database file, its WAL) are 0600: umask 077 while the store is open.
+    The umask is process-wide; the project's policy is 0600/0700 for everything it writes anyway."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+
+# --------------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------------
+class Store:
+    """Common logic; subclasses supply the connection and the bulk load."""
+
+    dialect = ""
+    _db_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, *, private_columns: Sequence[str] = ("nino",)):
+        self.private_columns = [str(c) for c in private_columns]
+        self.location = ""
+        self._stage = ""
+
+    # context manager ------------------------------------------------------------------------------
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # public API -----------------------------------------------------------------------------------
+    def write_run(self, run_id: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any], *,
+                  state: Mapping[str, pd.DataFrame] | None = None,
+                  log: Mapping[str, pd.DataFrame] | None = None) -> dict[str, int]:
+        """Write (or replace) run ``run_id``: every table in ``tables`` (names from :data:`TABLES`) and a
+        ``runs`` row built from ``meta`` and the row counts, in one transaction. Returns the row counts.
+
+        An incremental run also passes ``state`` (tables of :data:`STATE_TABLES`, each replaced whole) and
+        ``log`` (tables of :data:`LOG_TABLES`, this run id's rows replaced): all or nothing, with the rest."""
+        run_id = str(run_id)
+        if not run_id:
+            raise ConfigError("store: run id is empty")
+        unknown = sorted(set(tables) - set(TABLES))
+        unknown += sorted(set(state or {}) - set(STATE_TABLES)) + sorted(set(log or {}) - set(LOG_TABLES))
+        if unknown:
+            raise ConfigError(f"store: unknown table(s) {', '.join(unknown)} "
+                              f"(tables: {', '.join(TABLES + STATE_TABLES + LOG_TABLES)})")
+        frames = {name: tables[name] for name in TABLES if name in tables}
+        extra = {**{n: (state or {})[n] for n in STATE_TABLES if n in (state or {})},
+                 **{n: (log or {})[n] for n in LOG_TABLES if n in (log or {})}}
+        for name, df in {**frames, **extra}.items():
+            if "run_id" in df.columns:
+                raise ConfigError(f"store: table {name}: the frame must not carry a run_id column")
+        counts = {name: int(len(df)) for name, df in frames.items()}
+        row = self._runs_row(run_id, frames, meta)
+        self._stage = "opening the transaction"
+        self._begin()
+        try:
+            self._stage = "preparing tables"
+            self._ensure_runs_table()
+            for name, df in frames.items():
+                self._ensure_table(name, df)
+            for name in self._existing_run_tables():
+                self._execute(f"DELETE FROM {self._t(name)} WHERE run_id = %s", [run_id])
+            self._execute(f"DELETE FROM {self._t(RUNS)} WHERE run_id = %s", [run_id])
+            for name, df in frames.items():
+                self._stage = f"writing table {name}"
+                self._write_table(name, df, run_id)
+            for name, df in extra.items():
+                self._stage = f"writing table {name}"
+                self._ensure_table(name, df)
+                self._execute(f"DELETE FROM {self._t(name)}" + (" WHERE run_id = %s" if name in LOG_TABLES else ""),
+                              [run_id] if name in LOG_TABLES else None)
+                if len(df):
+                    self._write_table(name, df, run_id)
+            self._stage = f"writing table {RUNS}"
+            cols = [c for c, _ in _RUNS_COLUMNS]
+            self._execute(f"INSERT INTO {self._t(RUNS)} ({', '.join(map(quote_ident, cols))}) VALUES "
+                          f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])
+            self._stage = "granting partner access"
+            self._after_write(frames, meta)
+            self._stage = "commit"
+            self._commit()
+        except PaceError:
+            self._rollback()
+            raise
+        except self._db_errors as exc:
+            self._rollback()
+            err = db_error(self.location, f"run {run_id}: {self._stage}", exc)
+        except BaseException:
+            self._rollback()
+            raise
+        else:
+            return counts
+        raise err  # outside the except block: the database's message (it may quote a value) is not chained
+
+    def read_state(self) -> dict[str, pd.DataFrame]:
+        """The incremental state tables that exist (empty dict for a store no incremental run wrote)."""
+        return {name: self.read(name).drop(columns=["run_id"]) if name != "state_model" else self.read(name)
+                for name in STATE_TABLES if self._column_types(name)}
+
+    def has_table(self, name: str) -> bool:
+        return bool(self._column_types(name))
+
+    def has_run(self, run_id: str) -> bool:
+        if not self._column_types(RUNS):
+            return False
+        return bool(len(self._query(f"SELECT run_id FROM {self._t(RUNS)} WHERE run_id = %s", [str(run_id)])))
+
+    def runs(self) -> pd.DataFrame:
+        """The ``runs`` table, ordered by run id."""
+        return self._query(f"SELECT * FROM {self._t(RUNS)} ORDER BY run_id")
+
+    def last_run_id(self) -> str | None:
+        """The id of the run written last (ties: the greatest id); None when no run is stored."""
+        if not self._column_types(RUNS):
+            return None
+        last = self._query(f"SELECT run_id FROM {self._t(RUNS)} ORDER BY written_at DESC, run_id DESC LIMIT 1")
+        return None if last.empty else str(last["run_id"].iloc[0])
+
+    def run_info(self, run_id: str) -> dict[str, Any] | None:
+        """A stored run's partners (``sources``, a list) and metadata (``meta``, a dict); None if there is no
+        such run."""
+        if not self._column_types(RUNS):
+            return None
+        runs = self._query(f"SELECT sources, meta FROM {self._t(RUNS)} WHERE run_id = %s", [str(run_id)])
+        if runs.empty:
+            return None
+        return {"sources": [x for x in str(runs["sources"].iloc[0] or "").split(",") if x],
+                "meta": json.loads(runs["meta"].iloc[0] or "{}")}
+
+    def read(self, name: str, run_id: str | None = None) -> pd.DataFrame:
+        """One table (optionally one run's rows), in a stable order."""
+        if name not in (*TABLES, RUNS, *STATE_TABLES, *LOG_TABLES):
+            raise ConfigError(f"store: unknown table {name}")
+        order = _ORDER.get(name) or ("run_id" if name == RUNS else "run_id, " + (
+            "source, record_id" if name in _KEYED else "source_l, record_id_l, source_r, record_id_r"))
+        where, params = ("WHERE run_id = %s", [run_id]) if run_id is not None else ("", [])
+        return self._query(f"SELECT * FROM {self._t(name)} {where} ORDER BY {order}", params)
+
+    # helpers ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _runs_row(run_id: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, Any]) -> dict[str, Any]:
+        cl = frames.get("clusters")
+        id_col = str(meta.get("id_column", "pace_id"))
+        n_clusters = int(cl[id_col].nunique()) if cl is not None and id_col in cl.columns else None
+        sources = meta.get("sources")
+        if sources is None and "records" in frames:
+            sources = sorted(frames["records"][SOURCE].dropna().astype(str).unique().tolist())
+        return {
+            "run_id": run_id, "config_hash": meta.get("config_hash"), "version": meta.get("version"),
+            "threshold": float(meta["threshold"]) if meta.get("threshold") is not None else None,
+            "records": len(frames["records"]) if "records" in frames else None,
+            "pairs": len(frames["pairs"]) if "pairs" in frames else None,
+            "clusters": n_clusters, "sources": ",".join(sources or []),
+            "meta": json.dumps(dict(meta), sort_keys=True, default=str),
+        }
+
+    def _t(self, name: str) -> str:
+        return quote_ident(name)
+
+    def _column_types(self, name: str) -> dict[str, str]:
+        """Existing columns of a table -> SQL type (upper case); empty if the table does not exist."""
+        raise NotImplementedError
+
+    def _existing_run_tables(self) -> list[str]:
+        return [t for t in TABLES if self._column_types(t)]
+
+    def _ensure_runs_table(self) -> None:
+        types = _SQL_TYPES[self.dialect]
+        cols = ", ".join(f"{quote_ident(c)} {types[lt]}" for c, lt in _RUNS_COLUMNS)
+        stamp = "TIMESTAMPTZ DEFAULT now()" if self.dialect == "postgresql" else "TIMESTAMP WITH TIME ZONE DEFAULT now()"
+        self._execute(f"CREATE TABLE IF NOT EXISTS {self._t(RUNS)} ({cols}, written_at {stamp}, PRIMARY KEY (run_id))")
+
+    def _ensure_table(self, name: str, df: pd.DataFrame) -> None:
+        """Create the table from the frame, or add the frame's new columns; refuse a changed type."""
+        types = _SQL_TYPES[self.dialect]
+        wanted = {str(c): types[logical_type(df[c])] for c in df.columns}
+        existing = self._column_types(name)
+        if not existing:
+            cols = ", ".join([f"run_id {types['text']} NOT NULL"] + [f"{quote_ident(c)} {t}" for c, t in wanted.items()])
+            key = _KEYED.get(name)
+            pk = f", PRIMARY KEY (run_id, {', '.join(map(quote_ident, key))})" if key and self.dialect == "postgresql" else ""
+            self._execute(f"CREATE TABLE {self._t(name)} ({cols}{pk})")
+            if self.dialect == "postgresql" and name == "pairs":
+                self._execute(f"CREATE INDEX IF NOT EXISTS pairs_run_id ON {self._t(name)} (run_id)")
+            return
+        for col, sql_type in wanted.items():
+            have = existing.get(col)
+            if have is None:
+                self._execute(f"ALTER TABLE {self._t(name)} ADD COLUMN {quote_ident(col)} {sql_type}")
+            elif not _same_type(have, sql_type):
+                raise ConfigError(f"store {self.location}: table {name} column {col} is {have} in the store "
+                                  f"but {sql_type} in this run")
+
+    # dialect hooks ---------------------------------------------------------------------------------
+    def _begin(self) -> None: ...
+    def _commit(self) -> None: ...
+    def _rollback(self) -> None: ...
+    def _execute(self, sql: str, params: Sequence[Any] | None = None) -> None: ...
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame: ...
+    def _write_table(self, name: str, df: pd.DataFrame, run_id: str) -> None: ...
+
+    def _after_write(self, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, Any]) -> None:
+        """Inside the write transaction, after the rows: PostgreSQL sets partner access here."""
+
+
+_TYPE_ALIASES = {"VARCHAR": "TEXT", "CHARACTER VARYING": "TEXT", "DOUBLE PRECISION": "DOUBLE", "INT2": "SMALLINT",
+                 "INT4": "INTEGER", "INT8": "BIGINT", "FLOAT8": "DOUBLE", "BOOL": "BOOLEAN"}
+
+
+def _same_type(a: str, b: str) -> bool:
+    def norm(t: str) -> str:
+        t = t.upper().strip()
+        return _TYPE_ALIASES.get(t, t)
+    return norm(a) == norm(b)
+

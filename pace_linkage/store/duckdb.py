@@ -1,0 +1,86 @@
+"""The DuckDB back end: one database file, created 0600 (its folder, if new, 0700)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pace_linkage.errors import InputError
+from pace_linkage.store.base import DIR_MODE, FILE_MODE, Store, private_umask, quote_ident
+
+
+class DuckDBStore(Store):
+    """A single DuckDB file, 0600. Frames are loaded by DuckDB's pandas scan (``register``)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: Path, *, private_columns: Sequence[str] = ("nino",)):
+        super().__init__(private_columns=private_columns)
+        import duckdb
+
+        self._db_errors = (duckdb.Error,)
+        self.path = Path(path)
+        self.location = f"duckdb:{self.path}"
+        if self.path.exists() and self.path.is_dir():
+            raise InputError(f"store {self.location}: is a folder, not a database file")
+        if not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, mode=DIR_MODE)
+        self._umask = private_umask()
+        self._umask.__enter__()
+        try:
+            self.con = duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            self._umask.__exit__(None, None, None)
+            raise InputError(f"store {self.location}: cannot open ({type(exc).__name__})") from None
+        self._tighten()
+
+    def _tighten(self) -> None:
+        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+            if p.exists():
+                os.chmod(p, FILE_MODE)
+
+    def close(self) -> None:
+        if getattr(self, "con", None) is not None:
+            try:
+                self.con.close()
+            finally:
+                self.con = None
+                self._tighten()
+                self._umask.__exit__(None, None, None)
+
+    def _begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.execute("ROLLBACK")
+
+    def _execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql.replace("%s", "?"), list(params or []))
+
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql.replace("%s", "?"), list(params or [])).df()
+
+    def _column_types(self, name: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position", [name]).fetchall()
+        return {c: t for c, t in rows}
+
+    def _write_table(self, name: str, df: pd.DataFrame, run_id: str) -> None:
+        view = f"_pace_load_{name}"
+        self.con.register(view, df)
+        try:
+            cols = ", ".join(quote_ident(c) for c in df.columns)
+            self.con.execute(f"INSERT INTO {self._t(name)} (run_id, {cols}) SELECT ?, {cols} FROM {quote_ident(view)}", [run_id])
+        finally:
+            self.con.unregister(view)
+
