@@ -33,14 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def _records(extracts: Path, cfg) -> pd.DataFrame:
-    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import assemble
+    from pace_linkage.pipeline import read_batches
 
-    batches = []
-    for s in cfg.sources.items:
-        b = ingest_source(s, cfg, extracts)
-        if hasattr(b, "records"):
-            batches.append(normalise_source(b, s, cfg))
-    return assemble(batches)
+    return assemble(read_batches(cfg, extracts)[0])  # a source that fails is left out
 
 
 def main(argv: list[str] | None = None) -> int:

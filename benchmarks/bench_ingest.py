@@ -93,6 +93,7 @@ def run_ours(data: Path) -> dict:
     """ingest_source per source, normalise_source per ingested source, assemble: as flows/pipeline.py."""
     from pace_linkage.config import load_config
     from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
+    from pace_linkage.pipeline import DEFAULT_FEATURES
 
     cfg = load_config(None)
     extracts = data / "extracts"
@@ -101,7 +102,7 @@ def run_ours(data: Path) -> dict:
     ingested = []
     for src in cfg.sources.items:
         ti = time.perf_counter()
-        batch = ingest_source(src, cfg, extracts)
+        batch = ingest_source(src, cfg, extracts, features=DEFAULT_FEATURES)
         if isinstance(batch, SourceFailure):
             raise SystemExit(f"source {batch.source} failed: {batch.error}")
         per_source[src.name] = {"ingest": time.perf_counter() - ti, "rows": batch.rows_in, "format": _format(src)}
@@ -111,7 +112,7 @@ def run_ours(data: Path) -> dict:
     batches = []
     for batch in ingested:
         ti = time.perf_counter()
-        batches.append(normalise_source(batch, sources[batch.source], cfg))
+        batches.append(normalise_source(batch, sources[batch.source], cfg, features=DEFAULT_FEATURES))
         per_source[batch.source]["normalise"] = time.perf_counter() - ti
     del ingested
     t_norm = time.perf_counter() - t0 - t_ingest

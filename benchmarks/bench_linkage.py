@@ -150,15 +150,17 @@ def run_prepare(data_dir: str, out_path: str) -> dict:
     """Ingest + normalise every source as the flow does; pickle the assembled records."""
     from pace_linkage.config import load_config
     from pace_linkage.ingest.sources import SourceFailure, assemble, ingest_source, normalise_source
+    from pace_linkage.pipeline import DEFAULT_FEATURES
 
     cfg = load_config(None)
     t0 = time.perf_counter()
-    raw = [ingest_source(s, cfg, Path(data_dir) / "extracts") for s in cfg.sources.items]
+    raw = [ingest_source(s, cfg, Path(data_dir) / "extracts", features=DEFAULT_FEATURES) for s in cfg.sources.items]
     t_ingest = time.perf_counter() - t0
     failed = [r.source for r in raw if isinstance(r, SourceFailure)]
     srcs = {s.name: s for s in cfg.sources.items}
     t0 = time.perf_counter()
-    batches = [normalise_source(b, srcs[b.source], cfg) for b in raw if not isinstance(b, SourceFailure)]
+    batches = [normalise_source(b, srcs[b.source], cfg, features=DEFAULT_FEATURES) for b in raw
+               if not isinstance(b, SourceFailure)]
     t_norm = time.perf_counter() - t0
     records = assemble(batches)
     records.to_pickle(out_path)

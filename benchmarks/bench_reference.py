@@ -170,15 +170,14 @@ def febrl_config(which: int, out: Path) -> Path:
 def run_prepare_febrl(which: int, work: str) -> dict:
     from pace_linkage.config import load_config
     from pace_linkage.ingest.datasets import write_febrl
-    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.pipeline import read_sources
 
     out = Path(work)
     info = write_febrl(which, out)
     cfg_path = febrl_config(which, out)
     cfg = load_config(cfg_path)
     t0 = time.perf_counter()
-    batches = [normalise_source(ingest_source(s, cfg, out / "extracts"), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
+    records = read_sources(cfg, out / "extracts")
     records.to_pickle(out / "records.pkl")
     return {"records": int(len(records)), "people": info["people"], "prepare_s": time.perf_counter() - t0,
             "config": str(cfg_path), "records_file": str(out / "records.pkl"), "truth": str(out / "truth.csv")}

@@ -338,13 +338,14 @@ def review_export(
         from pace_linkage.config import load_config
         from pace_linkage.evaluate import review
         from pace_linkage.evaluate import tune as tuning
+        from pace_linkage.pipeline import read_sources
 
         cfg = load_config(config)
         run = tuning.load_run(run_dir)
         warning = review.check_config_matches(cfg, run)
         if warning:
             typer.echo(f"warning: {warning}", err=True)
-        records = review.normalised_records(cfg, extracts)
+        records = read_sources(cfg, extracts)
         sheet = review.build_review(run, records, cfg, threshold=threshold, n=n, seed=seed, band=band, mask=mask)
         review.write_review(out, sheet, overwrite=force)
     except Exception as exc:  # noqa: BLE001
@@ -417,17 +418,22 @@ def employers(
 
     try:
         from pace_linkage.config import DEFAULT_CONFIG, load_config
+        from pace_linkage.pipeline import read_sources
+        from pace_linkage.study import employer_links as links
         from pace_linkage.study import employers as emp
 
         if (truth is None) != (employer_truth is None):
             raise InputError("employers: give both --truth and --employer-truth, or neither")
         person_cfg = load_config(config)
         emp_cfg = load_config(employer_config or DEFAULT_CONFIG.parent / "employer.yaml")
-        result = emp.link_people_to_employers(
-            person_cfg, emp_cfg, people, employers_run, extracts, employer_extracts or extracts,
-            emp.read_employer_truth(truth) if truth else None,
-            emp.read_employer_truth(employer_truth) if employer_truth else None)
-        emp.write_outputs(result, out, title=f"{emp_cfg.report.title}: people and their employers", run_id=run_id)
+        # the people's extracts are read for the employer and postcode fields only
+        person_records = read_sources(emp.person_read_config(person_cfg, emp.people_link_settings(emp_cfg)), extracts)
+        employer_records = read_sources(emp_cfg, employer_extracts or extracts)
+        result = links.link_people_to_employers(
+            person_cfg, emp_cfg, people, employers_run, person_records, employer_records,
+            links.read_employer_truth(truth) if truth else None,
+            links.read_employer_truth(employer_truth) if employer_truth else None)
+        links.write_outputs(result, out, title=f"{emp_cfg.report.title}: people and their employers", run_id=run_id)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     m = result["metrics"]
@@ -460,10 +466,10 @@ def outbound(
     pace.partner_records and pace.released; this file is for partners without database access.
     """
     try:
-        from pace_linkage.store import database as st
         from pace_linkage.store.outputs import write_private_csv
+        from pace_linkage.study.sharing import partner_outbound
 
-        rid, view = st.partner_outbound(store, partner, run_id)
+        rid, view = partner_outbound(store, partner, run_id)
         write_private_csv(out, view, force, "an outbound file")
     except Exception as exc:  # noqa: BLE001
         fail(exc)

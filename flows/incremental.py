@@ -61,10 +61,10 @@ def link_batch(state: inc.State, records: pd.DataFrame, cfg: PaceConfig, *, mode
 @task(name="store", **PRIVATE, **IO_RETRIES)
 @stage_guard("store")
 def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url: str, run_id: str) -> dict:
-    from pace_linkage.store import database as store
+    from pace_linkage.pipeline import store_run
 
-    return store.store_run(store_url, run, run_id, state=persist.state_tables(result.state, result.model),
-                           log=persist.log_tables(result.events, result.removed))
+    return store_run(store_url, run, run_id, state=persist.state_tables(result.state, result.model),
+                     log=persist.log_tables(result.events, result.removed))
 
 
 def run_incremental(params: RunParams, cfg: PaceConfig, records: pd.DataFrame, batches: list[SourceBatch],

@@ -163,14 +163,10 @@ def _sub_id(run_id: str | None, name: str) -> str | None:
 def attack(cfg: PaceConfig, extracts_dir: Path) -> dict:
     """Re-read and normalise the scenario's extracts (plaintext, in memory), encode them with the scenario's key
     and attack the encodings (pace_linkage.study.scenarios.attack_study). Returns shares and counts only."""
-    from pace_linkage.ingest.sources import SourceBatch, assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import assemble
+    from pace_linkage.pipeline import read_batches
 
-    batches = []
-    for s in cfg.sources.items:
-        b = ingest_source(s, cfg, extracts_dir)
-        if isinstance(b, SourceBatch):
-            batches.append(normalise_source(b, s, cfg))
-    records = assemble(batches)
+    records = assemble(read_batches(cfg, extracts_dir)[0])  # a source that failed is left out, as in its run
     ps = cfg.pseudonymise
     return {"fields": attack_study(records, cfg, tasks.resolve_key(cfg)),
             "hardening": {"balance": ps.hardening.balance, "xor_fold": ps.hardening.xor_fold},
@@ -188,11 +184,11 @@ def aggregate_counts(cfg: PaceConfig, extracts_dir: Path) -> dict:
 
 def run_aggregate_scenario(cfg: PaceConfig, extracts_dir: Path, out_dir: Path, run_id: str | None) -> dict:
     """The aggregate-only scenario: counts, then OUT/<name>/aggregates.json and report.html (manifest last)."""
-    from pace_linkage.report import render_report
+    from pace_linkage.pipeline import report_page
 
     doc = aggregate_counts(cfg, extracts_dir)
-    html = render_report({"aggregates": doc}, title=f"{cfg.report.title}: aggregate-only sharing",
-                         small_count_threshold=cfg.report.small_count_threshold)
+    html = report_page({"aggregates": doc}, title=f"{cfg.report.title}: aggregate-only sharing",
+                       small_count_threshold=cfg.report.small_count_threshold)
     writer = RunWriter(out_dir, run_id)
     try:
         writer.write_json("aggregates.json", doc)
@@ -233,7 +229,7 @@ def build_document(doc: ScenariosConfig, specs: list[ScenarioSpec], cfgs: dict[s
 def write_comparison(out: Path, comparison: dict, rows: list[dict], small_count_threshold: int,
                      run_id: str | None) -> Path:
     """OUT/scenarios.json, scenarios.csv and scenarios.html, published with OUT/manifest.json last."""
-    from pace_linkage.report.scenarios import render_scenarios
+    from pace_linkage.study.scenarios_report import render_scenarios
 
     html = render_scenarios(comparison, title="PACE linkage: sharing scenarios compared",
                             small_count_threshold=small_count_threshold)

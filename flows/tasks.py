@@ -27,6 +27,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
+from pace_linkage import pipeline
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.engine import blocking, cluster, model, partition
 from pace_linkage.engine.linker import Linker
@@ -35,8 +36,9 @@ from pace_linkage.errors import NON_RETRYABLE, PaceError
 from pace_linkage.evaluate import metrics
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.ingest.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
+from pace_linkage.pipeline import DEFAULT_FEATURES
 from pace_linkage.redact import suppress_small
-from pace_linkage.report import render_markdown_summary, render_report
+from pace_linkage.report import render_markdown_summary
 
 FAULT_ENV = "PACE_LINKAGE_FAULT"
 DEBUG_ENV = "PACE_LINKAGE_DEBUG"
@@ -101,13 +103,13 @@ IO_RETRIES = dict(retries=3, retry_delay_seconds=[1, 2, 4], retry_condition_fn=r
 @task(name="ingest", task_run_name="ingest-{src.name}", **PRIVATE, **IO_RETRIES)
 @stage_guard("ingest")
 def ingest(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
-    return ingest_source(src, cfg, extracts_dir)
+    return ingest_source(src, cfg, extracts_dir, features=DEFAULT_FEATURES)
 
 
 @task(name="normalise", task_run_name="normalise-{src.name}", **PRIVATE)
 @stage_guard("normalise")
 def normalise(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig) -> SourceBatch:
-    return normalise_source(batch, src, cfg)
+    return normalise_source(batch, src, cfg, features=DEFAULT_FEATURES)
 
 
 @task(name="pseudonymise", **PRIVATE)
@@ -205,16 +207,14 @@ def cluster_records(linker: Linker, records: pd.DataFrame, scored: pd.DataFrame,
 @task(name="evaluate", **PRIVATE)
 @stage_guard("evaluate")
 def evaluate_run(run: metrics.RunResults, truth: pd.DataFrame | None) -> dict:
-    return metrics.build_metrics(run, truth)
+    return pipeline.evaluate_run(run, truth)
 
 
 @task(name="report", **PRIVATE, **IO_RETRIES)
 @stage_guard("report")
 def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_id: str | None,
                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
-    html = render_report(metrics_doc, title=run.cfg.report.title,
-                         small_count_threshold=run.cfg.report.small_count_threshold)
-    return metrics.write_outputs(run, metrics_doc, html, out_dir, run_id, extra_csv)
+    return pipeline.write_outputs(run, metrics_doc, pipeline.run_report(run, metrics_doc), out_dir, run_id, extra_csv)
 
 
 @task(name="store", **PRIVATE, **IO_RETRIES)
@@ -224,10 +224,8 @@ def store_run(run: metrics.RunResults, store_url: str, manifest: Path) -> dict:
     manifest records; one transaction, so a failure keeps the store's previous contents (see store.py)."""
     import json
 
-    from pace_linkage.store import database as store
-
     run_id = json.loads(Path(manifest).read_text(encoding="utf-8"))["run_id"]
-    return store.store_run(store_url, run, run_id)
+    return pipeline.store_run(store_url, run, run_id)
 
 
 @task(name="publish-artifacts", **PRIVATE)

@@ -71,10 +71,11 @@ def library_run(extracts: Path, cfg=None):
     from pace_linkage.config import load_config
     from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate.metrics import RunResults
-    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.ingest.sources import assemble
+    from pace_linkage.pipeline import read_batches
 
     cfg = cfg or load_config()
-    batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
+    batches, _ = read_batches(cfg, extracts)
     res = Linker.from_config(cfg).run(assemble(batches))
     return RunResults(cfg=cfg, threshold=cfg.linkage.threshold, batches=batches, failures=[], records=res.records,
                       blocking=res.blocking, gamma=res.gamma, model=res.model, scored=res.scores,

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from pace_linkage.config import SharingAgreement, load_config
 from pace_linkage.errors import ConfigError
 from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+from pace_linkage.pipeline import DEFAULT_FEATURES, evaluate_run, report_page
 from pace_linkage.redact import SUPPRESSED, suppress_table, suppression_pattern
-from pace_linkage.report.render import render_report
 from pace_linkage.study.aggregates import (
     NONE_RECORDED,
     OTHER,
@@ -283,30 +283,28 @@ def test_a_source_format_may_name_a_data_item_but_not_an_unknown_name(tmp_path):
 def test_rows_without_consent_are_counted_at_ingest_and_never_linked(tmp_path):
     cfg = _cfg(tmp_path, "sharing: {consent_column: Consent, without_consent: aggregates}")
     src = cfg.sources.items[0]
-    batch = ingest_source(src, cfg, tmp_path)
+    batch = ingest_source(src, cfg, tmp_path, features=DEFAULT_FEATURES)
     assert batch.rows_withheld == 2  # rows 2 (N) and 4 (blank)
-    wc = batch.withheld_counts
+    wc = batch.extras["aggregates"]
     assert _as_dict(wc, "month") == {"2024-04": 1, UNKNOWN: 1}
     assert _as_dict(wc, "service") == {"CV HELP": 1, "Money advice": 1}  # a tie of spellings: code-point order
     assert _as_dict(wc, "council_area") == {"City of Edinburgh": 1, "outside Scotland": 1}
-    normalised = normalise_source(batch, src, cfg)
-    assert normalised.withheld_counts is wc
+    normalised = normalise_source(batch, src, cfg, features=DEFAULT_FEATURES)
+    assert normalised.extras["aggregates"] is wc
     assert sorted(assemble([normalised])["record_id"]) == ["1", "3", "5"]
     plain = _cfg(tmp_path, "sharing: {consent_column: Consent}")
-    assert ingest_source(plain.sources.items[0], plain, tmp_path).withheld_counts is None
+    assert "aggregates" not in ingest_source(plain.sources.items[0], plain, tmp_path, features=DEFAULT_FEATURES).extras
 
 
 @pytest.fixture(scope="module")
 def withheld_run(synth_data):
     """The library pipeline on the session's synthetic data, SDS withholding rows without consent as
     aggregates only."""
-    from pace_linkage.evaluate.metrics import build_metrics
-
     cfg = load_config()
     sds = next(s for s in cfg.sources.items if s.name == "sds")
     sds.sharing = SharingAgreement(consent_column="Consent_To_Share", without_consent="aggregates")
     run = library_run(synth_data / "extracts", cfg)
-    return run, build_metrics(run, None)
+    return run, evaluate_run(run, None)
 
 
 def test_consent_aggregates_reach_the_metrics_as_suppressed_tables_without_any_record_value(withheld_run, synth_data):
@@ -318,7 +316,7 @@ def test_consent_aggregates_reach_the_metrics_as_suppressed_tables_without_any_r
     assert month["partners"] == ["sds"]
     total = month["row_totals"][0]
     assert total == SUPPRESSED or total == batch.rows_withheld
-    assert int(batch.withheld_counts.query("dimension == 'month'")["clients"].sum()) == batch.rows_withheld
+    assert int(batch.extras["aggregates"].query("dimension == 'month'")["clients"].sum()) == batch.rows_withheld
     sds = pd.read_csv(synth_data / "extracts" / "sds_pace_clients.csv", dtype=str, keep_default_na=False)
     withheld = sds[sds["Consent_To_Share"].str.strip().str.casefold() != "y"]
     assert len(withheld) == batch.rows_withheld
@@ -332,14 +330,14 @@ def test_consent_aggregates_reach_the_metrics_as_suppressed_tables_without_any_r
 
 def test_the_report_shows_aggregate_tables_with_their_stars(withheld_run, tmp_path):
     _, metrics = withheld_run
-    html = render_report(metrics, title="t")
+    html = report_page(metrics, title="t")
     assert 'id="aggregates-withheld"' in html and "Clients without consent (aggregates only)" in html
     section = html.split('id="aggregates-withheld"')[1].split("</section>")[0]
     assert f"<td class=num>{SUPPRESSED}</td>" in section and "Clients by month" in section
     cfg = _cfg(tmp_path)
     scenario = run_aggregates(cfg, tmp_path)
-    page = render_report({"aggregates": scenario}, title="t")
+    page = report_page({"aggregates": scenario}, title="t")
     part = page.split('id="aggregates"')[1]
     assert f"<td class=num>{SUPPRESSED}</td>" in part and "What it cannot learn without linkage" in part
     assert "Smith" not in page and "EH1 2AB" not in page
-    assert page == render_report({"aggregates": run_aggregates(cfg, tmp_path)}, title="t")
+    assert page == report_page({"aggregates": run_aggregates(cfg, tmp_path)}, title="t")

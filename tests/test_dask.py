@@ -25,7 +25,7 @@ from pace_linkage.engine import blocking, compare, partition, score, training
 from pace_linkage.engine.linker import Linker
 from pace_linkage.errors import ConfigError, LinkageError
 from pace_linkage.evaluate.metrics import load_truth
-from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+from pace_linkage.pipeline import read_sources
 
 TINY = 97  # pairs per partition: the 400-person data set has about a thousand candidate pairs
 
@@ -36,7 +36,7 @@ def linked(synth_data):
     cfg = load_config()
     lk = cfg.linkage
     extracts = synth_data / "extracts"
-    records = assemble([normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items])
+    records = read_sources(cfg, extracts)
     pairs = blocking.block(records, lk.blocking, lk.link_type, lk.max_pairs_per_rule).pairs
     gamma = compare.compare(records, pairs, lk.comparisons)
     fs = training.train(records, lk, seed=cfg.seed, pairs=pairs, gamma=gamma)

@@ -15,10 +15,9 @@ EMPLOYER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "employer.
 def employer_library_run(extracts: Path, cfg):
     """block -> compare -> train -> score -> cluster through the library, ids in the config's id column."""
     from pace_linkage.engine.linker import Linker
-    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.pipeline import read_sources
 
-    batches = [normalise_source(ingest_source(s, cfg, extracts), s, cfg) for s in cfg.sources.items]
-    return Linker.from_config(cfg).run(assemble(batches)).clusters.clusters
+    return Linker.from_config(cfg).run(read_sources(cfg, extracts)).clusters.clusters
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from conftest import write
 from pace_linkage.config import SourceConfig, load_config
 from pace_linkage.errors import ConfigError
 from pace_linkage.ingest.sources import ingest_source, normalise_source
+from pace_linkage.pipeline import DEFAULT_FEATURES
 from pace_linkage.study.holdings import STUDY_ITEMS, build_holdings, default_items, non_blank, source_holdings
 
 CONFIG = """
@@ -97,11 +98,13 @@ def test_holdings_are_measured_at_ingest_and_a_missing_item_column_never_fails_t
                                      "2,Jones,03/04/1990,,\n"
                                      "3,,,Y,Work\n")  # row 3: no identifying field -> quarantined
     src = cfg.sources.items[0]
-    batch = normalise_source(ingest_source(src, cfg, tmp_path / "ex"), src, cfg)
+    batch = normalise_source(ingest_source(src, cfg, tmp_path / "ex", features=DEFAULT_FEATURES), src, cfg,
+                             features=DEFAULT_FEATURES)
+    holdings = batch.extras["holdings"]
     assert batch.rows_accepted == 2 and batch.rows_quarantined == 1
-    assert batch.holdings["rows"] == 2
-    assert batch.holdings["items"] == {"name": 2, "consent": 1, "outcome": 1, "services": None}
-    assert batch.holdings["warnings"] == [
+    assert holdings["rows"] == 2
+    assert holdings["items"] == {"name": 2, "consent": 1, "outcome": 1, "services": None}
+    assert holdings["warnings"] == [
         f"{tmp_path / 'pace.yaml'}: items.outcome: column 'Result' not found in p.csv; judged on its other columns",
         f"{tmp_path / 'pace.yaml'}: items.services: column 'Services' not found in p.csv; not held"]
     assert batch.extract is None  # the raw frame is not kept past normalisation

@@ -19,8 +19,8 @@ from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import BlockingRule, ClusteringSettings
 from pace_linkage.errors import InputError, LinkageError
 from pace_linkage.evaluate.quality import pairwise_metrics
-from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
 from pace_linkage.normalise import normalise_records
+from pace_linkage.pipeline import read_sources
 
 KEYS = ["source", "record_id"]
 COLUMNS = ["source", "record_id", "first_name", "surname", "dob", "postcode", "nino", "sex"]
@@ -39,7 +39,7 @@ def synth(tmp_path_factory, cfg):
     """300 synthetic people (seed 5): normalised records, truth, and a one-go linkage of them."""
     out = tmp_path_factory.mktemp("incremental")
     synthetic.generate(people=300, seed=5, out_dir=out)
-    records = assemble([normalise_source(ingest_source(s, cfg, out / "extracts"), s, cfg) for s in cfg.sources.items])
+    records = read_sources(cfg, out / "extracts")
     truth = pd.read_csv(out / "truth.csv", dtype=str)
     return records, truth, Linker.from_config(cfg).run(records)
 

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from pace_linkage.config import load_config
-from pace_linkage.engine.linker import Linker, pairwise_quality
+from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import LinkageSettings
+from pace_linkage.evaluate.quality import pairwise_scores
 from pace_linkage.ingest.datasets import write_febrl
-from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+from pace_linkage.pipeline import read_sources
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "febrl3.yaml"
 
@@ -21,8 +22,7 @@ def febrl3_records(tmp_dir: Path) -> tuple[pd.DataFrame, pd.Series]:
     """FEBRL3 through the pipeline's own library stages: written as an extract, ingested, normalised."""
     cfg = load_config(CONFIG)
     write_febrl(3, tmp_dir)
-    batches = [normalise_source(ingest_source(s, cfg, tmp_dir / "extracts"), s, cfg) for s in cfg.sources.items]
-    records = assemble(batches)
+    records = read_sources(cfg, tmp_dir / "extracts")
     person = records["record_id"].str.extract(r"^rec-(\d+)-", expand=False)
     return records, person
 
@@ -39,7 +39,7 @@ def febrl3(tmp_path_factory):
 
 def test_unsupervised_f1_on_febrl3_is_at_least_0_999(febrl3):
     records, person, settings, res = febrl3
-    q = pairwise_quality(res.clusters.clusters["pace_id"], person)
+    q = pairwise_scores(res.clusters.clusters["pace_id"], person)
     print(f"FEBRL3 precision {q['precision']:.5f} recall {q['recall']:.5f} f1 {q['f1']:.5f}")
     assert q["f1"] >= 0.999
     assert q["precision"] >= 0.999 and q["recall"] >= 0.999

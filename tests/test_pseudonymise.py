@@ -192,18 +192,18 @@ def test_frequency_attack_reidentifies_frequent_values_of_deterministic_encoding
 
 # ------------------------------------------------------------------------------------------- quality
 def test_pseudonymised_linkage_loses_at_most_one_f1_point(synth_data, cfg):
-    from pace_linkage.engine.linker import Linker, pairwise_quality
-    from pace_linkage.ingest.sources import assemble, ingest_source, normalise_source
+    from pace_linkage.engine.linker import Linker
+    from pace_linkage.evaluate.quality import pairwise_scores
+    from pace_linkage.pipeline import read_sources
 
-    records = assemble([normalise_source(ingest_source(s, cfg, synth_data / "extracts"), s, cfg)
-                        for s in cfg.sources.items])
+    records = read_sources(cfg, synth_data / "extracts")
     truth = pd.read_csv(synth_data / "truth.csv", dtype=str)
     person = records[["source", "record_id"]].merge(truth, on=["source", "record_id"], how="left")["person_id"]
 
     def f1(recs, config) -> float:
         ids = Linker(config.linkage, config.seed).run(recs).clusters.clusters
         ids = recs[["source", "record_id"]].merge(ids, on=["source", "record_id"], how="left")["pace_id"]
-        return pairwise_quality(ids, person)["f1"]
+        return pairwise_scores(ids, person)["f1"]
 
     plain = f1(records, load_config(None))
     pseudo = f1(pseudonymise_records(records, cfg, KEY), cfg)

@@ -10,8 +10,9 @@ import pytest
 from conftest import library_run
 
 from pace_linkage.config import load_config
-from pace_linkage.evaluate.metrics import build_metrics, load_truth
-from pace_linkage.report import render_report
+from pace_linkage.evaluate.metrics import load_truth
+from pace_linkage.pipeline import evaluate_run
+from pace_linkage.pipeline import report_page as render_report
 
 
 def section(html: str, anchor: str) -> str:
@@ -114,7 +115,7 @@ def small_run(synth_data):
     cfg.report.top_errors = 3
     run = library_run(synth_data / "extracts", cfg)
     truth = load_truth(synth_data / "truth.csv")
-    return run, truth, build_metrics(run, truth)
+    return run, truth, evaluate_run(run, truth)
 
 
 def test_a_run_reports_holdings_for_every_partner(small_run):

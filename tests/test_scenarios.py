@@ -208,7 +208,7 @@ def test_comparison_rows_measure_f1_change_against_the_baseline_and_keep_na_for_
 
 
 def test_the_scenarios_page_is_self_contained_and_escapes_labels():
-    from pace_linkage.report.scenarios import render_scenarios
+    from pace_linkage.study.scenarios_report import render_scenarios
 
     rows = [{"scenario": "full", "label": "<b>Full</b>", "mode": "linkage", "partners": 2, "records_linked": 10,
              "rows_withheld": 0, "precision": 1.0, "recall": 0.9, "f1": 0.947, "recall_all_true_pairs": 0.9,

@@ -12,6 +12,7 @@ from conftest import ROOT, write
 from pace_linkage.config import load_config
 from pace_linkage.errors import SharingError
 from pace_linkage.ingest.sources import assemble, count_totals, ingest_source, normalise_source
+from pace_linkage.pipeline import DEFAULT_FEATURES, read_batch
 from pace_linkage.study.sharing import check_agreements
 
 CFG = """
@@ -43,7 +44,7 @@ def cfg(tmp_path):
 
 def test_rows_without_consent_are_withheld_and_counted_never_linked(tmp_path, cfg):
     src = cfg.sources.items[0]
-    batch = normalise_source(ingest_source(src, cfg, tmp_path), src, cfg)
+    batch = read_batch(src, cfg, tmp_path)
     records = assemble([batch])
     assert sorted(records["record_id"]) == ["1", "4"]
     assert batch.rows_withheld == 2 and batch.rows_quarantined == 1  # row 5 is ragged
@@ -54,9 +55,9 @@ def test_rows_without_consent_are_withheld_and_counted_never_linked(tmp_path, cf
 
 def test_a_field_outside_the_agreement_is_never_read(tmp_path, cfg):
     src = cfg.sources.items[0]
-    batch = ingest_source(src, cfg, tmp_path)
+    batch = ingest_source(src, cfg, tmp_path, features=DEFAULT_FEATURES)
     assert "phone" not in batch.records.columns
-    records = assemble([normalise_source(batch, src, cfg)])
+    records = assemble([normalise_source(batch, src, cfg, features=DEFAULT_FEATURES)])
     assert records["phone"].isna().all()
 
 

@@ -13,6 +13,8 @@ import pytest
 from conftest import library_run
 from test_store import CANARY_NINO, CANARY_SURNAME, META, frames
 
+from pace_linkage.errors import InputError
+from pace_linkage.pipeline import store_run
 from pace_linkage.store import database as store
 
 psycopg = pytest.importorskip("psycopg")
@@ -126,7 +128,7 @@ def test_a_copy_error_quoting_a_row_becomes_a_store_error_without_values(url):
 
 
 def test_a_password_free_url_that_cannot_connect_gives_one_line_without_values(server):
-    with pytest.raises(store.InputError, match="cannot connect") as exc:
+    with pytest.raises(InputError, match="cannot connect") as exc:
         store.open_store(f"postgresql://nobody@127.0.0.1:{server.port}/no_such_db")
     assert "\n" not in str(exc.value)
 
@@ -197,7 +199,7 @@ def test_a_real_run_is_stored_and_partitioned_by_partner(url, synth_data):
     lk.em.u_sample_pairs = 50_000  # quality is not under test here: keep training quick
     run = library_run(synth_data / "extracts", cfg)
     records, blocked = run.records, run.blocking
-    res = store.store_run(url, run, "synthetic")
+    res = store_run(url, run, "synthetic")
     assert res["records"] == len(records) and res["pairs"] == len(blocked.pairs) and "@" in res["store"]
     per_source = records["source"].value_counts()
     for src in ("dwp", "citizens_advice"):

@@ -16,7 +16,8 @@ import synthetic
 from pace_linkage.config import DEFAULT_CONFIG, load_config
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.ingest.extract import read_source
-from pace_linkage.ingest.sources import SourceFailure, ingest_source, normalise_source
+from pace_linkage.ingest.sources import SourceFailure
+from pace_linkage.pipeline import read_batch
 from pace_linkage.schema import RECORD_ID
 from synthetic.batches import delivery_dates, first_delivery
 from synthetic.settings import load_settings
@@ -242,17 +243,16 @@ def test_the_pipeline_reads_every_delivery_without_quarantine_caused_by_batching
     out, summary = batched
     accepted_full: dict[str, set[str]] = {}
     for src in cfg.sources.items:
-        b = ingest_source(src, cfg, full / "extracts")
+        b = read_batch(src, cfg, full / "extracts")
         assert not isinstance(b, SourceFailure)
-        accepted_full[src.name] = set(normalise_source(b, src, cfg).records[RECORD_ID])
+        accepted_full[src.name] = set(b.records[RECORD_ID])
     for folder in [*folders(out), out / "all"]:
         for src in cfg.sources.items:
-            b = ingest_source(src, cfg, folder / "extracts")
+            nb = read_batch(src, cfg, folder / "extracts")
             sent = delivered(folder / "extracts", src)
-            if isinstance(b, SourceFailure):  # only a JSON-lines partner with nothing that month
-                assert len(sent) == 0 and src.format == "jsonl" and "file is empty" in b.error
+            if isinstance(nb, SourceFailure):  # only a JSON-lines partner with nothing that month
+                assert len(sent) == 0 and src.format == "jsonl" and "file is empty" in nb.error
                 continue
-            nb = normalise_source(b, src, cfg)
             assert nb.rows_in == len(sent), (folder.name, src.name)
             expected = set(sent.index) & accepted_full[src.name]
             assert expected <= set(nb.records[RECORD_ID]), (folder.name, src.name)

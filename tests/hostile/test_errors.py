@@ -13,6 +13,7 @@ from pace_linkage.config import load_config
 from pace_linkage.errors import NON_RETRYABLE, ConfigError, InputError, LinkageError, PaceError, SharingError
 from pace_linkage.ingest.extract import read_source
 from pace_linkage.ingest.sources import SourceFailure, ingest_source
+from pace_linkage.pipeline import DEFAULT_FEATURES
 
 from .conftest import CANARY_DOB, CANARY_INT, CANARY_NINO, CANARY_SURNAME, source, write_bytes
 
@@ -58,7 +59,7 @@ def test_a_file_that_fails_its_source_never_quotes_a_value(tmp_path, case):
 
 def test_a_failing_source_reports_a_value_free_line_for_the_report_and_logs(tmp_path):
     write_bytes(tmp_path / "p.csv", f"{CANARY_ROW},EH1 2AB\n7,{CANARY_ROW},EH1 2AB\n")
-    got = ingest_source(source(columns={"nino": "NINO"}), None, tmp_path)
+    got = ingest_source(source(columns={"nino": "NINO"}), None, tmp_path, features=DEFAULT_FEATURES)
     assert isinstance(got, SourceFailure)
     assert_value_free(got.error)
 
@@ -227,7 +228,7 @@ def test_the_ingest_task_runs_once_on_an_input_error_and_retries_an_os_error(pre
 
     seen = []
 
-    def fake_ingest_source(src, cfg, extracts_dir):
+    def fake_ingest_source(src, cfg, extracts_dir, *, features):
         seen.append(src.name)
         raise exc
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pace_linkage.ingest.validate import ROW_REASONS
+from pace_linkage.pipeline import read_sources
 
 from .conftest import ALPHA_BAD, FORMULA_STARTS
 
@@ -54,7 +55,7 @@ def extra_csvs(run, hostile, tmp_path_factory) -> list[Path]:
     out = run[0]
     cfg = load_config(hostile["config"])
     data = tune.load_run(out)
-    sheet = review.build_review(data, review.normalised_records(cfg, hostile["extracts"]), cfg, n=50)
+    sheet = review.build_review(data, read_sources(cfg, hostile["extracts"]), cfg, n=50)
     where = tmp_path_factory.mktemp("hostile_review")
     review.write_review(where / "review.csv", sheet)
     tune.tune_run(out, load_truth(hostile["truth"]), where / "tune")

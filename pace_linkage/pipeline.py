@@ -1,0 +1,141 @@
+"""The composition of the library: the stages wired to the study features, as the flows, benchmarks and tests
+call them.
+
+The stages (:mod:`pace_linkage.ingest`, :mod:`pace_linkage.evaluate`, :mod:`pace_linkage.report`,
+:mod:`pace_linkage.store`) never name a study feature: they take the run's features as a parameter. This
+module, the top of the library, passes them :data:`DEFAULT_FEATURES` (the study's,
+:data:`pace_linkage.study.FEATURES`, and incremental linkage's report section), so that every caller reads,
+evaluates, reports and stores a run the same way::
+
+    read_sources -> (link: pace_linkage.engine) -> evaluate_run -> run_report -> write_outputs -> store_run
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.errors import InputError
+from pace_linkage.evaluate.metrics import RunResults, build_metrics, pairs_frame
+from pace_linkage.features import Feature, report_sections
+from pace_linkage.incremental.report import INCREMENTAL
+from pace_linkage.ingest.sources import (
+    SourceBatch,
+    SourceFailure,
+    assemble,
+    ingest_source,
+    normalise_source,
+    quarantine_summary,
+)
+from pace_linkage.report.render import CORE_SECTIONS, render_report
+from pace_linkage.report.section import Section
+from pace_linkage.schema import SOURCE, VERSION
+from pace_linkage.store import database
+from pace_linkage.store.outputs import RunWriter
+from pace_linkage.study import FEATURES
+from pace_linkage.study.sharing import released_fields
+
+DEFAULT_FEATURES: tuple[Feature, ...] = (*FEATURES, INCREMENTAL)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the sources
+# --------------------------------------------------------------------------------------------------
+def read_batch(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path,
+                features: Sequence[Feature] = DEFAULT_FEATURES) -> SourceBatch | SourceFailure:
+    """One source ingested and normalised, or the :class:`SourceFailure` that stopped it."""
+    batch = ingest_source(src, cfg, Path(extracts_dir), features=features)
+    return batch if isinstance(batch, SourceFailure) else normalise_source(batch, src, cfg, features=features)
+
+
+def read_batches(cfg: PaceConfig, extracts_dir: Path, features: Sequence[Feature] = DEFAULT_FEATURES
+                 ) -> tuple[list[SourceBatch], list[SourceFailure]]:
+    """Every source of ``cfg`` read from ``extracts_dir``: the normalised batches, and the sources that
+    failed."""
+    read = [read_batch(s, cfg, extracts_dir, features) for s in cfg.sources.items]
+    return [b for b in read if isinstance(b, SourceBatch)], [f for f in read if isinstance(f, SourceFailure)]
+
+
+def read_sources(cfg: PaceConfig, extracts_dir: Path, features: Sequence[Feature] = DEFAULT_FEATURES
+                 ) -> pd.DataFrame:
+    """Every source of ``cfg`` ingested and normalised as the pipeline does, in one record frame sorted by
+    (source, record_id) (:func:`pace_linkage.ingest.sources.assemble`). A source that cannot be read is an
+    :class:`InputError` naming it."""
+    batches, failed = read_batches(cfg, extracts_dir, features)
+    if failed:
+        raise InputError(*[f"source {f.source}: {f.error}" for f in failed])
+    return assemble(batches)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluating, reporting and writing a run
+# --------------------------------------------------------------------------------------------------
+def evaluate_run(run: RunResults, truth: pd.DataFrame | None,
+                 features: Sequence[Feature] = DEFAULT_FEATURES) -> dict:
+    """The run's ``metrics.json`` document, the features' entries included."""
+    return build_metrics(run, truth, features=features)
+
+
+def sections(features: Sequence[Feature] = DEFAULT_FEATURES) -> list[Section]:
+    """The sections of a report page: the core ones and the features'."""
+    return [*CORE_SECTIONS, *report_sections(features)]
+
+
+def report_page(metrics: dict, *, title: str, small_count_threshold: int = 0,
+                features: Sequence[Feature] = DEFAULT_FEATURES) -> str:
+    """The HTML report of a metrics document, with the features' sections."""
+    return render_report(metrics, title=title, small_count_threshold=small_count_threshold,
+                         sections=sections(features))
+
+
+def run_report(run: RunResults, metrics: dict, features: Sequence[Feature] = DEFAULT_FEATURES) -> str:
+    """``report.html`` of a run, titled and suppressed as its config says."""
+    report = run.cfg.report
+    return report_page(metrics, title=report.title, small_count_threshold=report.small_count_threshold,
+                       features=features)
+
+
+def write_outputs(run: RunResults, metrics: dict, report_html: str, out_dir: Path, run_id: str | None,
+                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write the run's outputs into ``out_dir`` (staged, then published with the manifest last):
+    clusters.csv, pairs.parquet, quarantine.csv, conflicts.csv, each partner's quarantined rows (not for a
+    pseudonymised run: the centre never holds them), model.json, metrics.json, report.html, plus ``extra_csv``
+    (name -> frame, e.g. an incremental run's id_history.csv). Returns the manifest's path."""
+    writer = RunWriter(Path(out_dir), run_id)
+    try:
+        for name, frame in sorted((extra_csv or {}).items()):
+            writer.write_csv(name, frame)
+        writer.write_csv("clusters.csv", database.sorted_clusters(run))
+        writer.write_parquet("pairs.parquet", pairs_frame(run))
+        writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
+        writer.write_csv("conflicts.csv", run.clusters.conflicts)
+        for b in run.batches:
+            if len(b.quarantine) and run.key_id is None:
+                writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
+        writer.write_text("model.json", run.model.to_json() + "\n")
+        writer.write_json("metrics.json", metrics)
+        writer.write_text("report.html", report_html)
+        key = {"key_id": run.key_id} if run.key_id else {}
+        return writer.publish({"config_hash": run.cfg.hash(), "version": VERSION, "timings_seconds": run.timings,
+                               **key})
+    except BaseException:
+        writer.discard()
+        raise
+
+
+def store_run(url: str, run: RunResults, run_id: str, *, state: dict[str, pd.DataFrame] | None = None,
+              log: dict[str, pd.DataFrame] | None = None) -> dict:
+    """Write the run into the central store at ``url`` in one transaction
+    (:mod:`pace_linkage.store.database`): its records, clusters, pairs and what the sharing agreements release
+    to each partner (:func:`pace_linkage.study.sharing.released_fields`), with an incremental run's ``state``
+    and ``log``."""
+    released = released_fields(run.records, database.sorted_clusters(run), run.cfg, run.cfg.id_column)
+    return database.store_run(url, run, run_id, pairs=pairs_frame(run), released=released, state=state,
+                              log=log)
+
+
+__all__ = ["DEFAULT_FEATURES", "evaluate_run", "read_batches", "read_batch", "read_sources", "report_page",
+           "run_report", "sections", "store_run", "write_outputs"]
