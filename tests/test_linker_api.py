@@ -13,9 +13,10 @@ import pytest
 from conftest import ROOT
 
 from pace_linkage.config import FieldSpec
-from pace_linkage.engine.linker import Linker, pairwise_quality
+from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import LinkageSettings
 from pace_linkage.errors import LinkageError
+from pace_linkage.evaluate.quality import pairwise_scores
 from pace_linkage.normalise import deriver
 
 
@@ -32,7 +33,7 @@ def test_the_readme_example_links_a_plain_dataframe_as_written():
     clusters = namespace["clusters"]
     assert list(clusters.columns) == ["source", "record_id", "pace_id"] and len(clusters) == 1000
     person = clusters["record_id"].str.extract(r"^rec-(\d+)-", expand=False)
-    q = pairwise_quality(clusters["pace_id"], person)
+    q = pairwise_scores(clusters["pace_id"], person)
     assert q["precision"] >= 0.99 and q["f1"] >= 0.95, q
 
 

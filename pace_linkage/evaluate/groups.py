@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.evaluate.quality import choose2, group_codes, person_codes
+from pace_linkage.counting import choose2
+from pace_linkage.evaluate.quality import group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
 UNKNOWN = "unknown"
@@ -146,7 +147,7 @@ def _both_in_group(*codes: np.ndarray) -> np.ndarray:
     frame = pd.DataFrame({f"c{i}": c for i, c in enumerate(codes)})
     sizes = frame.groupby(list(frame.columns), sort=False).size()
     g = sizes.index.get_level_values(-1).to_numpy(dtype=np.int64)
-    return np.bincount(g, weights=choose2(sizes.to_numpy()).astype(np.float64),
+    return np.bincount(g, weights=choose2(sizes.to_numpy(dtype=np.int64)).astype(np.float64),
                        minlength=int(codes[-1].max()) + 1 if len(codes[-1]) else 0)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
+from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
@@ -187,7 +188,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     weights = run.scored[MATCH_WEIGHT].to_numpy() if len(run.scored) else np.array([])
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([])
     block_stats = run.blocking.stats.to_dict(orient="records")
-    total_pairs = int(evaluate.choose2(n))
+    total_pairs = choose2(n)
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
@@ -280,7 +281,7 @@ def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
     absent = pd.Series("\x00absent-" + rec.index.astype(str), index=rec.index)
     person = rec["person_id"].where(rec["person_id"].notna() & (rec["person_id"] != ""), absent).to_numpy()
     sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
-    true_pairs = int(evaluate.choose2(sizes).sum())
+    true_pairs = pairs_within_groups(sizes)
     p = run.blocking.pairs
     is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
     found = int(is_true.sum())

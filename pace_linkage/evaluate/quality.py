@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pace_linkage.counting import pairs_within_groups
 from pace_linkage.errors import InputError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, SOURCE
 
@@ -43,12 +44,6 @@ _SEP = "\x1f"
 # --------------------------------------------------------------------------------------------------
 # Small helpers over whole columns
 # --------------------------------------------------------------------------------------------------
-def choose2(n: np.ndarray) -> np.ndarray:
-    """``C(n, 2)``: the unordered pairs among ``n`` records, elementwise (int64)."""
-    n = np.asarray(n, dtype=np.int64)
-    return n * (n - 1) // 2
-
-
 def ratio(num: float, den: float, empty: float = 1.0) -> float:
     """``num / den``; ``empty`` when the denominator is zero (nothing predicted: no wrong link; nothing true:
     nothing missed)."""
@@ -123,11 +118,11 @@ def pair_counts(cluster: np.ndarray, person: np.ndarray) -> dict[str, int]:
     group sizes only: predicted = pairs sharing a cluster, true = pairs sharing a person, TP = both."""
     if len(cluster) == 0:
         return {"tp": 0, "fp": 0, "fn": 0, "predicted_pairs": 0, "true_pairs": 0}
-    predicted = int(choose2(np.bincount(cluster)).sum())
-    true = int(choose2(np.bincount(person)).sum())
+    predicted = pairs_within_groups(np.bincount(cluster))
+    true = pairs_within_groups(np.bincount(person))
     joint = cluster * (int(person.max()) + 1) + person
     _, both = np.unique(joint, return_counts=True)
-    tp = int(choose2(both).sum())
+    tp = pairs_within_groups(both)
     return {"tp": tp, "fp": predicted - tp, "fn": true - tp, "predicted_pairs": predicted, "true_pairs": true}
 
 
@@ -364,7 +359,6 @@ def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1
 
 __all__ = [
     "bcubed",
-    "choose2",
     "confusion_pairs",
     "estimated_quality",
     "f1_score",

@@ -42,6 +42,7 @@ from pace_linkage.config import (
     load_config,
     load_scenarios,
 )
+from pace_linkage.counting import pairs_within_groups
 from pace_linkage.errors import ConfigError
 
 NOT_APPLICABLE = "n/a"
@@ -173,8 +174,7 @@ def truth_pairs(truth: pd.DataFrame) -> int:
     """True matching pairs in a truth file (records with a blank or null person id are their own person)."""
     pid = truth["person_id"]
     pid = pid[pid.notna() & pid.astype(str).str.strip().ne("")]
-    sizes = pid.value_counts().to_numpy(dtype=np.int64)
-    return int((sizes * (sizes - 1) // 2).sum())
+    return pairs_within_groups(pid.value_counts().to_numpy(dtype=np.int64))
 
 
 def _persons_2plus(metrics: dict) -> int | None:
