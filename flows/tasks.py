@@ -221,7 +221,7 @@ def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_
 @stage_guard("store")
 def store_run(run: metrics.RunResults, store_url: str, manifest: Path) -> dict:
     """Write the run (records, pairs, clusters, metadata) into the central store, under the run id the
-    manifest records; one transaction, so a failure keeps the store's previous contents (see store.py)."""
+    manifest records; one transaction, so a failure keeps the store's previous contents (pace_linkage.store)."""
     import json
 
     run_id = json.loads(Path(manifest).read_text(encoding="utf-8"))["run_id"]
