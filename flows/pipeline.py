@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
-from flows.runners import partition_mapper
-from pace_linkage.config import load_config
+from flows.runners import choose, dask_task_runner, partition_mapper
+from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.errors import PaceError
 from pace_linkage.evaluate.metrics import RunResults, load_truth
@@ -176,3 +176,11 @@ def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timin
     p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
               seconds=timings["cluster"])
     return blocked, compared.gamma, fs, scored, clustered
+
+
+def pipeline_on(task_runner: str = "local", dask_address: str | None = None, settings: DaskSettings | None = None):
+    """The pipeline flow on the chosen task runner (``local``: the flow itself, unchanged; ``dask``: the same flow
+    with prefect-dask's task runner, see :mod:`flows.runners`)."""
+    if choose(task_runner, dask_address) == "local":
+        return pace_linkage_pipeline
+    return pace_linkage_pipeline.with_options(task_runner=dask_task_runner(dask_address, settings))

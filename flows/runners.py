@@ -77,15 +77,6 @@ def dask_task_runner(address: str | None = None, settings: DaskSettings | None =
         "config": NO_SPILL})
 
 
-def pipeline_on(task_runner: str = "local", dask_address: str | None = None, settings: DaskSettings | None = None):
-    """The pipeline flow on the chosen task runner (``local``: the flow itself, unchanged)."""
-    from flows.pipeline import pace_linkage_pipeline
-
-    if choose(task_runner, dask_address) == "local":
-        return pace_linkage_pipeline
-    return pace_linkage_pipeline.with_options(task_runner=dask_task_runner(dask_address, settings))
-
-
 def is_loopback(address: str | None) -> bool:
     """True for no address (a LocalCluster) or a scheduler on this machine's loopback interface."""
     if not address:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from pace_linkage.schema import VERSION as __version__
 
 _PUBLIC = {
     "Linker": "pace_linkage.engine.linker",

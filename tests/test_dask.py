@@ -247,7 +247,7 @@ def test_the_flow_on_a_two_worker_dask_cluster_gives_the_clusters_of_the_default
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    from flows.runners import pipeline_on
+    from flows.pipeline import pipeline_on
 
     cfg_dir = tmp_path / "config"  # the default config, with partitions small enough to make several
     shutil.copytree(ROOT / "config", cfg_dir)

@@ -11,8 +11,8 @@ import pytest
 from pace_linkage.config import load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.settings import LinkageSettings
+from pace_linkage.evaluate.datasets import write_febrl
 from pace_linkage.evaluate.quality import pairwise_scores
-from pace_linkage.ingest.datasets import write_febrl
 from pace_linkage.pipeline import read_sources
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "febrl3.yaml"

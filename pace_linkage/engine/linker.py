@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.counting import pairs_sharing_code
 from pace_linkage.engine import partition
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
@@ -241,20 +240,3 @@ def _timed(timings: dict, stage: str) -> Iterator[None]:
     t0 = time.perf_counter()
     yield
     timings[stage] = time.perf_counter() - t0
-
-
-def pairwise_quality(cluster_ids, person_ids) -> dict:
-    """Pairwise precision / recall / F1 of a clustering against a truth: a pair is predicted when its two
-    records share a cluster id and true when they share a person id (nulls never match)."""
-    c = pd.factorize(pd.Series(cluster_ids), use_na_sentinel=True)[0].astype(np.int64)
-    p = pd.factorize(pd.Series(person_ids), use_na_sentinel=True)[0].astype(np.int64)
-
-    ok = (c >= 0) & (p >= 0)
-    both = c[ok] * (int(p.max()) + 1) + p[ok]
-    tp = pairs_sharing_code(pd.factorize(both)[0])
-    pred, true = pairs_sharing_code(c), pairs_sharing_code(p)
-    precision = tp / pred if pred else 1.0
-    recall = tp / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"tp": tp, "predicted_pairs": pred, "true_pairs": true, "precision": precision, "recall": recall,
-            "f1": f1}

@@ -136,13 +136,13 @@ def test_cli_fail_prints_a_pace_error_one_line_per_problem_with_its_exit_code(ca
 def test_an_unexpected_exception_inside_a_verb_reaches_stderr_as_its_type_only(monkeypatch):
     from typer.testing import CliRunner
 
-    import pace_linkage.ingest.datasets
+    import pace_linkage.evaluate.datasets
     from flows.cli import app
 
     def boom(which, out):
         raise ValueError(f"{CANARY_NINO} {CANARY_SURNAME} {CANARY_DOB}")
 
-    monkeypatch.setattr(pace_linkage.ingest.datasets, "write_febrl", boom)
+    monkeypatch.setattr(pace_linkage.evaluate.datasets, "write_febrl", boom)
     res = CliRunner().invoke(app, ["febrl", "--which", "1", "--out", "unused"])
     assert res.exit_code == 70
     assert "internal error: ValueError" in res.output and "Traceback" not in res.output
