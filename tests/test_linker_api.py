@@ -118,3 +118,74 @@ def test_the_step_methods_chain_to_the_same_model_and_clusters_as_run():
     scores = linker.score(records, pairs, compared.gamma, model)
     pd.testing.assert_frame_equal(linker.cluster(records, scores).clusters, whole.clusters.clusters)
     assert set(whole.timings) == {"block", "compare", "train", "score", "cluster", "total"}
+
+
+SIMILAR = LinkageSettings(
+    blocking=[{"name": "sound", "on": ["surname_sound"]}, {"name": "dob", "on": ["dob"]}],
+    comparisons=[{"name": "surname", "column": "surname",
+                  "levels": [{"type": "exact"}, {"type": "jaro_winkler", "threshold": 0.85}]},
+                 {"name": "dob", "column": "dob", "levels": [{"type": "exact"}]}],
+    em={"u_sample_pairs": 2000},
+)
+
+
+def test_comparing_only_the_records_the_pairs_involve_gives_the_gamma_counts_and_model_of_all():
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    linker = Linker(SIMILAR, seed=5, derive=deriver(fields), partition_pairs=7)
+    records = linker.prepare(people(120))
+    new = np.zeros(len(records), dtype=bool)
+    new[[3, 50, 90]] = True  # a few pairs among many records
+    pairs = linker.block(records, new).pairs
+    assert 0 < len(pairs) and len(np.unique(pairs[["l", "r"]].to_numpy())) < len(records)
+    whole = linker.compare(records, pairs)
+    for given in (records, linker.context(records)):
+        part = linker.compare(given, pairs, involved_only=True)
+        pd.testing.assert_frame_equal(part.gamma, whole.gamma)
+        assert part.partitions == whole.partitions > 1
+        for name in ("G", "counts", "rule_counts"):
+            assert np.array_equal(getattr(part.counts, name), getattr(whole.counts, name))
+        model = linker.train(records, part.counts)
+        assert model.to_json() == linker.train(records, whole.counts).to_json()
+
+
+def test_a_level_reading_every_record_compares_against_all_records_even_when_asked_for_the_involved_only():
+    """Weighted Jaccard weighs a word by how few records hold it: ACME is rare among all the records (the
+    two names are similar) but held by both records of the pair (on those two alone, they would not be)."""
+    settings = LinkageSettings(
+        blocking=[{"name": "key", "on": ["key"]}],
+        comparisons=[{"name": "name", "column": "name",
+                      "levels": [{"type": "exact"}, {"type": "weighted_jaccard", "threshold": 0.5}]}])
+    names = ["ACME LTD", "ACME PLC"] + [f"FIRM{i} {'LTD' if i % 2 else 'PLC'}" for i in range(60)]
+    records = pd.DataFrame({"source": "a", "record_id": [f"r{i:02d}" for i in range(len(names))], "name": names,
+                            "key": ["k", "k"] + [f"k{i}" for i in range(60)]})
+    linker = Linker(settings)
+    assert not linker.pairwise_levels() and Linker(SIMILAR).pairwise_levels()
+    records = linker.prepare(records)
+    pairs = linker.block(records, records["name"].eq("ACME PLC").to_numpy()).pairs
+    assert len(pairs) == 1
+    assert linker.compare(records, pairs, involved_only=True).gamma["name"].tolist() == [1]
+    assert linker.compare(records, pairs).gamma["name"].tolist() == [1]
+    assert linker.compare(records.iloc[:2].reset_index(drop=True), pairs).gamma["name"].tolist() == [2]
+
+
+def test_training_may_be_unsupervised_whatever_the_settings_say():
+    supervised = SETTINGS.model_copy(update={"training": "supervised"})  # a scalar: no validation needed
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    linker = Linker(supervised, seed=5, derive=deriver(fields))
+    records = linker.prepare(people(80))
+    pairs = linker.block(records).pairs
+    compared = linker.compare(records, pairs)
+    with pytest.raises(LinkageError, match="no truth"):
+        linker.train(records, compared.counts)
+    model = linker.train(records, compared.counts, training="unsupervised")
+    assert model.to_json() == Linker(SETTINGS, seed=5).train(records, compared.counts).to_json()
+
+
+def test_clustering_without_the_named_thresholds_gives_only_the_id_column():
+    named = SETTINGS.model_copy(update={"named_thresholds": {"strict": 0.99}})
+    fields = {"surname": FieldSpec(kind="name"), "dob": FieldSpec(kind="dob")}
+    linker = Linker(named, seed=5, derive=deriver(fields))
+    result = linker.run(people(80))
+    assert list(result.clusters.clusters.columns) == ["source", "record_id", "pace_id", "pace_id_strict"]
+    alone = linker.cluster(result.records, result.scores, named=False)
+    pd.testing.assert_frame_equal(alone.clusters, result.clusters.clusters.drop(columns="pace_id_strict"))

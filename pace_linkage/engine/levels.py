@@ -41,6 +41,9 @@ class LevelType:
     whole_threshold: ClassVar[bool] = False  # the threshold counts characters or edits
     needs_other: ClassVar[bool] = False  # a second column (``other``)
     term_frequency: ClassVar[bool] = False  # ``tf: true`` allowed (the pair's value is one value)
+    # whether a pair's verdict reads the pair's two records only (False: it also reads the other records'
+    # values, e.g. word weights), so that comparing a sub-frame holding both records gives the same verdict
+    pairwise: ClassVar[bool] = True
 
     def label(self, level: Level) -> str:
         """The level's own label, else the type and its threshold (``jaro_winkler 0.92``)."""
@@ -240,6 +243,7 @@ class WeightedJaccardLevel(SimilarityLevel):
     column, df of them holding the word) >= ``threshold``: common words such as THE or LTD count little."""
 
     name = "weighted_jaccard"
+    pairwise = False  # the word weights come from every record's value
 
     def similar(self, cache, column, cl, cr, t):
         return cache.weighted_jaccard(column, cl, cr) >= t

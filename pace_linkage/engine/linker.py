@@ -33,12 +33,13 @@ import pandas as pd
 from pace_linkage.engine import partition
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
+from pace_linkage.engine.levels import LEVEL_TYPES
 from pace_linkage.engine.model import FSModel, check_compatible
-from pace_linkage.engine.partition import Mapper, PartitionContext, run_in_turn
+from pace_linkage.engine.partition import Mapper, PartitionContext, run_in_turn, take_rows
 from pace_linkage.engine.settings import LinkageSettings
 from pace_linkage.engine.training import PatternCounts, combine_pattern_counts, train
 from pace_linkage.errors import LinkageError
-from pace_linkage.schema import RECORD_ID, SOURCE
+from pace_linkage.schema import LEFT, RECORD_ID, RIGHT, SOURCE
 
 # adds the named columns to the records and returns them (e.g. derived columns computed by the normalisers)
 Deriver = Callable[[pd.DataFrame, list[str]], pd.DataFrame]
@@ -117,12 +118,15 @@ class Linker:
 
     @classmethod
     def from_config(cls, cfg, *, derive: Deriver | None = None, mapper: Mapper = run_in_turn,
-                    partition_pairs: int | None = None) -> Linker:
+                    partition_pairs: int | None = None, seed: int | None = None,
+                    duplicate_free_sources: Sequence[str] | None = None) -> Linker:
         """The Linker of a loaded configuration: its ``linkage`` settings, ``seed``, ``id_column``, id prefix
-        (by ``entity``) and duplicate-free sources. ``derive``: e.g. :func:`pace_linkage.normalise.deriver` of
-        the config's fields, to accept records that lack derived columns."""
-        return cls(cfg.linkage, cfg.seed, id_column=cfg.id_column, id_prefix=cfg.id_prefix,
-                   duplicate_free_sources=cfg.duplicate_free_sources(), derive=derive, mapper=mapper,
+        (by ``entity``) and duplicate-free sources (``seed`` and ``duplicate_free_sources``, when given,
+        replace the config's). ``derive``: e.g. :func:`pace_linkage.normalise.deriver` of the config's fields,
+        to accept records that lack derived columns."""
+        dup_free = cfg.duplicate_free_sources() if duplicate_free_sources is None else duplicate_free_sources
+        return cls(cfg.linkage, cfg.seed if seed is None else int(seed), id_column=cfg.id_column,
+                   id_prefix=cfg.id_prefix, duplicate_free_sources=dup_free, derive=derive, mapper=mapper,
                    partition_pairs=partition_pairs)
 
     # ---- records ----------------------------------------------------------------------------------
@@ -159,6 +163,29 @@ class Linker:
     def _context(self, records: pd.DataFrame | PartitionContext) -> PartitionContext:
         return records if isinstance(records, PartitionContext) else self.context(records)
 
+    def _involved(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame
+                  ) -> tuple[PartitionContext, pd.DataFrame]:
+        """The context of only the records ``pairs`` involve (in position order) and the pairs renumbered to
+        it (same index, same rule codes). A frame's rows are taken before its context is built, so nothing
+        is copied per record of the whole frame."""
+        l_, r_ = pairs[LEFT].to_numpy(np.int64), pairs[RIGHT].to_numpy(np.int64)
+        involved = np.unique(np.concatenate([l_, r_]))
+        if isinstance(records, PartitionContext):
+            ctx, n = records.subset(involved), len(records.records)
+        else:
+            cols = [c for c in partition.linkage_columns(self.settings) if c in records.columns]
+            ctx, n = PartitionContext(take_rows(records, involved, cols), self.settings), len(records)
+        local = np.full(n, -1, dtype=np.int64)
+        local[involved] = np.arange(len(involved))
+        renumbered = pairs.assign(**{LEFT: local[l_].astype(pairs[LEFT].dtype, copy=False),
+                                     RIGHT: local[r_].astype(pairs[RIGHT].dtype, copy=False)})
+        return ctx, renumbered
+
+    def pairwise_levels(self) -> bool:
+        """Whether every comparison level of the settings reads a pair's two records only (see
+        :meth:`compare`)."""
+        return all(LEVEL_TYPES[lv.type].pairwise for spec in self.settings.comparisons for lv in spec.levels)
+
     # ---- steps --------------------------------------------------------------------------------------
     def block(self, records: pd.DataFrame, new: np.ndarray | None = None) -> BlockingResult:
         """Candidate pairs of the prepared records; with ``new`` (bool per record), only pairs with a new
@@ -167,9 +194,19 @@ class Linker:
         return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new)
 
     def compare(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame,
-                mapper: Mapper | None = None) -> Compared:
-        """Gamma of ``pairs`` and their combined pattern counts, a partition at a time through ``mapper``."""
-        ctx = self._context(records)
+                mapper: Mapper | None = None, *, involved_only: bool = False) -> Compared:
+        """Gamma of ``pairs`` and their combined pattern counts, a partition at a time through ``mapper``.
+
+        ``involved_only``: compare on the records the pairs involve only (a sub-frame of them, renumbered),
+        so the cost follows the pairs, not the records -- for a few pairs among many records, such as a
+        batch against a large state. Gamma and counts are the same: a blocking rule's agreement reads the
+        pair's two keys, and a level the pair's two values -- unless its type reads the other records too
+        (``pairwise = False`` in :mod:`pace_linkage.engine.levels`, e.g. weighted Jaccard's word weights):
+        with such a level in the settings, the pairs are compared against all the records."""
+        if involved_only and self.pairwise_levels():
+            ctx, pairs = self._involved(records, pairs)
+        else:
+            ctx = self._context(records)
         parts = partition.split_pairs(pairs, self.partition_pairs)
         compared = (mapper or self.mapper)(partition.compare_partition, [(ctx, p) for p in parts])
         gamma = partition.concat_parts([c.gamma for c in compared], pairs.index)
@@ -177,13 +214,15 @@ class Linker:
 
     def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts | None = None, *,
               pairs: pd.DataFrame | None = None, gamma: pd.DataFrame | None = None,
-              labels: np.ndarray | None = None) -> FSModel:
+              labels: np.ndarray | None = None, training: str | None = None) -> FSModel:
         """The model trained as the settings say, from the candidate pairs' pattern counts (:meth:`compare`)
         or from ``pairs`` and their ``gamma``: the same model either way. Supervised training needs labels:
-        counts made through a context with truth (:meth:`context`), or ``labels`` (bool per pair)."""
+        counts made through a context with truth (:meth:`context`), or ``labels`` (bool per pair).
+        ``training`` (``unsupervised`` or ``supervised``) replaces ``settings.training`` for this call, e.g.
+        where no truth exists."""
         ctx = self._context(records)
         return train(ctx.records, self.settings, self.seed, counts=counts, pairs=pairs, gamma=gamma, labels=labels,
-                     cache=ctx.cache)
+                     training=training, cache=ctx.cache)
 
     def score(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame, gamma: pd.DataFrame,
               model: FSModel, mapper: Mapper | None = None) -> pd.DataFrame:
@@ -196,14 +235,15 @@ class Linker:
                                        [(ctx, model, p, g) for p, g in zip(parts, gammas, strict=True)])
         return partition.concat_parts(slim, pairs.index)
 
-    def cluster(self, records: pd.DataFrame, scores: pd.DataFrame, threshold: float | None = None,
-                **decisions) -> ClusterResult:
-        """Clusters at ``threshold`` (default ``settings.threshold``) and at each named threshold;
-        ``must_link`` / ``cannot_link`` clerical decisions may be given as (l, r) position arrays."""
+    def cluster(self, records: pd.DataFrame, scores: pd.DataFrame, threshold: float | None = None, *,
+                named: bool = True, **decisions) -> ClusterResult:
+        """Clusters at ``threshold`` (default ``settings.threshold``) and, unless ``named`` is False, at each
+        named threshold; ``must_link`` / ``cannot_link`` clerical decisions may be given as (l, r) position
+        arrays."""
         s = self.settings
         dup_free = records[SOURCE].isin(self.duplicate_free_sources).to_numpy()
         return cluster(records, scores, s.threshold if threshold is None else threshold, s.clustering,
-                       s.named_thresholds, id_prefix=self.id_prefix, duplicate_free=dup_free,
+                       s.named_thresholds if named else None, id_prefix=self.id_prefix, duplicate_free=dup_free,
                        id_column=self.id_column, **decisions)
 
     # ---- all of it -------------------------------------------------------------------------------------

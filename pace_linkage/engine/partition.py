@@ -106,6 +106,14 @@ class PartitionContext:
                 self._keys = training.rule_keys(self.records, self.settings.blocking)
             return self._keys
 
+    def subset(self, positions: np.ndarray) -> PartitionContext:
+        """The context of the records at ``positions`` only (renumbered 0..len-1 in that order), with their
+        person codes; its caches are built anew when read."""
+        positions = np.asarray(positions, dtype=np.int64)
+        person = None if self.person is None else self.person[positions]
+        return PartitionContext(take_rows(self.records, positions, list(self.records.columns)), self.settings,
+                                person)
+
     def release(self) -> None:
         """Drop the caches (the run keeps the records; the codes and parsed columns are no longer needed)."""
         with self._lock:
@@ -120,6 +128,12 @@ class PartitionContext:
 
     def __repr__(self) -> str:  # no values: Prefect and Dask may print parameters
         return f"PartitionContext(records={len(self.records)})"
+
+
+def take_rows(frame: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """Some rows and columns of a (large) frame, a column at a time, with a fresh RangeIndex (only the
+    columns named are touched)."""
+    return pd.DataFrame({c: frame[c].take(positions).reset_index(drop=True) for c in dict.fromkeys(columns)})
 
 
 def linkage_columns(settings: LinkageSettings) -> list[str]:
