@@ -267,6 +267,32 @@ def test_a_stored_cannot_link_stops_a_later_bridge_from_merging_the_two_persons(
     assert set(r2.conflicts["pace_id"]) <= set(r2.state.assignments["pace_id"])  # reported under live ids
 
 
+def test_an_employer_config_founds_e_ids_as_a_full_employer_run_does(cfg, model):
+    """Ids take the Linker's prefix (``E`` for ``entity: employer``) in the state, the events and the
+    conflicts; apart from it the run is the person run."""
+    employer = cfg.model_copy(update={"entity": "employer"})
+    runs = {}
+    for c in (cfg, employer):
+        r1 = inc.link_batch(inc.empty_state(), people(c, [JOHN_SDS, JOHN_DWP, *MARY]), c, model, "r1",
+                            clerical=decisions(("sds", "1", "dwp", "9", "cannot_link")))
+        runs[c.entity] = inc.link_batch(r1.state, people(c, [JOHN_BRIDGE, ANNE]), c, model, "r2",
+                                        clerical=decisions(("sds", "2", "dwp", "4", "cannot_link")))
+    p, e = runs["person"], runs["employer"]
+    assert Linker.from_config(employer).id_prefix == "E" and len(e.conflicts) and len(e.state.ids) > 3
+
+    def as_e(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: "E" + v[1:] if isinstance(v, str) else v)
+
+    assert e.state.ids["pace_id"].str.startswith("E").all()
+    for col in ("pace_id", "survivor"):
+        assert e.state.ids[col].tolist() == as_e(p.state.ids[col]).tolist()
+    assert e.state.assignments["pace_id"].tolist() == as_e(p.state.assignments["pace_id"]).tolist()
+    for col in ("pace_id", "other_id"):
+        assert e.state.history[col].tolist() == as_e(p.state.history[col]).tolist()
+    assert e.conflicts["pace_id"].tolist() == as_e(p.conflicts["pace_id"]).tolist()
+    assert set(e.conflicts["pace_id"]) <= set(e.state.assignments["pace_id"])
+
+
 def test_an_updated_record_that_links_elsewhere_moves_and_splits_from_its_person(cfg, model):
     mary_again = ("sds", "6", "Mary", "Brown", "1975-05-05", "KY1 1AA", "CD654321A", "F")
     r1 = inc.link_batch(inc.empty_state(), people(cfg, MARY[:2] + [mary_again, ANNE]), cfg, model, "r1")

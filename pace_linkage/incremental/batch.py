@@ -13,23 +13,23 @@ persistent ids (:mod:`pace_linkage.incremental.ids`), summarise. Its rules:
   A deletion does not split the person it leaves (the id's remaining records stay together).
 * **Candidate pairs** are blocked over the live records (state minus removed records minus old versions of
   updated ones, plus the batch) with the batch marked *new*: new x new and new x existing pairs only, never
-  existing x existing (:func:`pace_linkage.engine.blocking.block` with ``new=``). They are compared and scored
-  with ``model``; term frequencies come from all live records, as in a full run. With no model, or with
-  ``refresh_model``, a model is trained by EM first (``cfg.linkage.em.method``; u from random pairs of the
-  live records, m from this batch's candidate pairs). Supervised training is not done here.
+  existing x existing (:meth:`pace_linkage.engine.linker.Linker.block` with ``new``). They are compared and
+  scored with ``model``; term frequencies come from all live records, as in a full run. With no model, or
+  with ``refresh_model``, a model is trained by EM first (``cfg.linkage.em.method``; u from random pairs of
+  the live records, m from this batch's candidate pairs). Supervised training is not done here.
 * **Clustering** takes the part of the graph touched by the batch: the batch records, the records they link
   to (match probability >= threshold), the records named by this run's clerical decisions, and, whole,
   every existing person holding one of those records (plus whatever stored must-link decisions pull in).
   Existing persons are fixed groups: their unchanged records are joined by must-link edges (so the
   constrained merge keeps them together); updated records are free and placed by their new evidence.
-  Stored and new clerical decisions are honoured (:func:`pace_linkage.engine.cluster.cluster`, ``must_link`` /
-  ``cannot_link``; person edges come before clerical must-links, so a contradicting must-link decision is
-  the one refused and reported as ``clerical_conflict``). A person with a cannot-link decision between two
-  of its own records is re-clustered from evidence instead: every pair of its records is re-scored
-  (``rescored_pairs``; the only existing x existing comparisons an incremental run makes). The rest of the
-  state is untouched: comparing, clustering and id bookkeeping grow with the batch; a few linear passes
-  over the state remain (merging the batch into the sorted records, probing blocking keys, term
-  frequencies).
+  Stored and new clerical decisions are honoured (:meth:`pace_linkage.engine.linker.Linker.cluster`,
+  ``must_link`` / ``cannot_link``; person edges come before clerical must-links, so a contradicting
+  must-link decision is the one refused and reported as ``clerical_conflict``). A person with a cannot-link
+  decision between two of its own records is re-clustered from evidence instead: every pair of its records
+  is re-scored (``rescored_pairs``; the only existing x existing comparisons an incremental run makes). The
+  rest of the state is untouched: comparing, clustering and id bookkeeping grow with the batch; a few
+  linear passes over the state remain (merging the batch into the sorted records, probing blocking keys,
+  term frequencies).
 * **Clerical decisions**, this run's and the stored ones (kept as
   :func:`pace_linkage.incremental.state.prepare_clerical` says), are honoured in the clustering above
   while both their records are live.
@@ -45,13 +45,10 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.engine.blocking import BlockingResult, block, within_group_pairs
-from pace_linkage.engine.cluster import cluster
-from pace_linkage.engine.columns import ColumnCache
-from pace_linkage.engine.compare import compare
+from pace_linkage.engine.blocking import BlockingResult, within_group_pairs
+from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.model import FSModel, check_compatible
-from pace_linkage.engine.score import score
-from pace_linkage.engine.training import train
+from pace_linkage.engine.partition import take_rows
 from pace_linkage.errors import LinkageError
 from pace_linkage.incremental.ids import (
     CONFLICT_COLUMNS,
@@ -71,7 +68,6 @@ from pace_linkage.incremental.state import (
     id_columns,
     is_sorted_by_key,
     key_arrays,
-    linkage_columns,
     lookup_keys,
     prepare_clerical,
     prepare_deletions,
@@ -81,7 +77,6 @@ from pace_linkage.incremental.state import (
     removed_columns,
     search_keys,
     sorted_by_key,
-    take_rows,
 )
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE
 
@@ -96,16 +91,16 @@ def link_batch(
     refresh_model: bool = False, seed: int | None = None,
 ) -> BatchResult:
     """Link ``batch`` (normalised records: source, record_id and the linkage columns) against ``state``
-    and return the next state (see the module docstring for every rule). ``threshold`` defaults to
-    ``cfg.linkage.threshold``, ``seed`` to ``cfg.seed``; ``duplicate_free`` names the duplicate-free
-    sources (default: those the config marks)."""
+    and return the next state (see the module docstring for every rule). The engine's stages run through
+    the config's :class:`~pace_linkage.engine.linker.Linker` (its id column and id prefix name the ids).
+    ``threshold`` defaults to ``cfg.linkage.threshold``, ``seed`` to ``cfg.seed``; ``duplicate_free`` names
+    the duplicate-free sources (default: those the config marks)."""
     clock = _Clock()
-    lk = cfg.linkage
     run_id = _check_run_id(state, run_id)
+    linker = Linker.from_config(cfg, seed=seed,
+                                duplicate_free_sources=None if duplicate_free is None else list(duplicate_free))
+    lk = linker.settings
     thr = lk.threshold if threshold is None else float(threshold)
-    seed = cfg.seed if seed is None else int(seed)
-    dup_sources = set(duplicate_free) if duplicate_free is not None else \
-        {s.name for s in cfg.sources.items if s.duplicate_free}
     if model is not None:
         check_compatible(model, lk)
     c = _classify(state, batch, cfg, run_id, deletions, clerical)
@@ -113,16 +108,15 @@ def link_batch(
 
     rec = c.work.records
     rescored = _rescored_pairs(c, len(lk.blocking))
-    s = _score_candidates(rec, c.work.is_batch, rescored, cfg, model, refresh_model=refresh_model, seed=seed,
-                          clock=clock)
+    s = _score_candidates(linker, rec, c.work.is_batch, rescored, model, refresh_model=refresh_model, clock=clock)
 
     edges = _links(s, thr)
-    part, conflicts, person_edges = _cluster_touched(c, edges, thr, cfg, dup_sources)
+    part, conflicts, person_edges = _cluster_touched(linker, c, edges, thr)
     clock.lap("cluster")
 
-    new_state, events, ids = assign_ids(c.state, c.work, part, run_id, cfg.id_column)
+    new_state, events, ids = assign_ids(c.state, c.work, part, run_id, linker.id_column, linker.id_prefix)
     new_state.clerical = c.decisions
-    conflicts = conflicts_by_id(conflicts, part, ids.final)
+    conflicts = conflicts_by_id(conflicts, part, ids.final, linker.id_prefix)
     clock.lap("ids")
 
     rule_names = [r.name for r in lk.blocking]
@@ -371,26 +365,29 @@ def _rescored_pairs(c: _Classified, n_rules: int) -> pd.DataFrame:
                          RULE: np.full(len(extra_l), n_rules, np.int8)})
 
 
-def _score_candidates(rec: pd.DataFrame, new: np.ndarray, rescored: pd.DataFrame, cfg: PaceConfig,
-                      model: FSModel | None, *, refresh_model: bool, seed: int, clock: _Clock) -> _Scored:
-    """The engine's part of a batch: block the live records ``rec`` with ``new`` marking the batch (new x
-    new and new x existing pairs only), compare the candidate and ``rescored`` pairs, train a model when
-    there is none (or ``refresh_model``), score both sets of pairs. Term frequencies (and training) read all
-    live records. Times the steps block, compare, train and score on ``clock``."""
-    lk = cfg.linkage
-    blocked = block(rec, lk.blocking, lk.link_type, lk.max_pairs_per_rule, new=new) if len(rec) else \
+def _score_candidates(linker: Linker, rec: pd.DataFrame, new: np.ndarray, rescored: pd.DataFrame,
+                      model: FSModel | None, *, refresh_model: bool, clock: _Clock) -> _Scored:
+    """The engine's part of a batch, through ``linker``'s steps: block the live records ``rec`` (in key
+    order, positions 0..N-1, as :meth:`~pace_linkage.engine.linker.Linker.prepare` leaves records) with
+    ``new`` marking the batch (new x new and new x existing pairs only); compare the candidate and
+    ``rescored`` pairs on the records they involve only, so the cost follows the batch, not the state; train
+    a model when there is none (or ``refresh_model``), always unsupervised (a delivery has no truth);
+    score both sets of pairs. Term frequencies (and training) read all live records. Times the steps
+    block, compare, train and score on ``clock``."""
+    blocked = linker.block(rec, new) if len(rec) else \
         BlockingResult(pd.DataFrame({LEFT: np.empty(0, np.int32), RIGHT: np.empty(0, np.int32),
                                      RULE: np.empty(0, np.int8)}), pd.DataFrame())
     clock.lap("block")
 
-    gamma, gamma_extra = _compare_involved(rec, blocked.pairs, rescored, cfg)
-    cache = ColumnCache(rec)  # scoring's term frequencies (and training) read all live records
+    compared = linker.compare(rec, blocked.pairs, involved_only=True)
+    gamma_extra = linker.compare(rec, rescored, involved_only=True).gamma if len(rescored) else None
+    ctx = linker.context(rec)  # scoring's term frequencies (and training) read all live records
     clock.lap("compare")
 
     trained = False
     if model is None or refresh_model:
         if len(blocked.pairs) or model is None and len(rescored):
-            model = train(rec, lk, seed, pairs=blocked.pairs, gamma=gamma, training="unsupervised", cache=cache)
+            model = linker.train(ctx, compared.counts, training="unsupervised")
             trained = True
     clock.lap("train")
 
@@ -400,33 +397,12 @@ def _score_candidates(rec: pd.DataFrame, new: np.ndarray, rescored: pd.DataFrame
         scored = pd.DataFrame({LEFT: blocked.pairs[LEFT], RIGHT: blocked.pairs[RIGHT], RULE: blocked.pairs[RULE],
                                MATCH_WEIGHT: np.zeros(0), MATCH_PROBABILITY: np.zeros(0)})
     else:
-        scored = score(model, rec, blocked.pairs, gamma, cache=cache)
-    scored_extra = score(model, rec, rescored, gamma_extra, cache=cache) if len(rescored) else None
+        scored = linker.score(ctx, blocked.pairs, compared.gamma, model)
+    scored_extra = linker.score(ctx, rescored, gamma_extra, model) if len(rescored) else None
+    ctx.release()
     clock.lap("score")
-    return _Scored(blocked=blocked, gamma=gamma, scored=scored, scored_rescored=scored_extra, model=model, trained=trained)
-
-
-def _compare_involved(rec: pd.DataFrame, pairs: pd.DataFrame, rescored: pd.DataFrame,
-                      cfg: PaceConfig) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Comparison levels of the candidate and re-scored pairs, computed on the records they involve only
-    (a level depends on the two values alone), so the cost follows the batch, not the state."""
-    if not len(pairs) and not len(rescored):
-        names = [c.name for c in cfg.linkage.comparisons]
-        return pd.DataFrame({c: np.empty(0, np.int8) for c in names}, index=pairs.index), None
-    ends = [pairs[LEFT], pairs[RIGHT], rescored[LEFT], rescored[RIGHT]]
-    involved = np.unique(np.concatenate([e.to_numpy(np.int64) for e in ends]))
-    sub = take_rows(rec, involved, [c for c in linkage_columns(cfg) if c in rec.columns])
-    local = np.full(len(rec), -1, dtype=np.int64)
-    local[involved] = np.arange(len(involved))
-    cache = ColumnCache(sub)
-
-    def remap(p: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({LEFT: local[p[LEFT].to_numpy(np.int64)], RIGHT: local[p[RIGHT].to_numpy(np.int64)]},
-                            index=p.index)
-
-    gamma = compare(sub, remap(pairs), cfg.linkage.comparisons, cache=cache)
-    extra = compare(sub, remap(rescored), cfg.linkage.comparisons, cache=cache) if len(rescored) else None
-    return gamma, extra
+    return _Scored(blocked=blocked, gamma=compared.gamma, scored=scored, scored_rescored=scored_extra, model=model,
+                   trained=trained)
 
 
 def _links(s: _Scored, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -477,11 +453,12 @@ def _touched(c: _Classified, e_l: np.ndarray, e_r: np.ndarray) -> np.ndarray:
     return touched
 
 
-def _cluster_touched(c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], thr: float,
-                     cfg: PaceConfig, dup_sources: set) -> tuple[ClusteredPart, pd.DataFrame, int]:
-    """Cluster the records the batch touches (module docstring). Returns the touched part, the conflicts
-    and the number of person edges."""
-    rec, work, d, settings = c.work.records, c.work, c.positions, cfg.linkage.clustering
+def _cluster_touched(linker: Linker, c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                     thr: float) -> tuple[ClusteredPart, pd.DataFrame, int]:
+    """Cluster the records the batch touches (module docstring) with ``linker``, at ``thr`` only (persistent
+    ids exist at the chosen threshold). Returns the touched part, the conflicts and the number of person
+    edges."""
+    rec, work, d, settings = c.work.records, c.work, c.positions, linker.settings.clustering
     own_code = work.own_code
     e_l, e_r, e_w, e_p = edges
     kept = ~work.is_batch
@@ -508,11 +485,9 @@ def _cluster_touched(c: _Classified, edges: tuple[np.ndarray, np.ndarray, np.nda
     cl, cr = d.left[d.cannot], d.right[d.cannot]
     c_in = touched[cl] & touched[cr]
     sub_scored = pd.DataFrame({LEFT: local[e_l], RIGHT: local[e_r], MATCH_WEIGHT: e_w, MATCH_PROBABILITY: e_p})
-    dup = rec[SOURCE].isin(dup_sources).to_numpy()[pos] if dup_sources else None
-    res = cluster(sub, sub_scored, thr, settings, None, duplicate_free=dup, id_column=cfg.id_column,
-                  must_link=(must_l, must_r) if len(must_l) else None,
-                  cannot_link=(local[cl[c_in]], local[cr[c_in]]) if c_in.any() else None)
-    t.labels = pd.factorize(res.clusters[cfg.id_column], sort=True)[0].astype(np.int64)
+    res = linker.cluster(sub, sub_scored, thr, named=False, must_link=(must_l, must_r) if len(must_l) else None,
+                         cannot_link=(local[cl[c_in]], local[cr[c_in]]) if c_in.any() else None)
+    t.labels = pd.factorize(res.clusters[linker.id_column], sort=True)[0].astype(np.int64)
     t.edges = (np.r_[local[e_l], local[ml[m_in]]], np.r_[local[e_r], local[mr[m_in]]],
                np.r_[e_w, np.full(int(m_in.sum()), np.nan)])
     return t, res.conflicts, int(star.sum())

@@ -9,8 +9,8 @@ record belonged to before the run) and gives every group an id:
   keeps the id (ties: the part with most records not updated in this run, then the part holding the
   smallest key); every other part is recorded as split off (event ``split``: old id, the id the part ends
   with, cause ``record_updated`` or ``cannot_link``).
-* Each resulting group then holds the ids it keeps: none -> it founds a new id (the cluster rule: ``P`` +
-  16 hex of SHA-256 of its smallest member key; if that id was ever issued, SHA-256 of key + run id, then a
+* Each resulting group then holds the ids it keeps: none -> it founds a new id (the cluster rule: the id
+  prefix, ``P`` persons or ``E`` employers, + 16 hex of SHA-256 of its smallest member key; if that id was ever issued, SHA-256 of key + run id, then a
   counter); one -> it keeps it; several -> a **merge**: the survivor is the id created in the earliest run,
   then the one with more records in the group, then the smallest id; the others become ``retired`` with
   ``survivor`` set and resolve to it (:func:`pace_linkage.incremental.state.resolve`). The ``merged`` event
@@ -100,13 +100,14 @@ class IdAssignment:
 @dataclass(frozen=True)
 class _Run:
     """What id bookkeeping reads of a run: the state before it, its working set and clustered part, its run
-    id and the id column."""
+    id, the id column and the prefix of the ids it founds."""
 
     state: State
     work: WorkingSet
     part: ClusteredPart
     run_id: str
     id_col: str
+    id_prefix: str
 
 
 def cluster_id(key: str, prefix: str = "P") -> str:
@@ -114,13 +115,13 @@ def cluster_id(key: str, prefix: str = "P") -> str:
     return prefix + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def _fresh_id(key: str, run_id: str, taken: set) -> str:
+def _fresh_id(key: str, run_id: str, taken: set, prefix: str) -> str:
     """The cluster rule's id for a group's smallest key, or, if ever issued, a run-specific one."""
-    candidate = cluster_id(key)
+    candidate = cluster_id(key, prefix)
     k = 0
     while candidate in taken:
         suffix = run_id if k == 0 else f"{run_id}{KEY_SEP}{k}"
-        candidate = cluster_id(key + KEY_SEP + suffix)
+        candidate = cluster_id(key + KEY_SEP + suffix, prefix)
         k += 1
     taken.add(candidate)
     return candidate
@@ -138,12 +139,13 @@ def _run_rank(state: State) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Groups -> ids
 # --------------------------------------------------------------------------------------------------
-def assign_ids(state: State, work: WorkingSet, part: ClusteredPart, run_id: str,
-               id_col: str) -> tuple[State, pd.DataFrame, IdAssignment]:
+def assign_ids(state: State, work: WorkingSet, part: ClusteredPart, run_id: str, id_col: str,
+               id_prefix: str = "P") -> tuple[State, pd.DataFrame, IdAssignment]:
     """Map the groups to persistent ids (module docstring); returns (next state, this run's events, the
-    assignment). Ids are in column ``id_col`` (the config's ``id_column``). The next state keeps
-    ``state.clerical``: the caller sets this run's decisions."""
-    run = _Run(state, work, part, run_id, id_col)
+    assignment). Ids are in column ``id_col`` (the config's ``id_column``); new ones start with
+    ``id_prefix``, as the clustering's do. The next state keeps ``state.clerical``: the caller sets this
+    run's decisions."""
+    run = _Run(state, work, part, run_id, id_col, id_prefix)
     a = _group_ids(run)
     events = _events(run, a)
     ids = _next_ids(run, a)
@@ -232,12 +234,12 @@ def _new_ids(run: _Run, groups: np.ndarray, first_local: np.ndarray) -> dict:
     t, state = run.part, run.state
     groups = sorted(groups.tolist(), key=lambda g: t.keys[first_local[g]])
     keys = [t.keys[first_local[g]] for g in groups]
-    ids = [cluster_id(k) for k in keys]
+    ids = [cluster_id(k, run.id_prefix) for k in keys]
     taken = set(state.ids.loc[state.ids[run.id_col].isin(ids), run.id_col])
     out = {}
     for g, k, candidate in zip(groups, keys, ids, strict=True):
         if candidate in taken:
-            candidate = _fresh_id(k, run.run_id, taken)
+            candidate = _fresh_id(k, run.run_id, taken, run.id_prefix)
         taken.add(candidate)
         out[int(g)] = candidate
     return out
@@ -269,12 +271,14 @@ def _next_ids(run: _Run, a: IdAssignment) -> pd.DataFrame:
     return ids.reset_index(drop=True)
 
 
-def conflicts_by_id(conflicts: pd.DataFrame, t: ClusteredPart, final: np.ndarray) -> pd.DataFrame:
+def conflicts_by_id(conflicts: pd.DataFrame, t: ClusteredPart, final: np.ndarray,
+                    id_prefix: str = "P") -> pd.DataFrame:
     """Conflict rows under the persistent id now held by the smallest record of the conflicting component
-    (:func:`pace_linkage.engine.cluster.cluster` names the component by the hash of that record's key)."""
+    (:func:`pace_linkage.engine.cluster.cluster` names the component by ``id_prefix`` and the hash of that
+    record's key)."""
     if conflicts.empty:
         return conflicts.reset_index(drop=True)
-    by_hash = {cluster_id(k): i for i, k in enumerate(t.keys)}
+    by_hash = {cluster_id(k, id_prefix): i for i, k in enumerate(t.keys)}
     out = conflicts.copy()
     out[CONFLICT_ID] = [final[t.pos[by_hash[h]]] for h in conflicts[CONFLICT_ID]]
     return out.sort_values([CONFLICT_ID, "kind"], kind="stable").reset_index(drop=True)

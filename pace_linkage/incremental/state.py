@@ -47,6 +47,7 @@ import pandas as pd
 from pace_linkage.config import PaceConfig
 from pace_linkage.engine.blocking import BlockingResult
 from pace_linkage.engine.cluster import KEY_SEP
+from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import RECORD_ID, SOURCE
@@ -163,17 +164,9 @@ def empty_state(id_column: str = DEFAULT_ID_COLUMN) -> State:
 # Inputs entering the state: records (the columns kept, their hash), deletions, clerical decisions
 # --------------------------------------------------------------------------------------------------
 def linkage_columns(cfg: PaceConfig) -> list[str]:
-    """Every record column the linkage reads (keys, blocking keys, comparison and conflict columns), sorted."""
-    lk = cfg.linkage
-    cols = {SOURCE, RECORD_ID, *lk.clustering.conflict_fields}
-    for rule in lk.blocking:
-        cols |= set(rule.on)
-    for comp in lk.comparisons:
-        cols.add(comp.column)
-        cols |= set(comp.null_columns or [])
-        for level in comp.levels:
-            cols |= {c for c in (level.column, level.other) if c}
-    return sorted(cols)
+    """Every record column the linkage reads (keys, blocking keys, comparison and conflict columns: the
+    config's :meth:`Linker.columns <pace_linkage.engine.linker.Linker.columns>`), sorted."""
+    return sorted(Linker.from_config(cfg).columns())
 
 
 def record_hash(records: pd.DataFrame, fields: Iterable[str]) -> pd.Series:
@@ -318,11 +311,6 @@ def lookup_keys(src: np.ndarray, rid: np.ndarray, q_src: np.ndarray, q_rid: np.n
     """Position of each query key among sorted keys, -1 when absent."""
     ins, found = search_keys(src, rid, q_src, q_rid)
     return np.where(found, ins, -1)
-
-
-def take_rows(frame: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> pd.DataFrame:
-    """Some rows and columns of a (large) frame in one take, with a fresh RangeIndex."""
-    return pd.DataFrame({c: frame[c].take(positions).reset_index(drop=True) for c in dict.fromkeys(columns)})
 
 
 def sorted_by_key(frame: pd.DataFrame) -> pd.DataFrame:
