@@ -13,10 +13,12 @@ persistent ids (:mod:`pace_linkage.incremental.ids`), summarise. Its rules:
   A deletion does not split the person it leaves (the id's remaining records stay together).
 * **Candidate pairs** are blocked over the live records (state minus removed records minus old versions of
   updated ones, plus the batch) with the batch marked *new*: new x new and new x existing pairs only, never
-  existing x existing (:meth:`pace_linkage.engine.linker.Linker.block` with ``new``). They are compared and
-  scored with ``model``; term frequencies come from all live records, as in a full run. With no model, or
-  with ``refresh_model``, a model is trained by EM first (``cfg.linkage.em.method``; u from random pairs of
-  the live records, m from this batch's candidate pairs). Supervised training is not done here.
+  existing x existing (:meth:`pace_linkage.engine.linker.Linker.block` with ``new``). They are compared on
+  the records they involve (``involved_only``: against all live records when a level's verdict reads every
+  record, as weighted Jaccard's word weights do) and scored with ``model``; term frequencies come from all
+  live records, as in a full run. With no model, or with ``refresh_model``, a model is trained by EM first
+  (``cfg.linkage.em.method``; u from random pairs of the live records, m from this batch's candidate
+  pairs). Supervised training is not done here.
 * **Clustering** takes the part of the graph touched by the batch: the batch records, the records they link
   to (match probability >= threshold), the records named by this run's clerical decisions, and, whole,
   every existing person holding one of those records (plus whatever stored must-link decisions pull in).
@@ -371,7 +373,7 @@ def _score_candidates(linker: Linker, rec: pd.DataFrame, new: np.ndarray, rescor
     order, positions 0..N-1, as :meth:`~pace_linkage.engine.linker.Linker.prepare` leaves records) with
     ``new`` marking the batch (new x new and new x existing pairs only); compare the candidate and
     ``rescored`` pairs on the records they involve only, so the cost follows the batch, not the state; train
-    a model when there is none (or ``refresh_model``), always unsupervised (a delivery has no truth);
+    a model when there is none (or ``refresh_model``), always unsupervised (supervised training is not done here);
     score both sets of pairs. Term frequencies (and training) read all live records. Times the steps
     block, compare, train and score on ``clock``."""
     blocked = linker.block(rec, new) if len(rec) else \
