@@ -372,10 +372,10 @@ def _score_candidates(linker: Linker, rec: pd.DataFrame, new: np.ndarray, rescor
     """The engine's part of a batch, through ``linker``'s steps: block the live records ``rec`` (in key
     order, positions 0..N-1, as :meth:`~pace_linkage.engine.linker.Linker.prepare` leaves records) with
     ``new`` marking the batch (new x new and new x existing pairs only); compare the candidate and
-    ``rescored`` pairs on the records they involve only, so the cost follows the batch, not the state; train
-    a model when there is none (or ``refresh_model``), always unsupervised (supervised training is not done here);
-    score both sets of pairs. Term frequencies (and training) read all live records. Times the steps
-    block, compare, train and score on ``clock``."""
+    ``rescored`` pairs on the records they involve (``involved_only``), so the cost follows the batch, not
+    the state; train a model when there is none (or ``refresh_model``), always unsupervised; score both
+    sets of pairs. Term frequencies (and training) read all live records. Times the steps block, compare,
+    train and score on ``clock``."""
     blocked = linker.block(rec, new) if len(rec) else \
         BlockingResult(pd.DataFrame({LEFT: np.empty(0, np.int32), RIGHT: np.empty(0, np.int32),
                                      RULE: np.empty(0, np.int8)}), pd.DataFrame())
