@@ -35,10 +35,12 @@ ALSO = ("metrics.json", "report.html", "quarantine.csv", "conflicts.csv")
 
 
 def cli_command(tree: Path) -> list[str]:
-    """The tree's own console command, run as a module from the tree (so its packages come first)."""
+    """The tree's own console command, run as a module from the tree (so its packages come first): ``flows.cli``,
+    else (a revision before the command moved to the flows) ``python -m pace_linkage``. ``python -m flows`` in
+    such a tree would find no ``flows/__main__.py`` there and run the installed checkout's command instead."""
     if (tree / "flows" / "cli.py").exists():
         return [sys.executable, "-c", "import sys; from flows.cli import main; sys.argv[0] = 'pace-linkage'; main()"]
-    return [sys.executable, "-m", "flows"]
+    return [sys.executable, "-m", "pace_linkage"]
 
 
 def run(tree: Path, args: list[str], home: Path) -> None:
