@@ -21,7 +21,7 @@ tokens unchanged. Date fields also get ``<field>_swap``: the token of the date w
 (null when that is no date), so the ``swapped`` level finds day/month swaps.
 
 **No unkeyed mode.** An unkeyed hash of a NINO is reversed by enumeration: one prefix has 10^6 stems, and
-hashing them all takes about a second (tests/test_pseudonymise.py shows it). The same search finds nothing
+hashing them all takes about a second (tests/study/test_pseudonymise.py shows it). The same search finds nothing
 against HMAC tokens without the key, so every token here is keyed and there is no option to turn that off.
 
 **Bloom filters.** Fields listed under ``pseudonymise.bloom`` also get ``<field>_bf``: an ``l``-bit filter

@@ -352,5 +352,5 @@ def test_telemetry_is_off_in_the_flow_settings_and_in_ci():
 
     assert OFFLINE_DEFAULTS["DO_NOT_TRACK"] == "1"
     assert OFFLINE_DEFAULTS["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
-    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert re.search(r"(?m)^export DO_NOT_TRACK=1\b", ci)

@@ -9,7 +9,7 @@ import pytest
 
 from pace_linkage.config import load_config
 
-EMPLOYER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "employer.yaml"
+EMPLOYER_CONFIG = Path(__file__).resolve().parents[2] / "config" / "employer.yaml"
 
 
 def employer_library_run(extracts: Path, cfg):

@@ -4,7 +4,7 @@ Two ``pace-linkage run`` processes at once (PYTHONHASHSEED=0 and =1, each with i
 starting its own ephemeral Prefect API, as a plain ``pace-linkage run`` does) must write byte-identical clusters.csv, pairs.parquet, quarantine.csv, metrics.json and
 report.html; their manifests may differ only in run id, timestamps and timings. Shuffling the rows of every
 extract and renaming the files must leave clusters.csv identical. (``synth --seed`` repeatability is in
-tests/test_synthetic.py.)
+tests/synthetic/test_synthetic.py.)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import yaml
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DETERMINISTIC = ["clusters.csv", "pairs.parquet", "quarantine.csv", "metrics.json", "report.html"]
 MANIFEST_VOLATILE = {"run_id", "started", "finished", "timings_seconds"}
 

@@ -31,7 +31,7 @@ from pace_linkage.study.pseudonymise import (
     pseudonymise_records,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "examples" / "pseudonymised.yaml"
 KEY = bytes(range(32))
 

@@ -15,7 +15,7 @@ from pace_linkage.evaluate.datasets import write_febrl
 from pace_linkage.evaluate.quality import pairwise_scores
 from pace_linkage.pipeline import read_sources
 
-CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "febrl3.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "febrl3.yaml"
 
 
 def febrl3_records(tmp_dir: Path) -> tuple[pd.DataFrame, pd.Series]:

@@ -1,4 +1,4 @@
-"""The central store on a real PostgreSQL (started on 127.0.0.1 by tests/pg.py): COPY round trip, one
+"""The central store on a real PostgreSQL (started on 127.0.0.1 by tests/store/pg.py): COPY round trip, one
 transaction per run, and partner access: a partner's role sees only its own
 rows, never another partner's nor the NINO column. Permission checks run AS the partner's role (a
 superuser bypasses grants and row-level security, so a check run as one would prove nothing)."""
