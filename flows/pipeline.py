@@ -19,7 +19,6 @@ from flows import progress, tasks
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
-from pace_linkage.errors import PaceError
 from pace_linkage.evaluate.metrics import RunResults, load_truth
 from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble
 from pace_linkage.study.scenarios import scenario_config
@@ -74,16 +73,7 @@ def pace_linkage_pipeline(
                        model=model, training=training, store=store, scenario=scenario,
                        scenarios_file=scenarios_file, incremental=incremental, refresh_model=refresh_model,
                        clerical=clerical)
-    try:
-        return _run(params)
-    except PaceError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
-        if tasks.debug_enabled():
-            raise
-        err = tasks.StageError(f"flow pace-linkage-pipeline failed: unexpected {type(exc).__name__} "
-                               f"(set {tasks.DEBUG_ENV}=1 on test data for the traceback)")
-    raise err  # outside the except block: nothing chained
+    return tasks.value_free("flow pace-linkage-pipeline", _run, params)
 
 
 def _run(params: RunParams) -> dict:

@@ -91,16 +91,7 @@ def pace_linkage_scenarios(
     """Run every named sharing scenario on ``extracts`` and compare them against ``truth`` in one report."""
     params = ScenariosParams(extracts=extracts, truth=truth, out=out, scenarios_file=scenarios_file, only=only,
                              ephemeral_key=ephemeral_key, run_id=run_id)
-    try:
-        return _run(params)
-    except PaceError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
-        if tasks.debug_enabled():
-            raise
-        err = tasks.StageError(f"flow {FLOW_NAME} failed: unexpected {type(exc).__name__} "
-                               f"(set {tasks.DEBUG_ENV}=1 on test data for the traceback)")
-    raise err  # outside the except block: nothing chained
+    return tasks.value_free(f"flow {FLOW_NAME}", _run, params)
 
 
 def _run(params: ScenariosParams) -> dict:

@@ -67,23 +67,32 @@ def check_fault(stage: str) -> None:
         raise InjectedFault(f"stage {stage}: fault injected by {FAULT_ENV}")
 
 
+def value_free(where: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, with any exception other than a PaceError (a bug: its text may quote a field
+    value) replaced by a value-free :class:`StageError` naming ``where`` and the exception type only, with no
+    chained original. Prefect stores a failed run's message in its database, so nothing else may reach it.
+    ``PACE_LINKAGE_DEBUG=1`` lets the original through (for a developer, on test data)."""
+    try:
+        return fn(*args, **kwargs)
+    except PaceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
+        if debug_enabled():
+            raise
+        err = StageError(f"{where} failed: unexpected {type(exc).__name__} "
+                         f"(set {DEBUG_ENV}=1 on test data for the traceback)")
+    raise err  # outside the except block: no chained original exception, no value in the traceback
+
+
 def stage_guard(stage: str):
-    """Decorator for a task body: fault hook first, then turn any non-PaceError into a value-free StageError."""
+    """Decorator for a task body: fault hook first, then :func:`value_free` (any non-PaceError becomes a
+    value-free StageError naming the stage)."""
 
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             check_fault(stage)
-            try:
-                return fn(*args, **kwargs)
-            except PaceError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
-                if debug_enabled():
-                    raise
-                err = StageError(f"stage {stage} failed: unexpected {type(exc).__name__} "
-                                 f"(set {DEBUG_ENV}=1 on test data for the traceback)")
-            raise err  # outside the except block: no chained original exception, no value in the traceback
+            return value_free(f"stage {stage}", fn, *args, **kwargs)
 
         return wrapper
 

@@ -6,9 +6,10 @@ by it (:func:`field_columns`) and the config checks that blocking rules and comp
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from pace_linkage.engine.settings import Strict
 
@@ -26,6 +27,24 @@ DERIVED_SUFFIXES: dict[str, tuple[str, ...]] = {
     "org_name": ("", "_suffix", "_trading", "_core", "_first"),
     "company_number": ("", "_digits"),
 }
+
+
+NAME_RULE = "lower-case letters, digits and underscores"
+_NAME = re.compile(r"[a-z0-9_]{1,63}")  # ASCII: names become file names, folder names and database roles
+
+
+def is_name(value: str) -> bool:
+    """A name a user gives a source, scenario, data item or dimension: 1 to 63 of :data:`NAME_RULE`."""
+    return bool(_NAME.fullmatch(value))
+
+
+def _checked_name(value: str) -> str:
+    if not is_name(value):
+        raise ValueError(f"must be {NAME_RULE}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_checked_name)]  # a field typed Name is checked by :func:`is_name`
 
 
 def field_columns(field: str, kind: str) -> list[str]:

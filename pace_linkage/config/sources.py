@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pace_linkage.config.fields import NAME_RULE, Name, is_name
 from pace_linkage.engine.settings import Strict
 
 
@@ -36,7 +37,7 @@ class SharingAgreement(Strict):
 class SourceConfig(Strict):
     """One partner's extract: where it is, how to read it, and how its columns map to fields."""
 
-    name: str  # short id used in outputs (source column); [a-z0-9_]
+    name: Name  # short id used in outputs (source column); [a-z0-9_]
     label: str | None = None  # human name, e.g. "Skills Development Scotland"
     file: str  # file name or glob, relative to the extracts directory
     format: Literal["csv", "xlsx", "jsonl"] = "csv"
@@ -61,19 +62,12 @@ class SourceConfig(Strict):
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 
-    @field_validator("name")
-    @classmethod
-    def _name_is_identifier(cls, v: str) -> str:
-        if not v.replace("_", "").isalnum() or not v.islower():
-            raise ValueError("must be lower-case letters, digits and underscores")
-        return v
-
     @field_validator("items")
     @classmethod
     def _items_named_with_columns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for item, cols in v.items():
-            if not item.replace("_", "").isalnum() or not item.islower():
-                raise ValueError(f"item '{item}': must be lower-case letters, digits and underscores")
+            if not is_name(item):
+                raise ValueError(f"item '{item}': must be {NAME_RULE}")
             if not cols or any(not str(c).strip() for c in cols):
                 raise ValueError(f"item '{item}': list one or more non-empty column names")
         return v

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pace_linkage.config.fields import NAME_RULE, Name, is_name
 from pace_linkage.engine.settings import Strict
 from pace_linkage.errors import ConfigError
 
@@ -100,8 +101,8 @@ class AggregateDimension(Strict):
     @field_validator("item")
     @classmethod
     def _item_is_identifier(cls, v: str) -> str:
-        if not v.replace("_", "").isalnum() or not v.islower():
-            raise ValueError("must be a data item name: lower-case letters, digits and underscores")
+        if not is_name(v):
+            raise ValueError(f"must be a data item name: {NAME_RULE}")
         return v
 
 
@@ -123,8 +124,8 @@ class AggregatesSettings(Strict):
     @classmethod
     def _dimension_names(cls, v: dict[str, AggregateDimension]) -> dict[str, AggregateDimension]:
         for name in v:
-            if not name.replace("_", "").isalnum() or not name.islower():
-                raise ValueError(f"dimension '{name}': must be lower-case letters, digits and underscores")
+            if not is_name(name):
+                raise ValueError(f"dimension '{name}': must be {NAME_RULE}")
         return v
 
 
@@ -162,7 +163,7 @@ class ScenarioSpec(Strict):
     and comparisons on them find nulls (no pairs, no evidence).
     """
 
-    name: str  # [a-z0-9_]; also the scenario's output folder OUT/<name>
+    name: Name  # [a-z0-9_]; also the scenario's output folder OUT/<name>
     label: str
     description: str | None = None
     config: str = "pace.yaml"  # base config, relative to the scenarios file
@@ -172,13 +173,6 @@ class ScenarioSpec(Strict):
     only_fields: list[str] | None = Field(default=None, min_length=1)
     consent: Literal["as_configured", "required"] = "as_configured"
     config_path: str | None = Field(default=None, exclude=True)  # the base config, resolved by load_scenarios
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_identifier(cls, v: str) -> str:
-        if not v.replace("_", "").isalnum() or not v.islower():
-            raise ValueError("must be lower-case letters, digits and underscores")
-        return v
 
 
 class ScenariosConfig(Strict):

@@ -114,3 +114,10 @@ def to_string_series(values: np.ndarray, index: pd.Index) -> pd.Series:
 def reason_series(values: np.ndarray, index: pd.Index) -> pd.Series:
     """Reason codes as an object Series (None where no reason)."""
     return pd.Series(values, index=index, dtype=object)
+
+
+def single_column(s: pd.Series, rule) -> tuple[pd.Series, pd.Series]:
+    """(clean values, reason codes) of a column whose per-value ``rule`` returns ``(clean or None, reason or
+    None)``: the rule runs once per distinct value (:func:`map_unique`)."""
+    (out,), reason = map_unique(s, rule, 1)
+    return to_string_series(out, s.index), reason_series(reason, s.index)

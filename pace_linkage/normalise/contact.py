@@ -41,9 +41,7 @@ from pace_linkage.normalise._common import (
     as_text,
     compact_key,
     fold_accents,
-    map_unique,
-    reason_series,
-    to_string_series,
+    single_column,
 )
 
 # ----------------------------------------------------------------------------------------------- sex
@@ -73,8 +71,7 @@ def _sex_rule(value: Any) -> tuple[str | None, str | None]:
 
 def sex_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(M/F/X, reason codes) for a column of raw sex codes. See the module rules."""
-    (out,), reason = map_unique(s, _sex_rule, 1)
-    return to_string_series(out, s.index), reason_series(reason, s.index)
+    return single_column(s, _sex_rule)
 
 
 def sex(value: Any) -> str | None:
@@ -124,8 +121,7 @@ def _phone_rule(value: Any) -> tuple[str | None, str | None]:
 
 def phone_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(E.164 numbers, reason codes) for a column of raw phone numbers. See the module rules."""
-    (out,), reason = map_unique(s, _phone_rule, 1)
-    return to_string_series(out, s.index), reason_series(reason, s.index)
+    return single_column(s, _phone_rule)
 
 
 def phone(value: Any) -> str | None:
@@ -165,8 +161,7 @@ def _email_rule(value: Any) -> tuple[str | None, str | None]:
 
 def email_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(lower-case addresses, reason codes) for a column of raw e-mail addresses. See the module rules."""
-    (out,), reason = map_unique(s, _email_rule, 1)
-    return to_string_series(out, s.index), reason_series(reason, s.index)
+    return single_column(s, _email_rule)
 
 
 def email(value: Any) -> str | None:

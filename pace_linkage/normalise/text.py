@@ -25,9 +25,7 @@ from pace_linkage.normalise._common import (
     as_text,
     compact_key,
     fold_accents,
-    map_unique,
-    reason_series,
-    to_string_series,
+    single_column,
 )
 
 _DROP = re.compile(r"['’‘`´ʼ.]")
@@ -62,8 +60,7 @@ def _text_rule(value: Any) -> tuple[str | None, str | None]:
 
 def text_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(clean text, reason codes) for a column of raw free text. See the module rules."""
-    (out,), reason = map_unique(s, _text_rule, 1)
-    return to_string_series(out, s.index), reason_series(reason, s.index)
+    return single_column(s, _text_rule)
 
 
 def text(value: Any) -> str | None:
@@ -81,8 +78,7 @@ def _ident_rule(value: Any) -> tuple[str | None, str | None]:
 
 def ident_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(trimmed identifiers, reason codes: always None) for a column of raw ids."""
-    (out,), reason = map_unique(s, _ident_rule, 1)
-    return to_string_series(out, s.index), reason_series(reason, s.index)
+    return single_column(s, _ident_rule)
 
 
 def ident(value: Any) -> str | None:

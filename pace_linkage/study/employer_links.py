@@ -17,6 +17,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, PeopleLinkSettings
 from pace_linkage.errors import InputError
+from pace_linkage.evaluate.metrics import load_truth
 from pace_linkage.evaluate.quality import f1_score, ratio
 from pace_linkage.features import Feature
 from pace_linkage.redact import SUPPRESSED, suppress_small, suppress_table
@@ -345,17 +346,8 @@ def link_people_to_employers(
 
 def read_employer_truth(path: Path) -> pd.DataFrame:
     """A truth CSV with source, record_id, employer_id (text), e.g. employer_truth.csv or
-    person_employer_truth.csv."""
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: truth file not found") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: truth file cannot be read as CSV ({type(exc).__name__})") from None
-    missing = [c for c in (SOURCE, RECORD_ID, "employer_id") if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: truth file lacks column(s) {', '.join(missing)}")
-    return df[[SOURCE, RECORD_ID, "employer_id"]]
+    person_employer_truth.csv (read as every truth file is: :func:`pace_linkage.evaluate.metrics.load_truth`)."""
+    return load_truth(path, id_column="employer_id").rename(columns={"person_id": "employer_id"})
 
 
 def write_outputs(result: dict, out_dir: Path, title: str, run_id: str | None = None) -> Path:
