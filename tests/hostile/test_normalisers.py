@@ -23,7 +23,7 @@ SCALAR_NORMALISERS = ["nino", "postcode", "dob", "name", "name_canon", "sex", "p
 
 
 def test_every_scalar_normaliser_has_a_property_test_of_at_least_1000_examples(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "normalise"))
     props = importlib.import_module("test_normalise_properties")
     tests = {n: getattr(props, n) for n in dir(props) if n.startswith("test_") and "_is_total" in n}
     for normaliser in SCALAR_NORMALISERS:
