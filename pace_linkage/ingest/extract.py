@@ -33,6 +33,7 @@ import glob
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,12 +238,39 @@ def _decode(src: SourceConfig, path: Path, data: bytes) -> tuple[str, list[int]]
     return text, sorted(set(bad))
 
 
-def _read_csv(src: SourceConfig, path: Path) -> Extract:
+def _read_text(src: SourceConfig, path: Path) -> tuple[str, list[int]]:
+    """The file's text, decoded as :func:`_decode` says, and the 1-based lines that could not be decoded."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    text, bad_lines = _decode(src, path, data)
+    return _decode(src, path, data)
+
+
+@dataclass
+class _Rows:
+    """The records of a file, sorted: the rows kept (each with the line it starts on), the rows quarantined
+    as (line, reasons, raw), and the number of blank lines skipped."""
+
+    kept: list[list[str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    quarantined: list[tuple[int, str, str]] = field(default_factory=list)
+    blank: int = 0
+
+
+def _text_extract(src: SourceConfig, path: Path, header: list[str], rows: _Rows) -> Extract:
+    """The :class:`Extract` of rows of text cells in header order (a csv file or a workbook sheet)."""
+    frame = (pd.DataFrame(rows.kept, columns=header, dtype=object) if rows.kept
+             else pd.DataFrame(columns=header, dtype=object))
+    frame.insert(0, LINE, pd.Series(rows.lines, dtype="int64"))
+    q = _quarantine_frame(rows.quarantined)
+    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), rows.blank)
+
+
+def _read_csv(src: SourceConfig, path: Path) -> Extract:
+    """A delimited file: strictly decoded, header checked, then every record kept, quarantined or skipped as
+    blank (:func:`_csv_records`)."""
+    text, bad_lines = _read_text(src, path)
     if not text.strip():
         raise InputError(f"{path}: file is empty (expected a header line)")
     # strict: a quote in the wrong place or a quoted field left open at the end of the file is an error
@@ -253,30 +281,24 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
     except csv.Error:
         raise InputError(f"{path}: line 1: header cannot be parsed as {src.delimiter!r}-delimited CSV") from None
     header = _check_header(header, path)
-    width = len(header)
-    bad = set(bad_lines)
+    rows = _csv_records(reader, text, len(header), set(bad_lines), src.delimiter)
+    return _text_extract(src, path, header, rows)
 
-    good_rows: list[list[str]] = []
-    good_lines: list[int] = []
-    quarantined: list[tuple[int, str, str]] = []
-    blank = 0
+
+def _csv_records(reader, text: str, width: int, bad: set[int], delimiter: str) -> _Rows:
+    """Sort the records after the header (``width`` fields each) into kept, quarantined and blank.
+
+    A row is quarantined, with every reason that applies (:func:`_csv_faults`), if it spans a line in ``bad``
+    (not decodable), has more or fewer fields than the header, holds a NUL byte or a cell longer than
+    :data:`MAX_CELL_CHARS`; its raw text is the row written back with ``delimiter``. A row the csv reader
+    cannot parse is quarantined as ``malformed_csv`` with the physical lines it spans, and reading carries
+    on from the next row. A blank line (an empty row, or one empty field) is skipped and counted.
+    """
+    rows = _Rows()
+    kept, lines, quarantined = rows.kept, rows.lines, rows.quarantined
+    raw_of = _csv_line_writer(delimiter)
+    lines_of = _physical_lines(text)
     prev_end = reader.line_num
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=src.delimiter, lineterminator="")
-
-    def raw_of(row: list[str]) -> str:
-        out.seek(0)
-        out.truncate()
-        writer.writerow(row)
-        return out.getvalue()
-
-    physical: list[str] = []  # the file's physical lines, split as the csv reader splits them (on error only)
-
-    def lines_of(first: int, last: int) -> str:
-        if not physical:
-            physical.extend(io.StringIO(text, newline="").readlines())
-        return "".join(physical[first - 1:last]).rstrip("\r\n")
-
     # Whole-file facts decide which per-row checks can be skipped (same result, less work per row):
     # no NUL anywhere means no row holds one; no bad line means no row spans one.
     has_nul = "\x00" in text
@@ -287,28 +309,18 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
                 n = len(row)
                 if (n == width and not bad and not has_nul and max(map(len, row)) <= MAX_CELL_CHARS
                         and (n > 1 or row[0].strip())):
-                    good_rows.append(row)  # the common case: one check per row, all C-level
-                    good_lines.append(start)
+                    kept.append(row)  # the common case: one check per row, all C-level
+                    lines.append(start)
                     continue
                 if not row or (n == 1 and not row[0].strip()):
-                    blank += 1
+                    rows.blank += 1
                     continue
-                reasons = []
-                if bad and any(ln in bad for ln in range(start, prev_end + 1)):
-                    reasons.append("bad_encoding")
-                if n > width:
-                    reasons.append("too_many_fields")
-                elif n < width:
-                    reasons.append("too_few_fields")
-                if has_nul and any("\x00" in c for c in row):
-                    reasons.append("nul_byte")
-                if max(map(len, row)) > MAX_CELL_CHARS:
-                    reasons.append("field_too_long")
+                reasons = _csv_faults(row, width, has_nul, bad, start, prev_end)
                 if reasons:
                     quarantined.append((start, ";".join(reasons), raw_of(row)))
                 else:
-                    good_rows.append(row)
-                    good_lines.append(start)
+                    kept.append(row)
+                    lines.append(start)
             break
         except csv.Error:
             # the reader stays usable after an error: record the row and carry on from the next one
@@ -316,11 +328,51 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
             end = max(reader.line_num, start)
             quarantined.append((start, "malformed_csv", lines_of(start, end)))
             prev_end = end
+    return rows
 
-    frame = pd.DataFrame(good_rows, columns=header, dtype=object) if good_rows else pd.DataFrame(columns=header, dtype=object)
-    frame.insert(0, LINE, pd.Series(good_lines, dtype="int64"))
-    q = _quarantine_frame(quarantined)
-    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), blank)
+
+def _csv_faults(row: list[str], width: int, has_nul: bool, bad: set[int], start: int, end: int) -> list[str]:
+    """Why a non-blank row on lines ``start``..``end`` is quarantined (empty: it is kept): ``bad_encoding``,
+    ``too_many_fields`` or ``too_few_fields``, ``nul_byte``, ``field_too_long``, in that order."""
+    reasons = []
+    if bad and any(ln in bad for ln in range(start, end + 1)):
+        reasons.append("bad_encoding")
+    if len(row) > width:
+        reasons.append("too_many_fields")
+    elif len(row) < width:
+        reasons.append("too_few_fields")
+    if has_nul and any("\x00" in c for c in row):
+        reasons.append("nul_byte")
+    if max(map(len, row)) > MAX_CELL_CHARS:
+        reasons.append("field_too_long")
+    return reasons
+
+
+def _csv_line_writer(delimiter: str) -> Callable[[list[str]], str]:
+    """A function writing one row as a line of ``delimiter``-separated CSV, without a line ending."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="")
+
+    def raw_of(row: list[str]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        return out.getvalue()
+
+    return raw_of
+
+
+def _physical_lines(text: str) -> Callable[[int, int], str]:
+    """A function giving lines ``first``..``last`` (1-based) of ``text`` as the csv reader counts them,
+    without the final line ending. ``text`` is split into lines on first use only (a malformed row)."""
+    physical: list[str] = []
+
+    def lines_of(first: int, last: int) -> str:
+        if not physical:
+            physical.extend(io.StringIO(text, newline="").readlines())
+        return "".join(physical[first - 1:last]).rstrip("\r\n")
+
+    return lines_of
 
 
 # ------------------------------------------------------------------------------------------------ xlsx
@@ -377,11 +429,11 @@ def _read_xlsx(src: SourceConfig, path: Path) -> Extract:
         header_list.pop()
     header = _check_header(header_list, path)
     width = len(header)
-    good_rows, good_lines, quarantined, blank = [], [], [], 0
+    out = _Rows()
     for n, cells in enumerate(rows, start=2):
         texts = [_cell_text(c) for c in cells]
         if not any(t.strip() for t in texts):
-            blank += 1
+            out.blank += 1
             continue
         extra = texts[width:]
         reasons = []
@@ -393,15 +445,12 @@ def _read_xlsx(src: SourceConfig, path: Path) -> Extract:
         if any(len(c) > MAX_CELL_CHARS for c in row):
             reasons.append("field_too_long")
         if reasons:
-            quarantined.append((n, ";".join(reasons), json.dumps(texts, ensure_ascii=False)))
+            out.quarantined.append((n, ";".join(reasons), json.dumps(texts, ensure_ascii=False)))
         else:
-            good_rows.append(row)
-            good_lines.append(n)
+            out.kept.append(row)
+            out.lines.append(n)
     wb.close()
-    frame = pd.DataFrame(good_rows, columns=header, dtype=object) if good_rows else pd.DataFrame(columns=header, dtype=object)
-    frame.insert(0, LINE, pd.Series(good_lines, dtype="int64"))
-    q = _quarantine_frame(quarantined)
-    return Extract(src.name, path.name, header, frame, q, len(frame) + len(q), blank)
+    return _text_extract(src, path, header, out)
 
 
 # ----------------------------------------------------------------------------------------------- jsonl
@@ -418,11 +467,7 @@ def _json_text(v: object) -> str:
 
 
 def _read_jsonl(src: SourceConfig, path: Path) -> Extract:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    text, bad_lines = _decode(src, path, data)
+    text, bad_lines = _read_text(src, path)
     if not text.strip() and not src.allow_empty:
         raise InputError(f"{path}: file is empty (expected JSON lines; set allow_empty if the partner sends "
                          f"an empty file for a month with no records)")
