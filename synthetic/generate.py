@@ -19,7 +19,8 @@ import pandas as pd
 from pace_linkage.config import PaceConfig, SourceConfig, load_config
 from pace_linkage.errors import ConfigError
 from synthetic import partners, write
-from synthetic.population import build_pools, make_people
+from synthetic.pools import build_pools
+from synthetic.population import make_people
 from synthetic.settings import SynthSettings, load_settings
 
 

@@ -1,8 +1,7 @@
 """The synthetic population: employers announcing redundancies and the people they affect.
 
-Everything is drawn column-wise with one seeded ``numpy.random.Generator``; Faker (en_GB) is used only
-once, seeded, to build a small pool of street names. Name and place frequencies come from the tables
-in ``synthetic/data`` (built from common knowledge of Scottish naming, shipped with the package).
+Everything is drawn column-wise with one seeded ``numpy.random.Generator`` from the value pools of
+:mod:`synthetic.pools` (names, places and streets, with their frequencies).
 
 Rules worth knowing when reading the extracts:
 
@@ -22,12 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from synthetic.pools import Pools, weights
 
 NINO_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
 NINO_SECOND = "ABCEGHJKLMNPRSTWXYZ"
@@ -69,98 +67,6 @@ EMPLOYER_SERVICES = np.array(
 )
 
 
-@dataclass(frozen=True)
-class Pools:
-    """Small value pools built once per run (names, places, streets)."""
-
-    male: np.ndarray
-    male_p: np.ndarray
-    female: np.ndarray
-    female_p: np.ndarray
-    surnames: np.ndarray
-    surname_p: np.ndarray
-    nick_formal: pd.Index  # forenames that have everyday forms
-    nick_start: np.ndarray
-    nick_count: np.ndarray
-    nick_values: np.ndarray
-    areas: pd.DataFrame  # area, town, dial_code, weight, districts (list of outward codes)
-    sectors: pd.DataFrame  # sector, weight, words (list)
-    places: np.ndarray
-    suffixes: np.ndarray
-    streets: np.ndarray
-
-
-def _weights(df: pd.DataFrame) -> np.ndarray:
-    w = df["weight"].to_numpy(dtype=float)
-    return w / w.sum()
-
-
-def _expand_districts(area: str, spec: str) -> list[str]:
-    out = []
-    for part in spec.split(";"):
-        lo, _, hi = part.partition("-")
-        out += [f"{area}{d}" for d in range(int(lo), int(hi or lo) + 1)]
-    return out
-
-
-def build_pools(seed: int, data_dir: Path = DATA_DIR) -> Pools:
-    from faker import Faker  # imported lazily: only needed to build the street pool once
-
-    male = pd.read_csv(data_dir / "forenames_male.csv", keep_default_na=False)
-    female = pd.read_csv(data_dir / "forenames_female.csv", keep_default_na=False)
-    surnames = pd.read_csv(data_dir / "surnames.csv", keep_default_na=False)
-    nick = pd.read_csv(data_dir / "nicknames.csv", keep_default_na=False).sort_values(
-        ["name", "nickname"], kind="stable"
-    )
-    formal, start, count = np.unique(nick["name"].to_numpy(), return_index=True, return_counts=True)
-    areas = pd.read_csv(data_dir / "postcode_areas.csv", keep_default_na=False, dtype={"dial_code": str})
-    areas["districts"] = [
-        _expand_districts(a, s) for a, s in zip(areas["area"], areas["districts"], strict=True)
-    ]
-    sectors = pd.read_csv(data_dir / "sectors.csv", keep_default_na=False)
-    sectors["words"] = sectors["words"].str.split(";")
-    parts = pd.read_csv(data_dir / "employer_parts.csv", keep_default_na=False)
-
-    fake = Faker("en_GB")
-    fake.seed_instance(seed)
-    kinds = [
-        "Street",
-        "Road",
-        "Crescent",
-        "Drive",
-        "Avenue",
-        "Gardens",
-        "Place",
-        "Terrace",
-        "Wynd",
-        "Brae",
-        "Court",
-        "Loan",
-        "Way",
-        "Park",
-        "View",
-        "Lane",
-    ]
-    streets = sorted({f"{fake.last_name()} {kinds[fake.random_int(0, len(kinds) - 1)]}" for _ in range(600)})
-    return Pools(
-        male=male["name"].to_numpy(dtype=object),
-        male_p=_weights(male),
-        female=female["name"].to_numpy(dtype=object),
-        female_p=_weights(female),
-        surnames=surnames["name"].to_numpy(dtype=object),
-        surname_p=_weights(surnames),
-        nick_formal=pd.Index(formal),
-        nick_start=start,
-        nick_count=count,
-        nick_values=nick["nickname"].to_numpy(dtype=object),
-        areas=areas,
-        sectors=sectors,
-        places=parts.loc[parts["part"] == "place", "value"].to_numpy(dtype=object),
-        suffixes=parts.loc[parts["part"] == "suffix", "value"].to_numpy(dtype=object),
-        streets=np.array(streets, dtype=object),
-    )
-
-
 # --------------------------------------------------------------------------------------------------
 # Postcodes
 # --------------------------------------------------------------------------------------------------
@@ -180,7 +86,7 @@ class PostcodePool:
 def make_postcode_pool(size: int, pools: Pools, rng: np.random.Generator) -> PostcodePool:
     areas = pools.areas
     n_areas = len(areas)
-    area = rng.choice(n_areas, size, p=_weights(areas))
+    area = rng.choice(n_areas, size, p=weights(areas))
     n_dist = np.array([len(d) for d in areas["districts"]])
     dist_i = (rng.random(size) * n_dist[area]).astype(np.int64)
     flat = np.array([d for ds in areas["districts"] for d in ds], dtype=object)
@@ -210,7 +116,7 @@ def make_employers(
     n: int, pools: Pools, pc: PostcodePool, rng: np.random.Generator, ref: np.datetime64
 ) -> pd.DataFrame:
     """Employers announcing redundancies: official name, sector, site, size, announcement date."""
-    sec_i = rng.choice(len(pools.sectors), n, p=_weights(pools.sectors))
+    sec_i = rng.choice(len(pools.sectors), n, p=weights(pools.sectors))
     words = pools.sectors["words"].to_numpy()
     n_words = np.array([len(w) for w in words])
     word_i = (rng.random(n) * n_words[sec_i]).astype(np.int64)
@@ -231,7 +137,7 @@ def make_employers(
         .where(~pd.Series(name).duplicated(), pd.Series(name) + " " + pd.Series(np.arange(n).astype(str)))
         .to_numpy(dtype=object)
     )
-    area = rng.choice(len(pools.areas), n, p=_weights(pools.areas))
+    area = rng.choice(len(pools.areas), n, p=weights(pools.areas))
     site = pc.codes[pc.pick(area, rng)]
     size = np.clip(rng.lognormal(3.3, 1.0, n), 5, 3000).astype(np.int64)
     announce = ref - rng.integers(20, 730, n).astype("timedelta64[D]")
@@ -361,11 +267,11 @@ def make_people(
     emp_i = rng.choice(n_emp, n, p=emp["size"].to_numpy() / emp["size"].sum())
     local = rng.random(n) < pop.local_to_employer
     home_area = np.where(
-        local, emp["area"].to_numpy()[emp_i], rng.choice(len(pools.areas), n, p=_weights(pools.areas))
+        local, emp["area"].to_numpy()[emp_i], rng.choice(len(pools.areas), n, p=weights(pools.areas))
     )
     home = pc.pick(home_area, rng)
     prev_area = np.where(
-        rng.random(n) < 0.7, home_area, rng.choice(len(pools.areas), n, p=_weights(pools.areas))
+        rng.random(n) < 0.7, home_area, rng.choice(len(pools.areas), n, p=weights(pools.areas))
     )
     prev = pc.pick(prev_area, rng)
     prev = np.where(prev == home, (prev + 1) % len(pc.codes), prev)

@@ -17,7 +17,8 @@ import synthetic
 from pace_linkage.config import DEFAULT_CONFIG, load_config
 from pace_linkage.errors import ConfigError
 from synthetic import corrupt
-from synthetic.population import NINO_PREFIXES, build_pools, make_people
+from synthetic.pools import build_pools
+from synthetic.population import NINO_PREFIXES, make_people
 from synthetic.settings import ErrorRates, MissingRates, load_settings
 
 CONFIG_DIR = DEFAULT_CONFIG.parent
