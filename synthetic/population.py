@@ -20,7 +20,7 @@ Rules worth knowing when reading the extracts:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -237,13 +237,47 @@ def _ninos(n: int, rng: np.random.Generator) -> np.ndarray:
 def make_people(
     n: int, pools: Pools, settings, rng: np.random.Generator, ref_date: dt.date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (people, employers). ``settings`` is a :class:`synthetic.settings.SynthSettings`."""
+    """Return (people, employers). ``settings`` is a :class:`synthetic.settings.SynthSettings`.
+
+    The steps draw from ``rng`` one after another (employers, identities, employer of each person, homes,
+    households, identifiers, case history, the remaining columns): their order, and the order of the draws
+    within each, is part of the output, so moving a draw changes every file generated from a seed.
+    """
     pop = settings.population
     ref = np.datetime64(ref_date, "D")
     pc = make_postcode_pool(max(2000, int(n * pop.postcodes_per_person)), pools, rng)
     n_emp = max(5, n // pop.people_per_employer)
     emp = make_employers(n_emp, pools, pc, rng, ref)
 
+    who = _identities(n, pools, pop, ref, rng)
+    emp_i = rng.choice(n_emp, n, p=emp["size"].to_numpy() / emp["size"].sum())
+    home = _homes(n, pools, pc, pop, emp["area"].to_numpy()[emp_i], rng)
+    who, home = _share_households(who, home, pop, rng)
+    ids = _identifiers(who, pools, pop, rng)
+    case = _case_history(emp, emp_i, settings, ref, rng)
+    people = _people_frame(who, home, ids, case, emp, pools, pc, pop, rng)
+    counts = np.bincount(emp_i, minlength=n_emp)
+    emp["number_affected"] = counts + rng.integers(0, counts // 3 + 2)
+    return people, emp
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """Who each person is (one entry per person; None where a person has no such name)."""
+
+    sex: np.ndarray  # "M" / "F"
+    first: np.ndarray
+    middle: np.ndarray
+    surname: np.ndarray
+    former: np.ndarray  # women's other (maiden/married) surname
+    dob: np.ndarray  # datetime64[D]
+
+
+def _identities(n: int, pools: Pools, pop, ref: np.datetime64, rng: np.random.Generator) -> _Identity:
+    """Sex (55% men), forename and middle name from the name pools of that sex (a middle name for a share
+    ``middle_name``, never the forename again), a surname (a share ``double_barrelled`` joined to a second,
+    different one), for women a former surname other than the surname, and a date of birth between 16 and
+    67 years before ``ref``."""
     sex = np.where(rng.random(n) < 0.55, "M", "F").astype(object)
     male = sex == "M"
     first = np.where(
@@ -262,12 +296,33 @@ def make_people(
 
     age_days = ((16 + 51 * rng.beta(1.5, 1.3, n)) * 365.25).astype(np.int64)
     dob = ref - age_days.astype("timedelta64[D]")
+    return _Identity(sex, first, middle, surname, former, dob)
 
-    # employer and where people live
-    emp_i = rng.choice(n_emp, n, p=emp["size"].to_numpy() / emp["size"].sum())
+
+@dataclass(frozen=True)
+class _Home:
+    """Where each person lives and how they are reached."""
+
+    area: np.ndarray  # index into pools.areas
+    postcode: np.ndarray  # index into the postcode pool's codes
+    previous: np.ndarray  # the same, for the previous postcode
+    address: np.ndarray  # first address line
+    landline: np.ndarray  # whether ``phone`` is a landline (else a mobile)
+    phone: np.ndarray
+    old_phone: np.ndarray  # a mobile number no longer in use
+    has_phone: np.ndarray  # whether the phone number is known at all
+
+
+def _homes(
+    n: int, pools: Pools, pc: PostcodePool, pop, employer_area: np.ndarray, rng: np.random.Generator
+) -> _Home:
+    """A home in the employer's area (share ``local_to_employer``, else an area by weight), a previous
+    postcode (70% in the home area) different from the home one, a street address (30% of them a flat),
+    and phone numbers: a landline for a share ``landline`` (else a mobile), an old mobile, and a share
+    ``phone`` known at all."""
     local = rng.random(n) < pop.local_to_employer
     home_area = np.where(
-        local, emp["area"].to_numpy()[emp_i], rng.choice(len(pools.areas), n, p=weights(pools.areas))
+        local, employer_area, rng.choice(len(pools.areas), n, p=weights(pools.areas))
     )
     home = pc.pick(home_area, rng)
     prev_area = np.where(
@@ -291,20 +346,72 @@ def make_people(
     phone = _phone_numbers(n, pools, home_area, landline, rng)
     old_phone = _phone_numbers(n, pools, home_area, np.zeros(n, bool), rng)
     has_phone = rng.random(n) < pop.phone
+    return _Home(home_area, home, prev, address, landline, phone, old_phone, has_phone)
 
-    # households and twins copy shared attributes from another person
+
+def _share_households(who: _Identity, home: _Home, pop, rng: np.random.Generator) -> tuple[_Identity, _Home]:
+    """Households copy shared attributes from another person: a share ``household_share`` of people take
+    another person's surname, home (area, postcode, address) and landline (their own phone stays where the
+    other has a mobile); twins, a share ``twin_share`` of everyone, also take the date of birth."""
+    n = len(who.sex)
     hh = rng.random(n) < pop.household_share
     twin = hh & (rng.random(n) < pop.twin_share / max(pop.household_share, 1e-9))
     other = rng.integers(0, n, n)
     hh &= other != np.arange(n)
     twin &= hh
-    surname = np.where(hh, surname[other], surname)
-    home = np.where(hh, home[other], home)
-    home_area = np.where(hh, home_area[other], home_area)
-    address = np.where(hh, address[other], address)
-    phone = np.where(hh & landline[other], phone[other], phone)
-    dob = np.where(twin, dob[other], dob)
+    who = replace(
+        who,
+        surname=np.where(hh, who.surname[other], who.surname),
+        dob=np.where(twin, who.dob[other], who.dob),
+    )
+    home = replace(
+        home,
+        postcode=np.where(hh, home.postcode[other], home.postcode),
+        area=np.where(hh, home.area[other], home.area),
+        address=np.where(hh, home.address[other], home.address),
+        phone=np.where(hh & home.landline[other], home.phone[other], home.phone),
+    )
+    return who, home
 
+
+@dataclass(frozen=True)
+class _Identifiers:
+    """The numbers, everyday name and e-mail address a partner may record (None where there is none)."""
+
+    nino: np.ndarray
+    nino_kind: np.ndarray  # regular, missing, temporary or placeholder
+    nickname: np.ndarray
+    email: np.ndarray
+    client_id: np.ndarray  # Scottish Candidate Number
+
+
+def _identifiers(who: _Identity, pools: Pools, pop, rng: np.random.Generator) -> _Identifiers:
+    """NI numbers (:func:`_ni_numbers`); an everyday name for everyone whose forename has any (one of them
+    at random); an e-mail address for a share ``email``; a candidate number for those born after
+    ``scn_born_after``."""
+    n = len(who.sex)
+    nino, kind = _ni_numbers(who, pop, rng)
+
+    nick_i = pools.nick_formal.get_indexer(who.first)
+    has_nick = nick_i >= 0
+    pick = pools.nick_start[np.maximum(nick_i, 0)] + (
+        rng.random(n) * pools.nick_count[np.maximum(nick_i, 0)]
+    ).astype(np.int64)
+    nickname = np.where(has_nick, pools.nick_values[pick], None)
+
+    email = _emails(who.first, who.surname, rng)
+    email = np.where(rng.random(n) < pop.email, email, None)
+
+    scn = np.char.add("1", np.char.zfill(rng.choice(10**8, n, replace=False).astype(str), 8)).astype(object)
+    scn = np.where(pd.Series(who.dob).dt.year.to_numpy() > pop.scn_born_after, scn, None)
+    return _Identifiers(nino, kind, nickname, email, scn)
+
+
+def _ni_numbers(who: _Identity, pop, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(NI number, its kind): unique regular numbers, except a share ``nino_missing`` unknown (None), a share
+    ``nino_temporary`` the old temporary reference TN + DDMMYY (date of birth) + M/F, and a share
+    ``nino_placeholder`` one of the dummy numbers many people share."""
+    n = len(who.sex)
     nino = _ninos(n, rng)
     u = rng.random(n)
     kind = np.select(
@@ -316,27 +423,37 @@ def make_people(
         ["missing", "temporary", "placeholder"],
         "regular",
     ).astype(object)
-    dob_s = pd.Series(dob)
+    dob_s = pd.Series(who.dob)
     nino = np.where(
         kind == "placeholder", NINO_PLACEHOLDERS[rng.integers(0, len(NINO_PLACEHOLDERS), n)], nino
     )
     nino = np.where(kind == "missing", None, nino)
     is_temp = kind == "temporary"
-    nino[is_temp] = "TN" + dob_s[is_temp].dt.strftime("%d%m%y").to_numpy(dtype=object) + sex[is_temp]
+    nino[is_temp] = "TN" + dob_s[is_temp].dt.strftime("%d%m%y").to_numpy(dtype=object) + who.sex[is_temp]
+    return nino, kind
 
-    nick_i = pools.nick_formal.get_indexer(first)
-    has_nick = nick_i >= 0
-    pick = pools.nick_start[np.maximum(nick_i, 0)] + (
-        rng.random(n) * pools.nick_count[np.maximum(nick_i, 0)]
-    ).astype(np.int64)
-    nickname = np.where(has_nick, pools.nick_values[pick], None)
 
-    email = _emails(first, surname, rng)
-    email = np.where(rng.random(n) < pop.email, email, None)
+@dataclass(frozen=True)
+class _Case:
+    """Each person's redundancy and PACE support."""
 
-    scn = np.char.add("1", np.char.zfill(rng.choice(10**8, n, replace=False).astype(str), 8)).astype(object)
-    scn = np.where(dob_s.dt.year.to_numpy() > pop.scn_born_after, scn, None)
+    employer: np.ndarray  # row of the employers frame
+    announced: np.ndarray  # the employer's announcement date
+    redundancy: np.ndarray
+    service_date: np.ndarray
+    consent_date: np.ndarray
+    outcome: np.ndarray  # "" for none
+    outcome_date: np.ndarray
+    service_bits: np.ndarray  # bit k set: the k-th service of ``settings.services`` received
 
+
+def _case_history(
+    emp: pd.DataFrame, emp_i: np.ndarray, settings, ref: np.datetime64, rng: np.random.Generator
+) -> _Case:
+    """Redundancy 30-119 days after the employer's announcement; first service and consent between the
+    announcement and ``ref``; an outcome 14-199 days after the first service (never after ``ref``); each
+    service received with its ``service_propensity``."""
+    n = len(emp_i)
     announce = emp["announcement_date"].to_numpy().astype("datetime64[D]")[emp_i]
     redundancy = announce + rng.integers(30, 120, n).astype("timedelta64[D]")
     span = np.maximum((ref - announce).astype(np.int64), 1)
@@ -350,49 +467,68 @@ def make_people(
     bits = np.zeros(n, dtype=np.int64)
     for k, code in enumerate(svc_names):
         bits |= (rng.random(n) < settings.population.service_propensity.get(code, 0.0)).astype(np.int64) << k
+    return _Case(emp_i, announce, redundancy, service_date, consent_date, outcome, outcome_date, bits)
 
+
+def _people_frame(
+    who: _Identity,
+    home: _Home,
+    ids: _Identifiers,
+    case: _Case,
+    emp: pd.DataFrame,
+    pools: Pools,
+    pc: PostcodePool,
+    pop,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The people frame, one row per person. Drawn here, in this order: the title (Mr for men; Mrs, Ms or
+    Miss for women; 1% Dr), then the PACE criterion, consent, feedback score (65% give one), ethnicity and
+    benefit status in their column order."""
+    n = len(who.sex)
     eth_labels = np.array(list(pop.ethnicity), dtype=object)
     eth_p = np.array(list(pop.ethnicity.values()), dtype=float)
     title = np.where(
-        male, "Mr", _draw(np.array(["Mrs", "Ms", "Miss"], dtype=object), np.array([0.45, 0.35, 0.2]), n, rng)
+        who.sex == "M",
+        "Mr",
+        _draw(np.array(["Mrs", "Ms", "Miss"], dtype=object), np.array([0.45, 0.35, 0.2]), n, rng),
     )
     title = np.where(rng.random(n) < 0.01, "Dr", title)
-
-    people = pd.DataFrame(
+    emp_i = case.employer
+    return pd.DataFrame(
         {
             "person_id": np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object),
-            "sex": sex,
+            "sex": who.sex,
             "title": title,
-            "first_name": first,
-            "middle_name": middle,
-            "surname": surname,
-            "former_surname": former,
-            "nickname": nickname,
-            "dob": dob,
-            "nino": nino,
-            "nino_kind": kind,
-            "postcode": pc.codes[home],
-            "previous_postcode": pc.codes[prev],
-            "area": pools.areas["area"].to_numpy()[home_area],
-            "town": pools.areas["town"].to_numpy()[home_area],
-            "address_line": address,
-            "email": email,
-            "phone": np.where(has_phone, phone, None),
-            "old_phone": old_phone,
-            "client_id": scn,
+            "first_name": who.first,
+            "middle_name": who.middle,
+            "surname": who.surname,
+            "former_surname": who.former,
+            "nickname": ids.nickname,
+            "dob": who.dob,
+            "nino": ids.nino,
+            "nino_kind": ids.nino_kind,
+            "postcode": pc.codes[home.postcode],
+            "previous_postcode": pc.codes[home.previous],
+            "area": pools.areas["area"].to_numpy()[home.area],
+            "town": pools.areas["town"].to_numpy()[home.area],
+            "address_line": home.address,
+            "email": ids.email,
+            "phone": np.where(home.has_phone, home.phone, None),
+            "old_phone": home.old_phone,
+            "client_id": ids.client_id,
             "employer_id": emp["employer_id"].to_numpy()[emp_i],
             "employer": emp["name"].to_numpy()[emp_i],
             "employer_postcode": emp["site_postcode"].to_numpy()[emp_i],
             "sector": emp["sector"].to_numpy()[emp_i],
-            "announcement_date": announce,
-            "redundancy_date": redundancy,
+            "announcement_date": case.announced,
+            "redundancy_date": case.redundancy,
             "pace_criterion": CRITERIA[(rng.random(n) >= pop.criterion_under_threat).astype(int)],
             "consent": rng.random(n) < pop.consent,
-            "consent_date": consent_date,
-            "service_bits": bits,
-            "service_date": service_date,
-            "outcome": outcome,
-            "outcome_date": outcome_date,
+            "consent_date": case.consent_date,
+            "service_bits": case.service_bits,
+            "service_date": case.service_date,
+            "outcome": case.outcome,
+            "outcome_date": case.outcome_date,
             "feedback_score": np.where(
                 rng.random(n) < 0.65, rng.choice(5, n, p=[0.05, 0.08, 0.17, 0.35, 0.35]) + 1, 0
             ),
@@ -400,9 +536,6 @@ def make_people(
             "uc_status": UC_STATUS[rng.choice(len(UC_STATUS), n, p=UC_P)],
         }
     )
-    counts = np.bincount(emp_i, minlength=n_emp)
-    emp["number_affected"] = counts + rng.integers(0, counts // 3 + 2)
-    return people, emp
 
 
 def _emails(first: np.ndarray, surname: np.ndarray, rng: np.random.Generator) -> np.ndarray:
