@@ -33,6 +33,8 @@ dates are rendered by :mod:`synthetic.partners` (mask drawn here by :func:`excel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -248,6 +250,10 @@ def nino_digit(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 VALID_NINO = r"^[A-Z]{2}\d{6}[A-D]$"
 
 
+# has(field): the records whose ``field`` the partner holds and is not blank (all False if it holds none)
+_Held = Callable[[str], np.ndarray]
+
+
 def apply_value_errors(
     rec: pd.DataFrame,
     rates: ErrorRates,
@@ -262,16 +268,31 @@ def apply_value_errors(
     ``rec`` has the clean canonical columns plus the person's ``nickname``, ``former_surname``,
     ``previous_postcode``, ``old_phone`` and ``sex``; ``holds`` is the set of fields this partner
     records (errors are only drawn for those); ``nino_target`` is the column a misplaced NI number
-    lands in.
+    lands in. The errors are applied in the order of the module docstring, each to the values as the
+    errors before it left them.
     """
-    n = len(rec)
-    applied: dict[str, np.ndarray] = {}
-    none = np.zeros(n, dtype=bool)
+    none = np.zeros(len(rec), dtype=bool)
 
     def has(field: str) -> np.ndarray:
         return _notna(rec[field]) if field in holds else none
 
-    # names
+    applied: dict[str, np.ndarray] = {}
+    applied |= _name_errors(rec, rates, has, ref_date, rng)
+    applied |= _name_slips(rec, rates, has, rng)
+    applied |= _dob_errors(rec, rates, has, rng)
+    applied |= _nino_errors(rec, rates, has, nino_target, rng)
+    applied |= _contact_errors(rec, rates, has, rng)
+    applied |= _blanks(rec, missing, has, rng)
+    return applied
+
+
+def _name_errors(
+    rec: pd.DataFrame, rates: ErrorRates, has: _Held, ref_date: np.datetime64, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """``nickname`` (where the person has an everyday name other than the forename), ``marriage`` (women
+    aged 20+ with another surname), ``name_swap`` (forename and surname differ), ``mc_mac`` (Mc/Mac
+    surnames)."""
+    applied: dict[str, np.ndarray] = {}
     m = _mask(
         has("first_name") & _notna(rec["nickname"]) & (rec["nickname"] != rec["first_name"]).to_numpy(),
         rates.nickname,
@@ -300,7 +321,14 @@ def apply_value_errors(
     m = _mask(has("surname") & rec["surname"].astype(str).str.match(_MAC_RE).to_numpy(), rates.mc_mac, rng)
     rec.loc[m, "surname"] = mc_mac_variant(rec.loc[m, "surname"], rng)
     applied["mc_mac"] = m
+    return applied
 
+
+def _name_slips(rec: pd.DataFrame, rates: ErrorRates, has: _Held, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``typo`` then ``ocr``: each in the forename (40%) or else the surname, where that name is held; a
+    keyboard slip needs at least two characters, an OCR confusion a character it can confuse."""
+    n = len(rec)
+    applied: dict[str, np.ndarray] = {}
     for name, fn in (("typo", "keyboard"), ("ocr", "ocr")):
         field_first = rng.random(n) < 0.4
         col_ok = np.where(field_first, has("first_name"), has("surname"))
@@ -316,8 +344,13 @@ def apply_value_errors(
                 v = rec.loc[sel, field].to_numpy(dtype=object)
                 rec.loc[sel, field] = keyboard_typo(v, rng) if fn == "keyboard" else confuse(v, NAME_OCR, rng)
         applied[name] = m
+    return applied
 
-    # dates of birth
+
+def _dob_errors(rec: pd.DataFrame, rates: ErrorRates, has: _Held, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``dob_swap`` (day <= 12 and not equal to the month), ``dob_digit``, ``dob_placeholder``; none of them
+    to a date that is already the placeholder."""
+    applied: dict[str, np.ndarray] = {}
     dob = rec["dob"].to_numpy().astype("datetime64[D]")
     d = pd.DatetimeIndex(dob)
     m = _mask(has("dob") & (d.day <= 12) & (d.day != d.month) & (dob != PLACEHOLDER_DOB), rates.dob_swap, rng)
@@ -330,8 +363,15 @@ def apply_value_errors(
     dob[m] = PLACEHOLDER_DOB
     applied["dob_placeholder"] = m
     rec["dob"] = dob.astype("datetime64[s]")
+    return applied
 
-    # NI numbers
+
+def _nino_errors(
+    rec: pd.DataFrame, rates: ErrorRates, has: _Held, nino_target: str | None, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """``nino_digit`` (valid-format NI numbers only), then ``nino_wrong_column``: the number moved into
+    ``nino_target``, leaving the NI number blank (never, if the partner has no such column)."""
+    applied: dict[str, np.ndarray] = {}
     valid = has("nino") & rec["nino"].astype(str).str.match(VALID_NINO).to_numpy()
     m = _mask(valid, rates.nino_digit, rng)
     rec.loc[m, "nino"] = nino_digit(rec.loc[m, "nino"].to_numpy(dtype=object), rng)
@@ -341,8 +381,15 @@ def apply_value_errors(
         rec.loc[m, nino_target] = rec.loc[m, "nino"]
         rec.loc[m, "nino"] = None
     applied["nino_wrong_column"] = m
+    return applied
 
-    # postcodes and contact details
+
+def _contact_errors(
+    rec: pd.DataFrame, rates: ErrorRates, has: _Held, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """``moved`` (where the previous postcode differs), ``postcode_typo``, ``stale`` (where the old phone
+    differs), ``employer_variant``."""
+    applied: dict[str, np.ndarray] = {}
     m = _mask(has("postcode") & (rec["previous_postcode"] != rec["postcode"]).to_numpy(), rates.moved, rng)
     rec.loc[m, "postcode"] = rec.loc[m, "previous_postcode"]
     applied["moved"] = m
@@ -356,8 +403,13 @@ def apply_value_errors(
     m = _mask(has("employer"), rates.employer_variant, rng)
     rec.loc[m, "employer"] = employer_variant(rec.loc[m, "employer"], rng)
     applied["employer_variant"] = m
+    return applied
 
-    # blanks
+
+def _blanks(rec: pd.DataFrame, missing: MissingRates, has: _Held, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``missing_<field>``: a held value blanked with the field's missing rate (a date of birth becomes NaT,
+    anything else None), field by field in the order of :class:`MissingRates`."""
+    applied: dict[str, np.ndarray] = {}
     for field, rate in missing.model_dump().items():
         m = _mask(has(field), rate, rng)
         if field == "dob":
