@@ -18,7 +18,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig, load_config
 from pace_linkage.errors import ConfigError
-from synthetic import partners, write
+from synthetic import employer_extracts, partners, write
 from synthetic.pools import build_pools
 from synthetic.population import make_people
 from synthetic.settings import SynthSettings, load_settings
@@ -84,9 +84,9 @@ def write_employers(
     emp_truth: list[pd.DataFrame] = []
     multiplier = settings.profiles[profile].error_multiplier
     # registered numbers and second sites: one stream of their own, so the people's files do not change
-    employers = partners.employer_registry(employers, settings.employers, partner_rng(seed, "employer-registry"))
+    employers = employer_extracts.employer_registry(employers, settings.employers, partner_rng(seed, "employer-registry"))
     for name, ext in settings.employer_extracts.items():
-        frame, t = partners.employer_extract(
+        frame, t = employer_extracts.employer_extract(
             employers, ext, partner_rng(seed, "employer:" + name), multiplier
         )
         write.write_csv(frame, extracts / ext.file, ext.encoding, ext.delimiter)
