@@ -10,6 +10,8 @@ conventions (case, sex codes, NI number spacing, phone format, date format or Ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,7 @@ from synthetic import corrupt
 from synthetic.population import bits_to_labels
 from synthetic.settings import (
     LINKAGE_ATTRIBUTES,
+    ErrorRates,
     IdStyle,
     PartnerSettings,
     SynthSettings,
@@ -299,103 +302,172 @@ def render(
     profile: str,
     rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The partner's file as a frame of its own columns (text, None, or date/int cells for xlsx)."""
+    """The partner's file as a frame of its own columns (text, None, or date/int cells for xlsx).
+
+    Drawn in this order: whether consent is shown (97% of those who gave it) and each record's course, which
+    several columns share; then each column in the partner's column order (:func:`_column`); then the
+    presentation errors (:func:`_presentation_errors`).
+    """
     part = settings.partners[name]
-    style = part.style
     n = len(rec)
-    file_format = src.format
-    cells = file_format == "xlsx" and style.xlsx_dates == "cells"
+    cells = src.format == "xlsx" and part.style.xlsx_dates == "cells"
     fmt = date_format(src, pace)
-    services = list(settings.services)
-    offered = sum(1 << services.index(s) for s in part.services)
-    labels = np.array([settings.services[s] for s in services], dtype=object)
     consent = rec.get("consent", pd.Series(True, index=rec.index)).to_numpy(dtype=bool) & (
         rng.random(n) < 0.97
     )
     course_k = rng.integers(0, len(COURSES), n)
     rates = settings.errors_for(name, profile)
+    r = _Rendering(rec, part, settings, src.format, cells, fmt, consent, course_k, rng)
+    frame = pd.DataFrame({col: np.asarray(_column(attr, r), dtype=object) for col, attr in part.columns.items()})
+    return frame, _presentation_errors(frame, rec, part, rates, cells, rng)
 
-    def dates(values) -> np.ndarray:
-        return date_cells(values) if cells else format_dates(values, fmt)
 
-    def obj(series: pd.Series) -> pd.Series:
-        return series.astype(object).where(series.notna(), None)
+@dataclass(frozen=True)
+class _Rendering:
+    """What rendering one partner's columns needs: its records, settings and file, and the draws that
+    several columns share."""
 
-    out: dict[str, object] = {}
-    for col, attr in part.columns.items():
-        if attr in NAME_FIELDS or attr == "known_as":
-            if attr == "known_as":
-                v = obj(rec["nickname"]).where(rng.random(n) < 0.5, None)
-                v = v.where(v.notna(), obj(rec["first_name"]))
-            else:
-                v = obj(rec[attr])
-            out[col] = _case(v, style.name_case, rng)
-        elif attr == "nino":
-            out[col] = _nino(obj(rec["nino"]), style.nino)
-        elif attr == "sex":
-            out[col] = obj(rec["sex"]).map(style.sex)
-        elif attr == "phone":
-            out[col] = _phone(obj(rec["phone"]), style.phone)
-        elif attr == "postcode":
-            v = obj(rec["postcode"])
-            out[col] = _case(v, style.name_case, rng) if style.name_case == "as_entered" else v
-        elif attr in DATE_ATTRIBUTES:
-            if attr == "extract_date":
-                values = np.full(n, np.datetime64(settings.reference_date, "D"))
-            elif attr == "consent_date":
-                values = np.where(
-                    consent, rec["consent_date"].to_numpy().astype("datetime64[D]"), np.datetime64("NaT")
-                )
-            elif attr == "outcome_date":
-                values = np.where(
-                    rec["outcome"].to_numpy() != "",
-                    rec["outcome_date"].to_numpy().astype("datetime64[D]"),
-                    np.datetime64("NaT"),
-                )
-            else:
-                values = rec[attr].to_numpy()
-            out[col] = dates(values)
-        elif attr == "record_id":
-            out[col] = rec["record_id"]
-        elif attr == "pace_client":
-            out[col] = np.where(rng.random(n) < 0.9, "Y", "N").astype(object)
-        elif attr == "consent":
-            out[col] = consent if file_format == "jsonl" else np.where(consent, "Y", "N").astype(object)
-        elif attr == "services":
-            bits = rec["service_bits"].to_numpy() & offered
-            fallback = np.array([1 << services.index(s) for s in part.services] or [0])
-            bits = np.where(bits == 0, fallback[rng.integers(0, len(fallback), n)], bits)
-            out[col] = bits_to_labels(bits, labels)
-        elif attr == "outcome":
-            out[col] = obj(rec["outcome"].where(rec["outcome"] != "", None))
-        elif attr == "feedback_score":
-            fb = rec["feedback_score"].to_numpy()
-            out[col] = np.where(fb > 0, fb.astype(str), None).astype(object)
-        elif attr == "ethnicity":
-            out[col] = obj(rec["ethnicity"]).where(rng.random(n) < 0.8, None)
-        elif attr in ("jcp_office", "bureau"):
-            town = rec["town"] if "town" in rec else pd.Series("", index=rec.index)
-            out[col] = (town + (" Jobcentre" if attr == "jcp_office" else " CAB")).astype(object)
-        elif attr in ("course_code", "course_title"):
-            out[col] = COURSES[course_k, 0 if attr == "course_code" else 1]
-        elif attr == "funding":
-            out[col] = FUNDING[rng.choice(len(FUNDING), n, p=[0.6, 0.3, 0.1])]
-        elif attr == "debt_level":
-            out[col] = DEBT_BANDS[rng.choice(len(DEBT_BANDS), n, p=[0.3, 0.35, 0.25, 0.1])]
-        elif attr == "union":
-            out[col] = UNIONS[rng.integers(0, len(UNIONS), n)]
-        elif attr == "channel":
-            out[col] = CHANNELS[rng.choice(len(CHANNELS), n, p=[0.55, 0.25, 0.2])]
-        elif attr == "pension_pots":
-            out[col] = np.array(["1", "2", "3 or more", "Unknown"], dtype=object)[
-                rng.choice(4, n, p=[0.35, 0.3, 0.25, 0.1])
-            ]
-        elif attr == "support_hours":
-            out[col] = np.round(rng.gamma(1.5, 2.0, n), 1).astype(str).astype(object)
-        else:  # plain person attributes: address_line, email, client_id, employer, sector, ...
-            out[col] = obj(rec[attr])
-    frame = pd.DataFrame({c: np.asarray(v, dtype=object) for c, v in out.items()})
+    rec: pd.DataFrame
+    part: PartnerSettings
+    settings: SynthSettings
+    file_format: str
+    cells: bool  # dates as Excel date cells, else text in ``fmt``
+    fmt: str
+    consent: np.ndarray  # consent shown (consent and consent_date agree)
+    course_k: np.ndarray  # row of COURSES (course code and title agree)
+    rng: np.random.Generator
 
+    def dates(self, values) -> np.ndarray:
+        """Dates as the partner's file holds them: date cells, or text in its format (NaT -> None)."""
+        return date_cells(values) if self.cells else format_dates(values, self.fmt)
+
+
+_PERSON_COLUMNS = {*NAME_FIELDS, "known_as", "nino", "sex", "phone", "postcode"}
+_CASE_COLUMNS = {"pace_client", "consent", "services", "outcome", "feedback_score", "ethnicity"}
+_DETAIL_COLUMNS = {"jcp_office", "bureau", "course_code", "course_title", "funding", "debt_level", "union",
+                   "channel", "pension_pots", "support_hours"}
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """``series`` as objects, missing values None."""
+    return series.astype(object).where(series.notna(), None)
+
+
+def _column(attr: str, r: _Rendering) -> object:
+    """The values of the partner's column holding ``attr``. The record id and plain person attributes
+    (address line, e-mail, candidate number, employer, sector ...) are copied as they are."""
+    if attr in _PERSON_COLUMNS:
+        return _person_column(attr, r)
+    if attr in DATE_ATTRIBUTES:
+        return _date_column(attr, r)
+    if attr in _CASE_COLUMNS:
+        return _case_column(attr, r)
+    if attr in _DETAIL_COLUMNS:
+        return _detail_column(attr, r)
+    if attr == "record_id":
+        return r.rec["record_id"]
+    return _objects(r.rec[attr])
+
+
+def _person_column(attr: str, r: _Rendering) -> object:
+    """Names in the partner's name case (``known_as``: the everyday name half the time, else the forename);
+    NI number, sex and phone number in its style; the postcode as recorded, with case noise where the
+    client typed it (name case ``as_entered``)."""
+    rec, style, rng = r.rec, r.part.style, r.rng
+    if attr == "known_as":
+        v = _objects(rec["nickname"]).where(rng.random(len(rec)) < 0.5, None)
+        v = v.where(v.notna(), _objects(rec["first_name"]))
+        return _case(v, style.name_case, rng)
+    if attr in NAME_FIELDS:
+        return _case(_objects(rec[attr]), style.name_case, rng)
+    if attr == "nino":
+        return _nino(_objects(rec["nino"]), style.nino)
+    if attr == "sex":
+        return _objects(rec["sex"]).map(style.sex)
+    if attr == "phone":
+        return _phone(_objects(rec["phone"]), style.phone)
+    v = _objects(rec["postcode"])
+    return _case(v, style.name_case, rng) if style.name_case == "as_entered" else v
+
+
+def _date_column(attr: str, r: _Rendering) -> np.ndarray:
+    """A date column: the extract date is the reference date; the consent date shows only where consent
+    does, the outcome date only where there is an outcome."""
+    rec = r.rec
+    if attr == "extract_date":
+        values = np.full(len(rec), np.datetime64(r.settings.reference_date, "D"))
+    elif attr == "consent_date":
+        values = np.where(r.consent, rec["consent_date"].to_numpy().astype("datetime64[D]"), np.datetime64("NaT"))
+    elif attr == "outcome_date":
+        values = np.where(
+            rec["outcome"].to_numpy() != "",
+            rec["outcome_date"].to_numpy().astype("datetime64[D]"),
+            np.datetime64("NaT"),
+        )
+    else:
+        values = rec[attr].to_numpy()
+    return r.dates(values)
+
+
+def _case_column(attr: str, r: _Rendering) -> object:
+    """The person's PACE case as the partner records it: PACE client flag (90% Y), consent (Y/N; true/false
+    in JSON lines), the services received that the partner offers (else one it offers, at random), outcome,
+    feedback score (blank where none was given), ethnicity (80% recorded)."""
+    rec, rng, n = r.rec, r.rng, len(r.rec)
+    if attr == "pace_client":
+        return np.where(rng.random(n) < 0.9, "Y", "N").astype(object)
+    if attr == "consent":
+        return r.consent if r.file_format == "jsonl" else np.where(r.consent, "Y", "N").astype(object)
+    if attr == "services":
+        services = list(r.settings.services)
+        offered = sum(1 << services.index(s) for s in r.part.services)
+        labels = np.array([r.settings.services[s] for s in services], dtype=object)
+        bits = rec["service_bits"].to_numpy() & offered
+        fallback = np.array([1 << services.index(s) for s in r.part.services] or [0])
+        bits = np.where(bits == 0, fallback[rng.integers(0, len(fallback), n)], bits)
+        return bits_to_labels(bits, labels)
+    if attr == "outcome":
+        return _objects(rec["outcome"].where(rec["outcome"] != "", None))
+    if attr == "feedback_score":
+        fb = rec["feedback_score"].to_numpy()
+        return np.where(fb > 0, fb.astype(str), None).astype(object)
+    return _objects(rec["ethnicity"]).where(rng.random(n) < 0.8, None)
+
+
+def _detail_column(attr: str, r: _Rendering) -> object:
+    """The partner's own details: Jobcentre or bureau of the person's town, course code and title (of the
+    same course), funding stream, debt band, union, channel, pension pots, support hours."""
+    rec, rng, n = r.rec, r.rng, len(r.rec)
+    if attr in ("jcp_office", "bureau"):
+        town = rec["town"] if "town" in rec else pd.Series("", index=rec.index)
+        return (town + (" Jobcentre" if attr == "jcp_office" else " CAB")).astype(object)
+    if attr in ("course_code", "course_title"):
+        return COURSES[r.course_k, 0 if attr == "course_code" else 1]
+    if attr == "funding":
+        return FUNDING[rng.choice(len(FUNDING), n, p=[0.6, 0.3, 0.1])]
+    if attr == "debt_level":
+        return DEBT_BANDS[rng.choice(len(DEBT_BANDS), n, p=[0.3, 0.35, 0.25, 0.1])]
+    if attr == "union":
+        return UNIONS[rng.integers(0, len(UNIONS), n)]
+    if attr == "channel":
+        return CHANNELS[rng.choice(len(CHANNELS), n, p=[0.55, 0.25, 0.2])]
+    if attr == "pension_pots":
+        return np.array(["1", "2", "3 or more", "Unknown"], dtype=object)[rng.choice(4, n, p=[0.35, 0.3, 0.25, 0.1])]
+    return np.round(rng.gamma(1.5, 2.0, n), 1).astype(str).astype(object)  # support_hours
+
+
+def _presentation_errors(
+    frame: pd.DataFrame,
+    rec: pd.DataFrame,
+    part: PartnerSettings,
+    rates: ErrorRates,
+    cells: bool,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Apply the presentation errors to the rendered ``frame``; return their masks. ``spaces_case`` in a
+    forename, surname or postcode column; ``excel_serial``: a date of birth written as its Excel serial
+    number (an int cell in a date-cell workbook, else text), drawn whether or not the partner has a date
+    of birth column (the mask is then all False)."""
     presentation: dict[str, np.ndarray] = {}
     noisy_cols = [c for c, a in part.columns.items() if a in ("first_name", "surname", "postcode")]
     presentation["spaces_case"] = corrupt.apply_presentation_errors(frame, noisy_cols, rates.spaces_case, rng)
@@ -407,4 +479,4 @@ def render(
     else:
         serial[:] = False
     presentation["excel_serial"] = serial
-    return frame, presentation
+    return presentation
