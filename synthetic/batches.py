@@ -300,6 +300,10 @@ def _choose(
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class _Dealt:
+    """One partner's records dealt into the deliveries."""
+
+    source: str
+    records: int  # the partner's records (each record id once, however often it is re-sent)
     counts: list[dict[str, int]]  # per delivery: new, updated, deleted, and per change kind
     truth: list[pd.DataFrame]  # per delivery: live records after it
     deletions: list[pd.DataFrame]  # per delivery
@@ -327,7 +331,7 @@ def _deal(
     record_id = part.rec["record_id"].to_numpy(dtype=object)
     person_id = part.rec["person_id"].to_numpy(dtype=object)
     live = np.ones(n, dtype=bool)
-    out = _Dealt([], [], [])
+    out = _Dealt(name, n, [], [], [])
     for k, folder in enumerate(folders):
         # fixed-size draws every delivery, so a record's fate does not depend on the others'
         u_pc, u_name, u_nino, u_delete, u_reason, u_move, u_day = (rng.random(n) for _ in range(7))
@@ -415,44 +419,20 @@ def generate_batches(
 
     population, employers = population_and_employers(people, seed, settings)
     pool = PostcodePool.of(population)
-    names: list[str] = []
-    records: dict[str, int] = {}
-    live: dict[str, int] = {}
     truth: list[pd.DataFrame] = []
     dealt: list[_Dealt] = []
     for part in partner_extracts(population, seed, pace, settings, profile):
-        names.append(part.src.name)
-        records[part.src.name] = len(part.rec)
         truth.append(part.truth())
-        d = _deal(part, population, pool, pace, settings, rules, seed, dates, out_dir, folders)
-        live[part.src.name] = d.live
-        dealt.append(d)
-        del part
+        dealt.append(_deal(part, population, pool, pace, settings, rules, seed, dates, out_dir, folders))
+        del part  # one partner's records in memory at a time
     _csv(truth, TRUTH_COLUMNS, out_dir / "truth.csv")
     write_person_employer_truth(pd.concat(truth, ignore_index=True), population, out_dir)
-
-    deliveries = []
-    for k, folder in enumerate(folders):
-        _csv([d.truth[k] for d in dealt], TRUTH_COLUMNS, out_dir / folder / "truth.csv")
-        _csv([d.deletions[k] for d in dealt], DELETION_COLUMNS, out_dir / folder / "extracts" / "deletions.csv")
-        per = {
-            key: {nm: d.counts[k][key] for nm, d in zip(names, dealt, strict=True)}
-            for key in ("new", "updated", "deleted")
-        }
-        deliveries.append(
-            {
-                "batch": k + 1,
-                "folder": folder,
-                "delivery_date": str(dates[k]),
-                "records_created_after": None if k == 0 else str(dates[k - 1]),
-                **{key: {**v, "total": int(sum(v.values()))} for key, v in per.items()},
-                "changes": {c: int(sum(d.counts[k][c] for d in dealt)) for c in CHANGE_KINDS},
-                "live_after": int(sum(len(d.truth[k]) for d in dealt)),
-            }
-        )
+    deliveries = _write_deliveries(dealt, folders, dates, out_dir)
     _csv([d.truth[-1] for d in dealt], TRUTH_COLUMNS, out_dir / "all" / "truth.csv")
     emp_records = write_employers(employers, seed, settings, profile, out_dir / "all" / "extracts", out_dir)
 
+    records = {d.source: d.records for d in dealt}
+    live = {d.source: d.live for d in dealt}
     summary = {
         "people": people,
         "seed": seed,
@@ -466,6 +446,38 @@ def generate_batches(
         "employer_records": emp_records,
         "deliveries": deliveries,
     }
+    _write_summary(summary, pace, settings, cfg_dir, out_dir)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return summary
+
+
+def _write_deliveries(dealt: list[_Dealt], folders: list[str], dates: np.ndarray, out_dir: Path) -> list[dict]:
+    """Each delivery's ``truth.csv`` (the records live after it) and ``extracts/deletions.csv``; return each
+    delivery's entry in batches.json: its number, folder and date, the previous delivery's date (its new
+    records were created after it; None for the first), the new, updated and deleted records per source
+    with their total, the updates by kind of change, and the records live after it."""
+    deliveries = []
+    for k, folder in enumerate(folders):
+        _csv([d.truth[k] for d in dealt], TRUTH_COLUMNS, out_dir / folder / "truth.csv")
+        _csv([d.deletions[k] for d in dealt], DELETION_COLUMNS, out_dir / folder / "extracts" / "deletions.csv")
+        per = {key: {d.source: d.counts[k][key] for d in dealt} for key in ("new", "updated", "deleted")}
+        deliveries.append(
+            {
+                "batch": k + 1,
+                "folder": folder,
+                "delivery_date": str(dates[k]),
+                "records_created_after": None if k == 0 else str(dates[k - 1]),
+                **{key: {**v, "total": int(sum(v.values()))} for key, v in per.items()},
+                "changes": {c: int(sum(d.counts[k][c] for d in dealt)) for c in CHANGE_KINDS},
+                "live_after": int(sum(len(d.truth[k]) for d in dealt)),
+            }
+        )
+    return deliveries
+
+
+def _write_summary(summary: dict, pace: PaceConfig, settings: SynthSettings, cfg_dir: Path, out_dir: Path) -> None:
+    """``batches.json`` (the summary) and ``data_dictionary.md`` (the partners' columns, then the layout of
+    the monthly deliveries)."""
     (out_dir / "batches.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     text = _write.data_dictionary(
         pace,
@@ -476,8 +488,6 @@ def generate_batches(
         cfg_dir / "partnership.yaml",
     )
     (out_dir / "data_dictionary.md").write_text(text + "\n\n" + _layout(summary) + "\n", encoding="utf-8")
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
-    return summary
 
 
 def _layout(summary: dict) -> str:
