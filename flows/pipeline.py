@@ -20,7 +20,7 @@ from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, source_notes
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
 
@@ -104,6 +104,8 @@ def _run(params: RunParams) -> dict:
               quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
     for f in failures:
         p.warn(f"source {f.source} failed: {f.error}")
+    for line in source_notes(ingested):
+        p.warn(line)
 
     batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
     records = assemble(batches)

@@ -45,6 +45,7 @@ class SourceBatch:
     reasons: pd.DataFrame | None = None  # normaliser reason counts (source, field, reason, count)
     rows_withheld: int = 0
     blank_lines: int = 0
+    notes: list[str] = field(default_factory=list)  # the reader's value-free remarks (e.g. no records)
     normalised: bool = False
     # what the features kept about this source (feature name -> counts), e.g. holdings: accepted rows with a
     # value per data item; aggregates: counts of the rows withheld for want of consent (the rows themselves are
@@ -60,7 +61,9 @@ class SourceBatch:
         return len(self.quarantine)
 
     def counts(self) -> dict:
-        return {
+        """The source's row counts and quarantine reasons, and its notes when it has any (an empty or
+        header-only file says so here, so a source that delivered no rows is named, not just a zero)."""
+        out = {
             "rows_in": self.rows_in,
             "rows_accepted": self.rows_accepted,
             "rows_quarantined": self.rows_quarantined,
@@ -68,6 +71,9 @@ class SourceBatch:
             "blank_lines_skipped": self.blank_lines,
             "reasons": reason_counts(self.quarantine),
         }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 @dataclass
@@ -116,13 +122,13 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path, *,
                 counted = f.count_withheld(ext, src, cfg, ~keep)
                 if counted is not None:
                     extras[f.name] = counted
-            ext.frame = ext.frame.loc[keep].reset_index(drop=True)
+            ext.frame = ext.frame.loc[keep]
         records, q_map = map_columns(ext, view, cfg)
     except PaceError as exc:
         return SourceFailure(src.name, src.file, str(exc))
     quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
     return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, rows_withheld=withheld,
-                       blank_lines=ext.blank_lines, extras=extras)
+                       blank_lines=ext.blank_lines, notes=list(ext.notes), extras=extras)
 
 
 def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, today: dt.date | None = None, *,
@@ -149,6 +155,11 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
                 extras[f.name] = kept
     return replace(batch, records=accepted, quarantine=quarantine, extract=None, reasons=reasons,
                    normalised=True, extras=extras)
+
+
+def source_notes(batches: list[SourceBatch]) -> list[str]:
+    """One value-free warning line per note of a source that was read, e.g. a file that delivered no rows."""
+    return [f"source {b.source} ({b.file}): {n}" for b in batches for n in b.notes]
 
 
 def assemble(batches: list[SourceBatch]) -> pd.DataFrame:

@@ -4,7 +4,9 @@ Two checks, either side of normalisation:
 
 * :func:`map_columns` (structure): every mapped column must exist in the file, otherwise the whole
   source fails with one :class:`InputError` naming the config file, key, expected column and the header
-  names found. Rows without a record id are quarantined (``missing_record_id``). Rows repeating another
+  names found. A record id is compared without blanks or invisible characters (zero-width spaces and
+  joiners, a byte-order mark) at either end (:func:`record_ids`). Rows without a record id are quarantined
+  (``missing_record_id``). Rows repeating another
   row's record id are quarantined: exact repeats beyond the first as ``duplicate_row``; conflicting rows
   that share an id all as ``duplicate_record_id`` (which one is right is the partner's call, and keeping
   "the first" would make the result depend on row order).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -31,11 +34,17 @@ from pace_linkage.schema import LINE, RECORD_ID, SOURCE
 
 # Closed set of row-level reason codes (normalisation flags live in pace_linkage.normalise).
 ROW_REASONS = {
-    "too_many_fields": "more fields than the header",
+    "too_many_fields": "more fields than the header (in JSON lines: more keys than the column limit)",
     "too_few_fields": "fewer fields than the header",
-    "bad_encoding": "bytes not valid in the declared encoding",
+    "bad_encoding": "bytes not valid in the declared encoding, or text that is not valid Unicode (a lone "
+                    "surrogate such as the JSON escape \\ud800) in a cell or key",
     "malformed_csv": "the CSV parser could not read the row",
     "malformed_json": "not a JSON object",
+    "too_deep": "JSON arrays or objects nested deeper than the reader's limit",
+    "duplicate_key": "a JSON object names a key twice, or a sheet row holds a cell twice (which value is meant "
+                     "is unknown)",
+    "header_row": "a repeat of the header line (files concatenated), not a record",
+    "formula_without_value": "an xlsx formula cell in a mapped column with no calculated value in the file",
     "nul_byte": "a cell holds a NUL byte",
     "field_too_long": "a cell is implausibly long",
     "missing_record_id": "no record id",
@@ -43,6 +52,22 @@ ROW_REASONS = {
     "duplicate_row": "exact repeat of an earlier row",
     "no_identifying_fields": "none of the identifying fields is usable",
 }
+
+
+# blanks and invisible characters at either end of a record id: a zero-width space, joiner or non-joiner, a word
+# joiner, or a byte-order mark / zero-width no-break space (U+FEFF)
+_ID_EDGES = re.compile("^[\\s\u200b-\u200d\u2060\ufeff]+|[\\s\u200b-\u200d\u2060\ufeff]+$")
+
+
+def record_ids(ids: pd.Series) -> pd.Series:
+    """Record ids as compared: text without blanks or invisible characters (:data:`_ID_EDGES`) at either end,
+    so that ``A1``, ``" A1 "`` and ``A1`` followed by a zero-width space are one id (and repeats of it are
+    found). Inside an id nothing changes."""
+    ids = ids.astype(str).str.strip()
+    if "".join(ids).isascii():
+        return ids
+    odd = ~ids.map(str.isascii)
+    return ids.mask(odd, ids[odd].str.replace(_ID_EDGES, "", regex=True))
 
 
 def _serialise(frame: pd.DataFrame, header: list[str], delimiter: str) -> pd.Series:
@@ -68,8 +93,9 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
         ]
         raise InputError("; ".join(parts) + f" (have: {have})")
 
-    f = ext.frame
-    out = pd.DataFrame({SOURCE: src.name, RECORD_ID: f[src.record_id].astype(str).str.strip(), LINE: f[LINE]})
+    f = ext.frame.reset_index(drop=True)  # positions; the lines are the frame's index
+    lines = ext.frame.index.to_numpy()
+    out = pd.DataFrame({SOURCE: src.name, RECORD_ID: record_ids(f[src.record_id]), LINE: lines})
     for field, col in src.columns.items():
         out[field] = f[col].astype(object)
 
@@ -110,5 +136,5 @@ def check_records(records: pd.DataFrame, cfg: PaceConfig) -> np.ndarray:
 
 def raw_rows(ext: Extract, lines: pd.Series, delimiter: str) -> pd.Series:
     """The original cells of the rows at ``lines`` (for quarantining after normalisation)."""
-    sub = ext.frame.set_index(LINE).loc[lines.to_numpy()].reset_index()
+    sub = ext.frame.loc[lines.to_numpy()]
     return _serialise(sub, ext.raw_header or ext.header, delimiter).set_axis(lines.index)

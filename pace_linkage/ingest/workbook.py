@@ -1,33 +1,45 @@
-"""Loading an .xlsx workbook for reading: openpyxl's read-only reader, minus two costs that change no value.
+"""Loading an .xlsx workbook for reading: openpyxl's read-only reader, reading only the cells the file holds.
 
 :func:`load_workbook` is ``openpyxl.load_workbook(path, read_only=True, data_only=True)``, except that:
 
-1. A sheet's ``<dimension>`` is looked for only up to the start of ``<sheetData>``, not by parsing the
-   *whole* sheet XML when the element is absent (as in every write-only openpyxl workbook). A dimension can
-   only precede ``<sheetData>`` (and openpyxl never sees one after it either), so this finds exactly the
-   same dimension, or none (:class:`ReadOnlySheet`).
+1. A sheet's declared ``<dimension>`` is never read and never used. openpyxl pads every row to the declared
+   width and yields every absent row up to the declared height, so a 5 KB file declaring ``A1:XFD1048576``
+   makes it yield 1,048,576 rows of 16,384 cells. :meth:`ReadOnlySheet.present_rows` yields instead the
+   rows the XML holds, each with the cells it holds: the work is linear in the size of the sheet's XML.
 2. Inline-string cells (``t="inlineStr"``) are read as plain text directly (``<t>`` plus each run's ``<t>``,
    phonetic runs excluded) instead of being parsed into a rich-text object only to be joined back into the
    same text. Every other cell goes through openpyxl's own ``parse_cell`` (:class:`InlineTextParser`).
+3. A formula cell with no calculated value in the file (``<f>`` and no ``<v>``, or an empty ``<v/>`` where
+   the result is not text: written by a program that does not calculate, openpyxl among them, or saved
+   without recalculation) reads as :data:`UNCALCULATED`, not as an empty cell, so that the reader can tell
+   "the partner left this empty" from "the partner's export never computed it". A text result that is
+   empty (``t="str"`` and ``<v></v>``) is a calculated empty text.
 
 This module imports openpyxl when it is imported: only sources in xlsx format load it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from openpyxl.cell.read_only import EMPTY_CELL
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from openpyxl.worksheet._reader import INLINE_STRING, WorkSheetParser
-from openpyxl.worksheet.dimensions import SheetDimension
+from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, VALUE_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
-from openpyxl.xml.functions import iterparse
 
-_DIMENSION_TAG, _DATA_TAG = f"{{{SHEET_MAIN_NS}}}dimension", f"{{{SHEET_MAIN_NS}}}sheetData"
 _T_TAG, _R_TAG = f"{{{SHEET_MAIN_NS}}}t", f"{{{SHEET_MAIN_NS}}}r"
+
+
+class Uncalculated:
+    """The value of a formula cell whose file holds no calculated value (see the module docstring)."""
+
+    def __repr__(self) -> str:
+        return "UNCALCULATED"
+
+
+UNCALCULATED = Uncalculated()
 
 
 class InlineTextParser(WorkSheetParser):
@@ -36,7 +48,11 @@ class InlineTextParser(WorkSheetParser):
 
     def parse_cell(self, element):
         if element.get("t") != "inlineStr" or not self.data_only or self.rich_text:
-            return super().parse_cell(element)
+            cell = super().parse_cell(element)
+            if cell["value"] is None and self.data_only and element.find(FORMULA_TAG) is not None and (
+                    element.get("t") != "str" or element.find(VALUE_TAG) is None):
+                cell["value"] = UNCALCULATED  # (a text result may be empty: <v></v> with t="str")
+            return cell
         style_id = element.get("s", 0)
         if style_id:
             style_id = int(style_id)
@@ -58,45 +74,22 @@ class InlineTextParser(WorkSheetParser):
 
 
 class ReadOnlySheet(ReadOnlyWorksheet):
-    """openpyxl's read-only worksheet, looking for ``<dimension>`` only before ``<sheetData>`` and parsing
-    cells with :class:`InlineTextParser`."""
+    """openpyxl's read-only worksheet that never reads the declared ``<dimension>`` and yields only the rows and
+    cells the file holds (:meth:`present_rows`), parsed with :class:`InlineTextParser`."""
 
     def _get_size(self):
-        with self._get_source() as src:
-            for event, element in iterparse(src, events=("start", "end")):
-                if event == "start" and element.tag == _DATA_TAG:
-                    return
-                if event == "end" and element.tag == _DIMENSION_TAG:
-                    dims = SheetDimension.from_tree(element).boundaries
-                    if dims is not None:
-                        self._min_column, self._min_row, self._max_column, self._max_row = dims
-                    return
+        """The declared dimension is not read (see the module docstring): min and max stay unknown."""
 
-    def _cells_by_row(self, min_col, min_row, max_col, max_row, values_only=False):
-        # openpyxl's ReadOnlyWorksheet._cells_by_row (3.1), with InlineTextParser
-        filler = None if values_only else EMPTY_CELL
-        max_col = max_col or self.max_column
-        max_row = max_row or self.max_row
-        empty_row = (filler,) * (max_col + 1 - min_col) if max_col is not None else []
-        counter = min_row
-        idx = 1
+    def present_rows(self) -> Iterator[tuple[int, list[tuple[int, object]]]]:
+        """(row number, [(column number, value), ...]) for each ``<row>`` of the sheet's XML, in file order,
+        with the cells it holds in file order: never padded, and absent rows never yielded."""
         with self._get_source() as src:
             parser = InlineTextParser(
                 src, self._shared_strings, data_only=self.parent.data_only, epoch=self.parent.epoch,
                 date_formats=self.parent._date_formats, timedelta_formats=self.parent._timedelta_formats,
             )
-            for idx, row in parser.parse():
-                if max_row is not None and idx > max_row:
-                    break
-                for _ in range(counter, idx):
-                    counter += 1
-                    yield empty_row
-                if counter <= idx:
-                    counter += 1
-                    yield self._get_row(row, min_col, max_col, values_only)
-        if max_row is not None and max_row < idx:
-            for _ in range(counter, max_row + 1):
-                yield empty_row
+            for idx, cells in parser.parse():
+                yield idx, [(c["column"], c["value"]) for c in cells]
 
 
 class WorkbookReader(ExcelReader):

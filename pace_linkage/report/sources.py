@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from pace_linkage.report import svg
-from pace_linkage.report.page import DASH, Page, facts, figure, note, percent, table
+from pace_linkage.report.page import DASH, Page, bullets, facts, figure, note, percent, table
 from pace_linkage.report.section import Section
 
 
@@ -26,8 +26,8 @@ def failed_sources(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 def rows_per_source(m: Mapping[str, Any], pg: Page) -> str | None:
-    """Rows accepted, quarantined and withheld per source (stacked bars and a table with totals), and the
-    quarantine and withholding reasons."""
+    """Rows accepted, quarantined and withheld per source (stacked bars and a table with totals), the readers'
+    notes (a source that delivered no rows is named), and the quarantine and withholding reasons."""
     counts = m.get("counts")
     if not isinstance(counts, Mapping):
         return None
@@ -49,6 +49,10 @@ def rows_per_source(m: Mapping[str, Any], pg: Page) -> str | None:
     total = ["Total", pg.n(counts.get("rows_in")), *[pg.n(counts.get(k)) for k, _ in kinds]]
     per_source = table("Rows per source", ["Source", "Rows in", *[n for _, n in kinds]], rows, total=total)
     parts.append(figure(chart, "Rows per source by outcome.", per_source))
+    remarks = [f"{pg.label(s)}: {n}" for s in srcs for n in ((by[s] or {}).get("notes") or [])]
+    if remarks:
+        parts.append('<div class="warning"><p>Notes on what the sources delivered:</p>' + bullets(remarks)
+                     + "</div>")
     reasons = [[escape(pg.label(s)), escape(str(code)), pg.n(n)]
                for s in srcs for code, n in ((by[s] or {}).get("reasons") or {}).items()]
     if reasons:

@@ -85,10 +85,10 @@ def non_blank(column: pd.Series) -> np.ndarray:
 def source_holdings(frame: pd.DataFrame, header: Iterable[str], items: Mapping[str, list[str]],
                     accepted_lines: pd.Series, *, where: str, file: str) -> dict:
     """Counts for one source: ``{"rows": accepted rows, "items": {item: rows with a value, or None
-    when not held}, "warnings": [...]}``. ``frame`` is the raw extract (``line`` + one text column per
-    header name); only rows whose ``line`` is in ``accepted_lines`` count."""
+    when not held}, "warnings": [...]}``. ``frame`` is the raw extract (one text column per header name,
+    indexed by line); only rows whose line is in ``accepted_lines`` count."""
     have = set(header)
-    accepted = frame[LINE].isin(set(accepted_lines.tolist())).to_numpy()
+    accepted = frame.index.isin(set(accepted_lines.tolist()))
     n = int(accepted.sum())
     counts: dict[str, int | None] = {}
     warnings: list[str] = []

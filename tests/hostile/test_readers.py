@@ -134,7 +134,7 @@ def test_quoted_newlines_stay_in_their_field_with_crlf_line_endings(tmp_path):
     write_bytes(tmp_path / "p.csv", b'id,surname\r\n1,"Mac\r\nDonald"\r\n2,Brown\r\n')
     ext = read_source(source(), tmp_path)
     assert ext.frame["surname"].tolist() == ["Mac\r\nDonald", "Brown"]
-    assert ext.frame["line"].tolist() == [2, 4]
+    assert ext.frame.index.tolist() == [2, 4]
 
 
 def test_an_unclosed_quote_is_quarantined_with_the_lines_it_swallowed(tmp_path):
@@ -172,7 +172,7 @@ def test_a_one_megabyte_quoted_cell_with_newlines_is_quarantined_and_later_lines
     write_bytes(tmp_path / "p.csv", f'id,surname\n1,"{big}"\n2,Ok\n')
     ext = read_source(source(), tmp_path)
     assert reasons_by_line(ext) == {2: "field_too_long"}
-    assert ext.frame["line"].tolist() == [1003]
+    assert ext.frame.index.tolist() == [1003]
 
 
 @pytest.mark.parametrize("fmt,name", [("csv", "p.csv"), ("jsonl", "p.jsonl")])

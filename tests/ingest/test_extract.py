@@ -76,7 +76,7 @@ def test_quoted_newlines_stay_in_their_field_and_lines_are_physical(tmp_path):
     write(tmp_path / "p.csv", 'id,surname\n1,"two\nlines"\n2,Brown\n')
     ext = read_source(src(), tmp_path)
     assert ext.frame["surname"].tolist() == ["two\nlines", "Brown"]
-    assert ext.frame["line"].tolist() == [2, 4]
+    assert ext.frame.index.tolist() == [2, 4]
 
 
 def test_nul_bytes_and_huge_cells_quarantine_their_row(tmp_path):
@@ -92,7 +92,7 @@ def test_empty_file_is_a_one_line_error_and_header_only_is_zero_rows(tmp_path):
         read_source(src(), tmp_path)
     write(tmp_path / "p.csv", "id,surname\n")
     ext = read_source(src(), tmp_path)
-    assert ext.rows_in == 0 and list(ext.frame.columns) == ["line", "id", "surname"]
+    assert ext.rows_in == 0 and list(ext.frame.columns) == ["id", "surname"]
 
 
 def test_blank_lines_are_counted_not_records(tmp_path):

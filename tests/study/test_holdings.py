@@ -42,7 +42,7 @@ def test_blank_cells_and_nothing_recorded_tokens_are_not_values():
 
 def test_completeness_counts_accepted_rows_with_a_value_in_any_of_the_items_columns():
     frame = pd.DataFrame({"line": [2, 3, 4, 5], "Outcome": ["Work", "", "", "NULL"], "Result": ["", "Training", "", ""],
-                          "Consent": ["Y", "N", "", "Y"]})
+                          "Consent": ["Y", "N", "", "Y"]}).set_index("line")
     h = source_holdings(frame, ["Outcome", "Result", "Consent"], {"outcome": ["Outcome", "Result"],
                                                                   "consent": ["Consent"]},
                         pd.Series([2, 3, 4]), where="p.yaml", file="p.csv")  # line 5 was quarantined
@@ -50,7 +50,7 @@ def test_completeness_counts_accepted_rows_with_a_value_in_any_of_the_items_colu
 
 
 def test_an_item_column_missing_from_the_file_is_reported_not_held_with_a_value_free_warning():
-    frame = pd.DataFrame({"line": [2, 3], "Outcome": ["Secret Value", ""]})
+    frame = pd.DataFrame({"line": [2, 3], "Outcome": ["Secret Value", ""]}).set_index("line")
     h = source_holdings(frame, ["Outcome"], {"consent": ["Consent"], "outcome": ["Outcome", "Result"]},
                         pd.Series([2, 3]), where="p.yaml", file="p.csv")
     assert h["items"] == {"consent": None, "outcome": 1}

@@ -63,7 +63,7 @@ def delivered(folder: Path, src) -> pd.DataFrame:
     except InputError:
         assert src.format == "jsonl" and (folder / src.file).stat().st_size == 0
         return pd.DataFrame()
-    return frame.drop(columns="line").set_index(src.record_id, drop=False)
+    return frame.set_index(src.record_id, drop=False)
 
 
 def truth_keys(path: Path) -> set[tuple[str, str]]:
