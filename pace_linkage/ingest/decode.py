@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from pathlib import Path
@@ -31,6 +32,21 @@ def _single_byte(enc: str) -> bool:
         return len(bytes(range(256)).decode(enc, errors="replace")) == 256 and b"az09,".decode(enc) == "az09,"
     except (LookupError, UnicodeError, ValueError):
         return False
+
+
+_SURROGATE_FREE = {"ascii", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                   "utf-32-be"}
+
+
+@functools.cache
+def may_hold_surrogates(encoding: str) -> bool:
+    """Whether text strictly decoded from ``encoding`` can hold a lone surrogate (U+D800-U+DFFF): never from
+    UTF-8, UTF-16, UTF-32 or a single-byte encoding; possibly from others (UTF-7 decodes ``+2AA-`` to one)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return True
+    return not (name in _SURROGATE_FREE or _single_byte(name))
 
 
 @functools.cache

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from pace_linkage.config import SourceConfig
 from pace_linkage.errors import InputError
-from pace_linkage.ingest.decode import read_text
+from pace_linkage.ingest.decode import may_hold_surrogates, read_text
 from pace_linkage.ingest.jsonl import read_jsonl
 from pace_linkage.ingest.rows import (
     BOM,
@@ -52,6 +52,7 @@ from pace_linkage.ingest.rows import (
     has_surrogate,
     header_names,
     looks_like_value,
+    safe_raw,
     text_extract,
 )
 
@@ -72,8 +73,12 @@ def resolve_file(src: SourceConfig, extracts_dir: Path) -> Path:
 
 
 def read_source(src: SourceConfig, extracts_dir: Path) -> Extract:
-    """The source's one file read by the reader of its format."""
+    """The source's one file read by the reader of its format. A file name that is not valid UTF-8 is refused:
+    it would reach quarantine.csv, metrics.json and the report, none of which can hold it."""
     path = resolve_file(src, extracts_dir)
+    if has_surrogate(path.name):
+        raise InputError(f"{safe_raw(str(path))}: source '{src.name}': the file name is not valid UTF-8; "
+                         "rename the file")
     if src.format == "csv":
         return _read_csv(src, path)
     if src.format == "xlsx":
@@ -102,29 +107,29 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
         raise InputError(f"{path}: line 1: header cannot be parsed as {src.delimiter!r}-delimited CSV") from None
     as_read = [h.lstrip(BOM) for h in header]
     header = check_header(header, path)
-    rows = _csv_records(reader, text, as_read, set(bad_lines), src.delimiter)
+    rows = _csv_records(reader, text, as_read, set(bad_lines), src)
     return text_extract(src.name, path.name, header, rows)
 
 
-def _csv_records(reader, text: str, header: list[str], bad: set[int], delimiter: str) -> RowSet:
+def _csv_records(reader, text: str, header: list[str], bad: set[int], src: SourceConfig) -> RowSet:
     """Sort the records after the header (as read: ``header``) into kept, quarantined and blank.
 
     A row is quarantined, with every reason that applies (:func:`_csv_faults`), if it spans a line in ``bad``
     (not decodable), has more or fewer fields than the header, holds a lone surrogate, a NUL byte or a cell
     longer than :data:`MAX_CELL_CHARS`, or repeats the header line; its raw text is the row written back with
-    ``delimiter``. A row the csv reader cannot parse is quarantined as ``malformed_csv`` with the physical
+    the source's delimiter. A row the csv reader cannot parse is quarantined as ``malformed_csv`` with the physical
     lines it spans, and reading carries on from the next row. A blank line (an empty row, or one empty field)
     is skipped and counted.
     """
     rows = RowSet()
     width = len(header)
     kept, lines, quarantined = rows.kept, rows.lines, rows.quarantined
-    raw_of = _csv_line_writer(delimiter)
+    raw_of = _csv_line_writer(src.delimiter)
     lines_of = _physical_lines(text)
     prev_end = reader.line_num
     # Whole-file facts decide which per-row checks can be skipped (same result, less work per row):
     # no NUL or lone surrogate anywhere means no row holds one; no bad line means no row spans one.
-    suspect = "\x00" in text or has_surrogate(text)
+    suspect = "\x00" in text or (may_hold_surrogates(src.encoding) and has_surrogate(text))
     while True:
         try:
             for row in reader:

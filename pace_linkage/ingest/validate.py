@@ -93,7 +93,8 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
         ]
         raise InputError("; ".join(parts) + f" (have: {have})")
 
-    f = ext.frame.reset_index(drop=True)  # positions; the lines are the frame's index
+    f = ext.frame.copy(deep=False)  # the same cells, by position (the lines are the extract's index)
+    f.index = pd.RangeIndex(len(f))
     lines = ext.frame.index.to_numpy()
     out = pd.DataFrame({SOURCE: src.name, RECORD_ID: record_ids(f[src.record_id]), LINE: lines})
     for field, col in src.columns.items():

@@ -377,3 +377,13 @@ def test_a_partner_column_named_line_is_a_column_like_any_other(tmp_path, fmt):
     assert batch.records[["record_id", "line", "address"]].values.tolist() == [["1", first, "12 High St"]]
     assert batch.quarantine[["line", "reasons"]].values.tolist() == [[first + 1, "missing_record_id"]]
     assert batch.quarantine["raw"].str.contains("3 Low Rd").all()
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_in_one_writable_line(tmp_path):
+    import os
+
+    with open(os.path.join(os.fsencode(tmp_path), b"p\xff.csv"), "wb") as fh:
+        fh.write(b"id,surname\n1,Smith\n")
+    with pytest.raises(InputError, match=r"p\\udcff.csv: source 'p': the file name is not valid UTF-8") as err:
+        read_source(source(file="p*.csv"), tmp_path)
+    str(err.value).encode("utf-8")
