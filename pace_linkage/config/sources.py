@@ -56,8 +56,9 @@ class SourceConfig(Strict):
     # Unset: the items implied by ``columns``.
     items: dict[str, list[str]] = Field(default_factory=dict)
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
-    # An empty JSON-lines file (no header exists to say "zero rows") is an error by default, since it is more
-    # often a failed export; a partner that sends an empty file for a month with no clients sets this.
+    # An empty file (no header exists to say "zero rows") is an error by default, since it is more often a
+    # failed export; a partner that sends an empty file for a month with no clients sets this (JSON lines or csv).
+    # Either way a source that delivered no rows is named in the run's warnings, metrics and report.
     allow_empty: bool = False
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
