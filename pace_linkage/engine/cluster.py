@@ -257,7 +257,10 @@ def _pace_ids(keys: np.ndarray, labels: np.ndarray, key_rank: np.ndarray, id_pre
         cache["hashes"] = hashes
     need = np.unique(rep)
     need = need[pd.isna(hashes[need])]
-    hashes[need] = [id_prefix + hashlib.sha256(k.encode("utf-8")).hexdigest()[:16] for k in keys[need]]
+    # surrogatepass: the UTF-8 bytes of every valid key, and no crash on a lone surrogate (the readers quarantine
+    # such rows; a frame handed to the engine directly may still hold one)
+    hashes[need] = [id_prefix + hashlib.sha256(k.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+                    for k in keys[need]]
     return hashes[rep]
 
 

@@ -7,6 +7,7 @@ and invisible characters inside rows, and files that deliver no rows -- each bui
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -14,6 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pace_linkage.errors import InputError
@@ -387,3 +389,12 @@ def test_a_file_name_that_is_not_utf8_is_refused_in_one_writable_line(tmp_path):
     with pytest.raises(InputError, match=r"p\\udcff.csv: source 'p': the file name is not valid UTF-8") as err:
         read_source(source(file="p*.csv"), tmp_path)
     str(err.value).encode("utf-8")
+
+
+def test_the_engine_clusters_a_frame_holding_a_lone_surrogate_and_keeps_every_other_id():
+    from pace_linkage.engine.cluster import cluster
+
+    rec = pd.DataFrame({"source": ["a", "a", "a"], "record_id": ["r0", "r\ud800", "Ménard"]})
+    pairs = pd.DataFrame({"l": [0], "r": [1], "match_weight": [10.0], "match_probability": [0.999]})
+    ids = cluster(rec, pairs, 0.9).clusters["pace_id"]
+    assert ids[0] == ids[1] and ids[2] == "P" + hashlib.sha256("a\x1fMénard".encode()).hexdigest()[:16]
