@@ -59,6 +59,9 @@ class SourceConfig(Strict):
     # An empty JSON-lines file (no header exists to say "zero rows") is an error by default, since it is more
     # often a failed export; a partner that sends an empty file for a month with no clients sets this.
     allow_empty: bool = False
+    # A source that cannot be read fails the run; ``required: false`` lets the run go on without it (named as
+    # missing in the first line of the report), as ``pace-linkage run --allow-partial`` does for every source.
+    required: bool = True
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 
