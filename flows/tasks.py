@@ -249,29 +249,23 @@ def publish(writer: RunWriter, extra: dict) -> Path:
 def finish_run(run: metrics.RunResults, metrics_doc: dict, out: Path, run_id: str | None, store: str | None,
                timed, timings: dict[str, float], p, *, extra_csv: dict[str, pd.DataFrame] | None = None,
                store_task=None) -> Path:
-    """The end of every run: report (stage the outputs) -> store (commit the run) -> publish (OUT, manifest
-    last), then the Prefect artifacts. OUT changes only after every stage, the store included, succeeded; a
-    run the store committed but that could not be published is kept staged and published by the next run into
-    OUT (:func:`pace_linkage.pipeline.recover_outputs`). ``store_task(writer)`` writes the store (default
-    :func:`store_run`); ``timed`` runs a stage and records its seconds in ``timings``. Returns the manifest's
-    path."""
-    writer = RunWriter(Path(out), run_id)
-    store_error: BaseException | None = None
-    try:
+    """The end of every run (:func:`pace_linkage.pipeline.finish_run`, each step a task): report (stage the
+    outputs) -> store (commit the run) -> publish (OUT, manifest last), then the Prefect artifacts, whose failure
+    is only a warning. ``store_task(writer)`` writes the store (default :func:`store_run`); ``timed`` runs a stage
+    and records its seconds in ``timings``. Returns the manifest's path."""
+
+    def stage(writer: RunWriter) -> None:
         timed("report", write_report, run, metrics_doc, writer, extra_csv)
-        writer.seal(pipeline.manifest_extra(run), store=store)
         p.summary("report", files=len(writer.files), seconds=timings.get("report", 0.0))
-        if store:
-            try:
-                stored = timed("store", store_task or (lambda w: store_run(run, store, w)), writer)
-            except BaseException as exc:
-                store_error = exc
-                raise
-            p.summary("store", records=stored["records"], pairs=stored["pairs"], seconds=stored["seconds"])
-        manifest = timed("publish", publish, writer, {"timings_seconds": dict(timings)})
-    finally:
-        if pipeline.release(writer, store_error):
-            p.warn(f"run {writer.run_id} is in the store but not yet in {out}: the next run into it publishes it")
+
+    def write_store(writer: RunWriter) -> dict:
+        stored = timed("store", store_task or (lambda w: store_run(run, store, w)), writer)
+        p.summary("store", records=stored["records"], pairs=stored["pairs"], seconds=stored["seconds"])
+        return stored
+
+    manifest, _ = pipeline.finish_run(
+        out, run_id, store, pipeline.manifest_extra(run), stage=stage, write_store=write_store,
+        publish_with=lambda w: timed("publish", publish, w, {"timings_seconds": dict(timings)}))
     p.summary("publish", out=str(out), seconds=timings.get("publish", 0.0))
     try:  # after publishing, nothing may fail the run: the artifacts are a convenience
         publish_artifacts(metrics_doc, run.cfg.report.small_count_threshold, dict(timings))

@@ -13,8 +13,9 @@ evaluates, reports and stores a run the same way::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,7 +36,7 @@ from pace_linkage.report.render import CORE_SECTIONS, render_report
 from pace_linkage.report.section import Section
 from pace_linkage.schema import SOURCE, VERSION
 from pace_linkage.store import database, publish
-from pace_linkage.store.outputs import RunWriter
+from pace_linkage.store.outputs import PublishError, RunWriter
 from pace_linkage.study import FEATURES
 from pace_linkage.study.sharing import released_fields
 
@@ -171,6 +172,40 @@ def recover_outputs(out_dir: Path) -> list[str]:
     return publish.recover(Path(out_dir), committed)
 
 
+def finish_run(out_dir: Path, run_id: str | None, store: str | None, extra: dict, *,
+               stage: Callable[[RunWriter], Any], write_store: Callable[[RunWriter], dict] | None = None,
+               publish_with: Callable[[RunWriter], Path] | None = None) -> tuple[Path, dict | None]:
+    """The end of every run, in the one order that keeps OUT and the store together: ``stage(writer)`` writes
+    the outputs into the run's staging folder, the staged run is sealed (``extra``: the manifest's entries
+    besides the files), ``write_store(writer)`` commits it to ``store`` (if any), and only then is OUT published
+    (``publish_with(writer)``, default :meth:`RunWriter.publish`). A failure at any step leaves OUT as it was;
+    a run stopped after the store committed stays staged and the next run into OUT publishes it
+    (:func:`recover_outputs`; the error says so). Returns the manifest's path and what ``write_store``
+    returned."""
+    writer = RunWriter(Path(out_dir), run_id)
+    stored: dict | None = None
+    store_error: BaseException | None = None
+    try:
+        stage(writer)
+        writer.seal(extra, store=store)
+        if store and write_store is not None:
+            try:
+                stored = write_store(writer)
+            except BaseException as exc:
+                store_error = exc
+                raise
+        manifest = (publish_with or RunWriter.publish)(writer)
+    except BaseException as exc:
+        if not release(writer, store_error) or not isinstance(exc, PaceError):
+            raise
+        err = PublishError(*exc.lines, f"run {writer.run_id} is in the store but not in {out_dir} yet: the next run "
+                                       "into it publishes it")
+    else:
+        release(writer)
+        return manifest, stored
+    raise err  # outside the except block: nothing chained
+
+
 def release(writer: RunWriter, store_error: BaseException | None = None) -> bool:
     """After a run's last stage, published or not: release the staging folder, keeping an unpublished run the
     store committed (the next run into OUT publishes it, :func:`recover_outputs`). ``store_error``: what the
@@ -186,6 +221,6 @@ def release(writer: RunWriter, store_error: BaseException | None = None) -> bool
     return keep
 
 
-__all__ = ["DEFAULT_FEATURES", "committed", "evaluate_run", "manifest_extra", "read_batches", "read_batch",
+__all__ = ["DEFAULT_FEATURES", "committed", "evaluate_run", "finish_run", "manifest_extra", "read_batches", "read_batch",
            "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_outputs",
            "store_run", "write_outputs"]
