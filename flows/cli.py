@@ -181,6 +181,7 @@ def run(
     refresh_model: Annotated[bool, typer.Option("--refresh-model", help="With --incremental: re-train the model on this delivery instead of reusing the stored one.")] = False,
     clerical: Annotated[Path | None, typer.Option("--clerical", help="Clerical decisions to store and honour from now on (review's clerical.csv: match = must-link, non-match = cannot-link).")] = None,
     dask_address: Annotated[str | None, typer.Option("--dask-address", metavar="tcp://HOST:PORT", help="Scheduler of a running Dask cluster (implies --task-runner dask; its workers need this project installed and PREFECT_API_URL of a Prefect server they can reach). Without it, dask starts a temporary local cluster of dask.n_workers processes (config, default 2).")] = None,
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Publish (and store) the run even if a partner's extract cannot be read; the report's first line names the missing partners and their rows. By default a failed partner fails the run and nothing is published or stored (per source: required: false).")] = False,
 ) -> None:
     """Run the full pipeline as the Prefect flow 'pace-linkage-pipeline'."""
     try:
@@ -189,6 +190,8 @@ def run(
         if (refresh_model or clerical) and not incremental:
             raise ConfigError("run: --refresh-model and --clerical apply to --incremental runs")
         extra = {"incremental": True, "refresh_model": refresh_model} if incremental else {}
+        if allow_partial:
+            extra["allow_partial"] = True
         if clerical:
             extra["clerical"] = str(clerical)
         result = _run(extracts, out, config, truth, threshold, run_id, model, training.value if training else None,
@@ -202,8 +205,8 @@ def _finish(result: dict) -> None:
     out = Path(result["out"])
     typer.echo(f"report: {out / 'report.html'}")
     if result.get("sources_failed"):
-        typer.echo(f"warning: {len(result['sources_failed'])} source(s) failed: {', '.join(result['sources_failed'])} "
-                   "(see the report)", err=True)
+        typer.echo(f"warning: partial run: {len(result['sources_failed'])} source(s) failed and are missing: "
+                   f"{', '.join(result['sources_failed'])} (see the report's first line)", err=True)
 
 
 # ------------------------------------------------------------------------------------------------- demo

@@ -2,13 +2,16 @@
 
 After ingest and normalise, instead of linking the delivery on its own:
 
-load-state -> link-batch -> evaluate -> report -> store
+load-state -> link-batch -> evaluate -> report -> store -> publish
 
-``load-state`` reads the persons, ids, clerical decisions and model the previous incremental runs left in the
-store; ``link-batch`` links the delivery against them (:func:`pace_linkage.incremental.batch.link_batch`: new x new
+``load-state`` reads the state's version (:meth:`pace_linkage.store.base.Store.state_version`), then the persons,
+ids, clerical decisions and model the previous incremental runs left in the store; ``link-batch`` links the delivery against them (:func:`pace_linkage.incremental.batch.link_batch`: new x new
 and new x existing pairs only, persistent ids, merges and splits recorded); the outputs are those of a full
 run over every live record, plus ``id_history.csv`` (this run's events); ``store`` writes the run, the new
-state and the log in one transaction, so a failure leaves the previous state as it was.
+state and the log in one transaction, so a failure leaves the previous state as it was, and only if no other
+incremental run changed the state since ``load-state`` read it (otherwise one line, "the store changed since
+this run read its state (run X was applied): run again", and nothing is written or published). Runs against one
+store are so serialisable. OUT is published only after the store committed (:func:`flows.tasks.finish_run`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.evaluate import metrics
 from pace_linkage.incremental import persist
+from pace_linkage.store.base import StateVersion
 
 if TYPE_CHECKING:
     from flows.pipeline import RunParams
@@ -44,7 +48,9 @@ def load_state(store_url: str, cfg: PaceConfig, like: pd.DataFrame, run_id: str)
         if st.has_run(run_id):
             raise InputError(f"store {store.describe(store_url)}: run id {run_id} was already applied; an incremental "
                              f"run changes the state, so give each delivery its own --run-id")
-        return persist.load_state(st, like=like, id_column=cfg.id_column)
+        version = st.state_version()  # before the state: a change after this point is caught at the write
+        state, fs = persist.load_state(st, like=like, id_column=cfg.id_column)
+        return state, fs, version
 
 
 @task(name="link-batch", **PRIVATE)
@@ -60,23 +66,25 @@ def link_batch(state: inc.State, records: pd.DataFrame, cfg: PaceConfig, *, mode
 
 @task(name="store", **PRIVATE, **IO_RETRIES)
 @stage_guard("store")
-def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url: str, run_id: str) -> dict:
+def store_increment(run: metrics.RunResults, result: inc.BatchResult, store_url: str, run_id: str,
+                    version: StateVersion, attempt: str | None = None) -> dict:
+    """The run, its new state and its log in one transaction, if the state is still at ``version``."""
     from pace_linkage.pipeline import store_run
 
     return store_run(store_url, run, run_id, state=persist.state_tables(result.state, result.model),
-                     log=persist.log_tables(result.events, result.removed))
+                     log=persist.log_tables(result.events, result.removed), attempt=attempt, expect_state=version)
 
 
 def run_incremental(params: RunParams, cfg: PaceConfig, records: pd.DataFrame, batches: list[SourceBatch],
                     failures: list[SourceFailure], key_id: str | None, truth_df: pd.DataFrame | None,
-                    chosen: float, timed: Callable[..., Any], p: Reporter) -> dict:
+                    chosen: float, timed: Callable[..., Any], timings: dict[str, float], p: Reporter) -> dict:
     """The incremental stages (called by the pipeline flow with its ``timed`` helper and progress ``p``)."""
     from flows import tasks
 
     if not params.store:
         raise ConfigError("run --incremental: needs --store (the persons and ids live in the central store)")
     run_id = params.run_id or uuid.uuid4().hex
-    state, fs = timed("load-state", load_state, params.store, cfg, records, run_id)
+    state, fs, version = timed("load-state", load_state, params.store, cfg, records, run_id)
     p.summary("load-state", records=len(state.records), persons=state.persons(), model="stored" if fs else "none")
     if params.model:
         fs = FSModel.load(Path(params.model))
@@ -94,10 +102,10 @@ def run_incremental(params: RunParams, cfg: PaceConfig, records: pd.DataFrame, b
     if metrics_doc.get("pairwise"):
         pw = metrics_doc["pairwise"]
         p.summary("evaluate", precision=pw["precision"], recall=pw["recall"], f1=pw["f1"])
-    manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), run_id,
-                     {"id_history.csv": result.events})
-    stored = timed("store", store_increment, run, result, params.store, run_id)
-    p.summary("store", records=stored["records"], pairs=stored["pairs"])
+    manifest = tasks.finish_run(
+        run, metrics_doc, Path(params.out), run_id, params.store, timed, timings, p,
+        extra_csv={"id_history.csv": result.events},
+        store_task=lambda w: store_increment(run, result, params.store, run_id, version, w.attempt))
     pw = metrics_doc.get("pairwise")
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},

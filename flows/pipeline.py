@@ -1,6 +1,9 @@
 """The pace-linkage pipeline as one Prefect flow. It reads like the stage list:
 
-ingest -> normalise -> block -> compare -> train-model -> score -> cluster -> evaluate -> report
+ingest -> normalise -> block -> compare -> train-model -> score -> cluster -> evaluate -> report -> store -> publish
+
+OUT changes only at publish, after every other stage, the store write included, has succeeded
+(:func:`flows.tasks.finish_run`); a partner that cannot be read fails the run unless ``allow_partial``.
 
 The flow's parameters are paths, numbers and names only (:class:`RunParams`): never frames or records.
 """
@@ -17,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 import flows.settings  # noqa: F401
 from flows import progress, tasks
 from flows.runners import choose, dask_task_runner, partition_mapper
+from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, source_notes
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, check_failures, source_notes
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
 
@@ -43,6 +47,8 @@ class RunParams(BaseModel):
     incremental: bool = Field(default=False, description="link this delivery against the persons in --store")
     refresh_model: bool = Field(default=False, description="incremental: re-train the model on this delivery")
     clerical: str | None = Field(default=None, description="clerical decisions CSV (review's clerical.csv)")
+    allow_partial: bool = Field(default=False, description="publish even if a partner's extract cannot be read "
+                                "(the report's first line names it); by default a failed partner fails the run")
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     task_runner: Literal["local"] = "local"
 
@@ -63,6 +69,7 @@ def pace_linkage_pipeline(
     incremental: bool = False,
     refresh_model: bool = False,
     clerical: str | None = None,
+    allow_partial: bool = False,
 ) -> dict:
     """Link every partner extract in ``extracts`` into PACE ids and write the outputs into ``out``.
 
@@ -72,7 +79,7 @@ def pace_linkage_pipeline(
     params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
                        model=model, training=training, store=store, scenario=scenario,
                        scenarios_file=scenarios_file, incremental=incremental, refresh_model=refresh_model,
-                       clerical=clerical)
+                       clerical=clerical, allow_partial=allow_partial)
     return tasks.value_free("flow pace-linkage-pipeline", _run, params)
 
 
@@ -97,14 +104,17 @@ def _run(params: RunParams) -> dict:
         return result
 
     sources = {s.name: s for s in cfg.sources.items}
+    for note in tasks.value_free("recover", pipeline.recover_outputs, Path(params.out)):
+        p.warn(note)  # a run a kill stopped after its store committed is published now; dead runs' folders go
     raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
     failures = [r for r in raw if isinstance(r, SourceFailure)]
     ingested = [r for r in raw if isinstance(r, SourceBatch)]
     p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
               quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
+    check_failures(cfg, failures, params.allow_partial)  # a failed partner fails the run unless partial is allowed
     for f in failures:
-        p.warn(f"source {f.source} failed: {f.error}")
-    for line in source_notes(ingested):
+        p.warn(f"source {f.source} failed: {f.error} (partial run: published without it)")
+    for line in source_notes(ingested):  # e.g. a file that delivered no rows
         p.warn(line)
 
     batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
@@ -119,7 +129,7 @@ def _run(params: RunParams) -> dict:
     if params.incremental:  # link this delivery against the persons already in the store
         from flows.incremental import run_incremental
 
-        return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, p)
+        return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, timings, p)
     blocked, gamma, fs, scored, clustered = _link(params, cfg, records, truth_df, chosen, timed, timings, p)
     run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings,
@@ -130,12 +140,7 @@ def _run(params: RunParams) -> dict:
         p.summary("evaluate", precision=pw["precision"], recall=pw["recall"], f1=pw["f1"], seconds=timings["evaluate"])
     else:
         p.summary("evaluate", seconds=timings["evaluate"])
-    manifest = timed("report", tasks.write_report, run, metrics_doc, Path(params.out), params.run_id)
-    tasks.publish_artifacts(metrics_doc, cfg.report.small_count_threshold, timings)
-    p.summary("report", out=str(Path(params.out)), seconds=timings["report"])
-    if params.store:
-        stored = timed("store", tasks.store_run, run, params.store, manifest)
-        p.summary("store", records=stored["records"], pairs=stored["pairs"], seconds=timings["store"])
+    manifest = tasks.finish_run(run, metrics_doc, Path(params.out), params.run_id, params.store, timed, timings, p)
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}

@@ -11,7 +11,8 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-STAGES = ["ingest", "normalise", "block", "compare", "train-model", "score", "cluster", "evaluate", "report"]
+STAGES = ["ingest", "normalise", "block", "compare", "train-model", "score", "cluster", "evaluate", "report",
+          "publish"]
 
 
 def _fmt(v) -> str:

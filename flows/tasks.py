@@ -11,8 +11,10 @@
   original exception and its traceback through (for a developer, on test data).
 - Fault drills: ``PACE_LINKAGE_FAULT=<stage>[,<stage>...]`` makes the named stage fail at its start with an
   :class:`InjectedFault` (never retried). Stages: ingest, normalise, block, compare, train-model (also a reused
-  model's load), score, cluster, evaluate, report, publish-artifacts; ``*`` matches every stage. An operator
-  can use it to check that a failed run leaves the previous outputs in OUT untouched.
+  model's load), score, cluster, evaluate, report (staging the outputs), load-state and link-batch (incremental),
+  store, publish, publish-artifacts; ``*`` matches every stage. An operator can use it to check that a failed run
+  leaves the previous outputs in OUT, and the store, untouched. A failure of publish-artifacts (after OUT is
+  published) is a warning, never a failed run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pace_linkage.ingest.sources import SourceBatch, SourceFailure, ingest_sourc
 from pace_linkage.pipeline import DEFAULT_FEATURES
 from pace_linkage.redact import suppress_small
 from pace_linkage.report import render_markdown_summary
+from pace_linkage.store.base import StoreConflict
+from pace_linkage.store.outputs import RunWriter
 
 FAULT_ENV = "PACE_LINKAGE_FAULT"
 DEBUG_ENV = "PACE_LINKAGE_DEBUG"
@@ -102,7 +106,7 @@ def stage_guard(stage: str):
 def retry_unless_pace_error(task, task_run, state) -> bool:
     """Prefect retry condition: retry I/O hiccups, never a PaceError with nothing to retry (nor a fault drill)."""
     exc = state.data if isinstance(getattr(state, "data", None), BaseException) else None
-    return not isinstance(exc, (*NON_RETRYABLE, InjectedFault))
+    return not isinstance(exc, (*NON_RETRYABLE, InjectedFault, StoreConflict))
 
 
 PRIVATE = dict(persist_result=False, cache_policy=NO_CACHE, log_prints=False)
@@ -221,20 +225,53 @@ def evaluate_run(run: metrics.RunResults, truth: pd.DataFrame | None) -> dict:
 
 @task(name="report", **PRIVATE, **IO_RETRIES)
 @stage_guard("report")
-def write_report(run: metrics.RunResults, metrics_doc: dict, out_dir: Path, run_id: str | None,
-                 extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
-    return pipeline.write_outputs(run, metrics_doc, pipeline.run_report(run, metrics_doc), out_dir, run_id, extra_csv)
+def write_report(run: metrics.RunResults, metrics_doc: dict, writer: RunWriter,
+                 extra_csv: dict[str, pd.DataFrame] | None = None) -> None:
+    """Stage the run's outputs, report.html included, in its staging folder: nothing reaches OUT yet."""
+    pipeline.stage_outputs(writer, run, metrics_doc, pipeline.run_report(run, metrics_doc), extra_csv)
 
 
 @task(name="store", **PRIVATE, **IO_RETRIES)
 @stage_guard("store")
-def store_run(run: metrics.RunResults, store_url: str, manifest: Path) -> dict:
-    """Write the run (records, pairs, clusters, metadata) into the central store, under the run id the
-    manifest records; one transaction, so a failure keeps the store's previous contents (pace_linkage.store)."""
-    import json
+def store_run(run: metrics.RunResults, store_url: str, writer: RunWriter) -> dict:
+    """Write the run (records, pairs, clusters, metadata) into the central store, under the staged run's id and
+    attempt; one transaction, so a failure keeps the store's previous contents (pace_linkage.store)."""
+    return pipeline.store_run(store_url, run, writer.run_id, attempt=writer.attempt)
 
-    run_id = json.loads(Path(manifest).read_text(encoding="utf-8"))["run_id"]
-    return pipeline.store_run(store_url, run, run_id)
+
+@task(name="publish", **PRIVATE, **IO_RETRIES)
+@stage_guard("publish")
+def publish(writer: RunWriter, extra: dict) -> Path:
+    """Move the staged run into OUT, manifest last (pace_linkage.store.publish). Returns the manifest's path."""
+    return writer.publish(extra)
+
+
+def finish_run(run: metrics.RunResults, metrics_doc: dict, out: Path, run_id: str | None, store: str | None,
+               timed, timings: dict[str, float], p, *, extra_csv: dict[str, pd.DataFrame] | None = None,
+               store_task=None) -> Path:
+    """The end of every run (:func:`pace_linkage.pipeline.finish_run`, each step a task): report (stage the
+    outputs) -> store (commit the run) -> publish (OUT, manifest last), then the Prefect artifacts, whose failure
+    is only a warning. ``store_task(writer)`` writes the store (default :func:`store_run`); ``timed`` runs a stage
+    and records its seconds in ``timings``. Returns the manifest's path."""
+
+    def stage(writer: RunWriter) -> None:
+        timed("report", write_report, run, metrics_doc, writer, extra_csv)
+        p.summary("report", files=len(writer.files), seconds=timings.get("report", 0.0))
+
+    def write_store(writer: RunWriter) -> dict:
+        stored = timed("store", store_task or (lambda w: store_run(run, store, w)), writer)
+        p.summary("store", records=stored["records"], pairs=stored["pairs"], seconds=stored["seconds"])
+        return stored
+
+    manifest, _ = pipeline.finish_run(
+        out, run_id, store, pipeline.manifest_extra(run), stage=stage, write_store=write_store,
+        publish_with=lambda w: timed("publish", publish, w, {"timings_seconds": dict(timings)}))
+    p.summary("publish", out=str(out), seconds=timings.get("publish", 0.0))
+    try:  # after publishing, nothing may fail the run: the artifacts are a convenience
+        publish_artifacts(metrics_doc, run.cfg.report.small_count_threshold, dict(timings))
+    except Exception as exc:  # noqa: BLE001 - a warning, value-free
+        p.warn(f"the Prefect artifacts were not published ({type(exc).__name__}); the run's outputs are complete")
+    return manifest
 
 
 @task(name="publish-artifacts", **PRIVATE)
@@ -257,6 +294,7 @@ def publish_artifacts(metrics_doc: dict, small_count_threshold: int, timings: di
 __all__ = [
     "StageError", "InjectedFault", "check_fault", "stage_guard", "FAULT_ENV", "DEBUG_ENV",
     "ingest", "normalise", "block", "train", "load_model", "cluster_records", "evaluate_run",
-    "write_report", "store_run", "publish_artifacts", "evaluate", "in_memory_key", "resolve_key",
+    "write_report", "store_run", "publish", "finish_run", "publish_artifacts", "evaluate", "in_memory_key",
+    "resolve_key",
     "compare_partition", "score_partition", "PARTITION_TASKS",
 ]

@@ -7,18 +7,20 @@ module, the top of the library, passes them :data:`DEFAULT_FEATURES` (the study'
 :data:`pace_linkage.study.FEATURES`, and incremental linkage's report section), so that every caller reads,
 evaluates, reports and stores a run the same way::
 
-    read_sources -> (link: pace_linkage.engine) -> evaluate_run -> run_report -> write_outputs -> store_run
+    read_sources -> (link: pace_linkage.engine) -> evaluate_run -> run_report -> stage_outputs -> store_run
+    -> publish (RunWriter.publish; OUT only after the store committed: pace_linkage.store.publish)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
-from pace_linkage.errors import InputError
+from pace_linkage.errors import InputError, PaceError
 from pace_linkage.evaluate.metrics import RunResults, build_metrics, pairs_frame
 from pace_linkage.features import Feature, report_sections
 from pace_linkage.incremental.report import INCREMENTAL
@@ -33,8 +35,8 @@ from pace_linkage.ingest.sources import (
 from pace_linkage.report.render import CORE_SECTIONS, render_report
 from pace_linkage.report.section import Section
 from pace_linkage.schema import SOURCE, VERSION
-from pace_linkage.store import database
-from pace_linkage.store.outputs import RunWriter
+from pace_linkage.store import database, publish
+from pace_linkage.store.outputs import PublishError, RunWriter
 from pace_linkage.study import FEATURES
 from pace_linkage.study.sharing import released_fields
 
@@ -98,44 +100,127 @@ def run_report(run: RunResults, metrics: dict, features: Sequence[Feature] = DEF
                        features=features)
 
 
-def write_outputs(run: RunResults, metrics: dict, report_html: str, out_dir: Path, run_id: str | None,
-                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write the run's outputs into ``out_dir`` (staged, then published with the manifest last):
+def manifest_extra(run: RunResults) -> dict:
+    """What a run's manifest records besides its files: config hash, version, timings and the key id."""
+    key = {"key_id": run.key_id} if run.key_id else {}
+    return {"config_hash": run.cfg.hash(), "version": VERSION, "timings_seconds": dict(run.timings), **key}
+
+
+def stage_outputs(writer: RunWriter, run: RunResults, metrics: dict, report_html: str,
+                  extra_csv: dict[str, pd.DataFrame] | None = None) -> None:
+    """Stage the run's outputs in ``writer`` (nothing reaches OUT before :meth:`RunWriter.publish`):
     clusters.csv, pairs.parquet, quarantine.csv, conflicts.csv, each partner's quarantined rows (not for a
     pseudonymised run: the centre never holds them), model.json, metrics.json, report.html, plus ``extra_csv``
-    (name -> frame, e.g. an incremental run's id_history.csv). Returns the manifest's path."""
+    (name -> frame, e.g. an incremental run's id_history.csv)."""
+    for name, frame in sorted((extra_csv or {}).items()):
+        writer.write_csv(name, frame)
+    writer.write_csv("clusters.csv", database.sorted_clusters(run))
+    writer.write_parquet("pairs.parquet", pairs_frame(run))
+    writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
+    writer.write_csv("conflicts.csv", run.clusters.conflicts)
+    for b in run.batches:
+        if len(b.quarantine) and run.key_id is None:
+            writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
+    writer.write_text("model.json", run.model.to_json() + "\n")
+    writer.write_json("metrics.json", metrics)
+    writer.write_text("report.html", report_html)
+
+
+def write_outputs(run: RunResults, metrics: dict, report_html: str, out_dir: Path, run_id: str | None,
+                  extra_csv: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write the run's outputs into ``out_dir`` (:func:`stage_outputs`, then published with the manifest last),
+    for a run without a store. Returns the manifest's path."""
     writer = RunWriter(Path(out_dir), run_id)
     try:
-        for name, frame in sorted((extra_csv or {}).items()):
-            writer.write_csv(name, frame)
-        writer.write_csv("clusters.csv", database.sorted_clusters(run))
-        writer.write_parquet("pairs.parquet", pairs_frame(run))
-        writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
-        writer.write_csv("conflicts.csv", run.clusters.conflicts)
-        for b in run.batches:
-            if len(b.quarantine) and run.key_id is None:
-                writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
-        writer.write_text("model.json", run.model.to_json() + "\n")
-        writer.write_json("metrics.json", metrics)
-        writer.write_text("report.html", report_html)
-        key = {"key_id": run.key_id} if run.key_id else {}
-        return writer.publish({"config_hash": run.cfg.hash(), "version": VERSION, "timings_seconds": run.timings,
-                               **key})
-    except BaseException:
-        writer.discard()
-        raise
+        stage_outputs(writer, run, metrics, report_html, extra_csv)
+        return writer.publish(manifest_extra(run))
+    finally:
+        writer.close()
 
 
 def store_run(url: str, run: RunResults, run_id: str, *, state: dict[str, pd.DataFrame] | None = None,
-              log: dict[str, pd.DataFrame] | None = None) -> dict:
+              log: dict[str, pd.DataFrame] | None = None, attempt: str | None = None,
+              expect_state: database.StateVersion | None = None) -> dict:
     """Write the run into the central store at ``url`` in one transaction
     (:mod:`pace_linkage.store.database`): its records, clusters, pairs and what the sharing agreements release
     to each partner (:func:`pace_linkage.study.sharing.released_fields`), with an incremental run's ``state``
-    and ``log``."""
+    (written only if the store's state is still at ``expect_state``) and ``log``; ``attempt`` is the staged
+    outputs' (:attr:`RunWriter.attempt`), so OUT and the store can be matched after a kill."""
     released = released_fields(run.records, database.sorted_clusters(run), run.cfg, run.cfg.id_column)
     return database.store_run(url, run, run_id, pairs=pairs_frame(run), released=released, state=state,
-                              log=log)
+                              log=log, attempt=attempt, expect_state=expect_state)
 
 
-__all__ = ["DEFAULT_FEATURES", "evaluate_run", "read_batches", "read_batch", "read_sources", "report_page",
-           "run_report", "sections", "store_run", "write_outputs"]
+# --------------------------------------------------------------------------------------------------
+# OUT and the store move together
+# --------------------------------------------------------------------------------------------------
+def committed(intent: dict) -> bool | None:
+    """Whether a sealed staged run (its intent, :mod:`pace_linkage.store.publish`) has reached its commit point:
+    True without a store (every stage succeeded), else whether the store holds the run under the same attempt;
+    None when the store cannot be asked."""
+    if not intent.get("store"):
+        return True
+    try:
+        return database.stored_attempt(intent["store"], intent["run_id"]) == intent.get("attempt")
+    except PaceError:
+        return None
+
+
+def recover_outputs(out_dir: Path) -> list[str]:
+    """Before a run into ``out_dir``: publish a run a kill stopped after its store committed, and remove the
+    staging folders of runs that died before (:func:`pace_linkage.store.publish.recover`)."""
+    return publish.recover(Path(out_dir), committed)
+
+
+def finish_run(out_dir: Path, run_id: str | None, store: str | None, extra: dict, *,
+               stage: Callable[[RunWriter], Any], write_store: Callable[[RunWriter], dict] | None = None,
+               publish_with: Callable[[RunWriter], Path] | None = None) -> tuple[Path, dict | None]:
+    """The end of every run, in the one order that keeps OUT and the store together: ``stage(writer)`` writes
+    the outputs into the run's staging folder, the staged run is sealed (``extra``: the manifest's entries
+    besides the files), ``write_store(writer)`` commits it to ``store`` (if any), and only then is OUT published
+    (``publish_with(writer)``, default :meth:`RunWriter.publish`). A failure at any step leaves OUT as it was;
+    a run stopped after the store committed stays staged and the next run into OUT publishes it
+    (:func:`recover_outputs`; the error says so). Returns the manifest's path and what ``write_store``
+    returned."""
+    writer = RunWriter(Path(out_dir), run_id)
+    stored: dict | None = None
+    store_error: BaseException | None = None
+    try:
+        stage(writer)
+        writer.seal(extra, store=store)
+        if store and write_store is not None:
+            try:
+                stored = write_store(writer)
+            except BaseException as exc:
+                store_error = exc
+                raise
+        manifest = (publish_with or RunWriter.publish)(writer)
+    except BaseException as exc:
+        if not release(writer, store_error) or not isinstance(exc, PaceError):
+            raise
+        err = PublishError(*exc.lines, f"run {writer.run_id} is in the store but not in {out_dir} yet: the next run "
+                                       "into it publishes it")
+    else:
+        release(writer)
+        return manifest, stored
+    raise err  # outside the except block: nothing chained
+
+
+def release(writer: RunWriter, store_error: BaseException | None = None) -> bool:
+    """After a run's last stage, published or not: release the staging folder, keeping an unpublished run the
+    store committed (the next run into OUT publishes it, :func:`recover_outputs`). ``store_error``: what the
+    store stage raised, if it did (an expected error before the commit means nothing was committed). Returns
+    whether the staged run was kept."""
+    intent = writer.intent
+    keep = False
+    if not writer.published and intent and intent.get("store"):
+        verdict = committed(intent)
+        surely_not = isinstance(store_error, PaceError) and not getattr(store_error, "maybe_committed", False)
+        keep = bool(verdict) or (verdict is None and not surely_not)
+    writer.close(keep=keep)
+    return keep
+
+
+__all__ = ["DEFAULT_FEATURES", "committed", "evaluate_run", "finish_run", "manifest_extra", "read_batches", "read_batch",
+           "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_outputs",
+           "store_run", "write_outputs"]

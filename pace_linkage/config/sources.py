@@ -60,6 +60,9 @@ class SourceConfig(Strict):
     # failed export; a partner that sends an empty file for a month with no clients sets this (JSON lines or csv).
     # Either way a source that delivered no rows is named in the run's warnings, metrics and report.
     allow_empty: bool = False
+    # A source that cannot be read fails the run; ``required: false`` lets the run go on without it (named as
+    # missing in the first line of the report), as ``pace-linkage run --allow-partial`` does for every source.
+    required: bool = True
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 

@@ -24,7 +24,14 @@ from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
 from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import header_names
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, count_totals, coverage
+from pace_linkage.ingest.sources import (
+    SourceBatch,
+    SourceFailure,
+    count_totals,
+    coverage,
+    empty_sources,
+    partial_summary,
+)
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, RULE, SOURCE, VERSION
 
 
@@ -193,7 +200,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
         "counts": counts,
-        "sources_failed": [{"source": f.source, "file": f.file, "error": f.error} for f in run.failures],
+        "sources_failed": [{"source": f.source, "file": f.file, "error": f.error, "rows": f.rows}
+                           for f in run.failures],
         "coverage": coverage(run.batches, cfg),
         "blocking": {"rules": block_stats, "pairs": int(len(run.blocking.pairs)),
                      "reduction_ratio": round(1 - len(run.blocking.pairs) / total_pairs, 8) if total_pairs else 0.0},
@@ -204,6 +212,11 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "estimated": evaluate.estimated_quality(probs, run.threshold),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
+    partial, empty = partial_summary(run.failures, cfg), empty_sources(run.batches)
+    if partial:  # a partial run (--allow-partial, required: false): the report's first line names what is missing
+        doc["partial"] = partial
+    if empty:
+        doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
     if run.cfg.report.explain_examples and len(run.scored):

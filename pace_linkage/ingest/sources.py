@@ -1,8 +1,14 @@
 """Per-source ingest and normalisation, and the assembly of all sources into one record frame.
 
-Each source is handled on its own so that one unreadable file fails alone (:class:`SourceFailure`)
-while the others still run. For every source ``rows_in == rows_accepted + rows_quarantined
-(+ rows_withheld)``; :func:`assemble` checks it and the flow fails if it does not hold.
+Each source is read on its own, and one that cannot be read becomes a :class:`SourceFailure` (one value-free line)
+so that every failed source is reported at once. A failed source then **fails the run** (:func:`check_failures`:
+one line per failed source, nothing published, nothing stored) unless the run allows a partial result
+(``--allow-partial``) or the source is not required (``required: false`` in its config); a partial run names the
+missing partners and their rows in the first line of its report (:func:`partial_summary`). A source that was
+read but holds no record (a header-only file, or an empty one its config allows with ``allow_empty``) is not a
+failure: it is counted (``rows_in`` 0) and named (:func:`empty_sources`). For every source ``rows_in ==
+rows_accepted + rows_quarantined (+ rows_withheld)``; :func:`assemble` checks it and the flow fails if it does not
+hold.
 
 The study features (:class:`pace_linkage.features.Feature`) come in as a parameter: they may narrow what
 is read of a source, withhold rows (kept nowhere, only counted), and keep counts of their own per source
@@ -22,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
-from pace_linkage.errors import PaceError
+from pace_linkage.errors import InputError, PaceError
 from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract, read_source
 from pace_linkage.ingest.validate import check_records, map_columns, raw_rows
@@ -81,6 +87,7 @@ class SourceFailure:
     source: str
     file: str
     error: str  # one value-free line
+    rows: int | None = None  # the file's rows, when it could be read before it failed (None: unknown)
 
 
 def reason_counts(q: pd.DataFrame) -> dict[str, int]:
@@ -111,6 +118,9 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path, *,
     extras: dict[str, Any] = {}
     try:
         ext = read_source(view, Path(extracts_dir))
+    except PaceError as exc:
+        return SourceFailure(src.name, src.file, str(exc))
+    try:
         keep = np.ones(len(ext.frame), dtype=bool)
         for f in features:
             mask = f.admit(ext, view)
@@ -125,7 +135,7 @@ def ingest_source(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path, *,
             ext.frame = ext.frame.loc[keep]
         records, q_map = map_columns(ext, view, cfg)
     except PaceError as exc:
-        return SourceFailure(src.name, src.file, str(exc))
+        return SourceFailure(src.name, src.file, str(exc), rows=ext.rows_in)
     quarantine = pd.concat([_tag(ext.quarantine, src.name, ext.file), _tag(q_map, src.name, ext.file)], ignore_index=True)
     return SourceBatch(src.name, ext.file, ext.rows_in, records, quarantine, ext, rows_withheld=withheld,
                        blank_lines=ext.blank_lines, notes=list(ext.notes), extras=extras)
@@ -160,6 +170,38 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
 def source_notes(batches: list[SourceBatch]) -> list[str]:
     """One value-free warning line per note of a source that was read, e.g. a file that delivered no rows."""
     return [f"source {b.source} ({b.file}): {n}" for b in batches for n in b.notes]
+
+
+def check_failures(cfg: PaceConfig, failures: list[SourceFailure], allow_partial: bool = False) -> None:
+    """The failure policy (see the module docstring): an :class:`InputError` with one line per failed source
+    and a last line saying nothing was published, unless every failed source may be missing (``allow_partial``,
+    or ``required: false``); a run where no source could be read fails anyway."""
+    if not failures:
+        return
+    lines = [f"source {f.source}: {f.error.splitlines()[0] if f.error else 'failed'}" for f in failures]
+    required = {s.name: s.required for s in cfg.sources.items}
+    if len(failures) >= len(required):
+        raise InputError(*lines, "no source could be read: nothing to link, nothing published or stored")
+    if allow_partial or not any(required.get(f.source, True) for f in failures):
+        return
+    raise InputError(*lines, f"{len(failures)} of {len(required)} sources failed: nothing published or stored "
+                             "(--allow-partial, or required: false on the source, runs without them)")
+
+
+def partial_summary(failures: list[SourceFailure], cfg: PaceConfig) -> dict | None:
+    """What a partial run is missing, for metrics.json and the report's first line: the partners, their rows
+    where the file could be counted, and the partners whose rows are unknown. None for a complete run."""
+    if not failures:
+        return None
+    known = [f for f in failures if f.rows is not None]
+    return {"sources_missing": sorted(f.source for f in failures), "sources_configured": len(cfg.sources.items),
+            "rows_missing": sum(int(f.rows) for f in known),
+            "rows_unknown": sorted(f.source for f in failures if f.rows is None)}
+
+
+def empty_sources(batches: list[SourceBatch]) -> list[str]:
+    """The sources that were read but hold no record (counted as ``rows_in`` 0; not a failure)."""
+    return sorted(b.source for b in batches if b.rows_in == 0)
 
 
 def assemble(batches: list[SourceBatch]) -> pd.DataFrame:

@@ -90,7 +90,9 @@ def render_page(doc: Mapping[str, Any], sections: Sequence[Section], *, title: s
                 generic_tables: bool = True) -> str:
     """One self-contained, deterministic HTML page of ``doc``: each of ``sections`` (in their order) that has
     something to show, then (with ``generic_tables``) every key of ``doc`` no section names, as a generic
-    table. The subtitle lists ``subtitle`` and the small-count rule; ``footer`` closes the page."""
+    table. The subtitle lists ``subtitle`` and the small-count rule; ``footer`` closes the page. A run that is not
+    complete (partners missing, or delivering nothing) says so first, before the title
+    (:func:`pace_linkage.report.summary.first_line`)."""
     pg = Page(doc, small_count_threshold)
     body, toc = [], []
     known: set[str] = set()
@@ -110,7 +112,7 @@ def render_page(doc: Mapping[str, Any], sections: Sequence[Section], *, title: s
         toc.append(entry)
     sub = [*subtitle, *([f"counts from 1 to {pg.k - 1} are shown as {SUPPRESSED}"] if pg.k > 0 else [])]
     return Template(asset("template.html")).substitute(
-        title=escape(title), style=asset("style.css"),
+        alert=summary.first_line(doc, pg) or "", title=escape(title), style=asset("style.css"),
         subtitle=f'<p class="subtitle">{escape("; ".join(sub))}.</p>' if sub else "", toc="".join(toc),
         body="".join(body), footer=escape(footer),
     )

@@ -19,10 +19,13 @@ def failed_sources(m: Mapping[str, Any], pg: Page) -> str | None:
         return None
     if not failed:
         return note("Every configured source was read.")
-    rows = [[escape(str(f.get("source", ""))), escape(str(f.get("file", ""))), escape(str(f.get("error", "")))]
+    rows = [[escape(str(f.get("source", ""))), escape(str(f.get("file", ""))),
+             pg.n(f["rows"]) if f.get("rows") is not None else "unknown", escape(str(f.get("error", "")))]
             for f in failed]
-    return ('<div class="warning"><p>These sources could not be used; the run went on without them.</p>'
-            + table("Sources that failed", ["Source", "File", "Error"], rows, numeric_from=99) + "</div>")
+    return ('<div class="warning"><p>These sources could not be used; the run went on without them, as it was '
+            'asked to (a partial run: <code>--allow-partial</code>, or <code>required: false</code> on the '
+            'source).</p>'
+            + table("Sources that failed", ["Source", "File", "Rows", "Error"], rows, numeric_from=99) + "</div>")
 
 
 def rows_per_source(m: Mapping[str, Any], pg: Page) -> str | None:

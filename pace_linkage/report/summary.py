@@ -28,6 +28,10 @@ def key_figures(m: Mapping[str, Any], pg: Page) -> str | None:
     items: list[tuple[str, str]] = [(name, pg.n(counts[key])) for key, name in ROW_COUNTS if key in counts]
     if "sources_failed" in m:
         items.append(("Sources failed", pg.n(len(m["sources_failed"] or []))))
+    partial = m.get("partial")
+    if isinstance(partial, Mapping):
+        items.append(("Partners missing", escape(", ".join(map(str, partial.get("sources_missing") or [])))))
+        items.append(("Rows missing", _rows_missing(partial, pg)))
     if "pairs" in blocking:
         items.append(("Candidate pairs", pg.n(blocking["pairs"])))
     if "clusters" in clusters:
@@ -40,6 +44,36 @@ def key_figures(m: Mapping[str, Any], pg: Page) -> str | None:
         items += [("Estimated precision", fixed(est.get("precision"))),
                   ("Estimated recall", fixed(est.get("recall")))]
     return cards(items) if items else None
+
+
+def _rows_missing(partial: Mapping[str, Any], pg: Page) -> str:
+    unknown = partial.get("rows_unknown") or []
+    known = pg.n(partial.get("rows_missing", 0))
+    if not unknown:
+        return known
+    return f"{known} + unknown" if partial.get("rows_missing") else "unknown"
+
+
+def first_line(m: Mapping[str, Any], pg: Page) -> str | None:
+    """The first thing on the page when a run is not complete: which partners are missing (a partial run) and
+    how many rows that is (unknown for a file that could not be read), and which delivered no record."""
+    parts = []
+    partial = m.get("partial")
+    if isinstance(partial, Mapping) and partial.get("sources_missing"):
+        rows = {str(f.get("source")): f.get("rows") for f in (m.get("sources_failed") or []) if isinstance(f, Mapping)}
+        missing = partial["sources_missing"]
+        named = [f"{escape(str(s))} ({pg.n(rows[s])} rows)" if rows.get(s) is not None
+                 else f"{escape(str(s))} (rows unknown: the file could not be read)" for s in missing]
+        total = partial.get("sources_configured")
+        of = f" of {pg.n(total)}" if total else ""
+        parts.append(f"<strong>Partial run: {pg.n(len(missing))}{of} partner(s) missing, none of their records "
+                     f"linked:</strong> {', '.join(named)}.")
+    empty = m.get("sources_empty") or []
+    if empty:
+        parts.append(f"<strong>No records delivered by:</strong> {escape(', '.join(map(str, empty)))}.")
+    if not parts:
+        return None
+    return f'<p class="warning" id="first-line" role="alert">{" ".join(parts)}</p>\n'
 
 
 RUN_FACTS = {"entity": "Entity", "version": "Version", "seed": "Seed", "threshold": "Match threshold",
@@ -81,4 +115,5 @@ SECTIONS = (
     Section(40, "report-notes", "Notes on this linkage", ("report_notes",), notes),
 )
 
-__all__ = ["RUN_FACTS", "ROW_COUNTS", "SECTIONS", "key_figures", "main_clustering", "notes", "run_facts"]
+__all__ = ["RUN_FACTS", "ROW_COUNTS", "SECTIONS", "first_line", "key_figures", "main_clustering", "notes",
+           "run_facts"]

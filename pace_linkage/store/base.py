@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +35,10 @@ _ORDER = {
     "released": "1, 2, 3, 4, 5, 6",  # run_id, to_source, the id column (its name varies), from_source, field, value
 }
 RUNS = "runs"
+# One row: how many incremental runs have replaced the state, and the last of them. A run reads it with the state
+# and writes only if it is unchanged (Store.write_run's ``expect_state``), so incremental runs are serialisable.
+STATE_HEAD = "state_head"
+PARTNER_RUNS = "partner_runs"
 PG_SCHEMA = "pace"
 PARTNER_VIEW = "partner_records"
 ROLE_PREFIX = "pace_"
@@ -55,9 +60,25 @@ _KEYED = {"records": (SOURCE, RECORD_ID), "clusters": (SOURCE, RECORD_ID)}  # pr
 
 class StoreError(PaceError):
     """Writing to the store failed (the write was rolled back). Names the store, table and the database's
-    error class and SQLSTATE, never its message: PostgreSQL quotes the offending row in COPY errors."""
+    error class and SQLSTATE, never its message: PostgreSQL quotes the offending row in COPY errors.
+    ``maybe_committed``: the error came from the COMMIT itself, so the run may be in the store after all."""
 
     exit_code = 6
+    maybe_committed = False
+
+
+class StoreConflict(StoreError):
+    """Another incremental run changed the state after this run read it: nothing was written; run again."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class StateVersion:
+    """The incremental state a run read: the number of incremental runs applied and the last one's id."""
+
+    serial: int = 0
+    run_id: str | None = None
 
 
 def db_error(location: str, what: str, exc: BaseException) -> StoreError:
@@ -180,13 +201,52 @@ class Store:
     # public API -----------------------------------------------------------------------------------
     def write_run(self, run_id: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any], *,
                   state: Mapping[str, pd.DataFrame] | None = None,
-                  log: Mapping[str, pd.DataFrame] | None = None) -> dict[str, int]:
+                  log: Mapping[str, pd.DataFrame] | None = None,
+                  expect_state: StateVersion | None = None) -> dict[str, int]:
         """Write (or replace) run ``run_id``: every table in ``tables`` (names from :data:`TABLES`) and a
         ``runs`` row built from ``meta`` and the row counts, in one transaction. Returns the row counts.
 
         An incremental run also passes ``state`` (tables of :data:`STATE_TABLES`, each replaced whole) and
-        ``log`` (tables of :data:`LOG_TABLES`, this run id's rows replaced): all or nothing, with the rest."""
+        ``log`` (tables of :data:`LOG_TABLES`, this run id's rows replaced): all or nothing, with the rest. With
+        ``expect_state`` (the :meth:`state_version` the run read its state at), the write happens only if no
+        other incremental run has changed the state since: otherwise :class:`StoreConflict` and nothing is
+        written. Writers of one store take turns (PostgreSQL: a transaction-level advisory lock)."""
         run_id = str(run_id)
+        frames, extra = self._checked_frames(run_id, tables, state, log)
+        counts = {name: int(len(df)) for name, df in frames.items()}
+        row = self._runs_row(run_id, frames, meta)
+        self._stage = "opening the transaction"
+        self._begin()
+        try:
+            self._lock_writers()
+            if state is not None:
+                self._stage = f"checking table {STATE_HEAD}"
+                self._check_state(expect_state)
+            self._write_all(run_id, frames, extra, row, meta)
+            if state is not None:
+                self._advance_state(run_id)
+            self._stage = "commit"
+            self._commit()
+        except PaceError:
+            self._rollback()
+            raise
+        except self._db_errors as exc:
+            self._rollback()
+            err = (StoreConflict(f"store {self.location}: another run wrote the store at the same time; nothing "
+                                 "was written: run again") if self._is_conflict(exc)
+                   else db_error(self.location, f"run {run_id}: {self._stage}", exc))
+            err.maybe_committed = self._stage == "commit"  # a failed COMMIT may still have committed
+        except BaseException:
+            self._rollback()
+            raise
+        else:
+            return counts
+        raise err  # outside the except block: the database's message (it may quote a value) is not chained
+
+    def _checked_frames(self, run_id: str, tables: Mapping[str, pd.DataFrame],
+                        state: Mapping[str, pd.DataFrame] | None, log: Mapping[str, pd.DataFrame] | None
+                        ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+        """The run tables and the state and log tables to write, in order; ConfigError on a misuse."""
         if not run_id:
             raise ConfigError("store: run id is empty")
         unknown = sorted(set(tables) - set(TABLES))
@@ -200,48 +260,64 @@ class Store:
         for name, df in {**frames, **extra}.items():
             if "run_id" in df.columns:
                 raise ConfigError(f"store: table {name}: the frame must not carry a run_id column")
-        counts = {name: int(len(df)) for name, df in frames.items()}
-        row = self._runs_row(run_id, frames, meta)
-        self._stage = "opening the transaction"
-        self._begin()
-        try:
-            self._stage = "preparing tables"
-            self._ensure_runs_table()
-            for name, df in frames.items():
-                self._ensure_table(name, df)
-            for name in self._existing_run_tables():
-                self._execute(f"DELETE FROM {self._t(name)} WHERE run_id = %s", [run_id])
-            self._execute(f"DELETE FROM {self._t(RUNS)} WHERE run_id = %s", [run_id])
-            for name, df in frames.items():
-                self._stage = f"writing table {name}"
+        return frames, extra
+
+    def _write_all(self, run_id: str, frames: Mapping[str, pd.DataFrame], extra: Mapping[str, pd.DataFrame],
+                   row: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        """Inside the write transaction: the run's rows (replacing the run id's), the state and log tables,
+        the ``runs`` row and partner access."""
+        self._stage = "preparing tables"
+        self._ensure_runs_table()
+        for name, df in frames.items():
+            self._ensure_table(name, df)
+        for name in self._existing_run_tables():
+            self._execute(f"DELETE FROM {self._t(name)} WHERE run_id = %s", [run_id])
+        self._execute(f"DELETE FROM {self._t(RUNS)} WHERE run_id = %s", [run_id])
+        for name, df in frames.items():
+            self._stage = f"writing table {name}"
+            self._write_table(name, df, run_id)
+        for name, df in extra.items():
+            self._stage = f"writing table {name}"
+            self._ensure_table(name, df)
+            self._execute(f"DELETE FROM {self._t(name)}" + (" WHERE run_id = %s" if name in LOG_TABLES else ""),
+                          [run_id] if name in LOG_TABLES else None)
+            if len(df):
                 self._write_table(name, df, run_id)
-            for name, df in extra.items():
-                self._stage = f"writing table {name}"
-                self._ensure_table(name, df)
-                self._execute(f"DELETE FROM {self._t(name)}" + (" WHERE run_id = %s" if name in LOG_TABLES else ""),
-                              [run_id] if name in LOG_TABLES else None)
-                if len(df):
-                    self._write_table(name, df, run_id)
-            self._stage = f"writing table {RUNS}"
-            cols = [c for c, _ in _RUNS_COLUMNS]
-            self._execute(f"INSERT INTO {self._t(RUNS)} ({', '.join(map(quote_ident, cols))}) VALUES "
-                          f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])
-            self._stage = "granting partner access"
-            self._after_write(frames, meta)
-            self._stage = "commit"
-            self._commit()
-        except PaceError:
-            self._rollback()
-            raise
-        except self._db_errors as exc:
-            self._rollback()
-            err = db_error(self.location, f"run {run_id}: {self._stage}", exc)
-        except BaseException:
-            self._rollback()
-            raise
-        else:
-            return counts
-        raise err  # outside the except block: the database's message (it may quote a value) is not chained
+        self._stage = f"writing table {RUNS}"
+        cols = [c for c, _ in _RUNS_COLUMNS]
+        self._execute(f"INSERT INTO {self._t(RUNS)} ({', '.join(map(quote_ident, cols))}) VALUES "
+                      f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])
+        self._stage = "granting partner access"
+        self._after_write(frames, meta)
+
+    # the incremental state's version --------------------------------------------------------------
+    def state_version(self) -> StateVersion:
+        """The state's version now (read it before the state: see :meth:`write_run`'s ``expect_state``)."""
+        if not self._column_types(STATE_HEAD):
+            return StateVersion()
+        rows = self._query(f"SELECT serial, run_id FROM {self._t(STATE_HEAD)}")
+        return StateVersion() if rows.empty else StateVersion(int(rows["serial"].iloc[0]), str(rows["run_id"].iloc[0]))
+
+    def _head_in_transaction(self) -> StateVersion:
+        if not self._column_types(STATE_HEAD):
+            return StateVersion()
+        rows = self._fetch(f"SELECT serial, run_id FROM {self._t(STATE_HEAD)}{self._for_update}")
+        return StateVersion(int(rows[0][0]), str(rows[0][1])) if rows else StateVersion()
+
+    def _check_state(self, expected: StateVersion | None) -> None:
+        current = self._head_in_transaction()
+        if expected is not None and current != expected:
+            raise StoreConflict(f"store {self.location}: the store changed since this run read its state (run "
+                                f"{current.run_id} was applied); nothing was written: run again")
+
+    def _advance_state(self, run_id: str) -> None:
+        self._stage = f"writing table {STATE_HEAD}"
+        serial = self._head_in_transaction().serial
+        types = _SQL_TYPES[self.dialect]
+        self._execute(f"CREATE TABLE IF NOT EXISTS {self._t(STATE_HEAD)} (serial {types['bigint']} NOT NULL, "
+                      f"run_id {types['text']} NOT NULL)")
+        self._execute(f"DELETE FROM {self._t(STATE_HEAD)}")
+        self._execute(f"INSERT INTO {self._t(STATE_HEAD)} (serial, run_id) VALUES (%s, %s)", [serial + 1, run_id])
 
     def read_state(self) -> dict[str, pd.DataFrame]:
         """The incremental state tables that exist (empty dict for a store no incremental run wrote)."""
@@ -347,6 +423,10 @@ class Store:
     def _commit(self) -> None: ...
     def _rollback(self) -> None: ...
     def _execute(self, sql: str, params: Sequence[Any] | None = None) -> None: ...
+    def _fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]: ...
+    def _lock_writers(self) -> None: ...
+    def _is_conflict(self, exc: BaseException) -> bool: return False
+    _for_update = ""
     def _query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame: ...
     def _write_table(self, name: str, df: pd.DataFrame, run_id: str) -> None: ...
 

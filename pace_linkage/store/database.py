@@ -23,7 +23,17 @@ Rules:
 
 * :meth:`Store.write_run` writes all tables of a run in **one transaction**. It first deletes the run id's
   rows, so writing the same run id again *replaces* the run (no duplicates); an error anywhere rolls the
-  whole write back, so the store keeps the previous results intact.
+  whole write back, so the store keeps the previous results intact. Writers take turns (on PostgreSQL a
+  transaction-level advisory lock; a DuckDB file is opened by one process at a time).
+* Incremental runs are **serialisable**: ``state_head`` holds the number of incremental runs applied and the
+  last one's id. A run reads it before the state (:meth:`Store.state_version`) and its write, in the same
+  transaction as the check (``SELECT ... FOR UPDATE`` on PostgreSQL), goes ahead only if it is unchanged;
+  otherwise :class:`StoreConflict` ("the store changed since this run read its state (run X was applied):
+  run again") and nothing is written. Two runs interleaved at any point end as if applied one after the other,
+  or one of them is refused.
+* A run's metadata records the attempt that wrote it (``meta.attempt``): the output folder's staged run names
+  the same attempt, so a run stopped between the store's commit and publishing is published by the next run
+  (:func:`stored_attempt`, :mod:`pace_linkage.store.publish`).
 * Columns follow the frames: a table is created from the first frame written to it, and columns a later
   run brings (a new field, a new comparison) are added. A column the run lacks is NULL for that run. A
   column whose type changed is refused (a ``ConfigError`` naming table and column).
@@ -34,7 +44,11 @@ Rules:
 Partner access (PostgreSQL only):
 
 * Each partner (source) gets a role ``pace_<source>`` (created ``NOLOGIN`` if missing: the DBA grants
-  login). It has no privilege on ``pairs`` (pairs cross partners) and none on ``runs`` beyond reading it.
+  login). It has no privilege on ``pairs`` (pairs cross partners), the incremental state or the logs.
+* ``runs`` has **row-level security** too: a partner role sees only the runs it took part in (its source is in
+  the run's ``sources``), and of them only ``run_id``, ``written_at``, ``config_hash``, ``version`` and
+  ``threshold`` (column privileges): not the other partners, the run's totals nor its metadata. The view
+  ``pace.partner_runs`` (``security_invoker``) gives each run it took part in with its **own** record count.
 * ``records`` and ``clusters`` have **row-level security**: a partner role sees only rows whose
   ``source`` is its own (``current_user = 'pace_' || source``).
 * Partner roles get ``SELECT`` on the **non-private columns only** (column privileges), so selecting a
@@ -62,9 +76,12 @@ from pace_linkage.store.base import (
     LOG_TABLES,
     PARTNER_VIEW,
     RUNS,
+    STATE_HEAD,
     STATE_TABLES,
     TABLES,
+    StateVersion,
     Store,
+    StoreConflict,
     StoreError,
     describe,
     logical_type,
@@ -118,10 +135,11 @@ def run_tables(run, *, pairs: pd.DataFrame, released: pd.DataFrame) -> dict[str,
 
 
 def run_meta(run) -> dict[str, Any]:
-    """Run metadata for the ``runs`` table (aggregates only)."""
+    """Run metadata for the ``runs`` table (aggregates only; a partial run's missing partners included)."""
+    missing = {"sources_missing": sorted(f.source for f in run.failures)} if getattr(run, "failures", None) else {}
     return {"config_hash": run.cfg.hash(), "version": VERSION, "threshold": float(run.threshold),
             "sources": sorted(b.source for b in run.batches), "id_column": run.cfg.id_column,
-            "timings_seconds": dict(run.timings)}
+            "timings_seconds": dict(run.timings), **missing}
 
 
 def private_columns(cfg) -> list[str]:
@@ -131,18 +149,32 @@ def private_columns(cfg) -> list[str]:
 
 def store_run(url: str | os.PathLike, run, run_id: str, *, pairs: pd.DataFrame, released: pd.DataFrame,
               state: Mapping[str, pd.DataFrame] | None = None,
-              log: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+              log: Mapping[str, pd.DataFrame] | None = None, attempt: str | None = None,
+              expect_state: StateVersion | None = None) -> dict[str, Any]:
     """Write a finished run into the store at ``url`` (:func:`run_tables`, with an incremental run's ``state``
-    and ``log`` tables, in the same transaction); returns row counts and the seconds taken."""
+    and ``log`` tables, in the same transaction, if the state is still at ``expect_state``); ``attempt`` goes
+    into the run's metadata. Returns row counts and the seconds taken."""
     t0 = time.perf_counter()
+    meta = {**run_meta(run), **({"attempt": attempt} if attempt else {})}
     with open_store(url, private_columns=private_columns(run.cfg)) as st:
         tables = run_tables(run, pairs=pairs, released=released)
-        counts = st.write_run(run_id, tables, run_meta(run), state=state, log=log)
+        counts = st.write_run(run_id, tables, meta, state=state, log=log, expect_state=expect_state)
     return {**counts, "seconds": round(time.perf_counter() - t0, 3), "store": describe(url)}
 
 
+def stored_attempt(url: str | os.PathLike, run_id: str) -> str | None:
+    """The attempt token the store at ``url`` records for run ``run_id`` (None: no such run, or no store file
+    yet). A store that cannot be opened raises its one-line error."""
+    kind, target = parse_url(url)
+    if kind == "duckdb" and not Path(target).exists():
+        return None
+    with open_store(url) as st:
+        info = st.run_info(run_id)
+    return None if info is None else info["meta"].get("attempt")
+
+
 __all__ = [
-    "TABLES", "STATE_TABLES", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError", "DuckDBStore",
-    "PostgresStore", "open_store", "parse_url", "describe", "run_tables", "run_meta", "private_columns",
-    "sorted_clusters", "store_run", "logical_type",
+    "TABLES", "STATE_TABLES", "STATE_HEAD", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError",
+    "StoreConflict", "StateVersion", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
+    "run_tables", "run_meta", "private_columns", "sorted_clusters", "store_run", "stored_attempt", "logical_type",
 ]

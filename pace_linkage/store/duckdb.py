@@ -66,6 +66,14 @@ class DuckDBStore(Store):
     def _execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.con.execute(sql.replace("%s", "?"), list(params or []))
 
+    def _fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql.replace("%s", "?"), list(params or [])).fetchall()
+
+    def _is_conflict(self, exc: BaseException) -> bool:
+        import duckdb
+
+        return isinstance(exc, duckdb.TransactionException)
+
     def _query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         return self.con.execute(sql.replace("%s", "?"), list(params or [])).df()
 

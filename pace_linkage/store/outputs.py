@@ -1,11 +1,12 @@
 """Outputs: every file the pipeline publishes is written here, atomically and deterministically.
 
-A run writes into a private staging folder inside OUT (mode 0700). Only when every output is complete
-does :meth:`RunWriter.publish` move each file into OUT with ``os.replace`` (atomic on one filesystem) and
-then write ``manifest.json`` *last*, holding the SHA-256 of every output. A run that fails before
-publishing removes its staging folder and leaves the previous run's files untouched. A reader that
-finds a file missing from the manifest, or with a different hash, must reject the run
-(:func:`verify_manifest`).
+A run writes into a private staging folder inside OUT (mode 0700), locked for the run's lifetime. Only when every
+output is complete (and, with ``--store``, the store has committed the run) does :meth:`RunWriter.publish` move
+each file into OUT with ``os.replace`` (atomic on one filesystem) and then write ``manifest.json`` *last*, holding
+the SHA-256 of every output; the previous run's files that this run does not write are removed, so OUT holds one
+run. A run that fails before publishing removes its staging folder and leaves the previous run's files untouched;
+a run killed on the way is finished or removed by the next run (:mod:`pace_linkage.store.publish`). A reader that
+finds a file missing from the manifest, or with a different hash, must reject the run (:func:`verify_manifest`).
 
 Files are created 0600 and folders 0700: outputs are about people. CSVs are written with a fixed
 line terminator, sorted rows, and spreadsheet formula prefixes neutralised; JSON with sorted keys.
@@ -13,8 +14,7 @@ line terminator, sorted rows, and spreadsheet formula prefixes neutralised; JSON
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
+import contextlib
 import json
 import os
 import shutil
@@ -26,42 +26,18 @@ import pandas as pd
 
 from pace_linkage.errors import InputError
 from pace_linkage.redact import safe_csv_frame
-
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-MANIFEST = "manifest.json"
-
-
-def make_private_dir(path: Path) -> Path:
-    """Create ``path`` and any missing parents 0700 (``mkdir(parents=True)`` would leave new parents 0755)."""
-    path = Path(path)
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(exist_ok=True, mode=DIR_MODE)
-        os.chmod(d, DIR_MODE)
-    os.chmod(path, DIR_MODE)
-    return path
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: via a temporary file (0600) in the same folder, fsync, then rename
-    into place, so a reader sees the old file or the whole new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+from pace_linkage.store import publish as staged
+from pace_linkage.store.files import (  # re-exported: the writers' primitives
+    DIR_MODE,
+    FILE_MODE,
+    MANIFEST,
+    json_bytes,
+    make_private_dir,
+    now_utc,
+    sha256_file,
+    write_atomic,
+)
+from pace_linkage.store.publish import PublishError
 
 
 def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) -> Path:
@@ -77,30 +53,8 @@ def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) 
     return path
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def csv_bytes(df: pd.DataFrame) -> bytes:
     return safe_csv_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
-def json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n").encode()
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):  # numpy scalars
-        return o.item()
-    if isinstance(o, (dt.date, dt.datetime)):
-        return o.isoformat()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -115,15 +69,23 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
 
 
 class RunWriter:
-    """Stage outputs for one run, then publish them all with the manifest written last."""
+    """Stage outputs for one run, then publish them all with the manifest written last.
+
+    ``RunWriter(out, run_id)`` claims ``OUT/.staging-<run id>`` (locked while the writer lives); ``write_*`` stage
+    files; :meth:`seal` records the staged run as complete (and the store it goes to); :meth:`publish` moves it
+    into OUT; :meth:`close` releases the lock and removes an unpublished staging folder unless told to keep it.
+    The protocol and what a kill at any point leaves: :mod:`pace_linkage.store.publish`.
+    """
 
     def __init__(self, out_dir: Path, run_id: str | None = None):
         self.out_dir = make_private_dir(Path(out_dir))
         self.run_id = run_id or uuid.uuid4().hex
-        self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self.staging = self.out_dir / f".staging-{self.run_id}"
-        make_private_dir(self.staging)
+        self.attempt = uuid.uuid4().hex  # tells this attempt at the run id from any other, in the store too
+        self.started = now_utc()
+        self.staging, self._lock = staged.claim(self.out_dir, self.run_id)
         self.files: list[str] = []
+        self.intent: dict | None = None
+        self.published = False
 
     def path(self, name: str) -> Path:
         p = self.staging / name
@@ -149,56 +111,52 @@ class RunWriter:
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
 
+    def seal(self, extra: dict[str, Any] | None = None, store: str | None = None) -> dict:
+        """Record the staged run as complete: its files' SHA-256, the manifest's ``extra`` entries and the
+        ``store`` it is written to (None: none). Returns the intent (see :mod:`pace_linkage.store.publish`)."""
+        self.intent = {"run_id": self.run_id, "attempt": self.attempt, "started": self.started,
+                       "files": {name: sha256_file(self.staging / name) for name in sorted(self.files)},
+                       "extra": dict(extra or {}), "store": store}
+        staged.seal(self.staging, self.intent)
+        return self.intent
+
     def publish(self, extra: dict[str, Any] | None = None) -> Path:
-        """Move every staged file into OUT, then write the manifest last.
-
-        Each file a previous run published under the same name is first moved aside into the staging
-        folder; if any move fails, :meth:`_roll_back` puts every previous file back and removes the new
-        ones, so OUT again holds the complete previous run (whose manifest is only replaced at the end).
-        """
-        hashes = {}
-        for name in sorted(self.files):
-            hashes[name] = sha256_file(self.staging / name)
-        aside = self.staging / ".previous"
-        moved: list[tuple[str, bool]] = []  # (name, had a previous file)
+        """Move every staged file into OUT, the previous run's leftovers out, then write the manifest last
+        (sealing first if :meth:`seal` was not called; ``extra`` adds manifest entries). A failure on the way
+        puts the previous run back (:class:`PublishError`). Afterwards a dead run's staging folder is removed.
+        Returns the manifest's path."""
+        if self.intent is None:
+            self.seal(extra)
+            extra = None
         try:
-            for name in sorted(self.files):
-                dest = self.out_dir / name
-                make_private_dir(dest.parent)
-                had_previous = dest.exists()
-                if had_previous:
-                    make_private_dir((aside / name).parent)
-                    os.replace(dest, aside / name)
-                moved.append((name, had_previous))
-                os.replace(self.staging / name, dest)
-        except BaseException:
-            self._roll_back(moved, aside)
-            raise
-        manifest = {
-            "run_id": self.run_id,
-            "started": self.started,
-            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "files": hashes,
-            **(extra or {}),
-        }
-        write_atomic(self.out_dir / MANIFEST, json_bytes(manifest))
-        self.discard()
-        return self.out_dir / MANIFEST
+            path = staged.publish_staged(self.out_dir, self.staging, self.intent, extra)
+        except OSError as exc:
+            err = PublishError(f"{self.out_dir}: publishing run {self.run_id} failed ({type(exc).__name__}); "
+                               "the folder still holds the previous run")
+        else:
+            self.published = True
+            self.close()
+            with contextlib.suppress(OSError):
+                staged.tidy(self.out_dir)
+            return path
+        raise err
 
-    def _roll_back(self, moved: list[tuple[str, bool]], aside: Path) -> None:
-        """Undo a partial publish: remove the new files, move the previous ones back (best effort)."""
-        for name, had_previous in reversed(moved):
-            dest = self.out_dir / name
-            try:
-                if had_previous and (aside / name).exists():
-                    os.replace(aside / name, dest)
-                elif not had_previous:
-                    dest.unlink(missing_ok=True)
-            except OSError:
-                pass
+    def close(self, keep: bool = False) -> None:
+        """Release the staging folder's lock; remove the folder unless the run was published or ``keep``."""
+        if not self.published and not keep:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """The run failed: remove its staging folder."""
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock)
 
 
 def verify_manifest(out_dir: Path) -> dict:
@@ -216,3 +174,7 @@ def verify_manifest(out_dir: Path) -> dict:
         if sha256_file(p) != digest:
             raise InputError(f"{mpath}: {name} does not match its SHA-256; the run is incomplete or altered")
     return manifest
+
+
+__all__ = ["DIR_MODE", "FILE_MODE", "MANIFEST", "PublishError", "RunWriter", "csv_bytes", "json_bytes",
+           "make_private_dir", "parquet_bytes", "sha256_file", "verify_manifest", "write_atomic", "write_private_csv"]

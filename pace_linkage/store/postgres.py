@@ -14,6 +14,7 @@ import pandas as pd
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.schema import RECORD_ID, SOURCE
 from pace_linkage.store.base import (
+    PARTNER_RUNS,
     PARTNER_VIEW,
     PG_SCHEMA,
     ROLE_PREFIX,
@@ -25,6 +26,8 @@ from pace_linkage.store.base import (
 )
 
 COPY_CHUNK_ROWS = 200_000
+PARTNER_RUN_COLUMNS = ("run_id", "written_at", "config_hash", "version", "threshold")
+WRITE_LOCK_KEY = 0x70616365  # the advisory lock every writer of a pace store takes ("pace")
 
 
 class PostgresStore(Store):
@@ -75,6 +78,20 @@ class PostgresStore(Store):
 
     def _execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.con.execute(sql, params)
+
+    def _fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
+    _for_update = " FOR UPDATE"
+
+    def _lock_writers(self) -> None:
+        """One writer at a time per database, until the transaction ends (no privilege needed)."""
+        self.con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+
+    def _is_conflict(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected))
 
     def _query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         cur = self.con.execute(sql, params)
@@ -148,7 +165,34 @@ class PostgresStore(Store):
             self._execute(f"GRANT SELECT ON {view} TO {role}")
             if released:
                 self._execute(f"GRANT SELECT ON {self._t('released')} TO {role}")
-            self._execute(f"GRANT SELECT ON {self._t(RUNS)} TO {role}")
+        stored = {r[0] for r in self._fetch(f"SELECT DISTINCT unnest(string_to_array(sources, ',')) FROM "
+                                            f"{self._t(RUNS)}") if r[0]}  # every partner of every stored run
+        self._share_runs(sorted(ROLE_PREFIX + s for s in stored | set(sources)
+                                if re.fullmatch(r"[a-z0-9_]+", s) and (s in sources or ROLE_PREFIX + s in existing)))
+
+    def _share_runs(self, roles: Sequence[str]) -> None:
+        """What a partner role reads of ``runs``: only the runs it took part in (row-level security on the
+        ``sources`` list), and of them only the id, time, version, threshold and config hash (column
+        privileges): never the other partners, the totals or the metadata. ``partner_runs`` (security_invoker)
+        adds the role's own record count per run, counted through the records' row-level security."""
+        runs = self._t(RUNS)
+        self._execute(f"ALTER TABLE {runs} ENABLE ROW LEVEL SECURITY")
+        self._execute(f"DROP POLICY IF EXISTS partner_own_runs ON {runs}")
+        self._execute(f"CREATE POLICY partner_own_runs ON {runs} FOR SELECT USING (EXISTS (SELECT 1 FROM "
+                      f"unnest(string_to_array(sources, ',')) AS s(name) WHERE current_user = '{ROLE_PREFIX}' "
+                      "|| s.name))")
+        view = self._t(PARTNER_RUNS)
+        self._execute(f"DROP VIEW IF EXISTS {view}")
+        self._execute(f"CREATE VIEW {view} WITH (security_invoker = true) AS SELECT u.run_id, u.written_at, "
+                      f"u.version, u.threshold, count(r.record_id) AS records FROM {runs} u JOIN "
+                      f"{self._t('records')} r ON r.run_id = u.run_id "
+                      "GROUP BY u.run_id, u.written_at, u.version, u.threshold")
+        shown = ", ".join(quote_ident(c) for c in PARTNER_RUN_COLUMNS)
+        for name in roles:
+            role = quote_ident(name)
+            self._execute(f"REVOKE ALL ON {runs} FROM {role}")
+            self._execute(f"GRANT SELECT ({shown}) ON {runs} TO {role}")
+            self._execute(f"GRANT SELECT ON {view} TO {role}")
 
 
 def _csv_chunks(df: pd.DataFrame, run_id: str) -> Iterator[bytes]:

@@ -90,11 +90,11 @@ def test_a_failure_half_way_through_publishing_rolls_back_to_the_previous_run(pr
         return real_replace(src, dst)
 
     monkeypatch.setattr(outputs.os, "replace", flaky_replace)
-    monkeypatch.setattr(tasks, "write_report", tasks.write_report.with_options(retries=0))
+    monkeypatch.setattr(tasks, "publish", tasks.publish.with_options(retries=0))
     state = pace_linkage_pipeline(extracts=str(synth_data / "extracts"), out=str(out), threshold=0.01,
                                   truth=str(synth_data / "truth.csv"), run_id="half-published", return_state=True)
     monkeypatch.setattr(outputs.os, "replace", real_replace)
-    assert state.is_failed() and "stage report failed: unexpected OSError" in state.message
+    assert state.is_failed() and "publishing run half-published failed (OSError)" in state.message
     assert snapshot(out) == before
     assert leftovers(out) == []
     assert outputs.verify_manifest(out)["run_id"] == "first"

@@ -111,23 +111,34 @@ def test_supervised_training_uses_truth_labels(synth_data, tmp_path, prefect_har
     assert m["pairwise"]["f1"] > 0.9
 
 
-def test_a_source_missing_a_column_fails_alone_and_the_report_names_it(synth_data, tmp_path, prefect_harness):
+def test_a_source_missing_a_column_fails_the_run_unless_partial_and_the_report_names_it(synth_data, tmp_path,
+                                                                                           prefect_harness):
     import shutil
 
     from flows.pipeline import pace_linkage_pipeline
+    from pace_linkage.errors import InputError
 
     ext = tmp_path / "extracts"
     shutil.copytree(synth_data / "extracts", ext)
     sds = ext / "sds_pace_clients.csv"
     header, *rows = sds.read_text(encoding="utf-8").split("\n")
     sds.write_text("\n".join([header.replace("Surname", "Family"), *rows]), encoding="utf-8")
-    result = pace_linkage_pipeline(extracts=str(ext), out=str(tmp_path / "out"))
+    # by default a partner that cannot be read fails the run: one line naming it, nothing published
+    with pytest.raises(InputError) as failed_run:
+        pace_linkage_pipeline(extracts=str(ext), out=str(tmp_path / "out"))
+    first = str(failed_run.value).splitlines()[0]
+    assert first.startswith("source sds: ") and "columns.surname: column 'Surname' not found in sds_pace_clients.csv" \
+        in first
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    # a partial run is the user's choice: the run goes on without it and says so
+    result = pace_linkage_pipeline(extracts=str(ext), out=str(tmp_path / "out"), allow_partial=True)
     assert result["sources_failed"] == ["sds"]
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
     (failed,) = m["sources_failed"]
     assert failed["source"] == "sds" and "columns.surname: column 'Surname' not found in sds_pace_clients.csv" in failed["error"]
     assert "\n" not in failed["error"]
     assert m["counts"]["rows_accepted"] > 0  # the other sources still ran
+    assert m["partial"]["sources_missing"] == ["sds"] and m["partial"]["rows_missing"] == failed["rows"] > 0
     assert "sds_pace_clients.csv" in (tmp_path / "out" / "report.html").read_text()
 
 
