@@ -595,3 +595,14 @@ def test_a_partner_role_sees_only_its_own_runs_and_its_own_counts(pg_url):
         for table in ("state_head", "pairs"):
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)):
                 con.execute(f"SELECT * FROM pace.{table}")
+
+
+def test_a_follow_up_command_pointed_at_a_run_folder_never_removes_the_run(tmp_path):
+    from pace_linkage.evaluate.tune import recommend, write_tune
+
+    out = tmp_path / "out"
+    publish_files(out, "r1", {"clusters.csv": "a\n", "report.html": "r1\n"})
+    sweep = pd.DataFrame({"threshold": [0.5], "precision": [1.0], "recall": [1.0], "f1": [1.0], "links": [1],
+                          "clusters": [1], "match_weight": [0.0]})
+    write_tune(out, sweep, recommend(sweep, 0.99, 0.5))  # pace-linkage tune --run OUT --out OUT
+    assert (out / "clusters.csv").read_text() == "a\n" and (out / "report.html").exists()
