@@ -129,6 +129,9 @@ def claim(out_dir: Path, run_id: str) -> tuple[Path, int | None]:
     """Create (or take over from a dead run) ``OUT/.staging-<run_id>`` and lock it for this run. Returns the
     folder and the fd holding its lock (None where the filesystem has no flock)."""
     staging = Path(out_dir) / f"{STAGING_PREFIX}{run_id}"
+    if not _STAGING_NAME.fullmatch(staging.name) or ".." in str(run_id):
+        raise InputError("run id: use letters, digits, '.', '_' and '-' only, starting with a letter or digit "
+                         "(it names a folder inside OUT)")
     with out_lock(out_dir):
         if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
             raise InputError(f"{staging}: exists and is not a staging folder; remove it and run again")
