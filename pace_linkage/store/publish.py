@@ -264,11 +264,13 @@ def _inside(out_dir: Path, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _written_files(out_dir: Path, manifest: dict, prefix: str = "") -> list[str]:
-    """The files ``manifest`` lists that are still as the run wrote them (same SHA-256)."""
+def _written_files(out_dir: Path, manifest: dict, keep: set[str], prefix: str = "") -> list[str]:
+    """The files ``manifest`` lists, other than ``keep``, that are still as the run wrote them (same SHA-256)."""
     out = []
     for name, digest in sorted((manifest.get("files") or {}).items()):
         full = f"{prefix}{name}"
+        if full in keep:
+            continue
         path = _inside(out_dir, full)
         if path is not None and isinstance(digest, str) and sha256_file(path) == digest:
             out.append(full)
@@ -284,11 +286,11 @@ def stale_files(out_dir: Path, previous: dict | None, keep: set[str], kind: str 
     out_dir = Path(out_dir)
     if previous and previous.get("kind", RUN_KIND) != kind:
         return []
-    names = set(_written_files(out_dir, previous)) if previous else set()
+    names = set(_written_files(out_dir, previous, keep)) if previous else set()
     for folder in FOLLOW_UPS if kind == RUN_KIND else ():
         sub = read_json(out_dir / folder / MANIFEST)
         if sub and sub.get("kind") == folder and _inside(out_dir, f"{folder}/{MANIFEST}") is not None:
-            names |= set(_written_files(out_dir, sub, f"{folder}/")) | {f"{folder}/{MANIFEST}"}
+            names |= set(_written_files(out_dir, sub, keep, f"{folder}/")) | {f"{folder}/{MANIFEST}"}
     return sorted(names - set(keep) - {MANIFEST})
 
 
