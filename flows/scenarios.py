@@ -229,7 +229,7 @@ def write_comparison(out: Path, comparison: dict, rows: list[dict], small_count_
         writer.write_json("scenarios.json", comparison)
         writer.write_csv("scenarios.csv", comparison_frame(rows))
         writer.write_text("scenarios.html", html)
-        return writer.publish({"scenarios": [r["scenario"] for r in rows]})
+        return writer.publish({"kind": "scenarios", "scenarios": [r["scenario"] for r in rows]})
     except BaseException:
         writer.discard()
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,28 @@ import pandas as pd
 
 from pace_linkage.errors import InputError
 from pace_linkage.store.base import DIR_MODE, FILE_MODE, Store, private_umask, quote_ident
+
+OPEN_WAIT_SECONDS = 15.0  # a DuckDB file is opened by one process at a time: wait this long for another's turn
+
+
+def _held_by_another_process(exc: BaseException) -> bool:
+    """DuckDB's "could not set lock on file" (the text is classified here, never shown: it names a PID)."""
+    return "lock" in str(exc).lower()
+
+
+def _connect(path: Path):
+    """``duckdb.connect``, waiting (up to :data:`OPEN_WAIT_SECONDS`) while another process has the file open:
+    writers of one store take turns rather than fail."""
+    import duckdb
+
+    deadline = time.monotonic() + OPEN_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if not _held_by_another_process(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
 
 
 class DuckDBStore(Store):
@@ -33,10 +56,14 @@ class DuckDBStore(Store):
         self._umask = private_umask()
         self._umask.__enter__()
         try:
-            self.con = duckdb.connect(str(self.path))
+            self.con = _connect(self.path)
         except duckdb.Error as exc:
             self._umask.__exit__(None, None, None)
-            raise InputError(f"store {self.location}: cannot open ({type(exc).__name__})") from None
+            busy = _held_by_another_process(exc)
+            raise InputError(f"store {self.location}: " + (
+                "in use by another process (another run writing it?) for more than "
+                f"{OPEN_WAIT_SECONDS:g} s; run again when it has finished" if busy
+                else f"cannot open ({type(exc).__name__})")) from None
         self._tighten()
 
     def _tighten(self) -> None:

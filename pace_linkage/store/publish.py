@@ -28,7 +28,8 @@ is left for a later run. After a successful publish every staging folder whose l
 What a previous run leaves that the new one does not write is removed on publish, so OUT holds exactly one run:
 the files its manifest lists (with the SHA-256 it records: a file changed since is the user's and is kept), and a
 follow-up command's folder with a manifest of its own kind (``tune/``, from ``pace-linkage tune``). A file no run
-wrote is never touched. Locks need a filesystem with ``flock`` (any local one); where it is missing, runs still
+wrote is never touched, and only a run of the same kind (the manifest's ``kind``: a linkage run's has none) replaces
+the previous one, so ``tune --out RUN`` cannot remove the run it tuned. Locks need a filesystem with ``flock`` (any local one); where it is missing, runs still
 publish atomically but a stale staging folder is left in place rather than risk removing a live one.
 """
 
@@ -60,7 +61,8 @@ STAGING_PREFIX = ".staging-"
 INTENT = ".intent.json"
 ASIDE = ".previous"
 STALE = ".stale"
-FOLLOW_UPS = ("tune",)  # folders a follow-up command writes into OUT, each with a manifest of that kind
+FOLLOW_UPS = ("tune",)
+RUN_KIND = "run"  # a manifest's ``kind`` when it names none: a linkage run's  # folders a follow-up command writes into OUT, each with a manifest of that kind
 _STAGING_NAME = re.compile(r"\.staging-[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -127,6 +129,9 @@ def claim(out_dir: Path, run_id: str) -> tuple[Path, int | None]:
     """Create (or take over from a dead run) ``OUT/.staging-<run_id>`` and lock it for this run. Returns the
     folder and the fd holding its lock (None where the filesystem has no flock)."""
     staging = Path(out_dir) / f"{STAGING_PREFIX}{run_id}"
+    if not _STAGING_NAME.fullmatch(staging.name) or ".." in str(run_id):
+        raise InputError("run id: use letters, digits, '.', '_' and '-' only, starting with a letter or digit "
+                         "(it names a folder inside OUT)")
     with out_lock(out_dir):
         if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
             raise InputError(f"{staging}: exists and is not a staging folder; remove it and run again")
@@ -192,7 +197,8 @@ def _roll_forward(out_dir: Path, staging: Path, intent: dict, extra: dict | None
     if _already_published(out_dir, staging, intent, previous):  # died after the manifest: only the tidying is left
         _remove(staging)
         return out_dir / MANIFEST
-    stale = stale_files(out_dir, previous, set(files))
+    kind = {**(intent.get("extra") or {}), **(extra or {})}.get("kind", RUN_KIND)
+    stale = stale_files(out_dir, previous, set(files), kind)
     moved: list[tuple[str, bool]] = []
     set_aside: list[str] = []
     try:
@@ -258,27 +264,33 @@ def _inside(out_dir: Path, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _written_files(out_dir: Path, manifest: dict, prefix: str = "") -> list[str]:
-    """The files ``manifest`` lists that are still as the run wrote them (same SHA-256)."""
+def _written_files(out_dir: Path, manifest: dict, keep: set[str], prefix: str = "") -> list[str]:
+    """The files ``manifest`` lists, other than ``keep``, that are still as the run wrote them (same SHA-256)."""
     out = []
     for name, digest in sorted((manifest.get("files") or {}).items()):
         full = f"{prefix}{name}"
+        if full in keep:
+            continue
         path = _inside(out_dir, full)
         if path is not None and isinstance(digest, str) and sha256_file(path) == digest:
             out.append(full)
     return out
 
 
-def stale_files(out_dir: Path, previous: dict | None, keep: set[str]) -> list[str]:
+def stale_files(out_dir: Path, previous: dict | None, keep: set[str], kind: str = RUN_KIND) -> list[str]:
     """What the previous run (and its follow-up commands) wrote into OUT that the new run, writing ``keep``, does
     not: the previous manifest's files, and each follow-up folder (``tune/``) with a manifest of its kind. Only
-    files whose SHA-256 is the one recorded: a file changed since, or one no run wrote, is never listed."""
+    files whose SHA-256 is the one recorded: a file changed since, or one no run wrote, is never listed. Only a
+    run of the same ``kind`` as the previous one replaces it (a manifest without one is a linkage run's): a
+    follow-up command pointed at a run's folder (``tune --out RUN``) never removes the run."""
     out_dir = Path(out_dir)
-    names = set(_written_files(out_dir, previous)) if previous else set()
-    for folder in FOLLOW_UPS:
+    if previous and previous.get("kind", RUN_KIND) != kind:
+        return []
+    names = set(_written_files(out_dir, previous, keep)) if previous else set()
+    for folder in FOLLOW_UPS if kind == RUN_KIND else ():
         sub = read_json(out_dir / folder / MANIFEST)
         if sub and sub.get("kind") == folder and _inside(out_dir, f"{folder}/{MANIFEST}") is not None:
-            names |= set(_written_files(out_dir, sub, f"{folder}/")) | {f"{folder}/{MANIFEST}"}
+            names |= set(_written_files(out_dir, sub, keep, f"{folder}/")) | {f"{folder}/{MANIFEST}"}
     return sorted(names - set(keep) - {MANIFEST})
 
 
@@ -356,5 +368,5 @@ def _recover_one(out_dir: Path, staging: Path, committed: Callable[[dict], bool 
             + (" and stored" if intent.get("store") else "")]
 
 
-__all__ = ["ASIDE", "FOLLOW_UPS", "INTENT", "PublishError", "STAGING_PREFIX", "claim", "out_lock", "publish_staged",
+__all__ = ["ASIDE", "FOLLOW_UPS", "INTENT", "PublishError", "RUN_KIND", "STAGING_PREFIX", "claim", "out_lock", "publish_staged",
            "read_intent", "recover", "seal", "stale_files", "staging_dirs", "tidy"]

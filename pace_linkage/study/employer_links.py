@@ -366,7 +366,7 @@ def write_outputs(result: dict, out_dir: Path, title: str, run_id: str | None = 
         writer.write_csv("employer_people.csv", result["employer_people"])
         writer.write_json("people_employers.json", result["metrics"])
         writer.write_text("people_employers.html", html)
-        return writer.publish({"version": VERSION})
+        return writer.publish({"version": VERSION, "kind": "employers"})
     except BaseException:
         writer.discard()
         raise

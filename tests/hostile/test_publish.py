@@ -595,3 +595,45 @@ def test_a_partner_role_sees_only_its_own_runs_and_its_own_counts(pg_url):
         for table in ("state_head", "pairs"):
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)):
                 con.execute(f"SELECT * FROM pace.{table}")
+
+
+def test_a_follow_up_command_pointed_at_a_run_folder_never_removes_the_run(tmp_path):
+    from pace_linkage.evaluate.tune import recommend, write_tune
+
+    out = tmp_path / "out"
+    publish_files(out, "r1", {"clusters.csv": "a\n", "report.html": "r1\n"})
+    sweep = pd.DataFrame({"threshold": [0.5], "precision": [1.0], "recall": [1.0], "f1": [1.0], "links": [1],
+                          "clusters": [1], "match_weight": [0.0]})
+    write_tune(out, sweep, recommend(sweep, 0.99, 0.5))  # pace-linkage tune --run OUT --out OUT
+    assert (out / "clusters.csv").read_text() == "a\n" and (out / "report.html").exists()
+
+
+def test_a_duckdb_store_another_process_has_open_is_waited_for_then_refused_in_one_line(tmp_path, monkeypatch):
+    from pace_linkage.store import duckdb as duck
+
+    path = tmp_path / "pace.duckdb"
+    store.open_store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(float(sys.argv[2]))", str(path), "1.5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        store.open_store(path).close()  # waits for the other process's turn
+        assert time.monotonic() - t0 > 0.3
+    finally:
+        holder.wait(30)
+        holder.stdout.close()
+    monkeypatch.setattr(duck, "OPEN_WAIT_SECONDS", 0.3)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(30)", str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError) as info:
+            store.open_store(path)
+        assert str(info.value) == (f"store duckdb:{path}: in use by another process (another run writing it?) for "
+                                   "more than 0.3 s; run again when it has finished")
+    finally:
+        holder.kill()
+        holder.wait(30)
+        holder.stdout.close()
