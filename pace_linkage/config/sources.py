@@ -62,7 +62,8 @@ class SourceConfig(Strict):
     allow_empty: bool = False
     # A source that cannot be read fails the run; ``required: false`` lets the run go on without it (named as
     # missing in the first line of the report), as ``pace-linkage run --allow-partial`` does for every source.
-    required: bool = True
+    # Left out of the config hash: it decides whether a run goes on, never what a run computes.
+    required: bool = Field(default=True, exclude=True)
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
 

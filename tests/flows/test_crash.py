@@ -17,7 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-STAGES = ["ingest", "normalise", "block", "compare", "train-model", "score", "cluster", "evaluate", "report"]
+STAGES = ["ingest", "normalise", "block", "compare", "train-model", "score", "cluster", "evaluate", "report",
+          "publish"]
 
 
 def snapshot(out: Path) -> dict[str, str]:
