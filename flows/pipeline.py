@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.params import RunId, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
@@ -38,7 +39,7 @@ class RunParams(BaseModel):
     config: str | None = Field(default=None, description="top-level config YAML (default config/pace.yaml)")
     truth: str | None = Field(default=None, description="truth CSV (source,record_id,person_id) to evaluate against")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="match probability threshold")
-    run_id: str | None = Field(default=None, description="run id (default: random)")
+    run_id: RunId | None = Field(default=None, description="run id (default: random); letters, digits, . _ -")
     model: str | None = Field(default=None, description="a saved model.json to score with instead of training")
     training: Literal["unsupervised", "supervised"] | None = Field(
         default=None, description="override linkage.training (supervised needs truth)")
@@ -76,8 +77,8 @@ def pace_linkage_pipeline(
     Privacy: an unexpected exception in the flow's own code (between tasks) is turned into a value-free
     :class:`flows.tasks.StageError`, as the tasks do, because Prefect stores the failed run's message.
     """
-    params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
-                       model=model, training=training, store=store, scenario=scenario,
+    params = validated(RunParams, extracts=extracts, out=out, config=config, truth=truth, threshold=threshold,
+                       run_id=run_id, model=model, training=training, store=store, scenario=scenario,
                        scenarios_file=scenarios_file, incremental=incremental, refresh_model=refresh_model,
                        clerical=clerical, allow_partial=allow_partial)
     return tasks.value_free("flow pace-linkage-pipeline", _run, params)

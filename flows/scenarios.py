@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.params import ScenariosRunId, validated
 from flows.pipeline import pace_linkage_pipeline
 from pace_linkage.config import PaceConfig, ScenariosConfig, ScenarioSpec, load_config, load_scenarios
 from pace_linkage.errors import ConfigError, PaceError
@@ -60,7 +61,8 @@ class ScenariosParams(BaseModel):
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     only: list[str] | None = Field(default=None, description="run only these scenarios (default: all)")
     ephemeral_key: bool = Field(default=False, description="pseudonymise with a random in-memory key for this run")
-    run_id: str | None = Field(default=None, description="run id; each scenario's run id is <run_id>-<scenario>")
+    run_id: ScenariosRunId | None = Field(default=None,
+                                          description="run id; each scenario's run id is <run_id>-<scenario>")
 
 
 def check_keys(cfgs: dict[str, PaceConfig], specs: list[ScenarioSpec], ephemeral: bool) -> None:
@@ -89,8 +91,8 @@ def pace_linkage_scenarios(
     run_id: str | None = None,
 ) -> dict:
     """Run every named sharing scenario on ``extracts`` and compare them against ``truth`` in one report."""
-    params = ScenariosParams(extracts=extracts, truth=truth, out=out, scenarios_file=scenarios_file, only=only,
-                             ephemeral_key=ephemeral_key, run_id=run_id)
+    params = validated(ScenariosParams, extracts=extracts, truth=truth, out=out, scenarios_file=scenarios_file,
+                       only=only, ephemeral_key=ephemeral_key, run_id=run_id)
     return tasks.value_free(f"flow {FLOW_NAME}", _run, params)
 
 
