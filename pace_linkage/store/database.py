@@ -83,12 +83,11 @@ from pace_linkage.store.base import (
     Store,
     StoreConflict,
     StoreError,
-    describe,
     logical_type,
-    parse_url,
 )
 from pace_linkage.store.duckdb import DuckDBStore
 from pace_linkage.store.postgres import PostgresStore
+from pace_linkage.store.urls import describe, parse_url
 
 
 def open_store(url: str | os.PathLike, *, private_columns: Sequence[str] = ("nino",)) -> Store:

@@ -21,9 +21,9 @@ from pace_linkage.store.base import (
     RUNS,
     Store,
     db_error,
-    describe,
     quote_ident,
 )
+from pace_linkage.store.urls import describe
 
 COPY_CHUNK_ROWS = 200_000
 PARTNER_RUN_COLUMNS = ("run_id", "written_at", "config_hash", "version", "threshold")
