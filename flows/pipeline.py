@@ -25,6 +25,7 @@ from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
+from pace_linkage.evaluate.quality import check_truth_coverage
 from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, check_failures, source_notes
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
@@ -122,6 +123,10 @@ def _run(params: RunParams) -> dict:
     records = assemble(batches)
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
+    if truth_df is not None:  # a truth file of other extracts stops the run here, before any linking
+        partial = check_truth_coverage(records, truth_df, params.truth)
+        if partial:
+            p.warn(partial)
     key_id = None
     if cfg.pseudonymise is not None:  # from here on the centre sees tokens and Bloom filters only
         records, key_id = timed("pseudonymise", tasks.pseudonymise, records, cfg)

@@ -28,7 +28,12 @@ from pydantic import Field, model_validator
 
 from pace_linkage.config.fields import FieldSpec, field_columns
 from pace_linkage.config.sources import SourcesSection
-from pace_linkage.config.study import MAX_SMALL_COUNT, AggregatesSettings, PeopleLinkSettings, PseudonymiseSettings
+from pace_linkage.config.study import (
+    MAX_SMALL_COUNT,
+    AggregatesSettings,
+    PeopleLinkSettings,
+    PseudonymiseSettings,
+)
 from pace_linkage.engine.settings import LinkageSettings, Strict
 
 
