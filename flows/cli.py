@@ -156,7 +156,7 @@ def _truth_problems(path: Path, cfgs: list) -> list[str]:
 
 
 def preflight(cfg, extracts: Path, *, run_id: str | None = None, threshold: float | None = None,
-              run_id_max: int | None = None, **files: Path | None) -> None:
+              run_id_max: int | None = None, allow_partial: bool = False, **files: Path | None) -> None:
     """Every mistake in a run's parameters and inputs that can be known before Prefect starts, at once: one
     :class:`ConfigError` (a bad parameter) or :class:`InputError` (a missing folder, file or column) line each.
     ``cfg`` is the run's config (or a scenarios run's configs); ``files`` are other input files by option name
@@ -173,7 +173,10 @@ def preflight(cfg, extracts: Path, *, run_id: str | None = None, threshold: floa
     if threshold is not None and not 0 < threshold < 1:
         params.append("--threshold: must be a probability strictly between 0 and 1")
     cfgs = cfg if isinstance(cfg, list) else [cfg]  # several: a scenarios run's configs, each checked
-    inputs = list(dict.fromkeys(line for c in cfgs for line in check_inputs(c, extracts, DEFAULT_FEATURES)))
+    found = [check_inputs(c, extracts, DEFAULT_FEATURES, allow_partial) for c in cfgs]
+    inputs = list(dict.fromkeys(line for stops, _ in found for line in stops))
+    for line in dict.fromkeys(line for _, warnings in found for line in warnings):
+        typer.echo(f"warning: {line} (the run goes on without this source)", err=True)
     inputs += _input_files(**files)
     truth = files.get("truth")
     if truth is not None and Path(truth).is_file():
@@ -201,8 +204,8 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
     runner = choose(task_runner, dask_address)  # and on a bad task runner choice or Dask address
     clerical = flow_options.get("clerical")
     # and on a bad run id, a missing folder, file or column
-    preflight(cfg, extracts, run_id=run_id, threshold=threshold, truth=truth, model=model,
-              clerical=Path(clerical) if clerical else None)
+    preflight(cfg, extracts, run_id=run_id, threshold=threshold, allow_partial=flow_options.get("allow_partial", False),
+              truth=truth, model=model, clerical=Path(clerical) if clerical else None)
     _prefect_env()
     from flows import progress
     from flows.pipeline import pipeline_on

@@ -1,4 +1,4 @@
-"""What the flows' parameter models share: the run id's type and one-line errors for a bad parameter.
+"""What the flows' parameter models share: the run id's check and one-line errors for a bad parameter.
 
 A flow's parameters come from the command line, from the Prefect UI or from a deployment's defaults; the
 command checks them before Prefect starts, and the flows check them again here, because a deployment run
@@ -7,9 +7,9 @@ never passes through the command.
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pace_linkage.errors import ConfigError
 from pace_linkage.schema import RUN_ID_MAX, RUN_ID_RULE, is_run_id
@@ -25,18 +25,13 @@ def run_id_problem(value: str | None, max_len: int = RUN_ID_MAX) -> str | None:
     return "must be " + RUN_ID_RULE.replace(str(RUN_ID_MAX), str(max_len))
 
 
-def _run_id(max_len: int):
-    def check(value: str) -> str:
-        problem = run_id_problem(value, max_len)
-        if problem:
-            raise ValueError(problem)
-        return value
+def checked_run_id(value: str | None, max_len: int = RUN_ID_MAX) -> str | None:
+    """``value`` if it is a safe run id (or None); a ValueError for a parameter model's validator otherwise."""
+    problem = run_id_problem(value, max_len)
+    if problem:
+        raise ValueError(problem)
+    return value
 
-    return check
-
-
-RunId = Annotated[str, AfterValidator(_run_id(RUN_ID_MAX))]  # it becomes a folder name: OUT/.staging-<run id>
-ScenariosRunId = Annotated[str, AfterValidator(_run_id(SCENARIOS_RUN_ID_MAX))]
 
 M = TypeVar("M", bound=BaseModel)
 

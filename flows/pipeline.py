@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Literal
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
-from flows.params import RunId, validated
+from flows.params import checked_run_id, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
@@ -40,7 +40,7 @@ class RunParams(BaseModel):
     config: str | None = Field(default=None, description="top-level config YAML (default config/pace.yaml)")
     truth: str | None = Field(default=None, description="truth CSV (source,record_id,person_id) to evaluate against")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="match probability threshold")
-    run_id: RunId | None = Field(default=None, description="run id (default: random); letters, digits, . _ -")
+    run_id: str | None = Field(default=None, description="run id (default: random); letters, digits, . _ -")
     model: str | None = Field(default=None, description="a saved model.json to score with instead of training")
     training: Literal["unsupervised", "supervised"] | None = Field(
         default=None, description="override linkage.training (supervised needs truth)")
@@ -53,6 +53,11 @@ class RunParams(BaseModel):
                                 "(the report's first line names it); by default a failed partner fails the run")
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     task_runner: Literal["local"] = "local"
+
+    @field_validator("run_id")
+    @classmethod
+    def _safe_run_id(cls, v: str | None) -> str | None:
+        return checked_run_id(v)  # it names a folder: OUT/.staging-<run id>
 
 
 @flow(name="pace-linkage-pipeline", persist_result=False, log_prints=False, validate_parameters=True)

@@ -23,11 +23,11 @@ import secrets
 from pathlib import Path
 
 from prefect import flow, task
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
-from flows.params import ScenariosRunId, validated
+from flows.params import SCENARIOS_RUN_ID_MAX, checked_run_id, validated
 from flows.pipeline import pace_linkage_pipeline
 from pace_linkage.config import PaceConfig, ScenariosConfig, ScenarioSpec, load_config, load_scenarios
 from pace_linkage.errors import ConfigError, PaceError
@@ -61,8 +61,12 @@ class ScenariosParams(BaseModel):
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     only: list[str] | None = Field(default=None, description="run only these scenarios (default: all)")
     ephemeral_key: bool = Field(default=False, description="pseudonymise with a random in-memory key for this run")
-    run_id: ScenariosRunId | None = Field(default=None,
-                                          description="run id; each scenario's run id is <run_id>-<scenario>")
+    run_id: str | None = Field(default=None, description="run id; each scenario's run id is <run_id>-<scenario>")
+
+    @field_validator("run_id")
+    @classmethod
+    def _safe_run_id(cls, v: str | None) -> str | None:
+        return checked_run_id(v, SCENARIOS_RUN_ID_MAX)  # <run id>-<scenario> must still be a run id
 
 
 def check_keys(cfgs: dict[str, PaceConfig], specs: list[ScenarioSpec], ephemeral: bool) -> None:

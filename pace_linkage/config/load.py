@@ -64,7 +64,9 @@ def read_yaml(path: Path, errors: list[str]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        errors.append(f"{path}: file not found")
+        # a relative path is read from the working directory, not from the repository or the package
+        where = "" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})"
+        errors.append(f"{path}: file not found{where}")
         return None
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(f"{path}: cannot read ({type(exc).__name__})")

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import difflib
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pace_linkage.config import PaceConfig, SourceConfig
@@ -37,22 +36,29 @@ _BOM = "\ufeff"
 
 
 def check_inputs(cfg: PaceConfig, extracts_dir: Path, features: Sequence[Feature] = (),
-                 sources: Iterable[str] | None = None) -> list[str]:
-    """Every problem :func:`folder_problem` and :func:`source_problems` find for the sources of ``cfg`` (or only
-    those named in ``sources``), each source seen as ``features`` let the centre read it; one line each."""
+                 allow_partial: bool = False) -> tuple[list[str], list[str]]:
+    """``(stops, warnings)``: every problem :func:`folder_problem` and :func:`source_problems` find for the sources
+    of ``cfg``, each source seen as ``features`` let the centre read it, one line each. They stop the run, as a
+    failed source does when read (:func:`pace_linkage.ingest.sources.check_failures`), unless every source with a
+    problem may be missing (``allow_partial``, or ``required: false``) and some source has none: then they are
+    warnings, and the run goes on without those sources."""
     problem = folder_problem(extracts_dir)
     if problem:
-        return [problem]
-    names = None if sources is None else set(sources)
-    out: list[str] = []
+        return [problem], []
+    lines: list[str] = []
+    failed: list[SourceConfig] = []
     for src in cfg.sources.items:
-        if names is not None and src.name not in names:
-            continue
         view = src
         for f in features:
             view = f.source_view(view)
-        out += source_problems(view, Path(extracts_dir))
-    return out
+        found = source_problems(view, Path(extracts_dir))
+        if found:
+            lines += found
+            failed.append(src)
+    may_miss = allow_partial or not any(s.required for s in failed)
+    if not failed or (may_miss and len(failed) < len(cfg.sources.items)):
+        return [], lines
+    return lines, []
 
 
 def folder_problem(extracts_dir: Path) -> str | None:
@@ -118,31 +124,36 @@ def file_header(src: SourceConfig, path: Path, wanted: set[str]) -> list[str] | 
 
 
 def _csv_header(src: SourceConfig, path: Path) -> list[str] | None:
-    """Line 1 of a delimited file, decoded strictly in its encoding; None if it cannot be decoded or parsed."""
+    """Line 1 of a delimited file in its encoding and delimiter; None if it does not decode cleanly or parse."""
     with path.open("rb") as fh:
         data = fh.read(HEADER_BYTES)
         at_end = not fh.read(1)
-    if data.startswith(codecs.BOM_UTF8) and src.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+    if data.startswith(codecs.BOM_UTF8):
+        if src.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+            return None  # a UTF-8 file declared otherwise: the reader says so
         data = data[len(codecs.BOM_UTF8):]
-    try:
-        text = codecs.getincrementaldecoder(src.encoding)(errors="strict").decode(data, final=at_end)
-    except (UnicodeError, LookupError):
+    try:  # later lines may hold bytes that do not decode (the reader judges them): only line 1 must
+        text = codecs.getincrementaldecoder(src.encoding)(errors="replace").decode(data, final=at_end)
+    except LookupError:
         return None
-    end = text.find("\n")
-    if end < 0 and not at_end:
+    if "\n" not in text and not at_end:
         return None  # the header line does not end within HEADER_BYTES
     try:
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=src.delimiter, strict=True), None)
     except csv.Error:
         return None
-    return None if row is None else [h.replace(_BOM, "").strip() for h in row]
+    if row is None or any("\ufffd" in h for h in row):
+        return None
+    return [h.replace(_BOM, "").strip() for h in row]
 
 
 def _xlsx_header(src: SourceConfig, path: Path) -> list[str] | None:
-    """Row 1 of the source's sheet, up to its last non-empty cell; None if the workbook cannot be read."""
-    try:
-        from pace_linkage.ingest.workbook import load_workbook
+    """Row 1 of the source's sheet as the reader names its columns (cells the file holds, up to the last one
+    with a value); None if the workbook or its sheet cannot be read, or row 1 is empty."""
+    from pace_linkage.ingest.sheet import cell_text
+    from pace_linkage.ingest.workbook import load_workbook
 
+    try:
         wb = load_workbook(path)
     except Exception:  # noqa: BLE001 - not a workbook: the reader names the problem
         return None
@@ -151,30 +162,16 @@ def _xlsx_header(src: SourceConfig, path: Path) -> list[str] | None:
             ws = wb.worksheets[0]
         else:
             ws = wb.worksheets[src.sheet] if isinstance(src.sheet, int) else wb[src.sheet]
-        first = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
+        idx, cells = next(ws.present_rows(), (0, []))
     except Exception:  # noqa: BLE001 - a missing sheet or a broken one: the reader names the problem
         return None
     finally:
         wb.close()
-    names = [_cell_name(c) for c in first]
-    while names and not names[-1]:
-        names.pop()
-    return names
-
-
-def _cell_name(v: object) -> str:
-    """A header cell as the reader turns it into text (dates as ISO, whole numbers without '.0')."""
-    if v is None:
-        return ""
-    if isinstance(v, dt.datetime):
-        v = v.date() if v.time() == dt.time(0) else v.isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).replace(_BOM, "").strip()
+    named = {col: cell_text(v).replace(_BOM, "").strip() for col, v in cells}
+    named = {col: name for col, name in named.items() if name}
+    if idx != 1 or not named:
+        return None
+    return [named.get(col, "") for col in range(1, max(named) + 1)]
 
 
 def _jsonl_keys(src: SourceConfig, path: Path, wanted: set[str]) -> list[str] | None:
