@@ -552,3 +552,9 @@ def test_the_flow_runs_with_relative_paths_from_another_working_directory(prefec
     result = pace_linkage_pipeline(extracts="../extracts", out="out", config="../pace.yaml", truth="../truth.csv",
                                    run_id="relative")
     assert result["pairwise"]["f1"] > 0.5 and (work / "out" / "manifest.json").exists()
+
+
+def test_a_config_folder_whose_name_holds_glob_characters_still_finds_its_partner_files(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "configs [v2]*")
+    cfg = load_config(tmp_path / "configs [v2]*" / "pace.yaml")
+    assert len(cfg.sources.items) == len(load_config(ROOT / "config" / "pace.yaml").sources.items) == 10
