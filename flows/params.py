@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from pace_linkage.errors import ConfigError
 from pace_linkage.schema import RUN_ID_MAX, RUN_ID_RULE, is_run_id
+from pace_linkage.store.urls import parse_url
 
 # a scenario's run is <run id>-<scenario name>: a scenarios run id leaves room for the longest scenario name
 SCENARIOS_RUN_ID_MAX = 64
@@ -30,6 +31,17 @@ def checked_run_id(value: str | None, max_len: int = RUN_ID_MAX) -> str | None:
     problem = run_id_problem(value, max_len)
     if problem:
         raise ValueError(problem)
+    return value
+
+
+def checked_store(value: str | None) -> str | None:
+    """``value`` if it is a store location :func:`pace_linkage.store.urls.parse_url` accepts (or None); a ValueError
+    naming what is wrong (never the URL) otherwise."""
+    if value is not None:
+        try:
+            parse_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("--store: ")) from None
     return value
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
-from flows.params import checked_run_id, validated
+from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
@@ -58,6 +58,11 @@ class RunParams(BaseModel):
     @classmethod
     def _safe_run_id(cls, v: str | None) -> str | None:
         return checked_run_id(v)  # it names a folder: OUT/.staging-<run id>
+
+    @field_validator("store")
+    @classmethod
+    def _store_without_password(cls, v: str | None) -> str | None:
+        return checked_store(v)  # before anything is read: a URL with a password is refused at once
 
 
 @flow(name="pace-linkage-pipeline", persist_result=False, log_prints=False, validate_parameters=True)

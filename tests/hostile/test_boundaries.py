@@ -287,6 +287,17 @@ def test_a_store_url_without_a_password_is_accepted_and_described_without_its_qu
     assert "?" not in describe(url)
 
 
+def test_the_flow_parameters_refuse_a_smuggled_password():
+    from flows.params import validated
+    from flows.pipeline import RunParams
+
+    with pytest.raises(ConfigError) as info:
+        validated(RunParams, extracts="e", out="o", store=SMUGGLED[4])
+    assert str(info.value).startswith("parameter store: Value error, a password in the URL is refused")
+    assert SECRET not in str(info.value)
+    assert RunParams(extracts="e", out="o", store="postgresql://pace@db/pace?sslmode=require").store
+
+
 def test_the_command_refuses_a_smuggled_password_before_prefect_starts(hostile, tmp_path):
     home = tmp_path / "prefect_home"
     res = cli("run", "--extracts", str(hostile["extracts"]), "--config", str(hostile["config"]),
