@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
 from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
+from pace_linkage.evaluate.quality import check_truth_coverage
 from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, check_failures, source_notes
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
@@ -38,7 +40,7 @@ class RunParams(BaseModel):
     config: str | None = Field(default=None, description="top-level config YAML (default config/pace.yaml)")
     truth: str | None = Field(default=None, description="truth CSV (source,record_id,person_id) to evaluate against")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="match probability threshold")
-    run_id: str | None = Field(default=None, description="run id (default: random)")
+    run_id: str | None = Field(default=None, description="run id (default: random); letters, digits, . _ -")
     model: str | None = Field(default=None, description="a saved model.json to score with instead of training")
     training: Literal["unsupervised", "supervised"] | None = Field(
         default=None, description="override linkage.training (supervised needs truth)")
@@ -51,6 +53,16 @@ class RunParams(BaseModel):
                                 "(the report's first line names it); by default a failed partner fails the run")
     scenarios_file: str | None = Field(default=None, description="scenarios YAML (default config/scenarios.yaml)")
     task_runner: Literal["local"] = "local"
+
+    @field_validator("run_id")
+    @classmethod
+    def _safe_run_id(cls, v: str | None) -> str | None:
+        return checked_run_id(v)  # it names a folder: OUT/.staging-<run id>
+
+    @field_validator("store")
+    @classmethod
+    def _store_without_password(cls, v: str | None) -> str | None:
+        return checked_store(v)  # before anything is read: a URL with a password is refused at once
 
 
 @flow(name="pace-linkage-pipeline", persist_result=False, log_prints=False, validate_parameters=True)
@@ -76,8 +88,8 @@ def pace_linkage_pipeline(
     Privacy: an unexpected exception in the flow's own code (between tasks) is turned into a value-free
     :class:`flows.tasks.StageError`, as the tasks do, because Prefect stores the failed run's message.
     """
-    params = RunParams(extracts=extracts, out=out, config=config, truth=truth, threshold=threshold, run_id=run_id,
-                       model=model, training=training, store=store, scenario=scenario,
+    params = validated(RunParams, extracts=extracts, out=out, config=config, truth=truth, threshold=threshold,
+                       run_id=run_id, model=model, training=training, store=store, scenario=scenario,
                        scenarios_file=scenarios_file, incremental=incremental, refresh_model=refresh_model,
                        clerical=clerical, allow_partial=allow_partial)
     return tasks.value_free("flow pace-linkage-pipeline", _run, params)
@@ -121,6 +133,10 @@ def _run(params: RunParams) -> dict:
     records = assemble(batches)
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
+    if truth_df is not None:  # a truth file of other extracts stops the run here, before any linking
+        partial = check_truth_coverage(records, truth_df, params.truth)
+        if partial:
+            p.warn(partial)
     key_id = None
     if cfg.pseudonymise is not None:  # from here on the centre sees tokens and Bloom filters only
         records, key_id = timed("pseudonymise", tasks.pseudonymise, records, cfg)

@@ -23,10 +23,11 @@ import secrets
 from pathlib import Path
 
 from prefect import flow, task
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.params import SCENARIOS_RUN_ID_MAX, checked_run_id, validated
 from flows.pipeline import pace_linkage_pipeline
 from pace_linkage.config import PaceConfig, ScenariosConfig, ScenarioSpec, load_config, load_scenarios
 from pace_linkage.errors import ConfigError, PaceError
@@ -62,6 +63,11 @@ class ScenariosParams(BaseModel):
     ephemeral_key: bool = Field(default=False, description="pseudonymise with a random in-memory key for this run")
     run_id: str | None = Field(default=None, description="run id; each scenario's run id is <run_id>-<scenario>")
 
+    @field_validator("run_id")
+    @classmethod
+    def _safe_run_id(cls, v: str | None) -> str | None:
+        return checked_run_id(v, SCENARIOS_RUN_ID_MAX)  # <run id>-<scenario> must still be a run id
+
 
 def check_keys(cfgs: dict[str, PaceConfig], specs: list[ScenarioSpec], ephemeral: bool) -> None:
     """Fail before anything runs if a pseudonymised scenario has no key (environment variable or Secret block),
@@ -89,8 +95,8 @@ def pace_linkage_scenarios(
     run_id: str | None = None,
 ) -> dict:
     """Run every named sharing scenario on ``extracts`` and compare them against ``truth`` in one report."""
-    params = ScenariosParams(extracts=extracts, truth=truth, out=out, scenarios_file=scenarios_file, only=only,
-                             ephemeral_key=ephemeral_key, run_id=run_id)
+    params = validated(ScenariosParams, extracts=extracts, truth=truth, out=out, scenarios_file=scenarios_file,
+                       only=only, ephemeral_key=ephemeral_key, run_id=run_id)
     return tasks.value_free(f"flow {FLOW_NAME}", _run, params)
 
 

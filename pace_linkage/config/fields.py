@@ -47,6 +47,42 @@ def _checked_name(value: str) -> str:
 Name = Annotated[str, AfterValidator(_checked_name)]  # a field typed Name is checked by :func:`is_name`
 
 
+def file_pattern_problem(pattern: str) -> str | None:
+    """What is wrong with a source's ``file`` (None: nothing): it names a file or glob pattern inside the extracts
+    folder, so it is relative and has no ``..`` part (a partner's file is never read from anywhere else)."""
+    if not pattern.strip():
+        return "must name a file in the extracts folder"
+    if "\x00" in pattern:
+        return "must not hold a NUL character"
+    parts = re.split(r"[/\\]", pattern)
+    if pattern.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", pattern):
+        return "must be relative to the extracts folder, not an absolute path"
+    if ".." in parts:
+        return "must not leave the extracts folder (no '..' part)"
+    return None
+
+
+DATE_FORMAT_MAX = 64
+# the directives datetime.strptime knows (``%%`` is a literal percent sign)
+_DIRECTIVE = re.compile(r"%(.?)")
+_DIRECTIVES = set("aAbBcdfGhHIjmMpSuUVwWxXyYzZ%")
+
+
+def _checked_date_format(value: str) -> str:
+    if len(value) > DATE_FORMAT_MAX:
+        raise ValueError(f"a date format is at most {DATE_FORMAT_MAX} characters")
+    found = _DIRECTIVE.findall(value)
+    bad = [d for d in found if d not in _DIRECTIVES]
+    if bad:
+        raise ValueError("not a strptime format: '%" + bad[0] + "' is not a directive (e.g. %d/%m/%Y)")
+    if not [d for d in found if d != "%"]:
+        raise ValueError("not a strptime format: it holds no % directive (e.g. %d/%m/%Y)")
+    return value
+
+
+DateFormat = Annotated[str, AfterValidator(_checked_date_format)]  # a strptime format such as %d/%m/%Y
+
+
 def field_columns(field: str, kind: str) -> list[str]:
     """The record columns a field of ``kind`` produces, in order (the field itself first)."""
     return [field + suffix for suffix in DERIVED_SUFFIXES.get(kind, ("",))]
@@ -72,7 +108,7 @@ class FieldSpec(Strict):
     """
 
     kind: FieldKind
-    date_format: str | None = None  # default strptime format for dob/date (a source may override)
+    date_format: DateFormat | None = None  # default strptime format for dob/date (a source may override)
     placeholders: list[str] = Field(default_factory=list)  # values meaning "unknown" -> null
     # name kind only: does the field hold given names (nickname -> formal name folding)? Unset: inferred
     # from the field name (first/fore/given/middle/christian).

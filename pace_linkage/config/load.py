@@ -64,7 +64,9 @@ def read_yaml(path: Path, errors: list[str]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        errors.append(f"{path}: file not found")
+        # a relative path is read from the working directory, not from the repository or the package
+        where = "" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})"
+        errors.append(f"{path}: file not found{where}")
         return None
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(f"{path}: cannot read ({type(exc).__name__})")
@@ -121,7 +123,8 @@ def _included_sources(data: dict, cfg_path: Path, errors: list[str]) -> list[Sou
     included: list[SourceConfig] = []
     if isinstance(sources_raw, dict):
         for pattern in sources_raw.get("include", []) or []:
-            matches = sorted(glob.glob(str(cfg_path.parent / pattern)))
+            # the pattern alone is the glob: the config's own folder may hold '[' or '*' in its name
+            matches = sorted(str(cfg_path.parent / m) for m in glob.glob(str(pattern), root_dir=cfg_path.parent))
             if not matches:
                 errors.append(f"{cfg_path}: sources.include: '{pattern}' matches no file")
             for m in matches:

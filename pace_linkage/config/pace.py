@@ -28,7 +28,12 @@ from pydantic import Field, model_validator
 
 from pace_linkage.config.fields import FieldSpec, field_columns
 from pace_linkage.config.sources import SourcesSection
-from pace_linkage.config.study import AggregatesSettings, PeopleLinkSettings, PseudonymiseSettings
+from pace_linkage.config.study import (
+    MAX_SMALL_COUNT,
+    AggregatesSettings,
+    PeopleLinkSettings,
+    PseudonymiseSettings,
+)
 from pace_linkage.engine.settings import LinkageSettings, Strict
 
 
@@ -36,17 +41,17 @@ class DaskSettings(Strict):
     """The temporary Dask LocalCluster of ``pace-linkage run --task-runner dask`` (no ``--dask-address``):
     worker processes and threads per worker. Execution only: left out of config_hash."""
 
-    n_workers: int = Field(default=2, ge=1)
-    threads_per_worker: int = Field(default=1, ge=1)
+    n_workers: int = Field(default=2, ge=1, le=256)
+    threads_per_worker: int = Field(default=1, ge=1, le=256)
 
 
 class ReportSettings(Strict):
-    small_count_threshold: int = Field(default=0, ge=0)  # counts below this shown as "*"
+    small_count_threshold: int = Field(default=0, ge=0, le=MAX_SMALL_COUNT)  # counts below this shown as "*"
     # pairs just above and just below the threshold explained (waterfall, values masked); 0 = none
     explain_examples: int = Field(default=3, ge=0, le=50)
     # with truth: the highest-weighted false-positive and false-negative candidate pairs explained; 0 = none
     top_errors: int = Field(default=5, ge=0, le=50)
-    title: str = "PACE linkage quality report"
+    title: str = Field(default="PACE linkage quality report", max_length=200)
     # statements about how this linkage treats its data, shown in the report as written (e.g. for employers:
     # how records at different sites were treated)
     notes: list[str] = Field(default_factory=list)
@@ -55,7 +60,7 @@ class ReportSettings(Strict):
 class PaceConfig(Strict):
     entity: Literal["person", "employer"] = "person"
     id_column: str = "pace_id"
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)  # numpy's seeds: 0 .. 2^32 - 1
     # Date that ages and "future" dates are judged against (normally the extract date). Unset: the day of
     # the run, so a run on another day may judge a birth date at an age boundary differently.
     reference_date: dt.date | None = None

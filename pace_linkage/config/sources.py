@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pace_linkage.config.fields import NAME_RULE, Name, is_name
+from pace_linkage.config.fields import NAME_RULE, DateFormat, Name, file_pattern_problem, is_name
 from pace_linkage.engine.settings import Strict
 
 
@@ -39,14 +39,14 @@ class SourceConfig(Strict):
 
     name: Name  # short id used in outputs (source column); [a-z0-9_]
     label: str | None = None  # human name, e.g. "Skills Development Scotland"
-    file: str  # file name or glob, relative to the extracts directory
+    file: str  # file name or glob, relative to the extracts directory (no absolute path, no '..')
     format: Literal["csv", "xlsx", "jsonl"] = "csv"
     encoding: str = "utf-8"
     delimiter: str = ","
     sheet: str | int | None = None  # xlsx sheet name or index (default: first)
     record_id: str  # source column holding the partner's record id
     columns: dict[str, str] = Field(default_factory=dict)  # canonical field -> source column
-    formats: dict[str, str] = Field(default_factory=dict)  # canonical field -> date format override
+    formats: dict[str, DateFormat] = Field(default_factory=dict)  # canonical field -> date format override
     duplicate_free: bool = False  # the partner guarantees one record per person
     # What the partner holds, for the report's "what each partner holds" section: data item -> the
     # partner's own column(s) holding it, e.g. {consent: [Consent_To_Share], name: [Forename, Surname]}.
@@ -77,11 +77,39 @@ class SourceConfig(Strict):
                 raise ValueError(f"item '{item}': list one or more non-empty column names")
         return v
 
+    @field_validator("file")
+    @classmethod
+    def _inside_extracts(cls, v: str) -> str:
+        problem = file_pattern_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, v: str) -> str:
         if len(v) != 1:
             raise ValueError("must be a single character")
+        if v in "\"\r\n":
+            raise ValueError("must not be a quote or a line break")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, v: str) -> str:
+        try:
+            b"a".decode(v)  # a codec that decodes bytes to text (not rot13, not base64)
+        except LookupError:
+            raise ValueError("not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+        except UnicodeError:
+            pass  # a known text codec (utf-16 wants two bytes)
+        return v
+
+    @field_validator("sheet")
+    @classmethod
+    def _sheet_index(cls, v: str | int | None) -> str | int | None:
+        if isinstance(v, int) and not 0 <= v < 10_000:
+            raise ValueError("a sheet index counts from 0")
         return v
 
 

@@ -12,6 +12,9 @@ from pace_linkage.config.fields import NAME_RULE, Name, is_name
 from pace_linkage.engine.settings import Strict
 from pace_linkage.errors import ConfigError
 
+# a small-count threshold hides counts below it: past this, it hides every count a report could show
+MAX_SMALL_COUNT = 1_000
+
 
 class KeySource(Strict):
     """Where the pseudonymisation key comes from -- never the key itself. ``env``: an environment variable
@@ -117,7 +120,7 @@ class AggregatesSettings(Strict):
     """Aggregate-only sharing: the dimensions counted and the small-count threshold (cells 1..k-1 shown as
     ``*``, with secondary suppression so that totals cannot give them away)."""
 
-    small_count_threshold: int = Field(default=10, ge=0)
+    small_count_threshold: int = Field(default=10, ge=0, le=MAX_SMALL_COUNT)
     dimensions: dict[str, AggregateDimension] = Field(default_factory=_default_dimensions, min_length=1)
 
     @field_validator("dimensions")
@@ -139,9 +142,9 @@ class PeopleLinkSettings(Strict):
     postcode_fields: list[str] = Field(default_factory=lambda: ["employer_postcode", "postcode"])
     similarity_threshold: float = Field(default=0.9, gt=0, le=1)  # similar names: cores' token_sort_ratio/100
     first_word_similarity: float = Field(default=0.9, gt=0, le=1)  # ... and their first words' Jaro-Winkler
-    max_word_employers: int = Field(default=200, ge=1)  # a word in more employer names proposes no candidates
-    small_count_threshold: int = Field(default=10, ge=0)  # people counts 1..k-1 shown as "*"
-    top_employers: int = Field(default=50, ge=1)  # employers listed in the report (all in the CSV)
+    max_word_employers: int = Field(default=200, ge=1, le=1_000_000)  # a word in more names proposes no candidates
+    small_count_threshold: int = Field(default=10, ge=0, le=MAX_SMALL_COUNT)  # people counts 1..k-1 shown as "*"
+    top_employers: int = Field(default=50, ge=1, le=100_000)  # employers listed in the report (all in the CSV)
 
 
 # --------------------------------------------------------------------------------------------------

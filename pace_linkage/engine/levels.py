@@ -39,6 +39,7 @@ class LevelType:
     name: ClassVar[str]
     needs_threshold: ClassVar[bool] = False
     whole_threshold: ClassVar[bool] = False  # the threshold counts characters or edits
+    max_threshold: ClassVar[float | None] = None  # 1 for a similarity score
     needs_other: ClassVar[bool] = False  # a second column (``other``)
     term_frequency: ClassVar[bool] = False  # ``tf: true`` allowed (the pair's value is one value)
     # whether a pair's verdict reads the pair's two records only (False: it also reads the other records'
@@ -56,6 +57,8 @@ class LevelType:
             out.append(f"threshold: required for type {self.name}")
         elif self.whole_threshold and level.threshold is not None and level.threshold != int(level.threshold):
             out.append(f"threshold: must be a whole number for type {self.name}")
+        elif self.max_threshold is not None and level.threshold is not None and level.threshold > self.max_threshold:
+            out.append(f"threshold: must be at most {self.max_threshold:g} for type {self.name} (a similarity)")
         if self.needs_other and not level.other:
             out.append(f"other: required for type {self.name}")
         return out
@@ -166,6 +169,7 @@ class SimilarityLevel(LevelType):
     values hold whatever the score."""
 
     needs_threshold = True
+    max_threshold = 1.0
 
     def similar(self, cache: ColumnCache, column: str, cl: np.ndarray, cr: np.ndarray, t: float) -> np.ndarray:
         """Boolean per code pair (both >= 0): is the pair similar enough at threshold ``t``?"""
@@ -201,6 +205,7 @@ class LevenshteinLevel(SimilarityLevel):
 
     name = "levenshtein"
     whole_threshold = True
+    max_threshold = None
 
     def similar(self, cache, column, cl, cr, t):
         return cache.string_scores(column, cl, cr, Levenshtein.distance, score_cutoff=int(t)) <= t
@@ -212,6 +217,7 @@ class DamerauLevel(SimilarityLevel):
 
     name = "damerau"
     whole_threshold = True
+    max_threshold = None
 
     def similar(self, cache, column, cl, cr, t):
         return cache.string_scores(column, cl, cr, DamerauLevenshtein.distance, score_cutoff=int(t)) <= t

@@ -10,17 +10,40 @@ unknown keys. The engine reads only these (never the rest of a config), so a cal
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pace_linkage.engine.levels import LEVEL_TYPES
 
 
 class Strict(BaseModel):
-    """A settings model that refuses unknown keys (a misspelt key is an error, never silently ignored)."""
+    """A settings model that refuses unknown keys (a misspelt key is an error, never silently ignored). No
+    number of a setting is NaN or infinite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
+
+
+# Limits: a value past one of these passes no sensible run, only a crash or a silent non-result (a MemoryError
+# sampling 10^12 pairs, every record its own person at a threshold of 5). Each is far above any real use.
+MAX_PAIRS = 1_000_000_000  # candidate pairs a blocking rule, a partition or u sampling may reach
+MAX_U_SAMPLE_PAIRS = 100_000_000
+MAX_ITERATIONS = 10_000
+MAX_WINDOW = 10_000
+MAX_CLUSTER_SIZE = 1_000_000
+MAX_EDITS = 10
+_LABEL = re.compile(r"[a-z0-9_]{1,63}")
+
+
+def _probability(value: float) -> float:
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError("must be a probability strictly between 0 and 1")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_probability)]  # a match probability threshold: 0 < t < 1
 
 
 class BlockingRule(Strict):
@@ -30,7 +53,7 @@ class BlockingRule(Strict):
 
     name: str
     on: list[str]
-    window: int | None = Field(default=None, ge=2)
+    window: int | None = Field(default=None, ge=2, le=MAX_WINDOW)
 
 
 class LevelSpec(Strict):
@@ -40,7 +63,7 @@ class LevelSpec(Strict):
     type: str
     column: str | None = None  # defaults to the comparison's column
     other: str | None = None  # for "swapped"
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1_000)  # a similarity (0..1), or characters/edits/days
     label: str | None = None
     tf: bool = False  # term-frequency adjust this level (exact levels only)
 
@@ -77,24 +100,24 @@ class EMSettings(Strict):
     # rules: Splink-style, m by EM per blocking rule with that rule's own comparisons left out, u from
     # random pairs; candidates: one EM over all candidate pairs estimating m and u (fastLink/ECM style)
     method: Literal["rules", "candidates"] = "rules"
-    max_iterations: int = Field(default=50, ge=1)
-    tolerance: float = Field(default=1e-5, gt=0)
-    u_sample_pairs: int = Field(default=1_000_000, ge=1000)
+    max_iterations: int = Field(default=50, ge=1, le=MAX_ITERATIONS)
+    tolerance: float = Field(default=1e-5, gt=0, lt=1)
+    u_sample_pairs: int = Field(default=1_000_000, ge=1000, le=MAX_U_SAMPLE_PAIRS)
     prior: float | None = Field(default=None, gt=0, lt=1)  # fixed lambda; None = estimate
 
 
 class ClusteringSettings(Strict):
-    max_cluster_size: int = Field(default=50, ge=2)
+    max_cluster_size: int = Field(default=50, ge=2, le=MAX_CLUSTER_SIZE)
     conflict_fields: list[str] = Field(default_factory=list)  # two different values => conflict
     # values of a conflict field within this many edits (Damerau-Levenshtein) of each other are one value
     # keyed twice, not two people (e.g. nino: 1 -- a mistyped digit or transposition)
-    conflict_tolerance: dict[str, int] = Field(default_factory=dict)
+    conflict_tolerance: dict[str, Annotated[int, Field(ge=0, le=MAX_EDITS)]] = Field(default_factory=dict)
     conflict_resolution: Literal["split", "flag"] = "split"
 
 
 class LinkageSettings(Strict):
     link_type: Literal["link_and_dedupe", "link_only", "dedupe_only"] = "link_and_dedupe"
-    max_pairs_per_rule: int = Field(default=50_000_000, ge=1)
+    max_pairs_per_rule: int = Field(default=50_000_000, ge=1, le=MAX_PAIRS)
     blocking: list[BlockingRule]
     comparisons: list[ComparisonSpec]
     em: EMSettings = Field(default_factory=EMSettings)
@@ -102,11 +125,21 @@ class LinkageSettings(Strict):
     # labelled by a truth file (synthetic truth or clerical review), when one is given
     training: Literal["unsupervised", "supervised"] = "unsupervised"
     threshold: float = Field(default=0.9, gt=0, lt=1)  # match probability for the chosen pace_id
-    named_thresholds: dict[str, float] = Field(default_factory=dict)  # e.g. strict: 0.99
+    # more ids at other thresholds, each a column <id column>_<name>: e.g. strict: 0.99
+    named_thresholds: dict[str, Probability] = Field(default_factory=dict)
     clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
     # compare and score run on partitions of at most this many candidate pairs (pace_linkage.engine.partition),
     # one task each; results do not depend on it, so it is left out of config_hash (exclude=True)
-    partition_pairs: int = Field(default=2_000_000, ge=100, exclude=True)
+    partition_pairs: int = Field(default=2_000_000, ge=100, le=MAX_PAIRS, exclude=True)
+
+    @field_validator("named_thresholds")
+    @classmethod
+    def _threshold_names(cls, v: dict[str, float]) -> dict[str, float]:
+        for name in v:
+            if not _LABEL.fullmatch(name):
+                raise ValueError(f"name '{name[:63]}': must be lower-case letters, digits and underscores "
+                                 "(it names a column)")
+        return v
 
     def problems(self) -> list[str]:
         """What the comparisons' levels lack for their types, as ``comparisons.<i>.levels.<j>.<key>: <what is

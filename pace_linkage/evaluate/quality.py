@@ -83,6 +83,29 @@ def _key_strings(frame: pd.DataFrame) -> pd.Series:
     return frame[SOURCE].astype(str) + _SEP + frame[RECORD_ID].astype(str)
 
 
+def truth_coverage(records: pd.DataFrame, truth: pd.DataFrame) -> int:
+    """How many of ``records`` have a row in ``truth`` (matched on source and record id, as quality is)."""
+    _check_columns(records, KEY, "records")
+    _check_columns(truth, KEY, "truth")
+    return int(_key_strings(records).isin(set(_key_strings(truth))).sum())
+
+
+def check_truth_coverage(records: pd.DataFrame, truth: pd.DataFrame, where: str) -> str | None:
+    """Refuse a truth file that shares no record with the run (an :class:`InputError` naming ``where``: every
+    figure measured against it would be meaningless); a warning line if it covers only part of the records
+    (the others count as people of their own, see the module); None if it covers them all or there are none."""
+    if not len(records):
+        return None
+    covered = truth_coverage(records, truth)
+    if covered == 0:
+        raise InputError(f"{where}: the truth file shares no record with this run (no row for any of its "
+                         f"{len(records):,} records' source and record_id): is it the truth of other extracts?")
+    if covered < len(records):
+        return (f"{where}: the truth file covers {covered:,} of the run's {len(records):,} records (the rest "
+                "count as people of their own)")
+    return None
+
+
 def person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, int, int]:
     """Person code per record position (aligned with ``records``), records absent from truth as singletons.
 

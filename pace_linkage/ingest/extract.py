@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pace_linkage.config import SourceConfig
+from pace_linkage.config.fields import file_pattern_problem
 from pace_linkage.errors import InputError
 from pace_linkage.ingest.decode import may_hold_surrogates, read_text
 from pace_linkage.ingest.jsonl import read_jsonl
@@ -62,14 +63,36 @@ csv.field_size_limit(64 * 1024 * 1024)  # oversized cells are quarantined by us,
 
 
 def resolve_file(src: SourceConfig, extracts_dir: Path) -> Path:
-    """The one file a source's ``file`` pattern names inside ``extracts_dir``."""
-    matches = sorted(glob.glob(str(Path(extracts_dir) / src.file)))
+    """The one file a source's ``file`` pattern names inside ``extracts_dir``.
+
+    The file is confined to the extracts folder: the pattern is relative with no ``..`` part, and the file it
+    names, once every symbolic link is followed, lies inside the folder (itself resolved). A delivery unpacked
+    from an archive may carry a link pointing anywhere: a link to a file inside the folder is read, a link out
+    of it is refused. Messages name the path as configured, never where a link points."""
+    root = Path(extracts_dir)
+    shown = root / src.file
+    problem = file_pattern_problem(src.file)
+    if problem:
+        raise InputError(f"{shown}: source '{src.name}': file {problem}")
+    if not root.is_dir():
+        raise InputError(f"{root}: source '{src.name}': extracts folder not found")
+    matches = sorted(glob.glob(src.file, root_dir=root))
     if not matches:
-        raise InputError(f"{Path(extracts_dir) / src.file}: source '{src.name}': no such file")
+        raise InputError(f"{shown}: source '{src.name}': no such file")
     if len(matches) > 1:
         names = ", ".join(Path(m).name for m in matches[:5])
-        raise InputError(f"{Path(extracts_dir) / src.file}: source '{src.name}': pattern matches {len(matches)} files ({names})")
-    return Path(matches[0])
+        raise InputError(f"{shown}: source '{src.name}': pattern matches {len(matches)} files ({names})")
+    path = root / matches[0]
+    try:
+        real, inside = path.resolve(strict=True), root.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise InputError(f"{path}: source '{src.name}': cannot be opened (a broken or looping symbolic link?)") from None
+    if not real.is_relative_to(inside):
+        raise InputError(f"{path}: source '{src.name}': a symbolic link out of the extracts folder is refused "
+                         "(a partner's file must lie inside the folder)")
+    if not real.is_file():
+        raise InputError(f"{path}: source '{src.name}': not a file")
+    return path
 
 
 def read_source(src: SourceConfig, extracts_dir: Path) -> Extract:

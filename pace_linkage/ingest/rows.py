@@ -153,10 +153,12 @@ def check_header(header: list[str], path) -> list[str]:
         if has_surrogate(h):
             raise InputError(f"{path}: line 1, column {i}: header name is not valid text (a lone surrogate)")
         if h in seen:
-            if looks_like_value(h):
-                raise InputError(f"{path}: line 1, column {i}: header name repeats column {seen[h]} "
-                                 "(the name looks like data, not shown: is the header row missing?)")
-            raise InputError(f"{path}: line 1, column {i}: header name '{h}' appears twice")
+            # never quoted: in a file without a header row line 1 is a record, and a value it repeats (forename =
+            # surname) would be shown; the columns are named by position instead
+            note = (" (line 1 looks like data, not a header row: is the header missing?)"
+                    if any(looks_like_value(name) for name in header) else "")
+            raise InputError(f"{path}: line 1, column {i}: header name repeats column {seen[h]} (name not shown)"
+                             + note)
         seen[h] = i
     return header
 

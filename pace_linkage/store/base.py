@@ -10,11 +10,9 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -113,47 +111,6 @@ def logical_type(s: pd.Series) -> str:
         if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
             return "date"
     return "text"
-
-
-
-# --------------------------------------------------------------------------------------------------
-# URLs
-# --------------------------------------------------------------------------------------------------
-def parse_url(url: str | os.PathLike) -> tuple[str, str]:
-    """``("duckdb", path)`` or ``("postgresql", conninfo)``. Anything else with a scheme is refused."""
-    text = str(url).strip()
-    if not text:
-        raise ConfigError("--store: empty store location")
-    low = text.lower()
-    if low.startswith(("postgresql://", "postgres://")):
-        try:
-            password = urlsplit(text).password
-        except ValueError:
-            raise ConfigError("--store: not a valid postgresql:// URL") from None
-        if password or re.search(r"[?&]password=", text, re.IGNORECASE):
-            raise ConfigError("--store: a password in the URL is refused (it would be recorded with the run's "
-                              "parameters); use PGPASSWORD or ~/.pgpass")
-        return "postgresql", text
-    if low.startswith("duckdb://"):
-        path = text[len("duckdb://"):]
-        if not path:
-            raise ConfigError("--store: duckdb:// needs a file path (duckdb:///abs/path.duckdb)")
-        return "duckdb", path
-    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", text)
-    if m:
-        raise ConfigError(f"--store: unsupported scheme '{m.group(1)}' (use a path, duckdb:///path or postgresql://)")
-    return "duckdb", text
-
-
-def describe(url: str | os.PathLike) -> str:
-    """The store location for messages: a PostgreSQL URL without its password or query."""
-    kind, target = parse_url(url)
-    if kind == "duckdb":
-        return f"duckdb:{target}"
-    parts = urlsplit(target)
-    host = parts.hostname or ""
-    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 

@@ -83,20 +83,20 @@ from pace_linkage.store.base import (
     Store,
     StoreConflict,
     StoreError,
-    describe,
     logical_type,
-    parse_url,
 )
 from pace_linkage.store.duckdb import DuckDBStore
 from pace_linkage.store.postgres import PostgresStore
+from pace_linkage.store.urls import describe, parse_url
 
 
-def open_store(url: str | os.PathLike, *, private_columns: Sequence[str] = ("nino",)) -> Store:
-    """Open (creating if needed) the store at ``url``; see the module docstring for the forms."""
+def open_store(url: str | os.PathLike, *, private_columns: Sequence[str] = ("nino",), create: bool = True) -> Store:
+    """Open the store at ``url`` (see the module docstring for the forms), creating it if needed; with
+    ``create=False`` (to read) a store that does not exist is one :class:`InputError` line and nothing is made."""
     kind, target = parse_url(url)
     if kind == "postgresql":
-        return PostgresStore(target, private_columns=private_columns)
-    return DuckDBStore(Path(target), private_columns=private_columns)
+        return PostgresStore(target, private_columns=private_columns, create=create)
+    return DuckDBStore(Path(target), private_columns=private_columns, create=create)
 
 
 def _as_date(s: pd.Series) -> pd.Series:

@@ -42,7 +42,7 @@ class DuckDBStore(Store):
 
     dialect = "duckdb"
 
-    def __init__(self, path: Path, *, private_columns: Sequence[str] = ("nino",)):
+    def __init__(self, path: Path, *, private_columns: Sequence[str] = ("nino",), create: bool = True):
         super().__init__(private_columns=private_columns)
         import duckdb
 
@@ -51,6 +51,8 @@ class DuckDBStore(Store):
         self.location = f"duckdb:{self.path}"
         if self.path.exists() and self.path.is_dir():
             raise InputError(f"store {self.location}: is a folder, not a database file")
+        if not create and not self.path.is_file():
+            raise InputError(f"store {self.location}: no such store (nothing was created)")
         if not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, mode=DIR_MODE)
         self._umask = private_umask()

@@ -24,8 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-from pace_linkage.errors import InputError
+from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.redact import safe_csv_frame
+from pace_linkage.schema import RUN_ID_RULE, is_run_id
 from pace_linkage.store import publish as staged
 from pace_linkage.store.files import (  # re-exported: the writers' primitives
     DIR_MODE,
@@ -78,6 +79,8 @@ class RunWriter:
     """
 
     def __init__(self, out_dir: Path, run_id: str | None = None):
+        if run_id is not None and not is_run_id(run_id):  # it names a folder in OUT: never a path
+            raise ConfigError(f"run id: must be {RUN_ID_RULE}")
         self.out_dir = make_private_dir(Path(out_dir))
         self.run_id = run_id or uuid.uuid4().hex
         self.attempt = uuid.uuid4().hex  # tells this attempt at the run id from any other, in the store too

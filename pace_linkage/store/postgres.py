@@ -21,9 +21,9 @@ from pace_linkage.store.base import (
     RUNS,
     Store,
     db_error,
-    describe,
     quote_ident,
 )
+from pace_linkage.store.urls import describe
 
 COPY_CHUNK_ROWS = 200_000
 PARTNER_RUN_COLUMNS = ("run_id", "written_at", "config_hash", "version", "threshold")
@@ -35,7 +35,7 @@ class PostgresStore(Store):
 
     dialect = "postgresql"
 
-    def __init__(self, conninfo: str, *, private_columns: Sequence[str] = ("nino",)):
+    def __init__(self, conninfo: str, *, private_columns: Sequence[str] = ("nino",), create: bool = True):
         super().__init__(private_columns=private_columns)
         import psycopg
 
@@ -45,6 +45,8 @@ class PostgresStore(Store):
             self.con = psycopg.connect(conninfo, autocommit=False)
         except psycopg.Error as exc:
             raise InputError(f"store {self.location}: cannot connect ({type(exc).__name__})") from None
+        if not create:  # reading: the schema is not made (a store no run wrote has no tables)
+            return
         try:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(PG_SCHEMA)}")
             self.con.execute(f"REVOKE ALL ON SCHEMA {quote_ident(PG_SCHEMA)} FROM PUBLIC")

@@ -159,7 +159,7 @@ def partner_outbound(url: str | os.PathLike, partner: str, run_id: str | None = 
     """``(run id, view)``: what ``partner`` may see of a run in the store at ``url`` (default: the run written
     last), as :func:`outbound_view` gives it: its own records with their pace id, and what other partners'
     agreements release to it. Names the partner and run only in errors, never a value."""
-    with open_store(url) as st:
+    with open_store(url, create=False) as st:
         run_id = st.last_run_id() if run_id is None else run_id
         if run_id is None or not st.has_table(RUNS):
             raise ConfigError(f"store {st.location}: no run stored yet")
