@@ -189,7 +189,6 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
          run_id: str | None, model: Path | None = None, training: str | None = None,
          store: str | None = None, task_runner: str | None = None, dask_address: str | None = None,
          **flow_options) -> dict:
-    import contextlib
 
     from flows.runners import choose
     from pace_linkage.config import load_config
@@ -208,13 +207,12 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
               truth=truth, model=model, clerical=Path(clerical) if clerical else None)
     _prefect_env()
     from flows import progress
+    from flows.api import local_api
     from flows.pipeline import pipeline_on
-    from flows.runners import shared_prefect_api
 
     pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
-    # Dask workers report their task runs to the Prefect API: one temporary server for all of them
-    api = shared_prefect_api(dask_address) if runner == "dask" else contextlib.nullcontext()
-    with api, progress.use(progress.ConsoleReporter()) as rep, rep:
+    # one temporary Prefect API for the run and its Dask workers, stopped with the command
+    with local_api(dask_address), progress.use(progress.ConsoleReporter()) as rep, rep:
         return pipeline(
             extracts=str(extracts), out=str(out), config=str(config) if config else None,
             truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
@@ -314,8 +312,9 @@ def scenarios(
         preflight(list(cfgs.values()), extracts, run_id=run_id, run_id_max=SCENARIOS_RUN_ID_MAX, truth=truth)
         _prefect_env()
         from flows import progress
+        from flows.api import local_api
         from flows.scenarios import ScenarioConsole, pace_linkage_scenarios
-        with progress.use(ScenarioConsole()):
+        with local_api(), progress.use(ScenarioConsole()):
             result = pace_linkage_scenarios(
                 extracts=str(extracts), truth=str(truth), out=str(out),
                 scenarios_file=str(scenarios_file) if scenarios_file else None, only=list(only) if only else None,
@@ -566,11 +565,17 @@ def serve(
 
 
 def main() -> None:
+    from flows.api import Stopped, stop_on_signals
+
     try:
-        app()
+        with stop_on_signals():
+            app()
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("error: interrupted: nothing was published", err=True)
         sys.exit(130)
+    except Stopped as stop:
+        typer.echo(f"error: {stop}", err=True)
+        sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,7 @@
   broadcast to every worker, and each task receives that future. Partition results come back in
   partition order, whatever order the workers finish in.
 - Worker processes talk to the Prefect API to report their task runs. With no ``PREFECT_API_URL`` set,
-  each worker process would start a temporary API server of its own (slow), so :func:`shared_prefect_api`
-  starts one temporary server on 127.0.0.1 for the run and points this process and the workers at it
+  the command's temporary server (:func:`flows.api.local_api`) is theirs too: they inherit its URL
   (LocalCluster, or a scheduler on loopback). A remote cluster's workers need a Prefect API they can
   reach: set ``PREFECT_API_URL`` (for the flow and for them).
 """
@@ -24,7 +23,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -75,51 +73,6 @@ def dask_task_runner(address: str | None = None, settings: DaskSettings | None =
         "n_workers": settings.n_workers, "threads_per_worker": settings.threads_per_worker, "processes": True,
         "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "scheduler_kwargs": {"dashboard": False},
         "config": NO_SPILL})
-
-
-def is_loopback(address: str | None) -> bool:
-    """True for no address (a LocalCluster) or a scheduler on this machine's loopback interface."""
-    if not address:
-        return True
-    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-@contextlib.contextmanager
-def shared_prefect_api(dask_address: str | None = None) -> Iterator[str | None]:
-    """One temporary Prefect API server on 127.0.0.1 for this run and its Dask workers, unless
-    ``PREFECT_API_URL`` is set (then everyone uses that one) or the scheduler is on another machine (its
-    workers could not reach 127.0.0.1 here: they use their own ``PREFECT_API_URL``). Yields the API URL
-    it started, else None."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or not is_loopback(dask_address):
-        yield None
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the worker processes the cluster spawns
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            try:
-                yield server.api_url
-            finally:
-                _drain_to_api()
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
-
-
-def _drain_to_api(timeout: float = 10) -> None:
-    """Send the run's queued logs and events before the temporary server stops (else the process would
-    spend a minute at exit retrying to reach it)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for worker in (APILogWorker, EventsWorker):
-        worker.drain_all(timeout=timeout)
 
 
 def current_dask_client():

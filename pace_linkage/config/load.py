@@ -35,9 +35,26 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
         self.key = key
 
 
+class LoneSurrogateError(yaml.constructor.ConstructorError):
+    """A string escapes half of a UTF-16 surrogate pair (e.g. "\\ud800"): it cannot be written as UTF-8."""
+
+    def __init__(self, mark):
+        super().__init__(problem="a string holds an escaped lone surrogate (not valid Unicode)", problem_mark=mark)
+
+
 class ConfigLoader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. (YAML 1.1 would read `on:`, `no`, `off` as booleans.) A key
-    given twice in one mapping is an error, not a silent override."""
+    given twice in one mapping is an error, not a silent override. A string must be valid Unicode: an
+    escaped lone surrogate would break every file the run writes, so it is refused where it is written."""
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise LoneSurrogateError(node.start_mark) from None
+        return value
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -76,7 +93,8 @@ def read_yaml(path: Path, errors: list[str]) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = f"key '{exc.key}' is given twice" if isinstance(exc, DuplicateKeyError) else "invalid YAML"
+        what = (f"key '{exc.key}' is given twice" if isinstance(exc, DuplicateKeyError)
+                else exc.problem if isinstance(exc, LoneSurrogateError) else "invalid YAML")
         errors.append(f"{path}:{where}: {what}")
         return None
 

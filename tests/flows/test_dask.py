@@ -227,7 +227,8 @@ def test_a_bad_task_runner_choice_fails_fast_with_one_line(tmp_path, args):
 
 
 def test_the_local_cluster_stays_on_loopback_without_dashboard_or_spilling():
-    from flows.runners import dask_task_runner, is_loopback
+    from flows.api import is_loopback
+    from flows.runners import dask_task_runner
 
     kw = dask_task_runner().cluster_kwargs
     assert kw["n_workers"] == 2 and kw["processes"] is True and kw["host"] == "127.0.0.1"

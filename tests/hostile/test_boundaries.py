@@ -569,3 +569,14 @@ def test_a_config_folder_whose_name_holds_glob_characters_still_finds_its_partne
     shutil.copytree(ROOT / "config", tmp_path / "configs [v2]*")
     cfg = load_config(tmp_path / "configs [v2]*" / "pace.yaml")
     assert len(cfg.sources.items) == len(load_config(ROOT / "config" / "pace.yaml").sources.items) == 10
+
+
+@pytest.mark.parametrize("text", ['id_column: "pace\\ud800id"\n', '"\\udc80": 1\n', 'title: "\\U0001F600 \\udfff"\n'])
+def test_a_config_string_with_a_lone_surrogate_is_refused_where_it_is_written(tmp_path, text):
+    path = tmp_path / "pace.yaml"
+    path.write_text("entity: person\n" + text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 2, column ") and "\n" not in message
+    assert message.endswith(": a string holds an escaped lone surrogate (not valid Unicode)")

@@ -1,0 +1,198 @@
+"""The Prefect API a command's flow runs report to, and how it ends with the command.
+
+With ``PREFECT_API_URL`` set (a Prefect server the analyst runs), every run reports there and nothing is
+started. Without it, :func:`local_api` starts one temporary API server on 127.0.0.1 for the command: the same
+application Prefect's own temporary server runs (``prefect.server.api.server:create_app`` under uvicorn, UI off,
+its database under ``PREFECT_HOME``), started here so that it cannot outlive the command:
+
+- it runs in a session of its own, so a Ctrl-C or a SIGTERM sent to the command's process group reaches the
+  command only; the command then ends its flow run, reports it, and stops the server itself (a server killed
+  first would leave the command retrying a dead API for minutes);
+- on Linux it is told to stop when the command's process dies, whatever the cause (``PR_SET_PDEATHSIG``), so
+  even a SIGKILL to the command leaves no server behind;
+- Dask worker processes started by the command inherit ``PREFECT_API_URL`` and report to the same server.
+
+:func:`stop_on_signals` turns SIGTERM and SIGHUP into :class:`Stopped` (SIGINT already raises
+KeyboardInterrupt), so the flow run ends as an interrupted run, nothing is published, and the command exits
+with 128 + the signal number. A command that has not ended 10 seconds after the signal, or that gets a second
+signal, stops its server and exits at once; a killed run leaves at most a locked staging folder, which the
+next run into the same OUT removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+from pace_linkage.errors import PaceError
+
+START_TIMEOUT = 120.0  # seconds: a cold start on a loaded 2-core machine takes ~10 s
+GRACE = 10.0  # seconds between a signal and a forced exit
+_PR_SET_PDEATHSIG = 1
+_servers: list[subprocess.Popen] = []
+
+
+class Stopped(BaseException):  # noqa: N818 -- like KeyboardInterrupt: no ``except Exception`` (a retry) catches it
+    """The command was stopped by a signal: the flow run ends as crashed and nothing is published."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}: nothing was published")
+
+
+def die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the command's own exit paths stop the server
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int) -> subprocess.Popen:
+    import prefect
+    from prefect.settings import get_current_settings
+
+    env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
+           "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    args = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "error", "--lifespan", "on"]
+    return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
+
+
+def _healthy(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(f"{url}/health").status_code == 200:
+                    return True
+            time.sleep(0.1)
+    return False
+
+
+def start_server(timeout: float = START_TIMEOUT) -> tuple[subprocess.Popen, str]:
+    """A temporary Prefect API server on a free loopback port: its process and API URL."""
+    for _ in range(3):  # the port may be taken between choosing it and the server binding it
+        port = _free_port()
+        proc = _start(port)
+        url = f"http://127.0.0.1:{port}/api"
+        _servers.append(proc)
+        if _healthy(url, proc, timeout):
+            return proc, url
+        stop_server(proc)
+    raise PaceError("Prefect: the temporary API server did not start (set PREFECT_API_URL to use a running server)")
+
+
+def stop_server(proc: subprocess.Popen, wait: float = 5.0) -> None:
+    """Terminate a server started here; kill it if it has not stopped within ``wait`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    with contextlib.suppress(ValueError):
+        _servers.remove(proc)
+
+
+def _drain(timeout: float = 10) -> None:
+    """Send the run's queued logs and events before the server stops (else the process would spend a minute
+    at exit retrying to reach it)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for no address (a LocalCluster) or a scheduler on this machine's loopback interface."""
+    if not address:
+        return True
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@contextlib.contextmanager
+def local_api(dask_address: str | None = None) -> Iterator[str | None]:
+    """One temporary Prefect API server for this command and its Dask workers, unless ``PREFECT_API_URL`` is
+    set (then everyone uses that one) or the Dask scheduler is on another machine (its workers could not
+    reach 127.0.0.1 here: they use their own ``PREFECT_API_URL``, and so does this process). Yields the API
+    URL it started, else None."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or not is_loopback(dask_address):
+        yield None
+        return
+    proc, url = start_server()
+    os.environ["PREFECT_API_URL"] = url  # inherited by the worker processes a cluster spawns
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            try:
+                yield url
+            finally:
+                _drain()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        stop_server(proc)
+
+
+def _force_exit(signum: int) -> None:
+    for proc in list(_servers):
+        with contextlib.suppress(OSError):
+            proc.kill()
+    sys.stderr.write(f"error: stopped by {signal.Signals(signum).name}: nothing was published\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals(grace: float = GRACE) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` in the main thread (SIGINT raises KeyboardInterrupt as
+    usual); ``grace`` seconds after the first signal, or at a second one, the command stops its servers and
+    exits at once. The previous handlers come back on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state = {"signum": 0}
+
+    def handle(signum, frame):  # noqa: ARG001
+        if state["signum"]:
+            _force_exit(state["signum"])
+        state["signum"] = signum
+        timer = threading.Timer(grace, _force_exit, args=(signum,))
+        timer.daemon = True
+        timer.start()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, handle) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

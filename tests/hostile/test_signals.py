@@ -1,0 +1,108 @@
+"""Signals end a command and the Prefect API server it started, within seconds, leaving no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.api import Stopped, stop_on_signals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purposes (its parent has not reaped it yet)
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"))
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigterm_raises_stopped_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Stopped) as info, stop_on_signals(grace=30):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises here, at once
+    assert info.value.exit_code == 128 + signal.SIGTERM
+    assert str(info.value) == "stopped by SIGTERM: nothing was published"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigint_is_a_keyboard_interrupt():
+    with pytest.raises(KeyboardInterrupt), stop_on_signals(grace=30):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_a_server_process_dies_with_a_killed_command(tmp_path):
+    """The server is started as flows.api starts it (own session, told to die with its parent); the parent
+    is then killed with SIGKILL, which no handler can see."""
+    parent = textwrap.dedent("""
+        import subprocess, sys, time
+        from flows import api
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 start_new_session=True, preexec_fn=api.die_with_parent)
+        print(child.pid, flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    assert _alive(child)
+    proc.kill()
+    proc.wait()
+    assert _gone_within(child, 5), "the child outlived its killed parent"
+
+
+@pytest.mark.e2e
+def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_data):
+    """A run stopped by SIGTERM to its whole process group (as a service manager or a terminal stops it)
+    exits 143 within seconds, says so in one line, publishes nothing and leaves no API server."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows", "run", "--extracts", str(synth_data / "extracts"), "--out", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = proc.stdout.readline()  # the first stage line: Prefect and its server are up
+    assert first.startswith("ingest"), first
+    servers = subprocess.run(["pgrep", "-f", "uvicorn.*prefect.server"],
+                             capture_output=True, text=True).stdout.split()
+    ours = [int(p) for p in servers if _server_of(int(p), env["PREFECT_HOME"])]
+    assert ours, "the run started no API server of its own"
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1] == "error: stopped by SIGTERM: nothing was published"
+    assert "Traceback" not in err
+    assert not (out / "manifest.json").exists() and not (out / "clusters.csv").exists()
+    assert all(_gone_within(p, 5) for p in ours)
+
+
+def _server_of(pid: int, prefect_home: str) -> bool:
+    """True if process ``pid`` runs with this PREFECT_HOME (the test's run, not another one on the machine)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"PREFECT_HOME={prefect_home}".encode() in environ
