@@ -169,14 +169,15 @@ def _force_exit(signum: int) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals(grace: float = GRACE) -> Iterator[None]:
+def stop_on_signals(grace: float = GRACE, process_ends: bool = False) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Stopped` in the main thread (SIGINT raises KeyboardInterrupt as
     usual); ``grace`` seconds after the first signal, or at a second one, the command stops its servers and
-    exits at once. The previous handlers come back on leaving."""
+    exits at once. The previous handlers come back on leaving; so does the grace deadline's cancellation,
+    unless ``process_ends`` (the command's own exit after a signal is then bounded too)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    state = {"signum": 0}
+    state: dict = {"signum": 0, "timer": None}
 
     def handle(signum, frame):  # noqa: ARG001
         if state["signum"]:
@@ -185,6 +186,7 @@ def stop_on_signals(grace: float = GRACE) -> Iterator[None]:
         timer = threading.Timer(grace, _force_exit, args=(signum,))
         timer.daemon = True
         timer.start()
+        state["timer"] = timer
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Stopped(signum)
@@ -196,3 +198,5 @@ def stop_on_signals(grace: float = GRACE) -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        if state["timer"] is not None and not process_ends:
+            state["timer"].cancel()

@@ -568,7 +568,7 @@ def main() -> None:
     from flows.api import Stopped, stop_on_signals
 
     try:
-        with stop_on_signals():
+        with stop_on_signals(process_ends=True):
             app()
     except KeyboardInterrupt:
         typer.echo("error: interrupted: nothing was published", err=True)

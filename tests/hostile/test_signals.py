@@ -38,16 +38,36 @@ def _gone_within(pid: int, seconds: float) -> bool:
 
 def test_sigterm_raises_stopped_and_restores_the_handler():
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(Stopped) as info, stop_on_signals(grace=30):
+    with pytest.raises(Stopped) as info, stop_on_signals(grace=0.5):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises here, at once
     assert info.value.exit_code == 128 + signal.SIGTERM
     assert str(info.value) == "stopped by SIGTERM: nothing was published"
     assert signal.getsignal(signal.SIGTERM) is before
+    time.sleep(1)  # past the grace deadline: it was cancelled on leaving, so this process is still here
+
+
+def test_a_command_that_does_not_end_after_a_signal_is_ended(tmp_path):
+    """Unwinding that hangs (a dead API retried, a blocked write) is cut short at the grace deadline."""
+    code = textwrap.dedent("""
+        import os, signal, time
+        from flows.api import stop_on_signals
+        with stop_on_signals(grace=0.5, process_ends=True):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            finally:
+                time.sleep(30)  # a cleanup that never ends
+    """)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.stderr == "error: stopped by SIGTERM: nothing was published\n"
 
 
 def test_sigint_is_a_keyboard_interrupt():
-    with pytest.raises(KeyboardInterrupt), stop_on_signals(grace=30):
+    with pytest.raises(KeyboardInterrupt), stop_on_signals(grace=0.5):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)
 
