@@ -14,7 +14,9 @@ its database under ``PREFECT_HOME``), started here so that it cannot outlive the
 
 :func:`stop_on_signals` turns SIGTERM and SIGHUP into :class:`Stopped` (SIGINT already raises
 KeyboardInterrupt), so the flow run ends as an interrupted run, nothing is published, and the command exits
-with 128 + the signal number. A command that has not ended 10 seconds after the signal, or that gets a second
+with 128 + the signal number. While a flow runs, Prefect's own SIGTERM handler stands in front of this one: it
+crashes the flow run and then passes the signal on here; an error Prefect raises while unwinding it is taken
+for the signal it is (:func:`flows.tasks.interruption`). A command that has not ended 10 seconds after the signal, or that gets a second
 signal, stops its server and exits at once; a killed run leaves at most a locked staging folder, which the
 next run into the same OUT removes.
 """
@@ -38,6 +40,7 @@ START_TIMEOUT = 120.0  # seconds: a cold start on a loaded 2-core machine takes 
 GRACE = 10.0  # seconds between a signal and a forced exit
 _PR_SET_PDEATHSIG = 1
 _servers: list[subprocess.Popen] = []
+_received = {"signum": 0}  # the signal that is stopping this command, 0 for none
 
 
 class Stopped(BaseException):  # noqa: N818 -- like KeyboardInterrupt: no ``except Exception`` (a retry) catches it
@@ -159,6 +162,13 @@ def local_api(dask_address: str | None = None) -> Iterator[str | None]:
         stop_server(proc)
 
 
+def received_signal() -> int:
+    """The signal that is stopping this command (0 for none). An exception that surfaces while a signal
+    unwinds the flow (an engine may replace the interruption with an error of its own) is reported as the
+    stop it is."""
+    return _received["signum"]
+
+
 def _force_exit(signum: int) -> None:
     for proc in list(_servers):
         with contextlib.suppress(OSError):
@@ -182,7 +192,7 @@ def stop_on_signals(grace: float = GRACE, process_ends: bool = False) -> Iterato
     def handle(signum, frame):  # noqa: ARG001
         if state["signum"]:
             _force_exit(state["signum"])
-        state["signum"] = signum
+        state["signum"] = _received["signum"] = signum
         timer = threading.Timer(grace, _force_exit, args=(signum,))
         timer.daemon = True
         timer.start()
@@ -200,3 +210,4 @@ def stop_on_signals(grace: float = GRACE, process_ends: bool = False) -> Iterato
             signal.signal(s, h)
         if state["timer"] is not None and not process_ends:
             state["timer"].cancel()
+            _received["signum"] = 0

@@ -59,7 +59,12 @@ def _root(
 
 
 def fail(exc: BaseException) -> None:
-    """One stderr line and an exit code; a traceback only for bugs with --debug."""
+    """One stderr line and an exit code; a traceback only for bugs with --debug. While a signal stops the
+    command, whatever surfaced is that stop."""
+    from flows.api import Stopped, received_signal
+
+    if received_signal():
+        raise Stopped(received_signal()) from None
     if isinstance(exc, PaceError):
         lines = str(exc).splitlines() or [type(exc).__name__]
         # several config mistakes are reported together, one per line (each one line on its own)

@@ -71,6 +71,17 @@ def check_fault(stage: str) -> None:
         raise InjectedFault(f"stage {stage}: fault injected by {FAULT_ENV}")
 
 
+def interruption(exc: BaseException, depth: int = 8) -> BaseException | None:
+    """The interruption (a signal or Ctrl-C: a BaseException that is not an Exception) ``exc`` was raised
+    while handling, if any. An engine's cleanup may fail while a signal unwinds a task and replace it."""
+    seen = exc.__context__ or exc.__cause__
+    while seen is not None and depth > 0:
+        if not isinstance(seen, Exception):
+            return seen
+        seen, depth = seen.__context__ or seen.__cause__, depth - 1
+    return None
+
+
 def value_free(where: str, fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, with any exception other than a PaceError (a bug: its text may quote a field
     value) replaced by a value-free :class:`StageError` naming ``where`` and the exception type only, with no
@@ -81,6 +92,9 @@ def value_free(where: str, fn, *args, **kwargs):
     except PaceError:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: its text may quote a field value
+        stop = interruption(exc)
+        if stop is not None:  # an error raised while a signal unwinds the run is that signal
+            raise stop from None
         if debug_enabled():
             raise
         err = StageError(f"{where} failed: unexpected {type(exc).__name__} "

@@ -112,7 +112,7 @@ def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_
     os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert time.monotonic() - started < 15
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert err.strip().splitlines()[-1] == "error: stopped by SIGTERM: nothing was published"
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists() and not (out / "clusters.csv").exists()
@@ -126,3 +126,20 @@ def _server_of(pid: int, prefect_home: str) -> bool:
     except OSError:
         return False
     return f"PREFECT_HOME={prefect_home}".encode() in environ
+
+
+def test_an_error_raised_while_a_signal_unwinds_a_stage_is_that_signal():
+    """An engine's cleanup can fail while a signal unwinds a task (its error then replaces the signal): the
+    value-free wrapper passes the signal on, never a 'stage failed' that would hide it."""
+    from flows.tasks import value_free
+
+    def body():
+        try:
+            raise Stopped(signal.SIGTERM)
+        except Stopped:
+            raise ValueError("cleanup failed") from None  # from None hides the cause, not the context
+
+    with pytest.raises(Stopped):
+        value_free("stage test", body)
+    with pytest.raises(Exception, match="stage test failed: unexpected ValueError"):
+        value_free("stage test", lambda: int("x"))
