@@ -21,8 +21,8 @@ transform          key                                             what it survi
 =================  ==============================================  =============================================
 
 Dates are read as ISO ``YYYY-MM-DD`` text (what the date normaliser writes) or datetimes; anything else is
-null. No Python code runs per record: string parts use pandas' vectorised string methods, Soundex a code-point
-matrix, dates integer arithmetic.
+null. No Python code runs per record: a transform runs once per distinct value (pandas' vectorised string
+methods, a code-point matrix for Soundex, integer arithmetic for dates) and is mapped back by integer codes.
 """
 
 from __future__ import annotations
@@ -110,14 +110,30 @@ _DATE_PARTS: dict[str, Callable[[pd.DatetimeIndex], np.ndarray]] = {
 }
 
 
+def _codes(codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Integer key codes (``-1`` = null) as a nullable integer column."""
+    return pd.Series(pd.arrays.IntegerArray(codes.astype(np.int64), codes < 0), index=index)
+
+
+def _through_uniques(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``transform`` applied to the distinct values only, as codes in the order of the transformed values (a
+    window rule sorts by them); null where the value or its transform is null."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out = transform(pd.Series(uniques))
+    tcodes = pd.factorize(out, sort=True, use_na_sentinel=True)[0]
+    return _codes(np.where(codes >= 0, tcodes[np.maximum(codes, 0)] if len(tcodes) else -1, -1), values.index)
+
+
 def sorted_set(frame: pd.DataFrame) -> list[pd.Series]:
-    """The columns' values sorted within each row (so ``(A, B)`` and ``(B, A)`` give the same columns); a row
-    with a null anywhere is null in every output column."""
-    null = frame.isna().any(axis=1).to_numpy()
-    values = np.asarray(frame.astype("string").fillna("").to_numpy(dtype=object), dtype=str)
-    ordered = np.sort(values, axis=1).astype(object)
-    ordered[null] = None
-    return [pd.Series(ordered[:, j], index=frame.index, dtype="string") for j in range(ordered.shape[1])]
+    """The columns' values sorted within each row (so ``(A, B)`` and ``(B, A)`` give the same key columns), as
+    codes in value order; a row with a null anywhere is null in every output column."""
+    n, k = frame.shape
+    stacked = pd.concat([frame[c].astype("string") for c in frame.columns], ignore_index=True)
+    codes = pd.factorize(stacked, sort=True, use_na_sentinel=True)[0].reshape(k, n).T
+    null = (codes < 0).any(axis=1)
+    ordered = np.sort(codes, axis=1)
+    ordered[null] = -1
+    return [_codes(ordered[:, j], frame.index) for j in range(k)]
 
 
 def part_columns(records: pd.DataFrame, part: str | BlockingKey) -> list[pd.Series]:
@@ -132,10 +148,11 @@ def part_columns(records: pd.DataFrame, part: str | BlockingKey) -> list[pd.Seri
     if key.transform == "exact":
         return [values]
     if key.transform == "prefix":
-        return [prefix(values, int(key.length or 1))]
+        return [_through_uniques(values, lambda u: prefix(u, int(key.length or 1)))]
     if key.transform == "soundex":
-        return [soundex(values)]
-    return [_date_part(values, _DATE_PARTS[key.transform])]
+        return [_through_uniques(values, soundex)]
+    part_of = _DATE_PARTS[key.transform]
+    return [_through_uniques(values, lambda u: _date_part(u, part_of))]
 
 
 def key_frame(records: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
