@@ -8,6 +8,10 @@ of the default run: it takes about an hour at 1M records).
 pairs.parquet, model.json ...) on the default synthetic data and FEBRL 3 are byte-identical to REV's
 (benchmarks/same_outputs.py; for changes that must not change any result).
 
+``python -m benchmarks blocking-stress [--quick]`` measures the default blocking rules' pairs completeness per
+error type (one error type at a time, and several at once) and their candidate pairs against the rules before
+key transforms (benchmarks/bench_blocking_stress.py).
+
 Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
 ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
 """
@@ -26,6 +30,7 @@ BENCHES = {
     "ingest": (["--records", "1000000"], ["--records", "50000"]),
     "linkage": (["--records", "100000"], ["--records", "10000"]),
     "incremental": (["--people", "20000", "--batches", "4"], ["--people", "2000", "--batches", "3"]),
+    "blocking-stress": (["--people", "20000", "--stress-people", "20000"], ["--people", "3000", "--stress-people", "3000"]),
 }
 
 
@@ -47,7 +52,7 @@ def main() -> int:
     status = 0
     for name in args.names or list(BENCHES):
         full, quick = BENCHES[name]
-        cmd = [sys.executable, str(HERE / f"bench_{name}.py"), *(quick if args.quick else full)]
+        cmd = [sys.executable, str(HERE / f"bench_{name.replace('-', '_')}.py"), *(quick if args.quick else full)]
         print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
         status |= subprocess.call(cmd)
     return status

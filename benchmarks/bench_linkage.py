@@ -89,6 +89,22 @@ def _truth_codes(records: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     return codes
 
 
+def rule_key_columns(rec: pd.DataFrame, rules) -> tuple[dict[str, pd.Series], list[list[str]]]:
+    """Each blocking rule's key columns (a transform of a column -- a prefix, a name set, a year -- made into
+    plain values), named ``_<rule>_<j>``, and the column names per rule: what another tool blocks on."""
+    from pace_linkage.engine.keys import key_frame
+
+    columns: dict[str, pd.Series] = {}
+    names: list[list[str]] = []
+    for rule in rules:
+        keys = key_frame(rec, rule)
+        cols = [f"_{rule.name}_{j}" for j in range(keys.shape[1])]
+        for c, k in zip(cols, keys.columns, strict=True):
+            columns[c] = keys[k].reset_index(drop=True)
+        names.append(cols)
+    return columns, names
+
+
 def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right).astype(np.int64)
 
@@ -211,7 +227,7 @@ def run_ours(records_path: str, data_dir: str, overrides: str | None = None) -> 
 def _recall_breakdown(rec: pd.DataFrame, truth: pd.DataFrame, res, cfg) -> dict:
     """Blocking pairs completeness (overall, per rule, why missed pairs were missed) and the split of
     the recall loss into blocking / scoring / clustering (see the module docstring)."""
-    from pace_linkage.engine.blocking import blocking_stats_with_truth, composite_key, rule_pairs
+    from pace_linkage.engine.blocking import blocking_stats_with_truth, rule_key, rule_pairs
     from pace_linkage.engine.settings import BlockingRule
     from pace_linkage.evaluate.quality import threshold_sweep
 
@@ -230,11 +246,11 @@ def _recall_breakdown(rec: pd.DataFrame, truth: pd.DataFrame, res, cfg) -> dict:
     ml, mr = tl[~found], tr[~found]
     missed_by_rule = {}
     for rule in rules:
-        key = composite_key(rec, rule.on)
+        key = rule_key(rec, rule)
         null = (key[ml] < 0) | (key[mr] < 0)
         missed_by_rule[rule.name] = {"key_null": float(null.mean()) if len(ml) else 0.0,
                                      "key_differs": float((~null & (key[ml] != key[mr])).mean()) if len(ml) else 0.0}
-    fields = sorted({c for r in rules for c in r.on})
+    fields = sorted({c for r in rules for c in r.columns()})
     missed_fields = {}
     for col in fields:
         codes = pd.factorize(rec[col])[0]
@@ -281,13 +297,15 @@ def run_toolkit(records_path: str, data_dir: str, overrides: str | None = None) 
     rec = pd.read_pickle(records_path)
     truth = load_truth(Path(data_dir) / "truth.csv")
     person = _truth_codes(rec, truth)
-    cols = sorted({c for r in cfg.linkage.blocking for c in r.on} | set(TOOLKIT_EXACT) | set(TOOLKIT_STRING))
+    cols = sorted(set(TOOLKIT_EXACT) | set(TOOLKIT_STRING))
     # plain object columns with None for missing: what a toolkit user would pass
     df = pd.DataFrame({c: rec[c].astype(object).where(rec[c].notna(), None) for c in cols})
+    keys, blocking = rule_key_columns(rec, cfg.linkage.blocking)
+    df = df.assign(**{c: v.astype(object).where(v.notna(), None).to_numpy() for c, v in keys.items()})
     t0 = time.perf_counter()
     indexer = recordlinkage.Index()
-    for rule in cfg.linkage.blocking:
-        indexer.block(list(rule.on))
+    for on in blocking:
+        indexer.block(on)
     pairs = indexer.index(df)
     t_index = time.perf_counter() - t0
     cmp = recordlinkage.Compare(n_jobs=2)

@@ -211,6 +211,22 @@ def toolkit_features(cfg) -> tuple[list[str], list[str]]:
     return exact, string
 
 
+def rule_key_columns(rec: pd.DataFrame, rules) -> tuple[dict[str, pd.Series], list[list[str]]]:
+    """Each blocking rule's key columns (a transform of a column -- a prefix, a name set, a year -- made into
+    plain values), named ``_<rule>_<j>``, and the column names per rule: what another tool blocks on."""
+    from pace_linkage.engine.keys import key_frame
+
+    columns: dict[str, pd.Series] = {}
+    names: list[list[str]] = []
+    for rule in rules:
+        keys = key_frame(rec, rule)
+        cols = [f"_{rule.name}_{j}" for j in range(keys.shape[1])]
+        for c, k in zip(cols, keys.columns, strict=True):
+            columns[c] = keys[k].reset_index(drop=True)
+        names.append(cols)
+    return columns, names
+
+
 def run_toolkit(spec: dict) -> dict:
     import recordlinkage
 
@@ -218,13 +234,15 @@ def run_toolkit(spec: dict) -> dict:
     rec = pd.read_pickle(spec["records_file"])
     truth = _load_truth(spec["truth"])
     exact, string = toolkit_features(cfg)
-    cols = sorted({c for r in cfg.linkage.blocking for c in r.on} | set(exact) | set(string))
+    cols = sorted(set(exact) | set(string))
     # plain object columns with None for missing: what a toolkit user would pass
     df = pd.DataFrame({c: rec[c].astype(object).where(rec[c].notna(), None) for c in cols})
+    keys, blocking = rule_key_columns(rec, cfg.linkage.blocking)
+    df = df.assign(**{c: v.astype(object).where(v.notna(), None).to_numpy() for c, v in keys.items()})
     t0 = time.perf_counter()
     indexer = recordlinkage.Index()
-    for rule in cfg.linkage.blocking:
-        indexer.block(list(rule.on))
+    for on in blocking:
+        indexer.block(on)
     if cfg.linkage.link_type == "link_only":
         sources = sorted(rec["source"].unique())
         if len(sources) != 2:
@@ -333,12 +351,14 @@ def run_splink(spec: dict) -> dict:
     rec = pd.read_pickle(spec["records_file"])
     truth = _load_truth(spec["truth"])
     profile = spec["profile"]
-    blocking = [list(r.on) for r in cfg.linkage.blocking]
-    cols = sorted(set(SPLINK_COLUMNS[profile]) | {c for b in blocking for c in b})
+    keys, blocking = rule_key_columns(rec, cfg.linkage.blocking)
+    cols = sorted(set(SPLINK_COLUMNS[profile]))
     # plain object columns with None for missing (DuckDB sees VARCHAR / BIGINT), unique_id = row position
     frame = pd.DataFrame({"unique_id": np.arange(len(rec), dtype=np.int64)})
     for c in cols:
         v = rec[c]
+        frame[c] = v.astype("Int64") if pd.api.types.is_integer_dtype(v) else v.astype(object).where(v.notna(), None)
+    for c, v in keys.items():  # each rule's key columns (transforms made plain), aligned by row position
         frame[c] = v.astype("Int64") if pd.api.types.is_integer_dtype(v) else v.astype(object).where(v.notna(), None)
     link_type = cfg.linkage.link_type
     settings, plan = splink_settings(profile, link_type, blocking)

@@ -75,7 +75,7 @@ def _linkage_columns(cfg: PaceConfig, where: str) -> list[str]:
     errors: list[str] = []
     derived = cfg.derived_columns()
     for i, rule in enumerate(cfg.linkage.blocking):
-        for col in rule.on:
+        for col in rule.columns():
             if col not in derived:
                 errors.append(f"{where}: linkage.blocking.{i}.on: column '{col}' is not produced by any field")
     for i, comp in enumerate(cfg.linkage.comparisons):

@@ -2,7 +2,10 @@
 
 Rules (:class:`~pace_linkage.engine.settings.BlockingRule`) are applied in order and their pairs are unioned:
 
-* exact-key rule: two records are a candidate pair when they agree exactly on every column in ``on``.
+Each rule's ``on`` is first turned into key columns (:func:`pace_linkage.engine.keys.key_frame`: a column as
+it is, or a transform of it -- a prefix, a phonetic code, a year, names in any order).
+
+* exact-key rule: two records are a candidate pair when they agree exactly on every key column.
   A null never agrees with anything (a record with a null key column produces no pair for that rule).
   The composite key is factorised, records are sorted by key and the within-group pairs are generated
   with repeat/cumsum arithmetic (no Python loop per group or pair). The number of pairs
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.counting import choose2, pairs_sharing_code, pairs_within_groups
+from pace_linkage.engine.keys import key_frame
 from pace_linkage.engine.settings import BlockingRule
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
@@ -191,6 +195,13 @@ def new_value_key(records: pd.DataFrame, columns: Sequence[str], new: np.ndarray
     return key
 
 
+def rule_key(records: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
+    """The rule's key per record (int64; ``-1`` where a key part is null): two records agree on the rule
+    exactly when their keys are equal and not ``-1`` (for a window rule: the sort key)."""
+    keys = key_frame(records, rule)
+    return composite_key(keys, list(keys.columns))
+
+
 def _new_mask(new, n: int) -> np.ndarray | None:
     if new is None:
         return None
@@ -207,16 +218,16 @@ def rule_pairs(
     """The (l, r) pairs (l < r, int64) one rule generates, after the link_type filter. With ``new`` (bool
     per record) only the pairs holding at least one new record (see the module docstring)."""
     new = _new_mask(new, len(records))
+    keys = key_frame(records, rule)
     if rule.window:
-        a, b = _window_pairs(records, rule.on, rule.window, rule.name, max_pairs_per_rule)
+        a, b = _window_pairs(keys, list(keys.columns), rule.window, rule.name, max_pairs_per_rule)
         if new is not None:
             touch = new[a] | new[b]
             a, b = a[touch], b[touch]
     elif new is not None:
-        a, b = _new_group_pairs(new_value_key(records, rule.on, new), new, rule.name, max_pairs_per_rule)
+        a, b = _new_group_pairs(new_value_key(keys, list(keys.columns), new), new, rule.name, max_pairs_per_rule)
     else:
-        key = composite_key(records, rule.on)
-        a, b = within_group_pairs(key, rule.name, max_pairs_per_rule)
+        a, b = within_group_pairs(composite_key(keys, list(keys.columns)), rule.name, max_pairs_per_rule)
     l_, r_ = np.minimum(a, b), np.maximum(a, b)
     if link_type == "link_and_dedupe":
         return l_, r_

@@ -140,7 +140,7 @@ def linkage_columns(settings: LinkageSettings) -> list[str]:
     """Every record column that comparing, scoring (term frequencies), the rule masks and training read
     (``source``: which record pairs the link type allows, for u's random pairs and the prior)."""
     cols = [SOURCE] + [c for spec in settings.comparisons for c in compare_mod.spec_columns(spec)]
-    cols += [c for rule in settings.blocking for c in rule.on]
+    cols += [c for rule in settings.blocking for c in rule.columns()]
     return list(dict.fromkeys(cols))
 
 

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pace_linkage.engine.levels import LEVEL_TYPES
 
@@ -46,14 +46,52 @@ def _probability(value: float) -> float:
 Probability = Annotated[float, AfterValidator(_probability)]  # a match probability threshold: 0 < t < 1
 
 
+KeyTransform = Literal["exact", "prefix", "soundex", "set", "year", "month", "day", "month_day", "day_month_set"]
+MAX_PREFIX = 100
+
+
+class BlockingKey(Strict):
+    """One part of a blocking key: a transform of a column (``column``), or of several for ``set`` (``columns``).
+    The transforms (:mod:`pace_linkage.engine.keys`): ``exact`` (the value), ``prefix`` (its first ``length``
+    characters), ``soundex`` (phonetic code), ``set`` (the columns' values in any order: first and last names
+    swapped agree), ``year`` / ``month`` / ``day`` / ``month_day`` (parts of a date) and ``day_month_set`` (day and
+    month in either order)."""
+
+    transform: KeyTransform = "exact"
+    column: str | None = None
+    columns: list[str] | None = Field(default=None, min_length=2)
+    length: int | None = Field(default=None, ge=1, le=MAX_PREFIX)
+
+    @model_validator(mode="after")
+    def _what_the_transform_needs(self) -> BlockingKey:
+        if self.transform == "set":
+            if self.columns is None or self.column is not None:
+                raise ValueError("transform 'set' takes 'columns' (two or more), not 'column'")
+        elif self.column is None or self.columns is not None:
+            raise ValueError(f"transform '{self.transform}' takes one 'column', not 'columns'")
+        if (self.length is not None) != (self.transform == "prefix"):
+            raise ValueError("'length' goes with transform 'prefix' (and only there)")
+        return self
+
+    def source_columns(self) -> list[str]:
+        """The record columns this key part reads."""
+        return list(self.columns) if self.columns is not None else [str(self.column)]
+
+
 class BlockingRule(Strict):
-    """Candidate pairs are record pairs that agree exactly on every column in ``on`` (nulls never
-    agree), or, with ``window``, that sit within ``window`` places of each other when records are
-    sorted by the concatenation of ``on`` (sorted neighbourhood)."""
+    """Candidate pairs are record pairs that agree on every key part in ``on`` (nulls never agree), or, with
+    ``window``, that sit within ``window`` places of each other when records are sorted by those parts (sorted
+    neighbourhood). A part is a column name (its exact value) or a :class:`BlockingKey` (a transform of a
+    column: a prefix, a phonetic code, a year, names in any order ...)."""
 
     name: str
-    on: list[str]
+    on: list[str | BlockingKey] = Field(min_length=1)
     window: int | None = Field(default=None, ge=2, le=MAX_WINDOW)
+
+    def columns(self) -> list[str]:
+        """Every record column the rule reads, in order, once each."""
+        cols = [c for part in self.on for c in ([part] if isinstance(part, str) else part.source_columns())]
+        return list(dict.fromkeys(cols))
 
 
 class LevelSpec(Strict):

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.counting import choose2, pairs_within_groups
-from pace_linkage.engine.blocking import column_codes, composite_key
+from pace_linkage.engine.blocking import column_codes, rule_key
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import ComparisonParams, FSModel, level_labels, tf_levels
@@ -282,7 +282,7 @@ def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule
     pairs the rule produced first). ``key``: the rule's composite key per record, if already computed."""
     if rule.window:
         return pairs[RULE].to_numpy() == rule_index if RULE in pairs.columns else np.zeros(len(pairs), bool)
-    key = composite_key(records, rule.on) if key is None else key
+    key = rule_key(records, rule) if key is None else key
     l_ = pairs[LEFT].to_numpy(np.int64)
     r_ = pairs[RIGHT].to_numpy(np.int64)
     return (key[l_] == key[r_]) & (key[l_] >= 0)
@@ -291,7 +291,7 @@ def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule
 def rule_keys(records: pd.DataFrame, rules) -> list[np.ndarray | None]:
     """Each blocking rule's composite key per record (None for window rules), for :func:`pattern_counts`
     on many partitions of the same records."""
-    return [None if rule.window else composite_key(records, rule.on) for rule in rules]
+    return [None if rule.window else rule_key(records, rule) for rule in rules]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def _m_per_rule(pc: PatternCounts, settings: LinkageSettings, m: list[np.ndarray
     n_est = np.zeros(len(comps), dtype=int)
     for ri, rule in enumerate(settings.blocking):
         n_rule = int(pc.rule_counts[:, ri].sum())
-        fixed = [related(rule.on, comparison_read_columns(s)) for s in comps]
+        fixed = [related(rule.columns(), comparison_read_columns(s)) for s in comps]
         if n_rule < 10 or all(fixed):
             info["sessions"].append({"rule": rule.name, "pairs": n_rule, "skipped": True})
             continue
