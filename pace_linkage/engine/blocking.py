@@ -195,11 +195,24 @@ def new_value_key(records: pd.DataFrame, columns: Sequence[str], new: np.ndarray
     return key
 
 
+def drop_common(key: np.ndarray, max_group: int | None) -> np.ndarray:
+    """``key`` with ``-1`` for the records whose key value more than ``max_group`` records share (a value
+    too common to block on: those records get no pair from this rule; other rules still pair them)."""
+    if max_group is None:
+        return key
+    valid = key >= 0
+    _, inverse, counts = np.unique(key[valid], return_inverse=True, return_counts=True)
+    out = key.copy()
+    out[np.flatnonzero(valid)[counts[inverse] > max_group]] = -1
+    return out
+
+
 def rule_key(records: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
-    """The rule's key per record (int64; ``-1`` where a key part is null): two records agree on the rule
-    exactly when their keys are equal and not ``-1`` (for a window rule: the sort key)."""
+    """The rule's key per record (int64; ``-1`` where a key part is null or, with ``max_group``, a value too
+    common): two records agree on the rule exactly when their keys are equal and not ``-1`` (for a window
+    rule: the sort key)."""
     keys = key_frame(records, rule)
-    return composite_key(keys, list(keys.columns))
+    return drop_common(composite_key(keys, list(keys.columns)), rule.max_group)
 
 
 def _new_mask(new, n: int) -> np.ndarray | None:
@@ -225,9 +238,11 @@ def rule_pairs(
             touch = new[a] | new[b]
             a, b = a[touch], b[touch]
     elif new is not None:
-        a, b = _new_group_pairs(new_value_key(keys, list(keys.columns), new), new, rule.name, max_pairs_per_rule)
+        key = drop_common(new_value_key(keys, list(keys.columns), new), rule.max_group)
+        a, b = _new_group_pairs(key, new, rule.name, max_pairs_per_rule)
     else:
-        a, b = within_group_pairs(composite_key(keys, list(keys.columns)), rule.name, max_pairs_per_rule)
+        key = drop_common(composite_key(keys, list(keys.columns)), rule.max_group)
+        a, b = within_group_pairs(key, rule.name, max_pairs_per_rule)
     l_, r_ = np.minimum(a, b), np.maximum(a, b)
     if link_type == "link_and_dedupe":
         return l_, r_

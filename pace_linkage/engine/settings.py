@@ -87,6 +87,15 @@ class BlockingRule(Strict):
     name: str
     on: list[str | BlockingKey] = Field(min_length=1)
     window: int | None = Field(default=None, ge=2, le=MAX_WINDOW)
+    # a key value shared by more than this many records is too common to block on: those records get no pair
+    # from this rule (other rules still pair them); bounds a broad rule's pairs by records x max_group / 2
+    max_group: int | None = Field(default=None, ge=2, le=MAX_WINDOW)
+
+    @model_validator(mode="after")
+    def _group_limit_needs_groups(self) -> BlockingRule:
+        if self.window and self.max_group:
+            raise ValueError("max_group applies to exact-key rules, not to a sorted-neighbourhood window")
+        return self
 
     def columns(self) -> list[str]:
         """Every record column the rule reads, in order, once each."""
