@@ -34,10 +34,10 @@ def test_capped_pairs_are_the_uncapped_pairs_of_small_groups_and_incremental_agr
     size = rec["k"].map(rec["k"].value_counts())
     full = pairs(rec, BlockingRule(name="k", on=["k"]))
     capped = pairs(rec, BlockingRule(name="k", on=["k"], max_group=cap))
-    assert capped == {(l, r) for l, r in full if size[l] <= cap}
+    assert capped == {(a, b) for a, b in full if size[a] <= cap}
     assert len(capped) <= len(rec) * (cap - 1) / 2
     new = np.array(flags[: len(rec)])
-    touching = {(l, r) for l, r in capped if new[l] or new[r]}
+    touching = {(a, b) for a, b in capped if new[a] or new[b]}
     assert pairs(rec, BlockingRule(name="k", on=["k"], max_group=cap), new=new) == touching
 
 
