@@ -12,6 +12,9 @@ pairs.parquet, model.json ...) on the default synthetic data and FEBRL 3 are byt
 error type (one error type at a time, and several at once) and their candidate pairs against the rules before
 key transforms (benchmarks/bench_blocking_stress.py).
 
+``python -m benchmarks independent --people N --out DIR`` writes a PACE-like data set from a second generator
+that shares no code with ``synthetic/`` (benchmarks/independent.py), with its config and truth.
+
 Each benchmark runs in its own process (so its peak memory is its own) and prints its figures, including
 ratios against a baseline measured in the same run. ``--quick`` uses small sizes (a smoke run).
 """
@@ -40,6 +43,11 @@ def main() -> int:
         from bench_reference import main as reference
 
         return reference(sys.argv[2:])
+    if sys.argv[1:2] == ["independent"]:
+        sys.path.insert(0, str(HERE))
+        from independent import main as independent
+
+        return independent(sys.argv[2:]) or 0
     if sys.argv[1:2] == ["same-outputs"]:
         sys.path.insert(0, str(HERE))
         from same_outputs import main as same_outputs
