@@ -77,7 +77,7 @@ PARTNERS = [
 ]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # letters a postcode's inward code uses
-KEYBOARD = {c: n for c, n in zip("abcdefghijklmnopqrstuvwxyz", "qvxsrdfgujklnbiowetyhcqzuta")}
+KEYBOARD = {c: n for c, n in zip("abcdefghijklmnopqrstuvwxyz", "qvxsrdfgujklnbiowetyhcqzuta", strict=True)}
 
 
 def _pools(rng: np.random.Generator, seed: int) -> dict[str, list[str]]:
@@ -129,7 +129,7 @@ def people(n: int, seed: int) -> pd.DataFrame:
                          "sex": sex, "dob": dob, "postcode": postcode,
                          "nino": [_nino(rng) for _ in range(n)],
                          "email": [f"{f.lower()}.{s.lower().replace(' ', '')}{rng.integers(1, 99)}@mail.example.co.uk"
-                                   for f, s in zip(first, surname)],
+                                   for f, s in zip(first, surname, strict=True)],
                          "phone": [f"07{rng.integers(100000000, 999999999)}" for _ in range(n)]})
 
 
