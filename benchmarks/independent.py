@@ -77,7 +77,7 @@ PARTNERS = [
 ]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # letters a postcode's inward code uses
-KEYBOARD = {c: n for c, n in zip("abcdefghijklmnopqrstuvwxyz", "qvxsrdfgujklnbiowetyhcqzuta", strict=True)}
+KEYBOARD = {c: n for c, n in zip("abcdefghijklmnopqrstuvwxyz", "qvxsrdfgujklnbiowetyhcqzut", strict=True)}
 
 
 def _pools(rng: np.random.Generator, seed: int) -> dict[str, list[str]]:
