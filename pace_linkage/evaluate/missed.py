@@ -1,0 +1,268 @@
+"""Without truth: the matches blocking never compared, a recall that counts them, and a blocking advisor.
+
+:func:`pace_linkage.evaluate.quality.estimated_quality` sees the candidate pairs only, so a match that no
+blocking rule proposed is invisible to it. Here the pairs outside the candidates are estimated from *looser
+keys*: each exact blocking rule with one of its columns dropped (``dob + surname_sound`` gives ``dob`` and
+``surname_sound``). A match that blocking missed because ONE key column was wrong, missing or swapped agrees
+on such a looser key. For each looser key, in order of its pair count (smallest first):
+
+* its pairs are counted from group sizes (``T``: every pair of records sharing the key, no enumeration);
+* ``sample_pairs`` of them are drawn uniformly (with replacement, seeded): a key group with probability in
+  proportion to its pairs, then two distinct members of it;
+* each drawn pair is compared and scored with the run's model; it counts (``x = match probability``) when it
+  is a pair the run could link (link type, duplicate-free sources), not a candidate pair, not inside one
+  cluster already, and not a pair of an earlier looser key (so no pair is counted twice);
+* the matches it adds are ``T * mean(x)`` (Horvitz-Thompson), with a normal 95% interval from the sample's
+  variance; its pair cost is ``T`` times the share of drawn pairs that are new.
+
+A looser key whose pairs exceed ``max_pairs_ratio`` times the candidate pairs is not sampled (listed as
+skipped): its estimate would rest on too small a share of its pairs.
+
+The recall then reads the clusters, as the pairwise recall against truth does: expected true pairs inside
+clusters (every within-cluster pair scored, compared or not) over expected true pairs anywhere (inside
+clusters + candidate pairs across clusters + the missed pairs above). What it cannot see: matches that agree
+on no looser key (two or more errors in every rule's columns) and any miscalibration of the probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.counting import pairs_within_groups
+from pace_linkage.engine.blocking import composite_key, within_group_pairs
+from pace_linkage.engine.model import FSModel
+from pace_linkage.evaluate.quality import group_codes, ratio
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class LooserKey:
+    """A key made by dropping one column of a blocking rule: its columns and the rule it loosens."""
+
+    on: tuple[str, ...]
+    rule: str
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.on)
+
+
+def looser_keys(rules: Sequence) -> list[LooserKey]:
+    """Each exact blocking rule with one column dropped, once each (first rule named), leaving out a key equal
+    to an existing rule's columns. Window rules and single-column rules give none."""
+    existing = {tuple(sorted(r.on)) for r in rules if r.window is None}
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for rule in rules:
+        if rule.window is not None or len(rule.on) < 2:
+            continue
+        for drop in range(len(rule.on)):
+            on = tuple(c for i, c in enumerate(rule.on) if i != drop)
+            canon = tuple(sorted(on))
+            if canon in seen or canon in existing:
+                continue
+            seen.add(canon)
+            out.append(LooserKey(on, rule.name))
+    return out
+
+
+def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    return lo.astype(np.int64) * n + hi.astype(np.int64)
+
+
+def _is_member(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
+    if len(sorted_codes) == 0:
+        return np.zeros(len(codes), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
+    return sorted_codes[at] == codes
+
+
+def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """``size`` record pairs drawn uniformly, with replacement, from the pairs sharing a non-negative ``key``
+    (positions l, r) and the number of such pairs."""
+    pos = np.flatnonzero(key >= 0)
+    pos = pos[np.argsort(key[pos], kind="stable")]
+    k = key[pos]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(k)]).astype(np.int64)
+    per_group = sizes * (sizes - 1) // 2
+    total = int(per_group.sum())
+    if total == 0 or size <= 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), total
+    cum = np.cumsum(per_group)
+    group = np.searchsorted(cum, rng.integers(0, total, size=size), side="right")
+    n = sizes[group]
+    i = (rng.random(size) * n).astype(np.int64)
+    j = (rng.random(size) * (n - 1)).astype(np.int64)
+    j += j >= i
+    first = starts[group]
+    return pos[first + i], pos[first + j], total
+
+
+@dataclass
+class Scorer:
+    """Compares and scores record pairs (positions into the run's prepared records) with the run's model:
+    ``linker`` is the run's :class:`~pace_linkage.engine.linker.Linker`."""
+
+    linker: object
+    records: pd.DataFrame
+    model: FSModel
+
+    def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        if len(left) == 0:
+            return np.empty(0, dtype=np.float64)
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        pairs = pd.DataFrame({LEFT: lo.astype(np.int32), RIGHT: hi.astype(np.int32),
+                              RULE: np.zeros(len(lo), dtype=np.int8)})
+        compared = self.linker.compare(self.records, pairs, involved_only=True)
+        scored = self.linker.score(self.records, pairs, compared.gamma, self.model)
+        return scored[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
+
+
+@dataclass
+class RunView:
+    """What the estimate reads of a run: the prepared ``records``, the candidate ``pairs`` (l, r), their match
+    ``probability``, the cluster id per record (``cluster``, aligned with the records), the link type and
+    which records may not pair with their own source (``duplicate_free``, bool per record)."""
+
+    records: pd.DataFrame
+    pairs: pd.DataFrame
+    probability: np.ndarray
+    cluster: np.ndarray
+    link_type: str
+    duplicate_free: np.ndarray
+
+
+def linkable(view: RunView, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether each pair could be linked at all: its link type allows it and it is not two records of one
+    duplicate-free source."""
+    src = pd.factorize(view.records[SOURCE])[0]
+    same = src[left] == src[right]
+    ok = left != right
+    if view.link_type == "link_only":
+        ok &= ~same
+    elif view.link_type == "dedupe_only":
+        ok &= same
+    return ok & ~(same & view.duplicate_free[left])
+
+
+def within_cluster_pairs(cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of records sharing a cluster id (l < r)."""
+    codes = pd.factorize(cluster)[0].astype(np.int64)
+    return within_group_pairs(codes, "clusters", np.iinfo(np.int64).max)
+
+
+def _key_stats(hard: np.ndarray, soft: np.ndarray, new: np.ndarray, total: int, exact: bool) -> dict:
+    n = len(hard)
+    scale = total / n if n else 0.0
+
+    def se(x: np.ndarray) -> float:
+        return total * float(x.std(ddof=1)) / np.sqrt(n) if n > 1 and not exact else 0.0
+
+    return {"pairs": total, "sampled": n, "exact": exact, "new_pairs": scale * float(new.sum()),
+            "matches": scale * float(hard.sum()), "se": se(hard), "expected": scale * float(soft.sum()),
+            "expected_se": se(soft)}
+
+
+def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_pairs: int, seed: int,
+                    max_pairs_ratio: float, cut: float = 0.5) -> dict:
+    """The matches outside the candidate pairs and clusters, per looser key (see the module). A drawn pair
+    counts as a match when its probability reaches ``cut`` (``matches``); the summed probabilities are kept
+    as ``expected``. Returns ``keys`` (name, rule, pairs, sampled, new_pairs, matches, se, expected,
+    expected_se; or skipped) and the totals with their standard errors."""
+    n = len(view.records)
+    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
+    rng = np.random.default_rng(seed)
+    built = [(k, composite_key(view.records, list(k.on))) for k in keys]
+    sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
+    limit = max_pairs_ratio * max(len(view.pairs), n)
+    earlier: list[np.ndarray] = []
+    rows = []
+    for size, i in sized:
+        key, codes = built[i]
+        if size > limit:
+            rows.append({"name": key.name, "rule": key.rule, "pairs": int(size), "skipped": "too many pairs"})
+            continue
+        exact = size <= sample_pairs  # few enough: every pair, exactly
+        if exact:
+            left, right = within_group_pairs(codes, key.name, size)
+        else:
+            left, right, _ = sample_key_pairs(codes, sample_pairs, rng)
+        new = linkable(view, left, right) & ~_is_member(_pair_codes(left, right, n), cand)
+        new &= view.cluster[left] != view.cluster[right]
+        for prev in earlier:
+            new &= ~((prev[left] == prev[right]) & (prev[left] >= 0))
+        earlier.append(codes)
+        soft = np.zeros(len(left))
+        if new.any():
+            soft[new] = scorer(left[new], right[new])
+        rows.append({"name": key.name, "rule": key.rule,
+                     **_key_stats((soft >= cut) & new, soft, new, int(size), exact)})
+    done = [r for r in rows if "skipped" not in r]
+    return {"keys": rows, **{k: float(sum(r[k] for r in done)) for k in ("matches", "expected")},
+            **{k: float(np.sqrt(sum(r[k] ** 2 for r in done))) for k in ("se", "expected_se")}}
+
+
+def cluster_codes(records: pd.DataFrame, clusters: pd.DataFrame, id_column: str) -> np.ndarray:
+    """The cluster of each record (aligned with ``records``, matched on source and record id) as integer
+    codes; a record without a cluster id is a cluster of its own."""
+    key = clusters[SOURCE].astype(str) + "\x1f" + clusters[RECORD_ID].astype(str)
+    want = records[SOURCE].astype(str) + "\x1f" + records[RECORD_ID].astype(str)
+    ids = pd.Series(clusters[id_column].to_numpy(), index=key.to_numpy()).reindex(want.to_numpy())
+    return group_codes(ids.reset_index(drop=True))
+
+
+def _interval(point: float, other: float, se: float) -> tuple[float, float]:
+    """From the lower to the higher of two estimates, each widened by its 95% sampling margin."""
+    return max(min(point, other) - Z95 * se, 0.0), max(point, other) + Z95 * se
+
+
+def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_pairs: int, seed: int,
+                      max_pairs_ratio: float, cut: float = 0.5) -> dict:
+    """The recall of the clusters estimated without truth, counting the matches blocking missed (see the
+    module): ``recall`` with ``recall_low`` / ``recall_high``, what it is made of, and the looser keys
+    (the blocking advisor's rows)."""
+    wl, wr = within_cluster_pairs(view.cluster)
+    inside = scorer(wl, wr)
+    n = len(view.records)
+    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
+    not_compared = ~_is_member(_pair_codes(wl, wr, n), cand)
+    lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
+    across = float(view.probability[view.cluster[lp] != view.cluster[rp]].sum())
+    linked = float(inside.sum())
+    missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
+                             max_pairs_ratio=max_pairs_ratio, cut=cut)
+    se = max(missed["se"], missed["expected_se"])
+    low, high = _interval(missed["matches"], missed["expected"], se)
+
+    def recall(lost: float) -> float:
+        return ratio(linked, linked + across + lost)
+
+    return {"recall": recall(missed["matches"]), "recall_low": recall(high), "recall_high": recall(low),
+            "expected_true_pairs_linked": linked, "expected_unlinked_among_compared": across,
+            "missed_by_blocking": missed["matches"], "missed_by_blocking_low": low,
+            "missed_by_blocking_high": high, "missed_by_blocking_expected": missed["expected"],
+            "recovered_by_clustering": float(inside[not_compared].sum()),
+            "looser_keys": missed["keys"], "sample_pairs": sample_pairs, "probability_cut": cut}
+
+
+def rounded(doc: dict, digits: int = 6) -> dict:
+    """``doc`` with every float rounded (metrics.json is compared byte for byte)."""
+    def one(v):
+        if isinstance(v, dict):
+            return rounded(v, digits)
+        if isinstance(v, list):
+            return [one(x) for x in v]
+        if isinstance(v, float | np.floating):
+            return round(float(v), digits)
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+    return {k: one(v) for k, v in doc.items()}
