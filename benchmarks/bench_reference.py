@@ -214,7 +214,8 @@ def label_free(cfg, linker, res) -> dict:
                           cfg.linkage.link_type, rec["source"].isin(cfg.duplicate_free_sources()).to_numpy())
     lf = missed.label_free_recall(view, missed.Scorer(linker, rec, res.model), missed.looser_keys(cfg.linkage.blocking),
                                   sample_pairs=cfg.report.missed_sample_pairs, seed=cfg.seed,
-                                  max_pairs_ratio=cfg.report.missed_max_pairs_ratio)
+                                  max_pairs_ratio=cfg.report.missed_max_pairs_ratio, rules=cfg.linkage.blocking,
+                                  fields=list(cfg.fields))
     out = {k: round(float(lf[k]), 6) for k in ("recall", "recall_low", "recall_high", "missed_by_blocking")}
     return {**out, "recall_among_compared": round(estimated_quality(probs, cfg.linkage.threshold)["recall"], 6)}
 

@@ -262,7 +262,8 @@ def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
                           run.records[SOURCE].isin(cfg.duplicate_free_sources()).to_numpy())
     scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model)
     lf = missed.label_free_recall(view, scorer, missed.looser_keys(cfg.linkage.blocking), sample_pairs=size,
-                                  seed=cfg.seed, max_pairs_ratio=cfg.report.missed_max_pairs_ratio)
+                                  seed=cfg.seed, max_pairs_ratio=cfg.report.missed_max_pairs_ratio,
+                                  rules=cfg.linkage.blocking, fields=list(cfg.fields))
     return missed.rounded({**est, **lf})
 
 

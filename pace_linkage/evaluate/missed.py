@@ -24,9 +24,10 @@ clusters (the summed probabilities of every within-cluster pair, compared or not
 counts as a match when the model rates it more likely a match than not (``cut`` 0.5), rather than by its
 probability: measured on data from generators other than this project's, summing probabilities over many
 pairs outside the clusters (households, namesakes) added up to hundreds of phantom matches from the model's
-miscalibrated tails, and the count was nearer the truth. The interval spans both readings and the sampling
-error. What it cannot see: matches that agree on no looser key (two or more errors in every rule's columns);
-it is only as good as the model's ranking of pairs.
+miscalibrated tails, and the count was nearer the truth. Matches that agree on no looser key (two or more
+errors in every rule's columns) are extrapolated from the patterns of the matches seen
+(:mod:`pace_linkage.evaluate.unseen`). The interval spans both readings, the sampling error and none to twice
+the extrapolated matches; it is only as good as the model's ranking of pairs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pace_linkage.counting import pairs_within_groups
 from pace_linkage.engine.blocking import composite_key, within_group_pairs
 from pace_linkage.engine.model import FSModel
 from pace_linkage.evaluate.quality import group_codes, ratio
+from pace_linkage.evaluate.unseen import unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
 
 Z95 = 1.959963984540054
@@ -189,7 +191,7 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
     limit = max_pairs_ratio * max(len(view.pairs), n)
     earlier: list[np.ndarray] = []
-    rows = []
+    rows, found = [], []
     for size, i in sized:
         key, codes = built[i]
         if size > limit:
@@ -208,10 +210,11 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
         soft = np.zeros(len(left))
         if new.any():
             soft[new] = scorer(left[new], right[new])
-        rows.append({"name": key.name, "rule": key.rule,
-                     **_key_stats((soft >= cut) & new, soft, new, int(size), exact)})
+        hard = (soft >= cut) & new
+        rows.append({"name": key.name, "rule": key.rule, **_key_stats(hard, soft, new, int(size), exact)})
+        found.append((left[hard], right[hard], np.full(int(hard.sum()), size / max(len(left), 1))))
     done = [r for r in rows if "skipped" not in r]
-    return {"keys": rows, **{k: float(sum(r[k] for r in done)) for k in ("matches", "expected")},
+    return {"keys": rows, "found": found, **{k: float(sum(r[k] for r in done)) for k in ("matches", "expected")},
             **{k: float(np.sqrt(sum(r[k] ** 2 for r in done))) for k in ("se", "expected_se")}}
 
 
@@ -230,34 +233,45 @@ def _interval(point: float, other: float, se: float) -> tuple[float, float]:
 
 
 def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_pairs: int, seed: int,
-                      max_pairs_ratio: float, cut: float = 0.5) -> dict:
+                      max_pairs_ratio: float, cut: float = 0.5, rules: Sequence = (),
+                      fields: Sequence[str] = ()) -> dict:
     """The recall of the clusters estimated without truth, counting the matches blocking missed (see the
-    module): ``recall`` with ``recall_low`` / ``recall_high``, what it is made of, and the looser keys
-    (the blocking advisor's rows)."""
+    module) and, from the blocking ``rules`` and the config's ``fields``, those agreeing on no key at all
+    (:func:`pace_linkage.evaluate.unseen.unseen_matches`): ``recall`` with ``recall_low`` / ``recall_high``,
+    what it is made of, and the looser keys (the blocking advisor's rows)."""
     wl, wr = within_cluster_pairs(view.cluster)
     inside = scorer(wl, wr)
     n = len(view.records)
     cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
     not_compared = ~_is_member(_pair_codes(wl, wr, n), cand)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
-    across = view.probability[view.cluster[lp] != view.cluster[rp]]
-    unlinked, unlinked_expected = float((across >= cut).sum()), float(across.sum())
+    across = view.cluster[lp] != view.cluster[rp]
+    unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
     missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
                              max_pairs_ratio=max_pairs_ratio, cut=cut)
+    sampled = {r["name"] for r in missed["keys"] if "skipped" not in r}
+    matched = across & (view.probability >= cut)
+    seen = [(wl, wr, inside), (lp[matched], rp[matched], np.ones(int(matched.sum())))] + missed.pop("found")
+    unseen = unseen_matches(view.records, [list(r.on) for r in rules if r.window is None]
+                            + [list(k.on) for k in keys if k.name in sampled], fields,
+                            *(np.concatenate(parts) for parts in zip(*seen, strict=True)))
     se = max(missed["se"], missed["expected_se"])
     low, high = _interval(missed["matches"], missed["expected"], se)
+    extra = unseen["matches"]
 
     def recall(lost: float, left_out: float = unlinked) -> float:
         return ratio(linked, linked + left_out + lost)
 
-    return {"recall": recall(missed["matches"]),
-            "recall_low": recall(high, max(unlinked, unlinked_expected)),
+    # the extrapolation rests on independence: measured from about half to twice the true count; at best none
+    return {"recall": recall(missed["matches"] + extra),
+            "recall_low": recall(high + 2 * extra, max(unlinked, unlinked_expected)),
             "recall_high": recall(low, min(unlinked, unlinked_expected)),
             "expected_true_pairs_linked": linked, "unlinked_among_compared": unlinked,
             "unlinked_among_compared_expected": unlinked_expected,
-            "missed_by_blocking": missed["matches"], "missed_by_blocking_low": low,
-            "missed_by_blocking_high": high, "missed_by_blocking_expected": missed["expected"],
+            "missed_by_blocking": missed["matches"] + extra, "missed_by_blocking_low": low,
+            "missed_by_blocking_high": high + 2 * extra, "missed_by_blocking_expected": missed["expected"] + extra,
+            "missed_on_looser_keys": missed["matches"], "missed_on_no_key": extra,
             "recovered_by_clustering": float(inside[not_compared].sum()),
             "looser_keys": missed["keys"], "sample_pairs": sample_pairs, "probability_cut": cut}
 

@@ -26,6 +26,8 @@ def advisor(m: Mapping[str, Any], pg: Page) -> str | None:
              ("95% interval", f"{pg.n(round(est['missed_by_blocking_low']))} to "
                               f"{pg.n(round(est['missed_by_blocking_high']))}"),
              ("Never compared but joined through other records", pg.n(round(est["recovered_by_clustering"])))]
+    if is_num(est.get("missed_on_no_key")):
+        items[1:1] = [("of which agreeing on no key (extrapolated)", pg.n(round(est["missed_on_no_key"])))]
     rows = []
     for k in sorted(est["looser_keys"], key=lambda r: -(r.get("matches") or 0)):
         if "skipped" in k:
@@ -45,9 +47,11 @@ def advisor(m: Mapping[str, Any], pg: Page) -> str | None:
         "because one of its columns was wrong, missing or swapped. Its pairs that no rule proposed are drawn at "
         f"random (with the run's seed), scored with the model, and those the model rates more likely the same "
         f"{w.person} than not are scaled up to all its pairs; a key counts only what keys with fewer pairs did "
-        "not find. The interval spans the model's summed probabilities and the sampling error. Matches "
-        "that disagree on every looser key (two errors in each rule's columns) are not counted. To recover "
-        "them, add the key with the most matches per pair as a blocking rule."))
+        "not find. The matches that agree on no key at all (errors in two columns of every rule) are "
+        "extrapolated from the patterns of agreement of the matches seen, taking fields as independent, as the model does. The "
+        "interval spans the model's summed probabilities, the sampling error and none to twice the "
+        "extrapolated matches. To recover matches, add the key with the most matches per pair as a blocking "
+        "rule."))
     return "".join(parts)
 
 

@@ -43,15 +43,18 @@ def test_sampled_pairs_share_the_key(values, seed):
     assert (again[0] == left).all() and (again[1] == right).all()  # seeded: the same draw
 
 
-def people(n_people: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Two records per person over two sources; a share of the second records has a wrong dob or surname."""
+def people(n_people: int, seed: int = 0, exclusive: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two records per person over two sources; a share of the second records has a wrong dob or surname
+    (never both when ``exclusive``, else each independently of the other)."""
     rng = np.random.default_rng(seed)
     pid = np.repeat(np.arange(n_people), 2)
     dob = rng.integers(0, 400, n_people)[pid].astype(object)
     sur = rng.integers(0, 300, n_people)[pid].astype(object)
     second = np.arange(len(pid)) % 2 == 1
     bad_dob = second & (rng.random(len(pid)) < 0.2)
-    bad_sur = second & ~bad_dob & (rng.random(len(pid)) < 0.2)
+    bad_sur = second & (rng.random(len(pid)) < 0.2)
+    if exclusive:
+        bad_sur &= ~bad_dob
     dob[bad_dob] = 1000 + np.flatnonzero(bad_dob)
     sur[bad_sur] = 1000 + np.flatnonzero(bad_sur)
     rec = pd.DataFrame({SOURCE: np.where(second, "b", "a"), RECORD_ID: [str(i) for i in range(len(pid))],
@@ -83,13 +86,13 @@ def test_missed_matches_counted_exactly_when_every_looser_pair_is_scored():
     truth = pairwise_scores(view.cluster, pid)
     assert truth["recall"] < 0.75  # blocking on both columns misses the records with either one wrong
     assert estimated_quality(prob, 0.5)["recall"] == 1.0  # blind to them, as before
-    assert est["missed_by_blocking"] == truth["fn"]  # every missed match agrees on dob or on surname
-    assert abs(est["recall"] - truth["recall"]) < 1e-12
-    assert est["recall_low"] <= est["recall"] <= est["recall_high"]
+    assert est["missed_on_looser_keys"] == truth["fn"]  # every missed match agrees on dob or on surname
+    assert est["missed_by_blocking"] == est["missed_on_looser_keys"] + est["missed_on_no_key"]
+    assert est["recall_low"] <= truth["recall"] <= est["recall_high"]
 
 
 def test_sampled_estimate_is_near_the_truth_and_its_interval_holds_it():
-    rec, pid = people(2000, seed=3)
+    rec, pid = people(2000, seed=3, exclusive=False)
     rules = [rule("dob_surname", "dob", "surname")]
     view, _ = view_of(rec, pid, rules)
     est = missed.label_free_recall(view, oracle(pid), missed.looser_keys(rules), sample_pairs=10000, seed=7,
@@ -103,6 +106,20 @@ def test_sampled_estimate_is_near_the_truth_and_its_interval_holds_it():
     again = missed.label_free_recall(view, oracle(pid), missed.looser_keys(rules), sample_pairs=10000, seed=7,
                                      max_pairs_ratio=1000)
     assert again == est  # deterministic for a seed
+
+
+def test_matches_agreeing_on_no_key_are_extrapolated():
+    rec, pid = people(3000, seed=5, exclusive=False)  # errors independent: some records have both wrong
+    rules = [rule("dob_surname", "dob", "surname")]
+    view, _ = view_of(rec, pid, rules)
+    est = missed.label_free_recall(view, oracle(pid), missed.looser_keys(rules), sample_pairs=10**6, seed=1,
+                                   max_pairs_ratio=1000, rules=rules, fields=["dob", "surname"])
+    both_wrong = int(((rec["dob"].str.len() >= 4) & (rec["surname"].str.len() >= 4)).sum())  # 1000 + position
+    assert both_wrong > 50
+    assert abs(est["missed_on_no_key"] - both_wrong) < 0.25 * both_wrong
+    truth = pairwise_scores(view.cluster, pid)
+    assert abs(est["recall"] - truth["recall"]) < 0.01
+    assert est["recall_low"] <= truth["recall"] <= est["recall_high"]
 
 
 def test_pairs_the_run_could_not_link_are_not_counted():
