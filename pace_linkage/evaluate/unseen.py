@@ -24,10 +24,28 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from pace_linkage.engine.blocking import composite_key
+from pace_linkage.engine.blocking import rule_key
+from pace_linkage.engine.settings import BlockingKey, BlockingRule
 
 MAX_PATTERNS = 1 << 16
 EM_STEPS = 500
+
+Part = str | BlockingKey  # one part of a blocking key: a column, or a transform of one (or of several)
+
+
+def part_label(part: Part) -> str:
+    """A part's name: the column, or the transform and its column(s) (``year(dob)``, ``prefix3(surname)``)."""
+    if isinstance(part, str):
+        return part
+    if part.transform == "exact":
+        return str(part.column)
+    what = ",".join(part.source_columns())
+    return f"prefix{part.length}({what})" if part.transform == "prefix" else f"{part.transform}({what})"
+
+
+def parts_key(records: pd.DataFrame, parts: Sequence[Part]) -> np.ndarray:
+    """One code per record for the key made of ``parts`` (``-1`` where a part is null), as blocking makes it."""
+    return rule_key(records, BlockingRule(name="key", on=list(parts)))
 
 
 def base_field(column: str, fields: Iterable[str]) -> str:
@@ -35,22 +53,32 @@ def base_field(column: str, fields: Iterable[str]) -> str:
     return max((f for f in fields if column == f or column.startswith(f + "_")), key=len, default=column)
 
 
-def _layout(keys: Sequence[Sequence[str]], fields: Iterable[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The key columns (sorted), each one's bit position inside its field and each field's width in bits."""
+def part_field(part: Part, fields: Iterable[str]) -> str:
+    """The field a key part reads (its first column's, for a part reading several)."""
+    first = part if isinstance(part, str) else part.source_columns()[0]
+    return base_field(first, fields)
+
+
+def _layout(keys: Sequence[Sequence[Part]], fields: Iterable[str]
+            ) -> tuple[list[str], dict[str, Part], np.ndarray, np.ndarray]:
+    """The key parts' labels (sorted) and parts, each one's field and bit position inside it, and each field's
+    width in bits."""
     fields = list(fields)
-    columns = sorted({c for k in keys for c in k})
-    names = sorted({base_field(c, fields) for c in columns})
-    field_of = np.array([names.index(base_field(c, fields)) for c in columns], dtype=np.int64)
+    parts = {part_label(p): p for k in keys for p in k}
+    columns = sorted(parts)
+    of = {c: part_field(parts[c], fields) for c in columns}
+    names = sorted(set(of.values()))
+    field_of = np.array([names.index(of[c]) for c in columns], dtype=np.int64)
     bit = np.array([int((field_of[:i] == field_of[i]).sum()) for i in range(len(columns))], dtype=np.int64)
     width = np.bincount(field_of, minlength=len(names))
-    return columns, np.stack([field_of, bit]) if columns else np.zeros((2, 0), np.int64), width
+    return columns, parts, np.stack([field_of, bit]) if columns else np.zeros((2, 0), np.int64), width
 
 
-def _seen(agree: np.ndarray, keys: Sequence[Sequence[str]], columns: list[str]) -> np.ndarray:
-    """Whether each row of column agreements (bool, one column per key column) has a key all agreeing."""
+def _seen(agree: np.ndarray, keys: Sequence[Sequence[Part]], columns: list[str]) -> np.ndarray:
+    """Whether each row of part agreements (bool, one column per key part) has a key all agreeing."""
     out = np.zeros(len(agree), dtype=bool)
     for key in keys:
-        out |= agree[:, [columns.index(c) for c in key]].all(axis=1)
+        out |= agree[:, [columns.index(part_label(p)) for p in key]].all(axis=1)
     return out
 
 
@@ -77,15 +105,15 @@ def _fit(counts: np.ndarray, space: np.ndarray, seen: np.ndarray, width: np.ndar
     return fitted
 
 
-def unseen_matches(records: pd.DataFrame, keys: Sequence[Sequence[str]], fields: Iterable[str],
+def unseen_matches(records: pd.DataFrame, keys: Sequence[Sequence[Part]], fields: Iterable[str],
                    left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> dict:
     """The matches agreeing on no key in ``keys`` (see the module), from the matches seen (``left``, ``right``
     positions into ``records``, each with its ``weight``): ``matches`` (never negative), ``seen`` (the weight
     fitted) and ``patterns``; ``matches`` is 0.0 with a ``skipped`` reason when the patterns are too many."""
-    columns, where, width = _layout(keys, fields)
+    columns, parts, where, width = _layout(keys, fields)
     if not columns or (1 << int(width.sum())) > MAX_PATTERNS:
         return {"matches": 0.0, "seen": float(weight.sum()), "patterns": 0, "skipped": "too many key columns"}
-    codes = np.stack([composite_key(records, [c]) for c in columns], axis=1)
+    codes = np.stack([parts_key(records, [parts[c]]) for c in columns], axis=1)
     agree = (codes[left] == codes[right]) & (codes[left] >= 0)
     seen_pair = _seen(agree, keys, columns)
     radix = np.r_[1, np.cumprod(1 << width[:-1])].astype(np.int64)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from pace_linkage.counting import pairs_within_groups
 from pace_linkage.engine.blocking import block
-from pace_linkage.engine.settings import BlockingRule
-from pace_linkage.evaluate import missed
+from pace_linkage.engine.settings import BlockingKey, BlockingRule
+from pace_linkage.evaluate import missed, unseen
 from pace_linkage.evaluate.quality import estimated_quality, pairwise_scores
 from pace_linkage.schema import LEFT, RECORD_ID, RIGHT, SOURCE
 
@@ -28,6 +28,18 @@ def test_looser_keys_drop_one_column_once_each():
     assert names == ["surname", "dob", "first", "dob+first"] or names == ["surname", "dob", "first", "surname+first"]
     assert all(len(k.on) >= 1 for k in keys)
     assert len(set(tuple(sorted(k.on)) for k in keys)) == len(keys)
+
+
+def test_looser_keys_of_transformed_parts():
+    year = BlockingKey(transform="year", column="dob")
+    names = BlockingKey(transform="set", columns=["first", "surname"])
+    keys = missed.looser_keys([rule("names_year", names, year), rule("names_area", names, "area")])
+    assert [k.name for k in keys] == ["year(dob)", "set(first,surname)", "area"]
+    rec = pd.DataFrame({"first": ["Ann", "Lee", "Ann"], "surname": ["Lee", "Ann", "Lee"],
+                        "dob": pd.to_datetime(["1980-01-02", "1980-05-06", None])})
+    code = unseen.parts_key(rec, keys[1].on)
+    assert code[0] == code[1] == code[2]  # names in either order agree
+    assert unseen.parts_key(rec, keys[0].on)[2] == -1  # a null date has no key
 
 
 @settings(max_examples=40, deadline=None)
@@ -141,3 +153,12 @@ def test_a_key_with_too_many_pairs_is_skipped_not_sampled():
                                  max_pairs_ratio=5)
     by = {k["name"]: k for k in est["keys"]}
     assert "skipped" in by["one"] and "skipped" not in by["dob"]
+
+
+def test_a_pattern_is_credited_with_no_more_matches_than_its_m_allows():
+    # pattern 7: 5,000 drawn pairs rated matches, yet the model expects 1e-5 of 1,000 matches to show it
+    code = np.r_[np.full(5000, 7), np.full(10, 3)]
+    m = np.r_[np.full(5000, 1e-5), np.full(10, 0.5)]
+    factor = missed.pattern_caps(code, m, np.ones(len(code)), matches_seen=1000.0)
+    assert np.isclose((factor[:5000]).sum(), missed.CAP_SLACK * 1000 * 1e-5)
+    assert (factor[5000:] == 1.0).all()  # within what m allows: untouched
