@@ -55,6 +55,11 @@ class ReportSettings(Strict):
     # statements about how this linkage treats its data, shown in the report as written (e.g. for employers:
     # how records at different sites were treated)
     notes: list[str] = Field(default_factory=list)
+    # label-free recall: pairs drawn (seeded) and scored per looser key (a blocking rule with one column
+    # dropped) to estimate the matches blocking never compared; 0 = no such estimate
+    missed_sample_pairs: int = Field(default=20000, ge=0, le=10_000_000)
+    # a looser key with more pairs than this many times the candidate pairs is not sampled (listed as skipped)
+    missed_max_pairs_ratio: float = Field(default=100.0, gt=0)
 
 
 class PaceConfig(Strict):

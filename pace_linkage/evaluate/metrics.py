@@ -209,7 +209,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "weights_histogram": _weights_histogram(weights),
         "clusters": run.clusters.stats,
         "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
-        "estimated": evaluate.estimated_quality(probs, run.threshold),
+        "estimated": estimated_metrics(run, probs),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
     partial, empty = partial_summary(run.failures, cfg), empty_sources(run.batches)
@@ -237,9 +237,49 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["blocking"].update(pc)
         labelled = evaluate.confusion_pairs(sweep_pairs, run.records, truth, run.threshold)
         doc["confusion"] = confusion_counts(labelled, pc["true_pairs"])
+        doc["calibration"] = calibration(probs, labelled["is_match"].to_numpy())
         if run.cfg.report.top_errors:
             doc["top_errors"] = top_errors(run, labelled, run.cfg.report.top_errors)
     return doc
+
+
+def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
+    """The model's own quality estimate (no truth): precision and the recall among compared pairs
+    (:func:`pace_linkage.evaluate.quality.estimated_quality`), and -- unless ``report.missed_sample_pairs`` is 0
+    -- the recall counting the matches blocking never compared, with its interval and the looser keys
+    (:func:`pace_linkage.evaluate.missed.label_free_recall`)."""
+    from pace_linkage.engine.linker import Linker
+    from pace_linkage.evaluate import missed
+
+    est = evaluate.estimated_quality(probs, run.threshold)
+    est["recall_among_compared"] = est["recall"]
+    size = run.cfg.report.missed_sample_pairs
+    if not size or not len(run.records):
+        return est
+    cfg = run.cfg
+    view = missed.RunView(run.records, run.blocking.pairs, probs,
+                          missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column), cfg.linkage.link_type,
+                          run.records[SOURCE].isin(cfg.duplicate_free_sources()).to_numpy())
+    scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model)
+    lf = missed.label_free_recall(view, scorer, missed.looser_keys(cfg.linkage.blocking), sample_pairs=size,
+                                  seed=cfg.seed, max_pairs_ratio=cfg.report.missed_max_pairs_ratio,
+                                  rules=cfg.linkage.blocking, fields=list(cfg.fields))
+    return missed.rounded({**est, **lf})
+
+
+def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
+    """With truth: are the candidate pairs' match probabilities calibrated? Per band of probability, the
+    pairs, their mean probability and the share that are true matches."""
+    edges = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
+    band = np.clip(np.searchsorted(edges, probs, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        sel = band == b
+        if sel.any():
+            out.append({"low": edges[b], "high": edges[b + 1], "pairs": int(sel.sum()),
+                        "mean_probability": round(float(probs[sel].mean()), 6),
+                        "true_share": round(float(is_match[sel].mean()), 6)})
+    return out
 
 
 def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:

@@ -82,14 +82,23 @@ def estimated(m: Mapping[str, Any], pg: Page) -> str | None:
     if not isinstance(est, Mapping):
         return None
     items = [("Expected precision", fixed(est.get("precision"))), ("Expected recall", fixed(est.get("recall")))]
+    if is_num(est.get("recall_low")) and is_num(est.get("recall_high")):
+        items.append(("95% interval of the recall", f"{fixed(est['recall_low'])} to {fixed(est['recall_high'])}"))
+    if "looser_keys" in est:
+        items.append(("Recall among compared pairs only", fixed(est.get("recall_among_compared"))))
     for key, name in [("links", "Links at the threshold"), ("expected_false_links", "Expected false links"),
-                      ("expected_missed_links", "Expected missed links among candidates")]:
+                      ("expected_missed_links", "Expected missed links among candidates"),
+                      ("missed_by_blocking", "Expected matches never compared")]:
         if is_num(est.get(key)):
             items.append((name, pg.n(round(est[key]))))
+    how = ("recall counts the matches inside clusters against those anywhere: among the compared pairs and, "
+           "estimated from looser blocking keys, those blocking never compared (see the next section)"
+           if "looser_keys" in est else
+           "recall the linked share of the summed probability; it cannot see true matches that blocking never "
+           "proposed")
     return facts(items) + note(
         "The model's own estimate from its match probabilities (fastLink style): precision is the mean probability "
-        "of linked pairs, recall the linked share of the summed probability. It cannot see true matches that "
-        "blocking never proposed, and is only as good as the model's calibration.") + (
+        f"of linked pairs; {how}. It is only as good as the model's calibration.") + (
         '<p class="note">To check it, have a sample of pairs reviewed by hand (clerical review): '
         "<code>pace-linkage review export</code> writes pairs for reviewers and <code>pace-linkage review "
         "import</code> reads their decisions back, to measure precision and recall against them.</p>")

@@ -7,7 +7,7 @@ forbids loading anything. Output is deterministic: the same metrics dict gives b
 
 A page is a list of :class:`~pace_linkage.report.section.Section` s, rendered in their ``order``: the core
 sections (:data:`CORE_SECTIONS`, one module per family: :mod:`.summary`, :mod:`.sources`, :mod:`.linkage`,
-:mod:`.quality`, :mod:`.partners`) and whatever sections the study features add. A section whose metrics
+:mod:`.quality`, :mod:`.advisor`, :mod:`.partners`) and whatever sections the study features add. A section whose metrics
 are absent is skipped, and a metrics key no section names is shown as a generic table, so later features
 can add metrics without a renderer.
 
@@ -28,13 +28,14 @@ from string import Template
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import linkage, partners, quality, sources, summary
+from pace_linkage.report import advisor, linkage, partners, quality, sources, summary
 from pace_linkage.report.page import DASH, Page, asset, facts, fixed, is_num, short, table
 from pace_linkage.report.section import Section
 
 PRF = ("precision", "recall", "f1")
 CORE_SECTIONS: tuple[Section, ...] = tuple(sorted(
-    (*summary.SECTIONS, *sources.SECTIONS, *linkage.SECTIONS, *quality.SECTIONS, *partners.SECTIONS),
+    (*summary.SECTIONS, *sources.SECTIONS, *linkage.SECTIONS, *quality.SECTIONS, *advisor.SECTIONS,
+     *partners.SECTIONS),
     key=lambda s: s.order))
 
 
