@@ -42,21 +42,20 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.counting import choose2, pairs_within_groups
-from pace_linkage.engine.blocking import column_codes, rule_key
+from pace_linkage.engine.blocking import block, column_codes, rule_key
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.compare import compare
 from pace_linkage.engine.em import (
-    comparison_read_columns,
     default_m,
     estimate_prior,
     gamma_patterns,
     level_counts,
     levels_per_comparison,
     normalise,
-    related,
     run_em_multistart,
 )
 from pace_linkage.engine.model import ComparisonParams, FSModel, level_labels, tf_levels
+from pace_linkage.engine.sessions import candidate_sessions, m_by_sessions, record_sessions
 from pace_linkage.engine.settings import ComparisonSpec, LinkageSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
@@ -301,8 +300,9 @@ def _train_em(records: pd.DataFrame, pc: PatternCounts, settings: LinkageSetting
     m = [default_m(L) for L in n_levels]
     n_pairs = int(pc.n_pairs)
     info: dict = {"u_sample_pairs": int(em.u_sample_pairs), "candidate_pairs": n_pairs, "sessions": []}
+    fixed_prior = _fixed_prior(records, settings, info)
     if n_pairs == 0:
-        lam = em.prior or 1e-6
+        lam = fixed_prior or 1e-6
         return _finish(comps, m, u, lam, [np.zeros(L) for L in n_levels], method, info)
     G = pc.G
     all_counts = pc.counts.astype(float)
@@ -312,57 +312,41 @@ def _train_em(records: pd.DataFrame, pc: PatternCounts, settings: LinkageSetting
         m, u, lam_c, it, _ = run_em_multistart(G, all_counts, m, u, [False] * len(comps), False,
                                                em.max_iterations, em.tolerance)
         info["sessions"].append({"rule": "all candidates", "pairs": n_pairs, "iterations": it})
-        lam = em.prior or lam_c
+        lam = fixed_prior or lam_c
         return _finish(comps, m, u, lam, obs, method, info)
 
-    m = _m_per_rule(pc, settings, m, u, info)
-    if em.prior is not None:
-        lam = em.prior
+    sessions = (record_sessions(records, settings, cache) if em.sessions
+                else candidate_sessions(G, pc.rule_counts, settings.blocking))
+    m = m_by_sessions(sessions, settings, m, u, G, all_counts, info)
+    if fixed_prior is not None:
+        lam = fixed_prior
     else:
         lam, expected = estimate_prior(G, all_counts, m, u, total_pairs(records, settings.link_type))
+        info["prior_source"] = "em"
         info["expected_matches"] = expected
         info["candidate_lambda"] = expected / n_pairs
     return _finish(comps, m, u, lam, obs, method, info)
 
 
-def _m_per_rule(pc: PatternCounts, settings: LinkageSettings, m: list[np.ndarray], u: list[np.ndarray],
-                info: dict) -> list[np.ndarray]:
-    """Splink-style m: one EM session per blocking rule on the pairs it holds, u fixed, the comparisons the
-    rule relates to left out; each comparison's m is the mean over the sessions that estimated it (EM over all
-    candidates for a comparison no rule could estimate). Sessions are recorded in ``info``."""
-    comps = list(settings.comparisons)
+def _fixed_prior(records: pd.DataFrame, settings: LinkageSettings, info: dict) -> float | None:
+    """The prior when it is not estimated by EM: ``em.prior`` as given, or from ``em.prior_rules`` (the pairs
+    agreeing on a deterministic rule, over the stated recall, over all record pairs); None = EM."""
     em = settings.em
-    G = pc.G
-    sums = [np.zeros(L) for L in levels_per_comparison(comps)]
-    n_est = np.zeros(len(comps), dtype=int)
-    for ri, rule in enumerate(settings.blocking):
-        n_rule = int(pc.rule_counts[:, ri].sum())
-        fixed = [related(rule.columns(), comparison_read_columns(s)) for s in comps]
-        if n_rule < 10 or all(fixed):
-            info["sessions"].append({"rule": rule.name, "pairs": n_rule, "skipped": True})
-            continue
-        counts = pc.rule_counts[:, ri].astype(float)
-        # inside the block the rule's comparisons agree by construction: they carry no evidence there,
-        # so they are left out of the likelihood (treated as null) rather than pushing pairs to "match"
-        G_rule = G.copy()
-        G_rule[:, np.flatnonzero(fixed)] = -1
-        m_r, _, lam_r, it, _ = run_em_multistart(G_rule, counts, m, u, fixed, True, em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": rule.name, "pairs": n_rule, "iterations": it, "lambda": lam_r,
-                                 "estimated": [s.name for s, f in zip(comps, fixed, strict=True) if not f]})
-        for k in range(len(comps)):
-            if not fixed[k]:
-                sums[k] += m_r[k]
-                n_est[k] += 1
-    missing = [k for k in range(len(comps)) if n_est[k] == 0]
-    if missing:  # a comparison no rule could estimate: EM over all candidates, u fixed
-        m_all, _, _, it, _ = run_em_multistart(G, pc.counts.astype(float), m, u, [False] * len(comps), True,
-                                               em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": "all candidates (fallback)", "pairs": int(pc.n_pairs), "iterations": it,
-                                 "estimated": [comps[k].name for k in missing]})
-        for k in missing:
-            sums[k] += m_all[k]
-            n_est[k] += 1
-    return [sums[k] / n_est[k] for k in range(len(comps))]
+    if em.prior is not None:
+        info["prior_source"] = "fixed"
+        return float(em.prior)
+    if em.prior_rules is None:
+        return None
+    pr = em.prior_rules
+    found = len(block(records, pr.rules, settings.link_type, settings.max_pairs_per_rule).pairs)
+    total = total_pairs(records, settings.link_type)
+    lam = found / pr.recall / max(total, 1)
+    if not 0 < lam < 1:
+        raise LinkageError(f"model: linkage.em.prior_rules: {found} record pairs agree on the rules, out of "
+                           f"{total} at recall {pr.recall:g}; the prior cannot be estimated from them")
+    info.update({"prior_source": "rules", "prior_rules": [r.name for r in pr.rules], "prior_recall": pr.recall,
+                 "prior_rule_pairs": int(found)})
+    return float(lam)
 
 
 def _finish(comps, m, u, lam, m_obs, method, info) -> FSModel:
