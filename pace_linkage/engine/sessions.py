@@ -16,7 +16,8 @@ phone...), pairs of different people agree on more than random pairs do; u being
 cannot explain them, so the match class swallows them -- lambda runs to 1 and m(first name exact) falls to the
 share of pairs that happen to agree on it. Such a session is dropped, with a warning naming its rule, when
 
-* its lambda runs to the edge: above ``1 - lambda_edge``, or below one expected match among its pairs; or
+* its lambda runs to the edge: EM leaves fewer than ``min_class_pairs`` (1) expected pairs in the match
+  or the non-match class (lambda above ``1 - 1/pairs`` or below ``1/pairs``); or
 * the m of a comparison's first (strictest) agreement level, observed in its pairs, falls below its u.
 
 Every session's lambda, m, and whether it was kept (and why not) go to the model's ``info["sessions"]``.
@@ -104,11 +105,11 @@ def collapse_reason(lam: float, n_pairs: int, m: Sequence[np.ndarray], u: Sequen
                     em: EMSettings) -> str | None:
     """Why a session's EM result is not to be trusted (see the module docstring), or None. ``observed[k]``:
     the session's pairs per level of comparison ``k``. Names and figures only, never a value."""
-    if em.lambda_edge > 0:
-        if lam > 1 - em.lambda_edge:
-            return f"lambda {lam:.6f} ran to the edge (above 1 - {em.lambda_edge:g}: nearly every pair a match)"
-        if lam * n_pairs < 1:
-            return f"lambda {lam:.3g} ran to the edge (less than one expected match among {n_pairs} pairs)"
+    if em.min_class_pairs > 0:
+        for cls, expected in (("non-match", (1 - lam) * n_pairs), ("match", lam * n_pairs)):
+            if expected < em.min_class_pairs:
+                return (f"lambda {lam:.6g} ran to the edge ({expected:.3g} expected {cls} pairs among {n_pairs}: "
+                        f"fewer than {em.min_class_pairs:g})")
     if em.check_m_above_u:
         for k in estimated:
             if observed[k][0] > 0 and m[k][0] < u[k][0]:

@@ -166,10 +166,10 @@ class EMSettings(Strict):
     # training rules apart from the prediction rules: one EM session on the pairs each rule blocks among ALL the
     # records (not only the candidate pairs); None = one session per blocking rule on the candidates it holds
     sessions: list[BlockingRule] | None = Field(default=None, min_length=1)
-    # a session is dropped (with a warning naming it) when its lambda runs to the edge: above 1 - lambda_edge
-    # (EM put nearly every pair of the block in the match class: a broad, household-like rule collapses so) or
-    # below one expected match; 0 turns the check off
-    lambda_edge: float = Field(default=0.001, ge=0, lt=0.5)
+    # a session is dropped (with a warning naming it) when its lambda runs to the edge: EM left fewer than this
+    # many expected pairs in one class, e.g. lambda above 1 - 1/pairs (every pair of the block a match: a broad,
+    # household-like rule collapses so, and EM cannot tell it from a block of matches only); 0 turns it off
+    min_class_pairs: float = Field(default=1.0, ge=0, le=MAX_PAIRS)
     # ... or when the m of a comparison's first (strictest) agreement level falls below its u: the "match"
     # class agrees less than random pairs do, so EM separated something else than matches
     check_m_above_u: bool = True

@@ -93,7 +93,7 @@ def test_household_rule_collapses_without_the_checks(homes):
     """Today's behaviour (checks off): the household session puts nearly every pair in the match class, and its
     m(first name exact) -- the share of family pairs agreeing on it -- drags the model's down."""
     rec, person = homes
-    s = linkage([HOUSEHOLD, DOB, NAMES], lambda_edge=0, check_m_above_u=False)
+    s = linkage([HOUSEHOLD, DOB, NAMES], min_class_pairs=0, check_m_above_u=False)
     model = trained(rec, s)
     hh = session(model, "household")
     pairs = block(rec, [HOUSEHOLD]).pairs
@@ -164,8 +164,10 @@ def test_m_below_u_on_the_first_level_is_a_collapse():
     assert reason is not None and "'sex'" in reason and "below its u" in reason
     assert collapse_reason(0.5, 100, m, u, [seen[0], np.array([0.0, 7])], [0, 1], pair, em) is None  # unseen
     assert collapse_reason(0.5, 100, m, u, seen, [0, 1], pair, EMSettings(check_m_above_u=False)) is None
-    assert "less than one expected match" in collapse_reason(0.001, 100, m, u, seen, [0], pair, em)
-    assert collapse_reason(0.9995, 100, m, u, seen, [0], pair, EMSettings(lambda_edge=0)) is None
+    assert "expected match pairs" in collapse_reason(0.001, 100, m, u, seen, [0], pair, em)
+    assert "expected non-match pairs" in collapse_reason(0.9995, 100, m, u, seen, [0], pair, em)
+    assert collapse_reason(0.9995, 10_000, m, u, seen, [0], pair, em) is None  # 5 non-matches: a pure block
+    assert collapse_reason(0.9995, 100, m, u, seen, [0], pair, EMSettings(min_class_pairs=0)) is None
 
 
 def test_prior_from_deterministic_rules_with_a_stated_recall(homes):
