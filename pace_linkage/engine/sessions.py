@@ -179,3 +179,19 @@ def m_by_sessions(sessions: Sequence[SessionPairs], settings: LinkageSettings, m
             sums[k] += m_all[k]
             n_est[k] += 1
     return [sums[k] / n_est[k] for k in range(len(comps))]
+
+
+def sessions_summary(info: dict) -> dict:
+    """What a report shows of training (from a model's ``info``): where the prior came from, and each
+    session's pairs, lambda, m per estimated comparison and whether it was kept (and why not); {} when the
+    model was not trained by sessions (supervised, or loaded from an older model file)."""
+    sessions = info.get("sessions") or []
+    if not sessions:
+        return {}
+    keep = ("rule", "pairs", "source", "iterations", "lambda", "estimated", "m", "kept", "reason", "skipped")
+    out = {"sessions": [{k: (round(v, 10) if isinstance(v, float) else v) for k, v in s.items() if k in keep}
+                        for s in sessions],
+           "warnings": list(info.get("warnings", []))}
+    prior = ("prior_source", "prior_rules", "prior_recall", "prior_rule_pairs", "expected_matches")
+    out.update({k: info[k] for k in prior if k in info})
+    return out

@@ -11,15 +11,17 @@ Unsupervised training (``linkage.training: unsupervised``) -- chosen after measu
 * ``u`` is estimated from ``u_sample_pairs`` record pairs drawn uniformly at random (seeded), compared
   with the same comparisons, with add-one smoothing. Random pairs are almost all non-matches, so this is
   unbiased by blocking.
-* ``method="rules"`` (default, Splink's approach): for each blocking rule, EM runs on the candidate pairs
-  that satisfy the rule with ``u`` fixed. The comparisons reading the rule's columns are left out of
-  that session: inside the block they agree by construction, so their ``m`` would be biased and, with
-  ``u`` from random pairs, they would push every pair towards "match" (measured: EM then collapses to
-  lambda = 1). The other comparisons' ``m`` are estimated; EM starts from several lambdas and keeps the
-  most likely solution. Each comparison's final ``m`` is the mean over the rules that estimated it (a
-  comparison no rule could estimate is estimated by EM over all candidates).
+* ``method="rules"`` (default, Splink's approach): m by EM *sessions* (:mod:`pace_linkage.engine.sessions`):
+  one per blocking rule on the candidate pairs that satisfy it, or one per rule of ``em.sessions`` on the pairs
+  it blocks among all the records. In a session u is fixed and the comparisons reading the rule's columns are
+  left out: inside the block they agree by construction, so their ``m`` would be biased and, with ``u`` from
+  random pairs, they would push every pair towards "match". EM starts from several lambdas and keeps the most
+  likely solution; a session that collapsed (lambda at the edge, or a first-level m below its u) is dropped
+  with a warning. Each comparison's ``m`` is the mean over the kept sessions that estimated it (a comparison
+  none estimated is estimated by EM over all candidates).
   The prior is then estimated by EM on lambda alone over all record pairs (m and u fixed, pairs outside
-  the candidates taken as non-matches): expected matches among candidates / number of possible pairs.
+  the candidates taken as non-matches): expected matches among candidates / number of possible pairs; or it
+  is fixed (``em.prior``), or comes from deterministic rules at a stated recall (``em.prior_rules``).
 * ``method="candidates"`` (fastLink / ECM style): one EM over all candidate pairs estimating ``m``, ``u``
   (initialised from random pairs) and the share of matches among candidates, which is then the prior.
   Its weights describe candidate pairs only, and the enrichment of candidates for agreement on the
