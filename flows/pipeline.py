@@ -181,6 +181,8 @@ def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timin
         else:
             fs = timed("train-model", tasks.train, linker, ctx, compared.counts)
             p.summary("train-model", method=fs.method, seconds=timings["train-model"])
+            for warning in fs.info.get("warnings", []):  # training sessions dropped (names and figures only)
+                p.warn(warning)
         scored = timed("score", linker.score, ctx, blocked.pairs, compared.gamma, fs, mapper)
     ctx.release()
     p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),

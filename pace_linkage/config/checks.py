@@ -78,6 +78,12 @@ def _linkage_columns(cfg: PaceConfig, where: str) -> list[str]:
         for col in rule.columns():
             if col not in derived:
                 errors.append(f"{where}: linkage.blocking.{i}.on: column '{col}' is not produced by any field")
+    em = cfg.linkage.em
+    trained = [(f"sessions.{i}", r) for i, r in enumerate(em.sessions or [])]
+    trained += [(f"prior_rules.rules.{i}", r) for i, r in enumerate(em.prior_rules.rules if em.prior_rules else [])]
+    for key, rule in trained:
+        errors += [f"{where}: linkage.em.{key}.on: column '{col}' is not produced by any field"
+                   for col in rule.columns() if col not in derived]
     for i, comp in enumerate(cfg.linkage.comparisons):
         for col in comp.columns():
             if col not in derived:

@@ -141,6 +141,7 @@ def linkage_columns(settings: LinkageSettings) -> list[str]:
     (``source``: which record pairs the link type allows, for u's random pairs and the prior)."""
     cols = [SOURCE] + [c for spec in settings.comparisons for c in compare_mod.spec_columns(spec)]
     cols += [c for rule in settings.blocking for c in rule.columns()]
+    cols += [c for rule in settings.em.rules() for c in rule.columns()]
     return list(dict.fromkeys(cols))
 
 

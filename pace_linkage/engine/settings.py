@@ -143,14 +143,46 @@ class ComparisonSpec(Strict):
         return [f"levels.{j}.{p}" for j, lv in enumerate(self.levels) for p in LEVEL_TYPES[lv.type].problems(lv)]
 
 
+class PriorRules(Strict):
+    """The prior from deterministic rules (Splink's ``estimate_probability_two_random_records_match``): the
+    record pairs agreeing on at least one of ``rules`` are taken as matches, and ``recall`` is the share of all
+    true matches the user believes they find; lambda = those pairs / ``recall`` / all record pairs."""
+
+    rules: list[BlockingRule] = Field(min_length=1)
+    recall: float = Field(gt=0, le=1)
+
+
 class EMSettings(Strict):
-    # rules: Splink-style, m by EM per blocking rule with that rule's own comparisons left out, u from
-    # random pairs; candidates: one EM over all candidate pairs estimating m and u (fastLink/ECM style)
+    # rules: Splink-style, m by EM per training session (each blocking rule, or each of ``sessions``) with that
+    # rule's own comparisons left out, u from random pairs; candidates: one EM over all candidate pairs
+    # estimating m and u (fastLink/ECM style)
     method: Literal["rules", "candidates"] = "rules"
     max_iterations: int = Field(default=50, ge=1, le=MAX_ITERATIONS)
     tolerance: float = Field(default=1e-5, gt=0, lt=1)
     u_sample_pairs: int = Field(default=1_000_000, ge=1000, le=MAX_U_SAMPLE_PAIRS)
     prior: float | None = Field(default=None, gt=0, lt=1)  # fixed lambda; None = estimate
+    # the prior from deterministic rules with a stated recall, instead of EM (None: EM, or ``prior`` if set)
+    prior_rules: PriorRules | None = None
+    # training rules apart from the prediction rules: one EM session on the pairs each rule blocks among ALL the
+    # records (not only the candidate pairs); None = one session per blocking rule on the candidates it holds
+    sessions: list[BlockingRule] | None = Field(default=None, min_length=1)
+    # a session is dropped (with a warning naming it) when its lambda runs to the edge: EM left fewer than this
+    # many expected pairs in one class, e.g. lambda above 1 - 1/pairs (every pair of the block a match: a broad,
+    # household-like rule collapses so, and EM cannot tell it from a block of matches only); 0 turns it off
+    min_class_pairs: float = Field(default=1.0, ge=0, le=MAX_PAIRS)
+    # ... or when the m of a comparison's first (strictest) agreement level falls below its u: the "match"
+    # class agrees less than random pairs do, so EM separated something else than matches
+    check_m_above_u: bool = True
+
+    @model_validator(mode="after")
+    def _one_prior(self) -> EMSettings:
+        if self.prior is not None and self.prior_rules is not None:
+            raise ValueError("give either a fixed 'prior' or 'prior_rules', not both")
+        return self
+
+    def rules(self) -> list[BlockingRule]:
+        """The rules training reads besides the blocking rules: the sessions', then the prior's."""
+        return [*(self.sessions or []), *(self.prior_rules.rules if self.prior_rules else [])]
 
 
 class ClusteringSettings(Strict):

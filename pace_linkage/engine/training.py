@@ -11,15 +11,17 @@ Unsupervised training (``linkage.training: unsupervised``) -- chosen after measu
 * ``u`` is estimated from ``u_sample_pairs`` record pairs drawn uniformly at random (seeded), compared
   with the same comparisons, with add-one smoothing. Random pairs are almost all non-matches, so this is
   unbiased by blocking.
-* ``method="rules"`` (default, Splink's approach): for each blocking rule, EM runs on the candidate pairs
-  that satisfy the rule with ``u`` fixed. The comparisons reading the rule's columns are left out of
-  that session: inside the block they agree by construction, so their ``m`` would be biased and, with
-  ``u`` from random pairs, they would push every pair towards "match" (measured: EM then collapses to
-  lambda = 1). The other comparisons' ``m`` are estimated; EM starts from several lambdas and keeps the
-  most likely solution. Each comparison's final ``m`` is the mean over the rules that estimated it (a
-  comparison no rule could estimate is estimated by EM over all candidates).
+* ``method="rules"`` (default, Splink's approach): m by EM *sessions* (:mod:`pace_linkage.engine.sessions`):
+  one per blocking rule on the candidate pairs that satisfy it, or one per rule of ``em.sessions`` on the pairs
+  it blocks among all the records. In a session u is fixed and the comparisons reading the rule's columns are
+  left out: inside the block they agree by construction, so their ``m`` would be biased and, with ``u`` from
+  random pairs, they would push every pair towards "match". EM starts from several lambdas and keeps the most
+  likely solution; a session that collapsed (lambda at the edge, or a first-level m below its u) is dropped
+  with a warning. Each comparison's ``m`` is the mean over the kept sessions that estimated it (a comparison
+  none estimated is estimated by EM over all candidates).
   The prior is then estimated by EM on lambda alone over all record pairs (m and u fixed, pairs outside
-  the candidates taken as non-matches): expected matches among candidates / number of possible pairs.
+  the candidates taken as non-matches): expected matches among candidates / number of possible pairs; or it
+  is fixed (``em.prior``), or comes from deterministic rules at a stated recall (``em.prior_rules``).
 * ``method="candidates"`` (fastLink / ECM style): one EM over all candidate pairs estimating ``m``, ``u``
   (initialised from random pairs) and the share of matches among candidates, which is then the prior.
   Its weights describe candidate pairs only, and the enrichment of candidates for agreement on the
@@ -42,16 +44,24 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.counting import choose2, pairs_within_groups
-from pace_linkage.engine.blocking import column_codes, rule_key
+from pace_linkage.engine.blocking import block, column_codes, rule_key
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.compare import compare
+from pace_linkage.engine.em import (
+    default_m,
+    estimate_prior,
+    gamma_patterns,
+    level_counts,
+    levels_per_comparison,
+    normalise,
+    run_em_multistart,
+)
 from pace_linkage.engine.model import ComparisonParams, FSModel, level_labels, tf_levels
+from pace_linkage.engine.sessions import candidate_sessions, m_by_sessions, record_sessions
 from pace_linkage.engine.settings import ComparisonSpec, LinkageSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, RIGHT, RULE, SOURCE
 
-PSEUDO_COUNT = 1.0
-START_LAMBDAS = (0.5, 0.05, 0.005)
 TRAINING_METHODS = ("rules", "candidates")
 NO_TRUTH = "model: linkage.training is 'supervised' but no truth file was given (--truth)"
 
@@ -59,15 +69,6 @@ NO_TRUTH = "model: linkage.training is 'supervised' but no truth file was given 
 # --------------------------------------------------------------------------------------------------
 # Random pairs and u
 # --------------------------------------------------------------------------------------------------
-def default_m(n_levels: int) -> np.ndarray:
-    """Starting m: most mass on the first (strictest) level, halving down the levels, 0.1 on 'else'."""
-    k = n_levels - 1
-    if k == 0:
-        return np.array([1.0])
-    w = 0.5 ** np.arange(k)
-    return np.r_[0.9 * w / w.sum(), 0.1]
-
-
 def total_pairs(records: pd.DataFrame, link_type: str) -> int:
     """Number of distinct record pairs allowed by the link type."""
     n = len(records)
@@ -119,17 +120,6 @@ def sample_random_pairs(records: pd.DataFrame, n_pairs: int, link_type: str, see
     return pd.DataFrame({LEFT: np.minimum(a, b).astype(np.int32), RIGHT: np.maximum(a, b).astype(np.int32)})
 
 
-def _counts(g: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
-    valid = g >= 0
-    w = None if weights is None else weights[valid]
-    return np.bincount(g[valid].astype(np.int64), weights=w, minlength=n_levels)[:n_levels].astype(float)
-
-
-def _normalise(counts: np.ndarray) -> np.ndarray:
-    c = counts + PSEUDO_COUNT
-    return c / c.sum()
-
-
 def estimate_u(
     records: pd.DataFrame, comparisons: Sequence[ComparisonSpec], link_type: str, n_pairs: int, seed: int,
     cache: ColumnCache | None = None,
@@ -140,140 +130,9 @@ def estimate_u(
     u, counts = {}, {}
     for spec in comparisons:
         L = len(spec.levels) + 1
-        counts[spec.name] = _counts(gamma[spec.name].to_numpy(), L)
-        u[spec.name] = _normalise(counts[spec.name])
+        counts[spec.name] = level_counts(gamma[spec.name].to_numpy(), L)
+        u[spec.name] = normalise(counts[spec.name])
     return u, counts
-
-
-# --------------------------------------------------------------------------------------------------
-# Gamma patterns
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class _Patterns:
-    """Distinct gamma vectors and, per pair, the index of its pattern."""
-
-    G: np.ndarray  # (P, K) int64
-    inverse: np.ndarray  # (n_pairs,)
-
-
-def _patterns(gamma: pd.DataFrame, n_levels: Sequence[int]) -> _Patterns:
-    """``n_levels`` per comparison counts the else level: gamma + 1 lies in 0..n_levels."""
-    radix = [L + 1 for L in n_levels]
-    if float(np.prod([float(r) for r in radix])) < 2**62:
-        code = np.zeros(len(gamma), dtype=np.int64)
-        for col, r in zip(gamma.columns, radix, strict=True):
-            code = code * r + (gamma[col].to_numpy().astype(np.int64) + 1)
-        inverse, uniq = pd.factorize(code, sort=True)
-        G = np.zeros((len(uniq), len(radix)), dtype=np.int64)
-        rest = np.asarray(uniq, dtype=np.int64)
-        for k in range(len(radix) - 1, -1, -1):
-            G[:, k] = rest % radix[k] - 1
-            rest = rest // radix[k]
-        return _Patterns(G, inverse.astype(np.int64))
-    G, inverse = np.unique(gamma.to_numpy().astype(np.int64), axis=0, return_inverse=True)
-    return _Patterns(G, inverse.ravel().astype(np.int64))
-
-
-# --------------------------------------------------------------------------------------------------
-# EM and the prior
-# --------------------------------------------------------------------------------------------------
-def _log_lik(G: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray:
-    out = np.zeros(len(G))
-    for k, p in enumerate(probs):
-        ext = np.r_[np.log(p), 0.0]  # index -1 (null) -> 0
-        out += ext[G[:, k]]
-    return out
-
-
-def run_em(
-    G: np.ndarray, counts: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], lam: float,
-    fix_m: Sequence[bool], fix_u: bool, fix_lambda: bool, max_iter: int, tol: float,
-) -> tuple[list[np.ndarray], list[np.ndarray], float, int]:
-    """EM over distinct patterns ``G`` weighted by ``counts``. Returns (m, u, lambda, iterations)."""
-    m = [x.copy() for x in m]
-    u = [x.copy() for x in u]
-    it = 0
-    total = counts.sum()
-    for it in range(1, max_iter + 1):  # noqa: B007 (it is returned)
-        lm, lu = _log_lik(G, m), _log_lik(G, u)
-        logit = np.log(lam) - np.log1p(-lam) + lm - lu
-        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        wm = counts * post
-        wu = counts * (1 - post)
-        new_lam = lam if fix_lambda else float(np.clip(wm.sum() / total, 1e-12, 1 - 1e-12))
-        delta = abs(new_lam - lam)
-        new_m, new_u = [], []
-        for k in range(G.shape[1]):
-            L = len(m[k])
-            if fix_m[k]:
-                new_m.append(m[k])
-            else:
-                new_m.append(_normalise(_counts(G[:, k], L, wm)))
-            new_u.append(u[k] if fix_u else _normalise(_counts(G[:, k], L, wu)))
-            delta = max(delta, float(np.abs(new_m[k] - m[k]).max()), float(np.abs(new_u[k] - u[k]).max()))
-        m, u, lam = new_m, new_u, new_lam
-        if delta < tol:
-            break
-    return m, u, lam, it
-
-
-def log_likelihood(G: np.ndarray, counts: np.ndarray, m, u, lam: float) -> float:
-    """Log-likelihood of the two-class mixture over the weighted patterns."""
-    lm, lu = _log_lik(G, m) + np.log(lam), _log_lik(G, u) + np.log1p(-lam)
-    return float((counts * np.logaddexp(lm, lu)).sum())
-
-
-def run_em_multistart(
-    G: np.ndarray, counts: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], fix_m: Sequence[bool],
-    fix_u: bool, max_iter: int, tol: float,
-) -> tuple[list[np.ndarray], list[np.ndarray], float, int, float]:
-    """EM from several starting lambdas; keeps the solution with the highest likelihood (EM can drift
-    to a degenerate optimum where the match class swallows the non-matches when started badly)."""
-    best = None
-    for lam0 in START_LAMBDAS:
-        m_, u_, lam, it = run_em(G, counts, m, u, lam0, fix_m, fix_u, False, max_iter, tol)
-        ll = log_likelihood(G, counts, m_, u_, lam)
-        if best is None or ll > best[4] + 1e-9:
-            best = (m_, u_, lam, it, ll)
-    return best
-
-
-def estimate_prior(
-    G: np.ndarray, counts: np.ndarray, m: Sequence[np.ndarray], u: Sequence[np.ndarray], n_all_pairs: int,
-    max_iter: int = 500, tol: float = 1e-10,
-) -> tuple[float, float]:
-    """Prior lambda (random-pair scale) and expected match count, by EM on lambda alone over ALL record
-    pairs with m and u fixed: pairs outside the candidates are taken as non-matches (posterior 0), so
-    ``lambda = sum(posterior over candidates) / n_all_pairs``. Working on the same scale as ``u`` (random
-    pairs) keeps candidates that only agree on a blocking key from being counted as likely matches."""
-    llr = _log_lik(G, m) - _log_lik(G, u)
-    n_all = max(int(n_all_pairs), 1)
-    lam = min(0.5, max(float(counts.sum()) / n_all * 0.1, 1e-12))
-    expected = lam * n_all
-    for _ in range(max_iter):
-        post = 1.0 / (1.0 + np.exp(-np.clip(np.log(lam) - np.log1p(-lam) + llr, -700, 700)))
-        expected = float((counts * post).sum())
-        new = float(np.clip(expected / n_all, 1e-12, 0.5))
-        if abs(new - lam) <= tol * max(lam, 1e-12):
-            lam = new
-            break
-        lam = new
-    return lam, expected
-
-
-# --------------------------------------------------------------------------------------------------
-# Which pairs each blocking rule holds, and which comparisons it leaves without evidence
-# --------------------------------------------------------------------------------------------------
-def related(rule_cols: Sequence[str], comp_cols: Sequence[str]) -> bool:
-    """A rule column relates to a comparison column when they are the same field or one is a derived
-    column of the other (``surname`` / ``surname_sound``, ``dob`` / ``dob_year``...)."""
-    return any(r == c or r.startswith(c + "_") or c.startswith(r + "_") for r in rule_cols for c in comp_cols)
-
-
-def comparison_read_columns(spec: ComparisonSpec) -> list[str]:
-    """Columns whose agreement a comparison measures (``other`` columns of swapped levels excluded)."""
-    cols = [spec.column, *(spec.null_columns or [])] + [lv.column for lv in spec.levels if lv.column]
-    return list(dict.fromkeys(cols))
 
 
 def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule,
@@ -302,7 +161,7 @@ class PatternCounts:
     """How many candidate pairs show each distinct gamma vector: what EM training needs from the pairs.
 
     ``G`` holds the distinct patterns (rows, -1 = null level) in lexicographic order (the order
-    :func:`_patterns` gives), ``counts`` the pairs per pattern, ``rule_counts[:, i]`` the pairs per pattern
+    :func:`gamma_patterns` gives), ``counts`` the pairs per pattern, ``rule_counts[:, i]`` the pairs per pattern
     that satisfy blocking rule ``i`` (:func:`_rule_mask`), ``match_counts`` (supervised training only) the
     pairs per pattern labelled as the same person. Counts of disjoint sets of pairs add up
     (:func:`combine_pattern_counts`), so partitions of the candidate pairs can be counted apart."""
@@ -319,10 +178,6 @@ class PatternCounts:
         return int(self.G.nbytes + self.counts.nbytes + self.rule_counts.nbytes + extra)
 
 
-def _level_counts(comparisons: Sequence[ComparisonSpec]) -> list[int]:
-    return [len(s.levels) + 1 for s in comparisons]
-
-
 def pattern_counts(
     records: pd.DataFrame, pairs: pd.DataFrame, gamma: pd.DataFrame, settings: LinkageSettings,
     keys: Sequence[np.ndarray | None] | None = None, labels: np.ndarray | None = None,
@@ -330,14 +185,14 @@ def pattern_counts(
     """The :class:`PatternCounts` of ``pairs`` (with their ``gamma``); ``keys`` from :func:`rule_keys`
     (computed here if not given); ``labels`` (bool per pair) adds ``match_counts``."""
     comps = list(settings.comparisons)
-    n_levels = _level_counts(comps)
+    n_levels = levels_per_comparison(comps)
     rules = list(settings.blocking)
     if len(pairs) == 0:
         empty = np.zeros(0, np.int64)
         return PatternCounts(np.zeros((0, len(comps)), np.int64), empty, np.zeros((0, len(rules)), np.int64), 0,
                              None if labels is None else empty)
     keys = rule_keys(records, rules) if keys is None else keys
-    pat = _patterns(gamma[[s.name for s in comps]], n_levels)
+    pat = gamma_patterns(gamma[[s.name for s in comps]], n_levels)
     P = len(pat.G)
     counts = np.bincount(pat.inverse, minlength=P).astype(np.int64)
     by_rule = np.zeros((P, len(rules)), np.int64)
@@ -355,7 +210,7 @@ def pattern_counts(
 
 def combine_pattern_counts(parts: Sequence[PatternCounts], settings: LinkageSettings) -> PatternCounts:
     """The counts of the union of disjoint sets of pairs: equal patterns merged, sums of the counts, in
-    the order :func:`_patterns` gives on all the pairs at once (so training from them is bit-identical)."""
+    the order :func:`gamma_patterns` gives on all the pairs at once (so training from them is bit-identical)."""
     comps = list(settings.comparisons)
     n_rules = len(settings.blocking)
     parts = [p for p in parts if p.n_pairs > 0]
@@ -366,7 +221,7 @@ def combine_pattern_counts(parts: Sequence[PatternCounts], settings: LinkageSett
         return PatternCounts(np.zeros((0, len(comps)), np.int64), np.zeros(0, np.int64),
                              np.zeros((0, n_rules), np.int64), 0)
     stacked = np.vstack([p.G for p in parts])
-    pat = _patterns(pd.DataFrame(stacked, columns=[s.name for s in comps]), _level_counts(comps))
+    pat = gamma_patterns(pd.DataFrame(stacked, columns=[s.name for s in comps]), levels_per_comparison(comps))
     P = len(pat.G)
 
     def add(values: list[np.ndarray]) -> np.ndarray:
@@ -441,74 +296,59 @@ def _train_em(records: pd.DataFrame, pc: PatternCounts, settings: LinkageSetting
     """Unsupervised training from the candidate pairs' pattern counts (see the module docstring)."""
     comps = list(settings.comparisons)
     em = settings.em
-    n_levels = _level_counts(comps)
+    n_levels = levels_per_comparison(comps)
     u0, u_counts = estimate_u(records, comps, settings.link_type, em.u_sample_pairs, seed, cache=cache)
     u = [u0[s.name] for s in comps]
     m = [default_m(L) for L in n_levels]
     n_pairs = int(pc.n_pairs)
     info: dict = {"u_sample_pairs": int(em.u_sample_pairs), "candidate_pairs": n_pairs, "sessions": []}
+    fixed_prior = _fixed_prior(records, settings, info)
     if n_pairs == 0:
-        lam = em.prior or 1e-6
+        lam = fixed_prior or 1e-6
         return _finish(comps, m, u, lam, [np.zeros(L) for L in n_levels], method, info)
     G = pc.G
     all_counts = pc.counts.astype(float)
-    obs = [_counts(G[:, k], n_levels[k], all_counts) for k in range(len(comps))]
+    obs = [level_counts(G[:, k], n_levels[k], all_counts) for k in range(len(comps))]
 
     if method == "candidates":
         m, u, lam_c, it, _ = run_em_multistart(G, all_counts, m, u, [False] * len(comps), False,
                                                em.max_iterations, em.tolerance)
         info["sessions"].append({"rule": "all candidates", "pairs": n_pairs, "iterations": it})
-        lam = em.prior or lam_c
+        lam = fixed_prior or lam_c
         return _finish(comps, m, u, lam, obs, method, info)
 
-    m = _m_per_rule(pc, settings, m, u, info)
-    if em.prior is not None:
-        lam = em.prior
+    sessions = (record_sessions(records, settings, cache) if em.sessions
+                else candidate_sessions(G, pc.rule_counts, settings.blocking))
+    m = m_by_sessions(sessions, settings, m, u, G, all_counts, info)
+    if fixed_prior is not None:
+        lam = fixed_prior
     else:
         lam, expected = estimate_prior(G, all_counts, m, u, total_pairs(records, settings.link_type))
+        info["prior_source"] = "em"
         info["expected_matches"] = expected
         info["candidate_lambda"] = expected / n_pairs
     return _finish(comps, m, u, lam, obs, method, info)
 
 
-def _m_per_rule(pc: PatternCounts, settings: LinkageSettings, m: list[np.ndarray], u: list[np.ndarray],
-                info: dict) -> list[np.ndarray]:
-    """Splink-style m: one EM session per blocking rule on the pairs it holds, u fixed, the comparisons the
-    rule relates to left out; each comparison's m is the mean over the sessions that estimated it (EM over all
-    candidates for a comparison no rule could estimate). Sessions are recorded in ``info``."""
-    comps = list(settings.comparisons)
+def _fixed_prior(records: pd.DataFrame, settings: LinkageSettings, info: dict) -> float | None:
+    """The prior when it is not estimated by EM: ``em.prior`` as given, or from ``em.prior_rules`` (the pairs
+    agreeing on a deterministic rule, over the stated recall, over all record pairs); None = EM."""
     em = settings.em
-    G = pc.G
-    sums = [np.zeros(L) for L in _level_counts(comps)]
-    n_est = np.zeros(len(comps), dtype=int)
-    for ri, rule in enumerate(settings.blocking):
-        n_rule = int(pc.rule_counts[:, ri].sum())
-        fixed = [related(rule.columns(), comparison_read_columns(s)) for s in comps]
-        if n_rule < 10 or all(fixed):
-            info["sessions"].append({"rule": rule.name, "pairs": n_rule, "skipped": True})
-            continue
-        counts = pc.rule_counts[:, ri].astype(float)
-        # inside the block the rule's comparisons agree by construction: they carry no evidence there,
-        # so they are left out of the likelihood (treated as null) rather than pushing pairs to "match"
-        G_rule = G.copy()
-        G_rule[:, np.flatnonzero(fixed)] = -1
-        m_r, _, lam_r, it, _ = run_em_multistart(G_rule, counts, m, u, fixed, True, em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": rule.name, "pairs": n_rule, "iterations": it, "lambda": lam_r,
-                                 "estimated": [s.name for s, f in zip(comps, fixed, strict=True) if not f]})
-        for k in range(len(comps)):
-            if not fixed[k]:
-                sums[k] += m_r[k]
-                n_est[k] += 1
-    missing = [k for k in range(len(comps)) if n_est[k] == 0]
-    if missing:  # a comparison no rule could estimate: EM over all candidates, u fixed
-        m_all, _, _, it, _ = run_em_multistart(G, pc.counts.astype(float), m, u, [False] * len(comps), True,
-                                               em.max_iterations, em.tolerance)
-        info["sessions"].append({"rule": "all candidates (fallback)", "pairs": int(pc.n_pairs), "iterations": it,
-                                 "estimated": [comps[k].name for k in missing]})
-        for k in missing:
-            sums[k] += m_all[k]
-            n_est[k] += 1
-    return [sums[k] / n_est[k] for k in range(len(comps))]
+    if em.prior is not None:
+        info["prior_source"] = "fixed"
+        return float(em.prior)
+    if em.prior_rules is None:
+        return None
+    pr = em.prior_rules
+    found = len(block(records, pr.rules, settings.link_type, settings.max_pairs_per_rule).pairs)
+    total = total_pairs(records, settings.link_type)
+    lam = found / pr.recall / max(total, 1)
+    if not 0 < lam < 1:
+        raise LinkageError(f"model: linkage.em.prior_rules: {found} record pairs agree on the rules, out of "
+                           f"{total} at recall {pr.recall:g}; the prior cannot be estimated from them")
+    info.update({"prior_source": "rules", "prior_rules": [r.name for r in pr.rules], "prior_recall": pr.recall,
+                 "prior_rule_pairs": int(found)})
+    return float(lam)
 
 
 def _finish(comps, m, u, lam, m_obs, method, info) -> FSModel:
@@ -534,8 +374,8 @@ def _train_supervised(pc: PatternCounts, comparisons: Sequence[ComparisonSpec]) 
     params = []
     for k, spec in enumerate(comparisons):
         L = len(spec.levels) + 1
-        mc, uc = _counts(pc.G[:, k], L, wm), _counts(pc.G[:, k], L, wu)
-        mk, uk = _normalise(mc), _normalise(uc)
+        mc, uc = level_counts(pc.G[:, k], L, wm), level_counts(pc.G[:, k], L, wu)
+        mk, uk = normalise(mc), normalise(uc)
         never = (mc + uc) <= 0
         mk[never] = uk[never]
         params.append(ComparisonParams(spec.name, level_labels(spec), mk, uk, tf_levels(spec)))

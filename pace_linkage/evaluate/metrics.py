@@ -19,6 +19,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2, pairs_within_groups
+from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
@@ -206,6 +207,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "blocking": {"rules": block_stats, "pairs": int(len(run.blocking.pairs)),
                      "reduction_ratio": round(1 - len(run.blocking.pairs) / total_pairs, 8) if total_pairs else 0.0},
         "model": model_summary(run.model),
+        "training": sessions_summary(run.model.info),
         "weights_histogram": _weights_histogram(weights),
         "clusters": run.clusters.stats,
         "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},

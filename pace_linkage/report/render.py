@@ -28,14 +28,14 @@ from string import Template
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import advisor, linkage, partners, quality, sources, summary
+from pace_linkage.report import advisor, linkage, partners, quality, sources, summary, training
 from pace_linkage.report.page import DASH, Page, asset, facts, fixed, is_num, short, table
 from pace_linkage.report.section import Section
 
 PRF = ("precision", "recall", "f1")
 CORE_SECTIONS: tuple[Section, ...] = tuple(sorted(
-    (*summary.SECTIONS, *sources.SECTIONS, *linkage.SECTIONS, *quality.SECTIONS, *advisor.SECTIONS,
-     *partners.SECTIONS),
+    (*summary.SECTIONS, *sources.SECTIONS, *linkage.SECTIONS, *training.SECTIONS, *quality.SECTIONS,
+     *advisor.SECTIONS, *partners.SECTIONS),
     key=lambda s: s.order))
 
 

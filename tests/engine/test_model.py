@@ -8,10 +8,11 @@ import pytest
 
 from pace_linkage.engine.blocking import block
 from pace_linkage.engine.compare import compare
+from pace_linkage.engine.em import run_em
 from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import explain, score
 from pace_linkage.engine.settings import BlockingRule, ComparisonSpec, EMSettings, LevelSpec, LinkageSettings
-from pace_linkage.engine.training import run_em, sample_random_pairs, total_pairs, train
+from pace_linkage.engine.training import sample_random_pairs, total_pairs, train
 from pace_linkage.errors import LinkageError
 
 SURNAMES = np.array(["SMITH", "BROWN", "WILSON", "CAMPBELL", "STEWART", "THOMSON", "ROBERTSON", "ANDERSON",
