@@ -27,7 +27,14 @@ from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
 from pace_linkage.evaluate.quality import check_truth_coverage
 from pace_linkage.ingest.nulls import normalise_warnings
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, check_failures, coverage, source_notes
+from pace_linkage.ingest.sources import (
+    SourceBatch,
+    SourceFailure,
+    assemble,
+    check_failures,
+    coverage,
+    source_notes,
+)
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
 
