@@ -120,8 +120,8 @@ class FieldSpec(Strict):
     earliest: dt.date | None = None
     # dob only: an age on the run date under min_age or over max_age is nulled (dob_implausible_age).
     # Unset: 14 and 110
-    min_age: int | None = Field(default=None, ge=0, le=200)
-    max_age: int | None = Field(default=None, ge=0, le=200)
+    min_age: int | None = Field(default=None, ge=0, le=1000)
+    max_age: int | None = Field(default=None, ge=0, le=1000)
     # dob/date: keep dates after the run date? Unset: a dob no (dob_future), a date yes
     allow_future: bool | None = None
     placeholders: list[str] = Field(default_factory=list)  # values meaning "unknown" -> null
