@@ -2,7 +2,7 @@
 
 Formats recognised, tried in this order (after trimming; month names any case):
 
-1. ``fmt`` (a ``strptime`` format from the source or field config), when given.
+1. ``fmt`` (a ``strptime`` format from the source or field config), when given: then only 1, 6, 7.
 2. ISO ``YYYY-MM-DD`` (also ``/`` or ``.`` separators), optionally followed by a time
    (``YYYY-MM-DD HH:MM:SS``, ``T`` separator, fractions, ``Z``/offset: the time is ignored).
 3. Day first, UK order: ``DD/MM/YYYY``, ``D/M/YY`` (``/ - .`` or space), optionally with a time.
@@ -252,34 +252,38 @@ def date_columns(
 
 
 def dob_series(
-    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> tuple[pd.Series, pd.Series]:
     """(ISO date strings, reason codes) for a column of raw dates of birth. See the module rules."""
-    cols = date_columns(s, "dob", fmt, placeholders, today)
+    cols = date_columns(s, "dob", fmt, placeholders, today, limits)
     return cols[0], cols[4]
 
 
 def date_series(
-    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> tuple[pd.Series, pd.Series]:
     """(ISO date strings, reason codes) for a column of raw non-birth dates (kind ``date``)."""
-    cols = date_columns(s, "date", fmt, placeholders, today)
+    cols = date_columns(s, "date", fmt, placeholders, today, limits)
     return cols[0], cols[4]
 
 
 def dob(
-    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> dt.date | None:
     """A plausible date of birth (``"12/03/1980"``, ``"29292"`` -> 1980-03-12), or None (module rules)."""
-    iso = _rule_factory("dob", fmt, placeholders, today)(value)[0]
+    iso = _rule_factory("dob", fmt, placeholders, today, limits)(value)[0]
     return dt.date.fromisoformat(iso) if iso else None
 
 
 def date(
-    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> dt.date | None:
-    """A date (kind ``date``: no age or future checks), or None."""
-    iso = _rule_factory("date", fmt, placeholders, today)(value)[0]
+    """A date (kind ``date``: no age check; future dates kept unless ``limits`` say otherwise), or None."""
+    iso = _rule_factory("date", fmt, placeholders, today, limits)(value)[0]
     return dt.date.fromisoformat(iso) if iso else None
 
 
