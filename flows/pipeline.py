@@ -26,7 +26,15 @@ from pace_linkage.config import DaskSettings, load_config
 from pace_linkage.engine.linker import Linker
 from pace_linkage.evaluate.metrics import RunResults, load_truth
 from pace_linkage.evaluate.quality import check_truth_coverage
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, assemble, check_failures, source_notes
+from pace_linkage.ingest.nulls import normalise_warnings
+from pace_linkage.ingest.sources import (
+    SourceBatch,
+    SourceFailure,
+    assemble,
+    check_failures,
+    coverage,
+    source_notes,
+)
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
 
@@ -133,6 +141,8 @@ def _run(params: RunParams) -> dict:
     records = assemble(batches)
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
+    for warning in normalise_warnings(coverage(batches, cfg), cfg):  # values nulled or misread, by column
+        p.warn(warning["message"])
     if truth_df is not None:  # a truth file of other extracts stops the run here, before any linking
         partial = check_truth_coverage(records, truth_df, params.truth)
         if partial:

@@ -6,10 +6,11 @@ by it (:func:`field_columns`) and the config checks that blocking rules and comp
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from pace_linkage.engine.settings import Strict
 
@@ -105,12 +106,43 @@ class FieldSpec(Strict):
       org_name -> ``f`` (business name without legal form or trading name), ``f_suffix`` (LTD, PLC, LLP,
                   CIC ...), ``f_trading`` (the t/a name), ``f_core`` (generic words dropped), ``f_first``
       company_number -> ``f`` (8-character Companies House number), ``f_digits`` (number without prefix)
+
+    Dates (kinds ``dob`` and ``date``; see :mod:`pace_linkage.normalise.dates`): a configured ``date_format``
+    (or a source's ``formats``) is strict -- a value it does not read is nulled as ``<kind>_wrong_format``,
+    never re-read another way; unset, the layout is detected per value. ``earliest``, ``min_age``,
+    ``max_age`` and ``allow_future`` are the plausibility limits; a value outside them is nulled with its
+    reason, counted per source and column in the run log, metrics.json and the report.
     """
 
     kind: FieldKind
     date_format: DateFormat | None = None  # default strptime format for dob/date (a source may override)
+    # dob/date: an earlier date is nulled (<kind>_before_earliest). Unset: 1900-01-01
+    earliest: dt.date | None = None
+    # dob only: an age on the run date under min_age or over max_age is nulled (dob_implausible_age).
+    # Unset: 14 and 110
+    min_age: int | None = Field(default=None, ge=0, le=1000)
+    max_age: int | None = Field(default=None, ge=0, le=1000)
+    # dob/date: keep dates after the run date? Unset: a dob no (dob_future), a date yes
+    allow_future: bool | None = None
     placeholders: list[str] = Field(default_factory=list)  # values meaning "unknown" -> null
     # name kind only: does the field hold given names (nickname -> formal name folding)? Unset: inferred
     # from the field name (first/fore/given/middle/christian).
     given_name: bool | None = None
+
+    @model_validator(mode="after")
+    def _date_settings_fit_the_kind(self) -> FieldSpec:
+        problems = []
+        dated = ("earliest", "allow_future", "date_format")
+        for key in dated if self.kind not in ("dob", "date") else ():
+            if getattr(self, key) is not None:
+                problems.append(f"{key} is a setting of kinds dob and date, not {self.kind}")
+        for key in ("min_age", "max_age") if self.kind != "dob" else ():
+            if getattr(self, key) is not None:
+                problems.append(f"{key} is a setting of kind dob, not {self.kind}")
+        lo, hi = self.min_age, self.max_age
+        if lo is not None and hi is not None and lo > hi:
+            problems.append(f"min_age ({lo}) is above max_age ({hi})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 

@@ -60,6 +60,10 @@ class ReportSettings(Strict):
     missed_sample_pairs: int = Field(default=20000, ge=0, le=10_000_000)
     # a looser key with more pairs than this many times the candidate pairs is not sampled (listed as skipped)
     missed_max_pairs_ratio: float = Field(default=100.0, gt=0)
+    # a reason that nulls more than this share of a source column's present values is a warning (run log,
+    # metrics.json normalise_warnings, report); so is a date column more of whose values read only in the
+    # other day/month order than in the configured one, or more than this share
+    null_warning_share: float = Field(default=0.05, ge=0, le=1)
 
 
 class PaceConfig(Strict):

@@ -25,6 +25,7 @@ from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
 from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import header_names
+from pace_linkage.ingest.nulls import normalise_warnings
 from pace_linkage.ingest.sources import (
     SourceBatch,
     SourceFailure,
@@ -197,13 +198,15 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([])
     block_stats = run.blocking.stats.to_dict(orient="records")
     total_pairs = choose2(n)
+    cov = coverage(run.batches, cfg)
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
         "counts": counts,
         "sources_failed": [{"source": f.source, "file": f.file, "error": f.error, "rows": f.rows}
                            for f in run.failures],
-        "coverage": coverage(run.batches, cfg),
+        "coverage": cov,
+        "normalise_warnings": normalise_warnings(cov, cfg),  # nulled or misread values, by source and column
         "blocking": {"rules": block_stats, "pairs": int(len(run.blocking.pairs)),
                      "reduction_ratio": round(1 - len(run.blocking.pairs) / total_pairs, 8) if total_pairs else 0.0},
         "model": model_summary(run.model),

@@ -33,6 +33,7 @@ from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract, read_source
 from pace_linkage.ingest.validate import check_records, map_columns, raw_rows
 from pace_linkage.normalise import normalise_records
+from pace_linkage.normalise.dates import DayMonthOrder, day_month_order
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
 
 QUARANTINE_RAW_COLUMNS = [SOURCE, "file", LINE, "reasons", "raw"]
@@ -49,6 +50,7 @@ class SourceBatch:
     quarantine: pd.DataFrame  # source, file, line, reasons, raw
     extract: Extract | None = None  # kept until normalisation, to quarantine late rows with their cells
     reasons: pd.DataFrame | None = None  # normaliser reason counts (source, field, reason, count)
+    day_month: dict[str, DayMonthOrder] = field(default_factory=dict)  # date field -> fit of its day/month order
     rows_withheld: int = 0
     blank_lines: int = 0
     notes: list[str] = field(default_factory=list)  # the reader's value-free remarks (e.g. no records)
@@ -148,6 +150,8 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
     (:meth:`~pace_linkage.features.Feature.after_normalise`); the extract is released."""
     formats = {f: spec.date_format for f, spec in cfg.fields.items() if spec.date_format}
     formats.update(src.formats)
+    day_month = {f: order for f, spec in cfg.fields.items() if spec.kind in ("dob", "date") and f in batch.records
+                 and (order := day_month_order(batch.records[f], formats.get(f))) is not None}
     records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today or cfg.reference_date)
     keep = check_records(records, cfg)
     quarantine = batch.quarantine
@@ -164,7 +168,7 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
             if kept is not None:
                 extras[f.name] = kept
     return replace(batch, records=accepted, quarantine=quarantine, extract=None, reasons=reasons,
-                   normalised=True, extras=extras)
+                   normalised=True, extras=extras, day_month=day_month)
 
 
 def source_notes(batches: list[SourceBatch]) -> list[str]:
@@ -234,21 +238,32 @@ def count_totals(batches: list[SourceBatch], failures: list[SourceFailure]) -> d
 
 
 def coverage(batches: list[SourceBatch], cfg: PaceConfig) -> dict:
-    """Per source and mapped field: accepted rows, rows with a valid value, and rows where a value was
-    present (valid, or present but nulled by its normaliser) -- the recording-method barrier in numbers."""
+    """Per source and mapped field: accepted rows, rows with a valid value, rows where a value was present
+    (valid, or present but nulled by its normaliser) -- the recording-method barrier in numbers --, the values
+    nulled by reason (``nulled``: code -> count, when any) and, for a date field, how its values fit its
+    day/month order (``day_month``: :class:`~pace_linkage.normalise.dates.DayMonthOrder`'s counts)."""
     mapped = {s.name: set(s.columns) for s in cfg.sources.items}
     out: dict[str, dict] = {}
     for b in batches:
         src_cov = {}
         n = len(b.records)
-        bad = {}
+        by_reason: dict[str, dict[str, int]] = {}
         if b.reasons is not None and len(b.reasons):
-            bad = b.reasons.groupby("field")["count"].sum().to_dict()
+            for (f, code), c in b.reasons.groupby(["field", "reason"], sort=True)["count"].sum().items():
+                by_reason.setdefault(str(f), {})[str(code)] = int(c)
         for f in cfg.fields:
             if f not in mapped.get(b.source, ()) or f not in b.records.columns:
                 continue
             valid = int(b.records[f].notna().sum())
+            nulled = by_reason.get(f, {})
             # present = valid values + values that were present but nulled by the normaliser
-            src_cov[f] = {"rows": n, "valid": valid, "present": valid + int(bad.get(f, 0))}
+            entry: dict = {"rows": n, "valid": valid, "present": valid + sum(nulled.values())}
+            if nulled:
+                entry["nulled"] = nulled
+            if f in b.day_month:
+                order = b.day_month[f]
+                entry["day_month"] = {"order": order.order, "fit_order": order.fit_order,
+                                      "fit_other": order.fit_other, "fit_both": order.fit_both}
+            src_cov[f] = entry
         out[b.source] = src_cov
     return out

@@ -17,7 +17,16 @@ The pipeline calls :func:`normalise_records`; :func:`coverage_counts` summarises
 """
 
 from pace_linkage.normalise.contact import email, email_series, phone, phone_series, sex, sex_series
-from pace_linkage.normalise.dates import date, date_columns, date_series, dob, dob_series, parse_date
+from pace_linkage.normalise.dates import (
+    DateLimits,
+    date,
+    date_columns,
+    date_series,
+    day_month_order,
+    dob,
+    dob_series,
+    parse_date,
+)
 from pace_linkage.normalise.names import (
     name,
     name_canon,
@@ -44,7 +53,7 @@ from pace_linkage.normalise.text import ident, ident_series, text, text_series
 __all__ = [
     "CODES", "REASONS",
     "coverage_counts", "derive_columns", "deriver", "field_columns", "is_given_name_field", "normalise_field", "normalise_records",
-    "date", "date_columns", "date_series", "dob", "dob_series", "parse_date",
+    "DateLimits", "date", "date_columns", "date_series", "day_month_order", "dob", "dob_series", "parse_date",
     "email", "email_series", "phone", "phone_series", "sex", "sex_series",
     "ident", "ident_series", "text", "text_series",
     "name", "name_canon", "name_canon_series", "name_columns", "name_series", "name_sound", "nicknames",

@@ -2,7 +2,7 @@
 
 Formats recognised, tried in this order (after trimming; month names any case):
 
-1. ``fmt`` (a ``strptime`` format from the source or field config), when given.
+1. ``fmt`` (a ``strptime`` format from the source or field config), when given: then only 1, 6, 7.
 2. ISO ``YYYY-MM-DD`` (also ``/`` or ``.`` separators), optionally followed by a time
    (``YYYY-MM-DD HH:MM:SS``, ``T`` separator, fractions, ``Z``/offset: the time is ignored).
 3. Day first, UK order: ``DD/MM/YYYY``, ``D/M/YY`` (``/ - .`` or space), optionally with a time.
@@ -17,17 +17,31 @@ Formats recognised, tried in this order (after trimming; month names any case):
    never serials (``"1980"`` is a bare year, not a date).
 7. Python ``date``/``datetime``/``Timestamp`` objects (real date cells) are used as they are.
 
-Two-digit years: for a ``dob`` the year is 20YY unless that gives a future date or an age under
-14 on ``today``, then 19YY. For a ``date`` it is 20YY unless that is more than 10 years ahead.
+A configured format is strict: a value it does not read is nulled with reason ``<kind>_wrong_format``
+and never re-read by the rules 2-5 (a month-first value under a day-first format would otherwise be read
+as another valid date, or as itself, silently). Two exceptions, neither a text layout that could be
+confused with another: real date cells (7) and Excel serial numbers (6), which a spreadsheet writes
+into any date column. Without a format, the rules 2-7 apply in order (auto-detection).
 
-Checks (``dob``): placeholders (1900-01-01 always, plus configured ones, compared as dates or
-as raw text) -> ``dob_placeholder``; before 1900 -> ``dob_before_1900``; after ``today`` ->
-``dob_future``; age under 14 or over 110 on ``today`` -> ``dob_implausible_age``; nothing
-matched -> ``dob_unparseable``. Kind ``date`` applies the placeholder, before-1900 and
-unparseable checks only (future dates can be legitimate appointments).
+Two-digit years: for a ``dob`` the year is 20YY unless that gives a future date or an age under
+``min_age`` on ``today``, then 19YY. For a ``date`` it is 20YY unless that is more than 10 years ahead.
+
+Checks, in this order, each with its reason: placeholders (1900-01-01 always, plus configured ones,
+compared as dates or as raw text) -> ``<kind>_placeholder``; before ``earliest`` (default
+1900-01-01) -> ``<kind>_before_earliest``; after ``today`` -> ``dob_future`` / ``date_future``
+(a ``dob`` by default, a ``date`` only with ``allow_future`` false); age under ``min_age`` (default
+14) or over ``max_age`` (default 110) on ``today`` -> ``dob_implausible_age`` (``dob`` only; a future
+date a field allows has no age);
+nothing matched -> ``<kind>_unparseable`` (no format) or ``<kind>_wrong_format`` (a format).
+:class:`DateLimits` holds the settings (``FieldSpec.earliest``, ``min_age``, ``max_age``,
+``allow_future``).
 
 ``today`` defaults to the system date; the pipeline passes the run date so results are
 reproducible.
+
+:func:`day_month_order` counts, for a column and its configured format, the values only the
+configured day/month order reads, those only the other order reads, and those both read, so that a
+column written month-first under a day-first format (or the other way) is named, not silently misread.
 """
 
 from __future__ import annotations
@@ -35,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,7 +64,24 @@ from pace_linkage.normalise._common import (
 )
 
 BUILTIN_PLACEHOLDERS = (dt.date(1900, 1, 1),)
+EARLIEST = dt.date(1900, 1, 1)
 MIN_AGE, MAX_AGE = 14, 110
+
+
+@dataclass(frozen=True)
+class DateLimits:
+    """The plausibility settings of a date field (module docstring, "Checks")."""
+
+    earliest: dt.date = EARLIEST  # an earlier date is nulled (``<kind>_before_earliest``)
+    min_age: int = MIN_AGE  # dob: a younger age on the run date is nulled (``dob_implausible_age``)
+    max_age: int = MAX_AGE  # dob: an older age on the run date is nulled
+    allow_future: bool | None = None  # None: the kind's default (dob: no, date: yes)
+
+    def future_ok(self, birth: bool) -> bool:
+        return (not birth) if self.allow_future is None else self.allow_future
+
+
+DEFAULT_LIMITS = DateLimits()
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _MONTHS = {
     "JAN": 1, "JANUARY": 1, "FEB": 2, "FEBRUARY": 2, "MAR": 3, "MARCH": 3, "APR": 4, "APRIL": 4,
@@ -79,21 +111,21 @@ def _age(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _pivot(yy: int, month: int, day: int, today: dt.date, birth: bool) -> dt.date | None:
+def _pivot(yy: int, month: int, day: int, today: dt.date, birth: bool, min_age: int = MIN_AGE) -> dt.date | None:
     """Resolve a two-digit year (module docstring rule)."""
     recent = _make(2000 + yy, month, day)
     if recent is None:
         return _make(1900 + yy, month, day)
     if birth:
-        too_new = recent > today or _age(recent, today) < MIN_AGE
+        too_new = recent > today or _age(recent, today) < min_age
     else:
         too_new = recent.year > today.year + 10
     return _make(1900 + yy, month, day) if too_new else recent
 
 
-def _ymd(y: str, m: int, d: int, today: dt.date, birth: bool) -> dt.date | None:
+def _ymd(y: str, m: int, d: int, today: dt.date, birth: bool, min_age: int) -> dt.date | None:
     if len(y) == 2:
-        return _pivot(int(y), m, d, today, birth)
+        return _pivot(int(y), m, d, today, birth, min_age)
     return _make(int(y), m, d)
 
 
@@ -101,8 +133,11 @@ def _month(name: str) -> int | None:
     return _MONTHS.get(name.upper())
 
 
-def parse_date(value: Any, fmt: str | None = None, today: dt.date | None = None, birth: bool = True) -> dt.date | None:
-    """Parse one raw value into a date by the module's format rules (no plausibility checks)."""
+def parse_date(
+    value: Any, fmt: str | None = None, today: dt.date | None = None, birth: bool = True, min_age: int = MIN_AGE
+) -> dt.date | None:
+    """Parse one raw value into a date by the module's format rules (no plausibility checks): with ``fmt``,
+    by that format alone (or as an Excel serial); without, by auto-detection."""
     if isinstance(value, dt.datetime):
         return value.date() if not is_null(value) else None
     if isinstance(value, dt.date):
@@ -112,24 +147,38 @@ def parse_date(value: Any, fmt: str | None = None, today: dt.date | None = None,
         return None
     today = today or dt.date.today()
     if fmt:
-        try:
-            parsed = dt.datetime.strptime(text, fmt).date()
-        except (ValueError, TypeError, OverflowError):
-            parsed = None
-        if parsed is not None:
-            if "%y" in fmt:
-                parsed = _pivot(parsed.year % 100, parsed.month, parsed.day, today, birth)
-            return parsed
+        return _strict(text, fmt, today, birth, min_age)
+    return _detect(text, today, birth, min_age)
+
+
+def _serial(text: str) -> dt.date | None:
+    m = _SERIAL.fullmatch(text)
+    return _EXCEL_EPOCH + dt.timedelta(days=int(m[1])) if m else None
+
+
+def _strict(text: str, fmt: str, today: dt.date, birth: bool, min_age: int) -> dt.date | None:
+    """``text`` read by ``fmt`` only (a two-digit year pivoted), else as an Excel serial, else None."""
+    try:
+        parsed = dt.datetime.strptime(text, fmt).date()
+    except (ValueError, TypeError, OverflowError):
+        return _serial(text)
+    if "%y" in fmt:
+        return _pivot(parsed.year % 100, parsed.month, parsed.day, today, birth, min_age)
+    return parsed
+
+
+def _detect(text: str, today: dt.date, birth: bool, min_age: int) -> dt.date | None:
+    """``text`` read by the first of the auto-detected layouts (module docstring, 2-6) that matches it."""
     if m := _ISO.fullmatch(text):
         return _make(int(m[1]), int(m[2]), int(m[3]))
     if m := _DMY.fullmatch(text):
         a, b = int(m[1]), int(m[2])
         if b > 12 >= a:  # cannot be day-first; the only valid reading is month-first
             a, b = b, a
-        return _ymd(m[3], b, a, today, birth)
+        return _ymd(m[3], b, a, today, birth, min_age)
     if m := _D_MON_Y.fullmatch(text):
         month = _month(m[2])
-        return _ymd(m[3], month, int(m[1]), today, birth) if month else None
+        return _ymd(m[3], month, int(m[1]), today, birth, min_age) if month else None
     if m := _MON_D_Y.fullmatch(text):
         month = _month(m[1])
         return _make(int(m[3]), month, int(m[2])) if month else None
@@ -137,10 +186,8 @@ def parse_date(value: Any, fmt: str | None = None, today: dt.date | None = None,
         ymd = _make(int(text[:4]), int(text[4:6]), int(text[6:])) if 1800 <= int(text[:4]) <= 2199 else None
         return ymd or _make(int(text[4:]), int(text[2:4]), int(text[:2]))
     if _DIGITS6.fullmatch(text):
-        return _pivot(int(text[4:]), int(text[2:4]), int(text[:2]), today, birth)
-    if m := _SERIAL.fullmatch(text):
-        return _EXCEL_EPOCH + dt.timedelta(days=int(m[1]))
-    return None
+        return _pivot(int(text[4:]), int(text[2:4]), int(text[:2]), today, birth, min_age)
+    return _serial(text)
 
 
 def _placeholder_sets(placeholders: Iterable[Any], today: dt.date) -> tuple[set[dt.date], set[str]]:
@@ -156,11 +203,14 @@ def _placeholder_sets(placeholders: Iterable[Any], today: dt.date) -> tuple[set[
     return dates, texts
 
 
-def _rule_factory(kind: str, fmt: str | None, placeholders: Iterable[Any], today: dt.date | None):
+def _rule_factory(kind: str, fmt: str | None, placeholders: Iterable[Any], today: dt.date | None,
+                  limits: DateLimits = DEFAULT_LIMITS):
     today = today or dt.date.today()
     birth = kind == "dob"
     ph_dates, ph_texts = _placeholder_sets(placeholders, today)
     nothing = (None, None, None, None)
+    no_match = f"{kind}_wrong_format" if fmt else f"{kind}_unparseable"
+    future_ok = limits.future_ok(birth)
 
     def rule(value: Any) -> tuple[Any, ...]:
         text = as_text(value)
@@ -168,18 +218,17 @@ def _rule_factory(kind: str, fmt: str | None, placeholders: Iterable[Any], today
             return (*nothing, None)
         if text is not None and text.upper() in ph_texts:
             return (*nothing, f"{kind}_placeholder")
-        parsed = parse_date(value, fmt, today, birth)
+        parsed = parse_date(value, fmt, today, birth, limits.min_age)
         if parsed is None:
-            return (*nothing, f"{kind}_unparseable")
+            return (*nothing, no_match)
         if parsed in ph_dates:
             return (*nothing, f"{kind}_placeholder")
-        if parsed < dt.date(1900, 1, 1):
-            return (*nothing, f"{kind}_before_1900")
-        if birth:
-            if parsed > today:
-                return (*nothing, "dob_future")
-            if not MIN_AGE <= _age(parsed, today) <= MAX_AGE:
-                return (*nothing, "dob_implausible_age")
+        if parsed < limits.earliest:
+            return (*nothing, f"{kind}_before_earliest")
+        if parsed > today and not future_ok:
+            return (*nothing, f"{kind}_future")
+        if birth and parsed <= today and not limits.min_age <= _age(parsed, today) <= limits.max_age:
+            return (*nothing, "dob_implausible_age")
         return parsed.isoformat(), parsed.year, parsed.month, parsed.day, None
 
     return rule
@@ -191,43 +240,101 @@ def date_columns(
     fmt: str | None = None,
     placeholders: Iterable[Any] = (),
     today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
     """(ISO string, year, month, day, reason) for a column of raw dates; parts are nullable Int16."""
     if kind not in ("dob", "date"):
         raise ValueError("kind must be 'dob' or 'date'")
-    (iso, year, month, day), reason = map_unique(s, _rule_factory(kind, fmt, placeholders, today), 4)
+    (iso, year, month, day), reason = map_unique(s, _rule_factory(kind, fmt, placeholders, today, limits), 4)
     idx = s.index
     parts = [pd.Series(pd.array(np.asarray(a, dtype=object), dtype="Int16"), index=idx) for a in (year, month, day)]
     return to_string_series(iso, idx), *parts, reason_series(reason, idx)
 
 
 def dob_series(
-    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> tuple[pd.Series, pd.Series]:
     """(ISO date strings, reason codes) for a column of raw dates of birth. See the module rules."""
-    cols = date_columns(s, "dob", fmt, placeholders, today)
+    cols = date_columns(s, "dob", fmt, placeholders, today, limits)
     return cols[0], cols[4]
 
 
 def date_series(
-    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    s: pd.Series, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> tuple[pd.Series, pd.Series]:
     """(ISO date strings, reason codes) for a column of raw non-birth dates (kind ``date``)."""
-    cols = date_columns(s, "date", fmt, placeholders, today)
+    cols = date_columns(s, "date", fmt, placeholders, today, limits)
     return cols[0], cols[4]
 
 
 def dob(
-    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> dt.date | None:
     """A plausible date of birth (``"12/03/1980"``, ``"29292"`` -> 1980-03-12), or None (module rules)."""
-    iso = _rule_factory("dob", fmt, placeholders, today)(value)[0]
+    iso = _rule_factory("dob", fmt, placeholders, today, limits)(value)[0]
     return dt.date.fromisoformat(iso) if iso else None
 
 
 def date(
-    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None
+    value: Any, fmt: str | None = None, placeholders: Iterable[Any] = (), today: dt.date | None = None,
+    limits: DateLimits = DEFAULT_LIMITS,
 ) -> dt.date | None:
-    """A date (kind ``date``: no age or future checks), or None."""
-    iso = _rule_factory("date", fmt, placeholders, today)(value)[0]
+    """A date (kind ``date``: no age check; future dates kept unless ``limits`` say otherwise), or None."""
+    iso = _rule_factory("date", fmt, placeholders, today, limits)(value)[0]
     return dt.date.fromisoformat(iso) if iso else None
+
+
+DAY_FIRST, MONTH_FIRST = "day before month", "month before day"
+
+
+@dataclass(frozen=True)
+class DayMonthOrder:
+    """How a column's values fit its day/month order: ``order`` is the configured one (or the auto-detected
+    reading, day first); ``fit_order`` counts values only it reads, ``fit_other`` values only the other order
+    reads (they contradict the configuration), ``fit_both`` values both read (read in ``order``, so wrongly
+    if the column is written the other way). Counts are of present values, not distinct ones."""
+
+    order: str
+    fit_order: int
+    fit_other: int
+    fit_both: int
+
+
+def _fits(text: str, fmt: str) -> bool:
+    try:
+        dt.datetime.strptime(text, fmt)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def _order_auto(text: str) -> tuple[bool, bool]:
+    m = _DMY.fullmatch(text)
+    if not m:
+        return False, False
+    a, b = int(m[1]), int(m[2])
+    return 1 <= b <= 12 and 1 <= a <= 31, 1 <= a <= 12 and 1 <= b <= 31
+
+
+def day_month_order(s: pd.Series, fmt: str | None = None) -> DayMonthOrder | None:
+    """The :class:`DayMonthOrder` of a column of raw dates under ``fmt`` (None: the auto-detection, which
+    reads ``nn/nn/yyyy`` day first). None when the format holds no numeric day and month (``%d %b %Y``)."""
+    if fmt:
+        if "%d" not in fmt or "%m" not in fmt:
+            return None
+        order = DAY_FIRST if fmt.index("%d") < fmt.index("%m") else MONTH_FIRST
+        swapped = fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+        def fits(text: str) -> tuple[bool, bool]:
+            return _fits(text, fmt), _fits(text, swapped)
+    else:
+        order, fits = DAY_FIRST, _order_auto
+    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    n = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    texts = [as_text(u) for u in uniques]  # once per distinct value
+    flags = np.array([fits(t) if t is not None else (False, False) for t in texts], dtype=bool).reshape(-1, 2)
+    this, that = flags[:, 0], flags[:, 1]
+    return DayMonthOrder(order, int(n[this & ~that].sum()), int(n[that & ~this].sum()), int(n[this & that].sum()))

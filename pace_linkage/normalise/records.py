@@ -46,13 +46,14 @@ from pace_linkage.errors import InputError
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import STRING, as_text
 from pace_linkage.normalise.contact import email_series, phone_series, sex_series
-from pace_linkage.normalise.dates import date_columns
+from pace_linkage.normalise.dates import EARLIEST, MAX_AGE, MIN_AGE, DateLimits, date_columns
 from pace_linkage.normalise.names import name_columns
 from pace_linkage.normalise.nino import nino_columns
 from pace_linkage.normalise.organisation import company_number_columns, org_name_columns
 from pace_linkage.normalise.postcode import postcode_columns
 from pace_linkage.normalise.text import ident_series, text_series
 
+ISO_FORMAT = "%Y-%m-%d"  # the clean form of a dob/date field
 _GIVEN_NAME = re.compile(r"first|fore|given|middle|christian", re.IGNORECASE)
 _SIMPLE = {"sex": sex_series, "phone": phone_series, "email": email_series, "text": text_series, "id": ident_series}
 _BIT = {code: 1 << i for i, code in enumerate(R.CODES)}
@@ -75,7 +76,7 @@ def normalise_field(
         given = spec.given_name if spec.given_name is not None else is_given_name_field(field)
         *cols, reason = name_columns(raw, given_name=given)
     elif kind in ("dob", "date"):
-        *cols, reason = date_columns(raw, kind, fmt or spec.date_format, spec.placeholders, today)
+        *cols, reason = date_columns(raw, kind, fmt or spec.date_format, spec.placeholders, today, date_limits(spec))
     elif kind == "postcode":
         *cols, reason = postcode_columns(raw)
     elif kind == "org_name":
@@ -89,6 +90,16 @@ def normalise_field(
     return list(cols), reason
 
 
+def date_limits(spec: FieldSpec) -> DateLimits:
+    """The plausibility limits of a dob/date field: its settings, the module defaults where unset."""
+    return DateLimits(
+        earliest=spec.earliest or EARLIEST,
+        min_age=MIN_AGE if spec.min_age is None else spec.min_age,
+        max_age=MAX_AGE if spec.max_age is None else spec.max_age,
+        allow_future=spec.allow_future,
+    )
+
+
 def derive_columns(records: pd.DataFrame, columns: Sequence[str], fields: Mapping[str, FieldSpec]) -> pd.DataFrame:
     """``records`` (a copy) with the derived ``columns`` added, each made by its field's normaliser from the
     field's own column as given (clean values normalise to themselves): what :func:`normalise_records` would
@@ -99,7 +110,8 @@ def derive_columns(records: pd.DataFrame, columns: Sequence[str], fields: Mappin
         wanted = [c for c in names if c in columns and c not in records.columns]
         if not wanted or field not in records.columns:
             continue
-        cols, _ = normalise_field(records[field], field, spec)
+        clean_format = ISO_FORMAT if spec.kind in ("dob", "date") else None  # the clean form, not the source's
+        cols, _ = normalise_field(records[field], field, spec, clean_format)
         for name, col in zip(names, cols, strict=True):
             if name in wanted:
                 out[name] = col

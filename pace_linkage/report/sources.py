@@ -99,10 +99,59 @@ def coverage(m: Mapping[str, Any], pg: Page) -> str | None:
     return figure(chart, "Valid values as a share of rows (– : field not supplied).", validity)
 
 
+def _warning_line(w: Mapping[str, Any], pg: Page) -> str:
+    """One warning of ``normalise_warnings`` from its counts (so small-count suppression applies)."""
+    where = f"{pg.label(str(w.get('source')))}, column '{w.get('column')}' (field {w.get('field')})"
+    present = w.get("present")
+    if w.get("kind") == "day_month_order":
+        order = str(w.get("order"))
+        other = "month before day" if order == "day before month" else "day before month"
+        fmt = f"format {w['format']}" if w.get("format") else "no format: read day before month"
+        return (f"{where}: written {other}? Configured {order} ({fmt}); of {pg.n(present)} present values "
+                f"{pg.n(w.get('fit_other'))} can only be {other}, {pg.n(w.get('fit_order'))} only {order}, "
+                f"{pg.n(w.get('fit_both'))} either way (read {order}).")
+    said = ", ".join(f"{code} {pg.n(n)} ({percent(pg.rate(n, present))})"
+                     for code, n in (w.get("reasons") or {}).items())
+    return f"{where}: {pg.n(w.get('nulled'))} of {pg.n(present)} present values nulled; {said}."
+
+
+def nulled_values(m: Mapping[str, Any], pg: Page) -> str | None:
+    """The values the normalisers nulled, by source, field and reason (counts and the share of the present
+    values), under the run's warnings: a reason over the warning share, a date column read in the other
+    day/month order than written. Absent when nothing was nulled and nothing warned."""
+    cov = m.get("coverage")
+    warnings = m.get("normalise_warnings") or []
+    if not isinstance(cov, Mapping):
+        return None
+    rows = []
+    for s, fields in cov.items():
+        for f, c in (fields or {}).items():
+            present = (c or {}).get("present")
+            for code, n in sorted(((c or {}).get("nulled") or {}).items()):
+                rows.append([escape(pg.label(s)), escape(str(f)), escape(str(code)), pg.n(n),
+                             percent(pg.rate(n, present)) if present else DASH])
+    if not rows and not warnings:
+        return None
+    parts = []
+    if warnings:
+        parts.append('<div class="warning"><p>The normalisers nulled or may have misread many values of these '
+                     'columns (counts and settings only; check each column\'s format and limits):</p>'
+                     + bullets(_warning_line(w, pg) for w in warnings) + "</div>")
+    if rows:
+        parts.append(table("Values nulled by reason", ["Source", "Field", "Reason", "Values", "Share of present"],
+                           rows, numeric_from=3))
+        parts.append(note("A value present in the extract but not usable is nulled with one reason: it takes no "
+                          "part in blocking or comparison. Dates: a value that does not match the configured "
+                          "format is never re-read with another; earliest, min_age, max_age and allow_future are "
+                          "settings of the field."))
+    return "".join(parts)
+
+
 SECTIONS = (
     Section(60, "sources-failed", "Sources that failed", ("sources_failed",), failed_sources),
     Section(70, "counts", "Rows per source", ("counts",), rows_per_source),
     Section(80, "coverage", "Identifier coverage and validity", ("coverage",), coverage),
+    Section(85, "nulled", "Values nulled by the normalisers", ("normalise_warnings",), nulled_values),
 )
 
-__all__ = ["SECTIONS", "coverage", "failed_sources", "rows_per_source"]
+__all__ = ["SECTIONS", "coverage", "failed_sources", "nulled_values", "rows_per_source"]

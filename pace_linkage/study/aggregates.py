@@ -110,7 +110,7 @@ def extract_counts(ext: Extract, src: SourceConfig, cfg: PaceConfig, rows: np.nd
         else:
             value = _first_value(frame, cols)
             if spec.kind == "month":
-                cats = _months(value, _date_format(src, cfg, spec.item), today)
+                cats = _months(value, _date_format(src, cfg, spec.item), today, strict=spec.item in src.formats)
             elif spec.kind == "council_area":
                 cats = council_area(postcode_series(value)[0])
             else:
@@ -198,9 +198,16 @@ def _date_format(src: SourceConfig, cfg: PaceConfig, item: str) -> str | None:
     return fmts.pop() if len(fmts) == 1 else None
 
 
-def _months(value: pd.Series, fmt: str | None, today: dt.date) -> pd.Series:
-    """``YYYY-MM`` of each date, ``unknown`` when none or unparseable."""
-    _, year, month, _, _ = date_columns(value.astype(object), "date", fmt, today=today)
+def _months(value: pd.Series, fmt: str | None, today: dt.date, strict: bool = True) -> pd.Series:
+    """``YYYY-MM`` of each date, ``unknown`` when none or unparseable. A format the item configures is strict;
+    one guessed from the source's other dates (``strict`` false) leaves the values it does not read to the
+    auto-detection."""
+    _, year, month, _, reason = date_columns(value.astype(object), "date", fmt, today=today)
+    missed = (reason == "date_wrong_format").to_numpy(dtype=bool)
+    if fmt and not strict and missed.any():
+        _, year_d, month_d, _, _ = date_columns(value[missed].astype(object), "date", None, today=today)
+        year, month = year.copy(), month.copy()
+        year[missed], month[missed] = year_d.to_numpy(), month_d.to_numpy()
     ok = (year.notna() & month.notna()).to_numpy()
     key = np.where(ok, year.fillna(0).to_numpy(dtype=np.int64) * 100 + month.fillna(0).to_numpy(dtype=np.int64), -1)
     codes, uniques = pd.factorize(key)

@@ -78,7 +78,7 @@ def test_property_10_cases_become_null_with_their_reason_through_normalise_recor
     counts = {(r.field, r.reason): r.count for r in reasons.itertuples()}
     assert counts[("nino", "nino_administrative")] == 8
     assert counts[("dob", "dob_placeholder")] == 2
-    assert counts[("dob", "dob_future")] == 1 and counts[("dob", "dob_before_1900")] == 1
+    assert counts[("dob", "dob_future")] == 1 and counts[("dob", "dob_before_earliest")] == 1
     assert counts[("dob", "dob_unparseable")] == 1
     assert set(reasons["reason"]) <= set(REASONS)
     assert records.loc[0, "flags"] == "dob_placeholder;nino_administrative"

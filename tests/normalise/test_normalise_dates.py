@@ -37,7 +37,8 @@ def test_dob_falls_back_to_month_first_only_when_day_first_is_impossible():
 
 def test_dob_uses_a_configured_format_first():
     assert dob("05/04/1980", fmt="%m/%d/%Y", today=TODAY) == dt.date(1980, 5, 4)
-    assert dob("1980-03-12", fmt="%m/%d/%Y", today=TODAY) == MARCH_12_1980  # falls back
+    assert dob("1980-03-12", fmt="%m/%d/%Y", today=TODAY) is None  # never re-read another way
+    assert _reason("1980-03-12", fmt="%m/%d/%Y") == "dob_wrong_format"
 
 
 def test_dob_pivots_two_digit_years_for_birth_dates():
@@ -73,7 +74,7 @@ def test_dob_nulls_configured_placeholders_as_dates_or_text():
 
 def test_dob_nulls_future_early_and_implausible_dates_with_reasons():
     assert _reason("2030-01-01") == "dob_future"
-    assert _reason("1899-12-31") == "dob_before_1900"
+    assert _reason("1899-12-31") == "dob_before_earliest"
     assert _reason("2015-01-01") == "dob_implausible_age"  # age 10
     assert _reason("1910-01-01") == "dob_implausible_age"  # age 115
     assert _reason("31/02/1980") == "dob_unparseable"
