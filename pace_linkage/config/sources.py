@@ -4,9 +4,9 @@ sharing agreement under which the partner sends it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from pace_linkage.config.fields import NAME_RULE, DateFormat, Name, file_pattern_problem, is_name
 from pace_linkage.engine.settings import Strict
@@ -57,7 +57,15 @@ class DateParts(Strict):
 
 # how a field is read from a source: one column; several columns joined with a space (name parts, address
 # lines); or a date from year, month and day columns
-ColumnMapping = str | list[str] | DateParts
+def _mapping_kind(value: object) -> str:
+    """Which form of :data:`ColumnMapping` a value is written in (so an error names that form alone)."""
+    return "date" if isinstance(value, dict | DateParts) else "joined" if isinstance(value, list) else "column"
+
+
+ColumnMapping = Annotated[
+    Annotated[str, Tag("column")] | Annotated[list[str], Tag("joined")] | Annotated[DateParts, Tag("date")],
+    Discriminator(_mapping_kind),
+]
 
 
 def mapping_columns(mapping: ColumnMapping) -> list[tuple[str, str]]:
