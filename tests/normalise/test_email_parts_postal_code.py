@@ -71,8 +71,9 @@ def test_every_valid_address_has_text_equal_to_itself_and_parts_that_rebuild_it(
 @given(st.text(max_size=30))
 def test_email_columns_are_total_and_text_is_kept_whenever_a_reason_is_invalid(value):
     row = _email_frame([value]).iloc[0]
-    if row["reason"] == "email_invalid":
-        assert not pd.isna(row["text"])
+    written = "".join(value.split()).lower()
+    if row["reason"] == "email_invalid" and written.removeprefix("mailto:"):
+        assert not pd.isna(row["text"])  # anything left once blanks and mailto: are dropped is kept
     if pd.isna(row["text"]):
         assert pd.isna(row["email"])
 
@@ -116,3 +117,21 @@ def test_postal_code_is_idempotent_and_prefixes_lead_it(value):
     cols = postal_code_columns(pd.Series([value], dtype=object))
     for k, col in zip((2, 3, 4), cols[1:4], strict=True):
         assert col.iloc[0] == code[:k]
+
+
+def test_email_comparison_by_parts_reaches_malformed_addresses():
+    """The comparison the README shows: a malformed address still gets a (fuzzy) level, not 'null'."""
+    from pace_linkage.engine.compare import compare
+    from pace_linkage.engine.settings import ComparisonSpec
+    from pace_linkage.schema import LEFT, RIGHT
+
+    raw = ["jo.smith@gmail.com", "jo.smith@gmail.com", "jo.smith+x@outlook.com", "jo.smyth@gmail,com", None]
+    df = pd.DataFrame({"source": "p", "record_id": [str(i) for i in range(5)], "line": range(5), "email": raw})
+    records, _ = normalise_records(df, {"email": FieldSpec(kind="email")})
+    spec = ComparisonSpec.model_validate({"name": "email", "column": "email_text", "levels": [
+        {"type": "exact", "column": "email"}, {"type": "exact", "column": "email_user"},
+        {"type": "jaro_winkler", "threshold": 0.9}]})
+    pairs = pd.DataFrame({LEFT: [0, 0, 0, 0], RIGHT: [1, 2, 3, 4]})
+    gamma = compare(records.reset_index(drop=True), pairs, [spec])["email"].tolist()
+    # level 0 = same address, 1 = same user part, 2 = fuzzy (the malformed one); -1 = null (no address)
+    assert gamma == [0, 1, 2, -1]
