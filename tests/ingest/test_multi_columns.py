@@ -123,3 +123,12 @@ def test_joined_columns_drop_blanks_and_keep_every_word(rows):
 
 def test_date_parts_model_orders_the_parts():
     assert list(DateParts(parts={"day": "D", "year": "Y", "month": "M"}).parts) == ["year", "month", "day"]
+
+
+def test_an_allowed_empty_file_maps_to_no_records(tmp_path):
+    cfg = load_config(write(tmp_path / "pace.yaml", CFG.replace("      record_id: id\n",
+                                                                "      record_id: id\n      allow_empty: true\n")))
+    write(tmp_path / "p.csv", "")
+    src = cfg.sources.items[0]
+    batch = ingest_source(src, cfg, tmp_path, features=[])
+    assert list(batch.records.columns)[-3:] == ["surname", "address", "dob"] and batch.records.empty
