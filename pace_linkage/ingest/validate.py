@@ -128,13 +128,14 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
 
 def mapped_column(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.Series:
     """A field's raw text from a source frame: its one column; several columns' values joined with a space
-    (blank cells left out; null when all are blank); or date parts as ``year-month-day`` (null when every part
-    is blank; a part left blank stays blank, so the date does not read)."""
+    (blank cells left out; null when all are blank); or date parts as ``year-month-day`` (a month name as its
+    number; null when every part is blank; a part left blank stays blank, so the date does not read)."""
     if isinstance(mapping, str):
         return frame[mapping].astype(object)
     if isinstance(mapping, list):
         return _joined([_cells(frame[c]) for c in mapping], " ", keep_blank=False)
-    return _joined([_cells(frame[c], numeric=True) for c in mapping.parts.values()], "-", keep_blank=True)
+    year, month, day = (_cells(frame[c], numeric=True) for c in mapping.parts.values())
+    return _joined([year, _month_numbers(month), day], "-", keep_blank=True)
 
 
 PARTS_FORMAT = "%Y-%m-%d"  # the format of a date joined from its parts (the source's formats cannot set it)
@@ -146,6 +147,18 @@ def _cells(col: pd.Series, numeric: bool = False) -> pd.Series:
     spreadsheet may hold it) as the number."""
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
     return text.str.replace(_WHOLE_FLOAT, r"\1", regex=True) if numeric else text
+
+
+_MONTHS = {m: str(i) for i, m in enumerate(
+    "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
+
+
+def _month_numbers(month: pd.Series) -> pd.Series:
+    """A month part written as a name (``Mar``, ``march``, ``Sept.``) as its number; any other value as it is."""
+    named = month.str.match(r"^[A-Za-z]{3,}\.?$")
+    if not named.any():
+        return month
+    return month.mask(named, month[named].str[:3].str.upper().map(_MONTHS).fillna(month[named]))
 
 
 def _joined(cells: list[pd.Series], sep: str, keep_blank: bool) -> pd.Series:

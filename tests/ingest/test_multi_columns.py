@@ -49,13 +49,15 @@ def test_parts_and_lists_are_read_as_one_field_each(tmp_path, cfg):
     write(tmp_path / "p.csv", HEADER + "1,Smith,Jones,1 High St,,Leeds,1980,3,7\n"
                                        "2,Brown,,,,,1975.0,12.0,31.0\n"
                                        "3,,,,,,,,\n"
-                                       "4,Lee,,,,,1990,,5\n")
+                                       "4,Lee,,,,,1990,,5\n"
+                                       "5,Ng,,,,,2001,Sept.,5\n"
+                                       "6,Ng,,,,,2001,Smarch,5\n")
     src = cfg.sources.items[0]
     ext = read_source(src, tmp_path)
     out, q = map_columns(ext, src, cfg)
-    assert out["surname"].tolist() == ["Smith Jones", "Brown", None, "Lee"]
-    assert out["address"].tolist() == ["1 High St Leeds", None, None, None]
-    assert out["dob"].tolist() == ["1980-3-7", "1975-12-31", None, "1990--5"]
+    assert out["surname"].tolist() == ["Smith Jones", "Brown", None, "Lee", "Ng", "Ng"]
+    assert out["address"].tolist() == ["1 High St Leeds", None, None, None, None, None]
+    assert out["dob"].tolist() == ["1980-3-7", "1975-12-31", None, "1990--5", "2001-9-5", "2001-Smarch-5"]
     assert q.empty and ext.rows_in == len(out) + len(q)  # row accounting as for one column each
 
 
