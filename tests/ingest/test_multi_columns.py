@@ -134,3 +134,17 @@ def test_an_allowed_empty_file_maps_to_no_records(tmp_path):
     src = cfg.sources.items[0]
     batch = ingest_source(src, cfg, tmp_path, features=[])
     assert list(batch.records.columns)[-3:] == ["surname", "address", "dob"] and batch.records.empty
+
+
+def test_date_parts_with_day_and_month_columns_the_other_way_round_are_named_in_a_warning(tmp_path, cfg):
+    from pace_linkage.ingest.nulls import DAY_MONTH, normalise_warnings
+    from pace_linkage.ingest.sources import coverage
+
+    rows = "".join(f"{i},Smith,,,,,1980,{13 + i % 15},{1 + i % 12}\n" for i in range(20))  # day in BirthMonth
+    write(tmp_path / "p.csv", HEADER + rows)
+    src = cfg.sources.items[0]
+    batch = normalise_source(ingest_source(src, cfg, tmp_path, features=[]), src, cfg,
+                             today=dt.date(2026, 1, 1), features=[])
+    warned = [w for w in normalise_warnings(coverage([batch], cfg), cfg) if w["kind"] == DAY_MONTH]
+    assert len(warned) == 1 and warned[0]["column"] == "BirthYear+BirthMonth+BirthDay"
+    assert "columns.dob.parts" in warned[0]["message"] and "1980" not in warned[0]["message"]
