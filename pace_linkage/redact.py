@@ -13,6 +13,8 @@ masked *entirely*, character by character, keeping only spaces, so a malformed v
             ``AB123456`` -> ``AB****56``.
 * postcode  ``EH1 2AB`` -> ``EH1 ***``: the outward code kept, the inward code masked (a missing space
             is restored first).
+* postal_code (any country) ``1012AB`` -> ``10****``: the first two characters kept when the code has five or
+            more (a region at most), else masked entirely.
 * dob/date  ``1980-03-12`` -> ``1980-**-**``: only the year kept (date/datetime objects accepted).
 * email     ``jo.smith@example.org`` -> ``j*******@*******.org``: first character and top-level domain.
 * phone     every digit but the last two masked.
@@ -120,6 +122,18 @@ def mask_phone(v: Any) -> str:
     return "" if _is_null(v) else _DIGIT_KEEP_LAST2.sub("*", _text(v))
 
 
+_AFTER_FIRST2 = re.compile(r"(?<=.{2})\S")
+POSTAL_KEEP_FROM = 5  # a postal code shorter than this is masked entirely
+
+
+def mask_postal_code(v: Any) -> str:
+    """``1012AB`` -> ``10****``; a code of fewer than :data:`POSTAL_KEEP_FROM` characters masked entirely."""
+    if _is_null(v):
+        return ""
+    s = _text(v).strip().upper()
+    return _AFTER_FIRST2.sub("*", s) if len(s) >= POSTAL_KEEP_FROM else _mask_all(s)
+
+
 def mask_id(v: Any) -> str:
     """Every character but the last two masked: ``SDS-001234`` -> ``********34``."""
     return "" if _is_null(v) else _KEEP_LAST2.sub("*", _text(v))
@@ -134,6 +148,7 @@ MASKERS: dict[str, Callable[[Any], str]] = {
     "text": mask_name,
     "nino": mask_nino,
     "postcode": mask_postcode,
+    "postal_code": mask_postal_code,
     "dob": mask_dob,
     "date": mask_dob,
     "email": mask_email,
@@ -173,6 +188,10 @@ def mask_series(kind: str, s: pd.Series) -> pd.Series:
         clean = st.replace(r"\s+", " ", regex=True).str.strip().str.upper()
         out = clean.str.replace(_POSTCODE, r"\1 ***", regex=True)
         out = out.where(clean.str.match(_POSTCODE), clean.str.replace(_ANY, "*", regex=True))
+    elif kind == "postal_code":
+        clean = st.strip().str.upper()
+        out = clean.str.replace(_AFTER_FIRST2, "*", regex=True)
+        out = out.where(clean.str.len() >= POSTAL_KEEP_FROM, clean.str.replace(_ANY, "*", regex=True))
     elif kind in ("dob", "date"):
         clean = st.strip()
         out = clean.str.replace(_ISO_DATE, r"\1-**-**", regex=True)
@@ -473,6 +492,7 @@ __all__ = [
     "mask_name",
     "mask_nino",
     "mask_phone",
+    "mask_postal_code",
     "mask_postcode",
     "mask_series",
     "mask_value",

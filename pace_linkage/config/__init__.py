@@ -17,7 +17,13 @@ from pace_linkage.config.load import (
     load_source,
 )
 from pace_linkage.config.pace import DaskSettings, PaceConfig, ReportSettings
-from pace_linkage.config.sources import SharingAgreement, SourceConfig, SourcesSection
+from pace_linkage.config.sources import (
+    DateParts,
+    SharingAgreement,
+    SourceConfig,
+    SourcesSection,
+    mapping_columns,
+)
 from pace_linkage.config.study import (
     AggregateDimension,
     AggregatesSettings,
@@ -32,8 +38,8 @@ from pace_linkage.config.study import (
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_SCENARIOS", "DERIVED_SUFFIXES", "AggregateDimension", "AggregatesSettings", "BloomSpec",
-    "ConfigLoader", "DaskSettings", "FieldKind", "FieldSpec", "Hardening", "KeySource", "PaceConfig",
+    "ConfigLoader", "DaskSettings", "DateParts", "FieldKind", "FieldSpec", "Hardening", "KeySource", "PaceConfig",
     "PeopleLinkSettings", "PseudonymiseSettings", "ReportSettings", "ScenarioSpec", "ScenariosConfig",
-    "SharingAgreement", "SourceConfig", "SourcesSection", "check_references", "field_columns", "load_config",
+    "SharingAgreement", "SourceConfig", "SourcesSection", "check_references", "field_columns", "load_config", "mapping_columns",
     "load_scenarios", "load_source",
 ]

@@ -41,6 +41,13 @@ def _source_fields(s: SourceConfig, cfg: PaceConfig) -> list[str]:
     for field in s.columns:
         if field not in cfg.fields:
             errors.append(f"{s.config_file}: columns.{field}: not a declared field (fields: {', '.join(cfg.fields)})")
+    for field in s.date_parts_fields():
+        if field in cfg.fields and cfg.fields[field].kind not in ("dob", "date"):
+            errors.append(f"{s.config_file}: columns.{field}: date parts map a field of kind dob or date, "
+                          f"not {cfg.fields[field].kind}")
+        if field in s.formats:
+            errors.append(f"{s.config_file}: formats.{field}: the field is read from date parts (year, month, "
+                          "day numbers), which need no format")
     for field in s.formats:
         if field not in cfg.fields and field not in s.items:
             errors.append(f"{s.config_file}: formats.{field}: not a declared field or one of the source's items")

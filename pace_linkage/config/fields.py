@@ -14,8 +14,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from pace_linkage.engine.settings import Strict
 
-FieldKind = Literal["nino", "name", "dob", "date", "postcode", "sex", "phone", "email", "text", "id", "org_name",
-                    "company_number"]
+FieldKind = Literal["nino", "name", "dob", "date", "postcode", "postal_code", "sex", "phone", "email", "text", "id",
+                    "org_name", "company_number"]
 
 # the columns a field ``f`` of each kind produces, as suffixes of ``f``, in the order the normaliser returns
 # them (kinds not listed produce ``f`` alone)
@@ -25,6 +25,8 @@ DERIVED_SUFFIXES: dict[str, tuple[str, ...]] = {
     "dob": ("", "_year", "_month", "_day"),
     "date": ("", "_year", "_month", "_day"),
     "postcode": ("", "_area", "_district", "_sector"),
+    "postal_code": ("", "_prefix2", "_prefix3", "_prefix4"),
+    "email": ("", "_user", "_domain", "_text"),
     "org_name": ("", "_suffix", "_trading", "_core", "_first"),
     "company_number": ("", "_digits"),
 }
@@ -98,9 +100,12 @@ class FieldSpec(Strict):
                   (phonetic code), ``f_initial``
       dob/date -> ``f`` (ISO date string), ``f_year``, ``f_month``, ``f_day``
       postcode -> ``f`` (``OUTWARD INWARD``), ``f_area``, ``f_district``, ``f_sector``
+      postal_code -> ``f`` (a code of any country: upper case, no blanks or punctuation, no shape check),
+                  ``f_prefix2``, ``f_prefix3``, ``f_prefix4`` (its first 2, 3, 4 characters)
       sex      -> ``f`` in {M, F, X}
       phone    -> ``f`` (E.164)
-      email    -> ``f`` (lower case)
+      email    -> ``f`` (a valid address, lower case), ``f_user`` (user part without a +tag), ``f_domain``,
+                  ``f_text`` (as written, blanks dropped: kept for a malformed address too, to compare fuzzily)
       text     -> ``f`` (upper case, punctuation dropped, spaces collapsed)
       id       -> ``f`` (trimmed text; leading zeros kept)
       org_name -> ``f`` (business name without legal form or trading name), ``f_suffix`` (LTD, PLC, LLP,

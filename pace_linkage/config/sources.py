@@ -4,9 +4,9 @@ sharing agreement under which the partner sends it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from pace_linkage.config.fields import NAME_RULE, DateFormat, Name, file_pattern_problem, is_name
 from pace_linkage.engine.settings import Strict
@@ -34,6 +34,50 @@ class SharingAgreement(Strict):
         return self
 
 
+DATE_PARTS = ("year", "month", "day")
+
+
+class DateParts(Strict):
+    """A date held in three columns: ``{parts: {year: BirthYear, month: BirthMonth, day: BirthDay}}``. The
+    normaliser reads them as one ``year-month-day`` date (numbers; a four-digit year): a row with no part is
+    missing, a row with some parts only is unreadable (the field's usual reason)."""
+
+    parts: dict[Literal["year", "month", "day"], str]
+
+    @field_validator("parts")
+    @classmethod
+    def _all_three(cls, v: dict[str, str]) -> dict[str, str]:
+        lacking = [p for p in DATE_PARTS if p not in v]
+        if lacking:
+            raise ValueError(f"name a column for each of year, month and day (lacking: {', '.join(lacking)})")
+        if any(not str(c).strip() for c in v.values()):
+            raise ValueError("a part's column name is empty")
+        return {p: v[p] for p in DATE_PARTS}
+
+
+# how a field is read from a source: one column; several columns joined with a space (name parts, address
+# lines); or a date from year, month and day columns
+def _mapping_kind(value: object) -> str:
+    """Which form of :data:`ColumnMapping` a value is written in (so an error names that form alone)."""
+    return "date" if isinstance(value, dict | DateParts) else "joined" if isinstance(value, list) else "column"
+
+
+ColumnMapping = Annotated[
+    Annotated[str, Tag("column")] | Annotated[list[str], Tag("joined")] | Annotated[DateParts, Tag("date")],
+    Discriminator(_mapping_kind),
+]
+
+
+def mapping_columns(mapping: ColumnMapping) -> list[tuple[str, str]]:
+    """``(key suffix, column)`` for each source column a field's mapping reads: ``("", col)`` for one column,
+    ``("[i]", col)`` for the i-th of a list, ``(".parts.year", col)`` for a date part."""
+    if isinstance(mapping, DateParts):
+        return [(f".parts.{p}", c) for p, c in mapping.parts.items()]
+    if isinstance(mapping, list):
+        return [(f"[{i}]", c) for i, c in enumerate(mapping)]
+    return [("", mapping)]
+
+
 class SourceConfig(Strict):
     """One partner's extract: where it is, how to read it, and how its columns map to fields."""
 
@@ -45,7 +89,9 @@ class SourceConfig(Strict):
     delimiter: str = ","
     sheet: str | int | None = None  # xlsx sheet name or index (default: first)
     record_id: str  # source column holding the partner's record id
-    columns: dict[str, str] = Field(default_factory=dict)  # canonical field -> source column
+    # canonical field -> source column; or a list of columns joined with a space (e.g. [Family1, Family2],
+    # [Address1, Address2]); or date parts {parts: {year: Y, month: M, day: D}} (see DateParts)
+    columns: dict[str, ColumnMapping] = Field(default_factory=dict)
     formats: dict[str, DateFormat] = Field(default_factory=dict)  # canonical field -> date format override
     duplicate_free: bool = False  # the partner guarantees one record per person
     # What the partner holds, for the report's "what each partner holds" section: data item -> the
@@ -66,6 +112,27 @@ class SourceConfig(Strict):
     required: bool = Field(default=True, exclude=True)
     sharing: SharingAgreement | None = None
     config_file: str | None = Field(default=None, exclude=True)  # set by the loader, for messages
+
+    @field_validator("columns")
+    @classmethod
+    def _lists_name_columns(cls, v: dict[str, ColumnMapping]) -> dict[str, ColumnMapping]:
+        for field, mapping in v.items():
+            if isinstance(mapping, list) and (not mapping or any(not str(c).strip() for c in mapping)):
+                raise ValueError(f"columns.{field}: list one or more non-empty column names")
+        return v
+
+    def columns_of(self, field: str) -> list[str]:
+        """The source columns field ``field`` is read from (none if it is not mapped)."""
+        mapping = self.columns.get(field)
+        return [] if mapping is None else [c for _, c in mapping_columns(mapping)]
+
+    def source_columns(self) -> list[str]:
+        """Every source column the mapped fields read, once each, in mapping order."""
+        return list(dict.fromkeys(c for f in self.columns for c in self.columns_of(f)))
+
+    def date_parts_fields(self) -> list[str]:
+        """The fields this source maps from date parts (read as ``year-month-day``)."""
+        return [f for f, m in self.columns.items() if isinstance(m, DateParts)]
 
     @field_validator("items")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pace_linkage.config import PaceConfig
+from pace_linkage.ingest.validate import PARTS_FORMAT
 from pace_linkage.normalise.dates import DAY_FIRST, MONTH_FIRST
 from pace_linkage.normalise.reasons import REASONS
 
@@ -24,14 +25,8 @@ def source_column(cfg: PaceConfig, source: str, field: str) -> str:
     """The name of the partner's column (or columns, joined by ``+``) a field is read from; the field's own
     name when the source does not map it by name."""
     for src in cfg.sources.items:
-        if src.name == source:
-            col = src.columns.get(field)
-            if isinstance(col, str):
-                return col
-            if isinstance(col, Mapping):
-                return "+".join(str(c) for c in col.values())
-            if isinstance(col, (list, tuple)):
-                return "+".join(str(c) for c in col)
+        if src.name == source and src.columns_of(field):
+            return "+".join(src.columns_of(field))
     return field
 
 
@@ -58,7 +53,14 @@ def null_share_warning(cfg: PaceConfig, source: str, field: str, entry: Mapping[
             "present": present, "nulled": total, "reasons": over, "message": message}
 
 
+def _parts(cfg: PaceConfig, source: str, field: str) -> bool:
+    """Whether the source reads the field from date parts (joined year-month-day)."""
+    return any(src.name == source and field in src.date_parts_fields() for src in cfg.sources.items)
+
+
 def _configured(cfg: PaceConfig, source: str, field: str) -> str | None:
+    if _parts(cfg, source, field):
+        return PARTS_FORMAT
     for src in cfg.sources.items:
         if src.name == source and field in src.formats:
             return src.formats[field]
@@ -80,7 +82,11 @@ def day_month_warning(cfg: PaceConfig, source: str, field: str, entry: Mapping[s
     flipped = MONTH_FIRST if order == DAY_FIRST else DAY_FIRST
     fmt = _configured(cfg, source, field)
     kind = cfg.fields[field].kind if field in cfg.fields else "dob"
-    if fmt:
+    if _parts(cfg, source, field):
+        how = f"its date parts are read as year-month-day ({order})"
+        fate = f"nulled as {kind}_wrong_format"
+        fix = f"check columns.{field}.parts in the source's config (month and day columns the other way round?)"
+    elif fmt:
         how = f"its format {fmt} reads {order}"
         fate = f"nulled as {kind}_wrong_format"
         fix = f"check formats.{field} in the source's config"

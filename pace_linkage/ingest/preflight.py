@@ -8,7 +8,8 @@ that holds every mapped key), and return one value-free line per problem, in the
 
 * the extracts folder is missing, or is not a folder;
 * a source's file is missing, ambiguous, or not inside the folder (:func:`pace_linkage.ingest.extract.resolve_file`);
-* a mapped column (``record_id``, ``columns.<field>``, ``sharing.consent_column``) is not in the file's header:
+* a mapped column (``record_id``, ``columns.<field>`` -- each of a field's columns when it reads several:
+  ``columns.<field>[i]``, ``columns.<field>.parts.year`` --, ``sharing.consent_column``) is not in the file's header:
   one line each, naming the config file, the key, the column expected and the header names found
   (:func:`pace_linkage.ingest.extract.header_names`: none if line 1 looks like a record).
 
@@ -26,7 +27,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.config import PaceConfig, SourceConfig, mapping_columns
 from pace_linkage.errors import InputError
 from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import header_names, looks_like_value, resolve_file
@@ -73,7 +74,8 @@ def folder_problem(extracts_dir: Path) -> str | None:
 
 def mapped_columns(src: SourceConfig) -> dict[str, str]:
     """The columns a source's file must hold: config key -> column name."""
-    wanted = {"record_id": src.record_id, **{f"columns.{field}": col for field, col in src.columns.items()}}
+    wanted = {"record_id": src.record_id, **{f"columns.{field}{suffix}": col for field, mapping in src.columns.items()
+                                             for suffix, col in mapping_columns(mapping)}}
     if src.sharing and src.sharing.consent_column:
         wanted["sharing.consent_column"] = src.sharing.consent_column
     return wanted

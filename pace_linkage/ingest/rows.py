@@ -94,7 +94,7 @@ def line_index(lines: list[int]) -> pd.Index:
 def empty_extract(src: SourceConfig, file_name: str) -> Extract:
     """Zero records from an empty file a source allows (``allow_empty``): the configured columns as header."""
     consent = [src.sharing.consent_column] if src.sharing and src.sharing.consent_column else []
-    header = list(dict.fromkeys([src.record_id, *src.columns.values(), *consent]))
+    header = list(dict.fromkeys([src.record_id, *src.source_columns(), *consent]))
     frame = pd.DataFrame(columns=header, dtype=object, index=line_index([]))
     return Extract(src.name, file_name, header, frame, quarantine_frame([]), 0, 0, [empty_note(header_only=False)])
 

@@ -100,7 +100,7 @@ def _header(path: Path, rows: Iterator[tuple[int, list[tuple[int, object]]]]) ->
 def _sheet_extract(src: SourceConfig, path: Path, rows: Iterator[tuple[int, list[tuple[int, object]]]]) -> Extract:
     header = _header(path, rows)
     width = len(header)
-    used = {src.record_id, *src.columns.values()}
+    used = {src.record_id, *src.source_columns()}
     mapped = {i for i, h in enumerate(header, start=1) if h in used}
     out, prev, uncalculated = RowSet(), 1, 0
     for idx, cells in rows:

@@ -31,7 +31,7 @@ from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.errors import InputError, PaceError
 from pace_linkage.features import Feature
 from pace_linkage.ingest.extract import Extract, read_source
-from pace_linkage.ingest.validate import check_records, map_columns, raw_rows
+from pace_linkage.ingest.validate import PARTS_FORMAT, check_records, map_columns, raw_rows
 from pace_linkage.normalise import normalise_records
 from pace_linkage.normalise.dates import DayMonthOrder, day_month_order
 from pace_linkage.schema import FLAGS, LINE, RECORD_ID, SOURCE
@@ -150,6 +150,7 @@ def normalise_source(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig, tod
     (:meth:`~pace_linkage.features.Feature.after_normalise`); the extract is released."""
     formats = {f: spec.date_format for f, spec in cfg.fields.items() if spec.date_format}
     formats.update(src.formats)
+    formats.update(dict.fromkeys(src.date_parts_fields(), PARTS_FORMAT))  # parts are joined year-month-day
     day_month = {f: order for f, spec in cfg.fields.items() if spec.kind in ("dob", "date") and f in batch.records
                  and (order := day_month_order(batch.records[f], formats.get(f))) is not None}
     records, reasons = normalise_records(batch.records, cfg.fields, formats, today=today or cfg.reference_date)

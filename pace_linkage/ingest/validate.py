@@ -27,7 +27,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.config import PaceConfig, SourceConfig, mapping_columns
+from pace_linkage.config.sources import ColumnMapping
 from pace_linkage.errors import InputError
 from pace_linkage.ingest.extract import Extract, header_names
 from pace_linkage.schema import LINE, RECORD_ID, SOURCE
@@ -82,23 +83,21 @@ def _serialise(frame: pd.DataFrame, header: list[str], delimiter: str) -> pd.Ser
 def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical raw-text frame (source, record_id, line, one column per mapped field) and the rows
     quarantined here (line, reasons, raw)."""
-    wanted = {"record_id": src.record_id, **src.columns}
+    wanted = {"record_id": src.record_id, **{f"columns.{field}{suffix}": col for field, mapping in src.columns.items()
+                                             for suffix, col in mapping_columns(mapping)}}
     missing = [(key, col) for key, col in wanted.items() if col not in ext.header]
     if missing:
         have = header_names(ext.header)  # no names if line 1 looks like a record (a file without a header)
         where = src.config_file or "config"
-        parts = [
-            f"{where}: {'record_id' if key == 'record_id' else 'columns.' + key}: column '{col}' not found in {ext.file}"
-            for key, col in missing
-        ]
+        parts = [f"{where}: {key}: column '{col}' not found in {ext.file}" for key, col in missing]
         raise InputError("; ".join(parts) + f" (have: {have})")
 
     f = ext.frame.copy(deep=False)  # the same cells, by position (the lines are the extract's index)
     f.index = pd.RangeIndex(len(f))
     lines = ext.frame.index.to_numpy()
     out = pd.DataFrame({SOURCE: src.name, RECORD_ID: record_ids(f[src.record_id]), LINE: lines})
-    for field, col in src.columns.items():
-        out[field] = f[col].astype(object)
+    for field, mapping in src.columns.items():
+        out[field] = mapped_column(f, mapping)
 
     reasons = pd.Series("", index=out.index, dtype=object)
     no_id = out[RECORD_ID] == ""
@@ -125,6 +124,53 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
     else:
         q["raw"] = pd.Series(dtype=object)
     return out.loc[~bad].reset_index(drop=True), q.reset_index(drop=True)
+
+
+def mapped_column(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.Series:
+    """A field's raw text from a source frame: its one column; several columns' values joined with a space
+    (blank cells left out; null when all are blank); or date parts as ``year-month-day`` (a month name as its
+    number; null when every part is blank; a part left blank stays blank, so the date does not read)."""
+    if isinstance(mapping, str):
+        return frame[mapping].astype(object)
+    if isinstance(mapping, list):
+        return _joined([_cells(frame[c]) for c in mapping], " ", keep_blank=False)
+    year, month, day = (_cells(frame[c], numeric=True) for c in mapping.parts.values())
+    return _joined([year, _month_numbers(month), day], "-", keep_blank=True)
+
+
+PARTS_FORMAT = "%Y-%m-%d"  # the format of a date joined from its parts (the source's formats cannot set it)
+_WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")
+
+
+def _cells(col: pd.Series, numeric: bool = False) -> pd.Series:
+    """Cells as trimmed text, blank for null; with ``numeric``, a whole number written as a float (``3.0``, as a
+    spreadsheet may hold it) as the number."""
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+    return text.str.replace(_WHOLE_FLOAT, r"\1", regex=True) if numeric else text
+
+
+_MONTHS = {m: str(i) for i, m in enumerate(
+    "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
+
+
+def _month_numbers(month: pd.Series) -> pd.Series:
+    """A month part written as a name (``Mar``, ``march``, ``Sept.``) as its number; any other value as it is."""
+    named = month.str.match(r"^[A-Za-z]{3,}\.?$")
+    if not named.any():
+        return month
+    return month.mask(named, month[named].str[:3].str.upper().map(_MONTHS).fillna(month[named]))
+
+
+def _joined(cells: list[pd.Series], sep: str, keep_blank: bool) -> pd.Series:
+    """Row-wise join of text columns (vectorised); null where every cell is blank. ``keep_blank``: blanks keep
+    their place (date parts); otherwise they are left out (names, address lines)."""
+    blank = np.logical_and.reduce([(c == "").to_numpy() for c in cells])
+    out = cells[0]
+    for c in cells[1:]:
+        out = out + sep + c
+    if not keep_blank:  # the separators around blank cells
+        out = out.str.replace(r"\s+", " ", regex=True).str.strip()
+    return out.astype(object).mask(blank, None)
 
 
 def check_records(records: pd.DataFrame, cfg: PaceConfig) -> np.ndarray:

@@ -26,6 +26,21 @@ trailing or doubled dot; domain labels of letters, digits and inner hyphens; a f
 letters) else ``email_invalid``. Missing-value markers (N/A, NONE ...) and dummy addresses (local part such as noemail, none, na, unknown,
 noreply, test; domains example.com/.org/.net, test.com, none.com, noemail.com) ->
 ``email_placeholder``.
+
+Columns of an e-mail field (:func:`email_columns`), so that two addresses are compared by their parts and a
+malformed address is still compared, fuzzily, rather than lost:
+
+* ``f``: the valid address (as above), else null with its reason (``email_invalid`` is counted like any other
+  nulled value);
+* ``f_user``: the user part (before the last ``@``) without a ``+tag`` sub-address (``jo.smith+news`` ->
+  ``jo.smith``): one person's address at two providers, or with and without a tag, agrees here;
+* ``f_domain``: the domain (after the last ``@``);
+* ``f_text``: the address as written, lower-cased, ``mailto:`` and every blank dropped: kept for
+  a valid *and* a malformed address (``jo.smith@gmail,com``, ``jo smith@gmail.com``, ``jo.smith@gmail``) so a
+  fuzzy comparison (Jaro-Winkler, edits) still sees it; null only for an absent value or a placeholder.
+
+A malformed address with exactly one ``@`` and text either side also has its user part and domain (as written);
+one without an ``@`` has neither.
 """
 
 from __future__ import annotations
@@ -41,7 +56,10 @@ from pace_linkage.normalise._common import (
     as_text,
     compact_key,
     fold_accents,
+    map_unique,
+    reason_series,
     single_column,
+    to_string_series,
 )
 
 # ----------------------------------------------------------------------------------------------- sex
@@ -157,6 +175,36 @@ def _email_rule(value: Any) -> tuple[str | None, str | None]:
     if m["local"] in DUMMY_LOCAL or m["domain"] in DUMMY_DOMAINS:
         return None, R.EMAIL_PLACEHOLDER
     return text, None
+
+
+_BLANKS = re.compile(r"\s+")
+
+
+def _email_parts_rule(value: Any) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(address, user part, domain, text as written, reason) for one raw value (module rules)."""
+    address, reason = _email_rule(value)
+    if reason == R.EMAIL_PLACEHOLDER or (address is None and reason is None):
+        return None, None, None, None, reason
+    written = _BLANKS.sub("", as_text(value) or "").lower()
+    if written.startswith("mailto:"):
+        written = written[7:]
+    if not written:
+        return None, None, None, None, reason
+    user, at, domain = written.rpartition("@")
+    if address is None and (written.count("@") != 1 or not user or not domain):
+        return None, None, None, written, reason
+    if address is not None:
+        user, _, domain = address.rpartition("@")
+    user = user.split("+", 1)[0] or user
+    return address, user, domain, written, reason
+
+
+def email_columns(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
+    """(address, user part, domain, text as written, reason) for a column of raw e-mail addresses (``string``
+    dtype; see the module rules): a malformed address is null in the first column, with its reason, and kept
+    in the last."""
+    outs, reason = map_unique(s, _email_parts_rule, 4)
+    return (*(to_string_series(o, s.index) for o in outs), reason_series(reason, s.index))
 
 
 def email_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -22,6 +22,9 @@ REASONS: dict[str, str] = {
     # Postcode
     "postcode_invalid": "not a UK postcode (A9, A99, A9A, AA9, AA99, AA9A + 9AA) even after <= 2 OCR repairs",
     "postcode_placeholder": "a configured placeholder value",
+    # Postal code of any country (postal_code kind)
+    "postal_code_invalid": "not 2-10 letters and digits with a digit, once blanks and punctuation are dropped",
+    "postal_code_placeholder": "N/A, UNKNOWN, NONE and the like, zeros only, or a configured placeholder",
     # Dates
     "dob_unparseable": "no supported date format matched (no format configured)",
     "dob_wrong_format": "does not match the configured date format (never re-read with another)",
@@ -64,6 +67,8 @@ NINO_ADMINISTRATIVE = "nino_administrative"
 NINO_TEMPORARY = "nino_temporary"
 NINO_PLACEHOLDER = "nino_placeholder"
 POSTCODE_INVALID = "postcode_invalid"
+POSTAL_CODE_INVALID = "postal_code_invalid"
+POSTAL_CODE_PLACEHOLDER = "postal_code_placeholder"
 NAME_PLACEHOLDER = "name_placeholder"
 NAME_INVALID = "name_invalid"
 SEX_NOT_STATED = "sex_not_stated"

@@ -8,6 +8,8 @@ produces (:func:`pace_linkage.config.field_columns`, from the one table of deriv
     name     f (clean), f_canon, f_sound (Soundex of f_canon), f_initial
     dob/date f (ISO yyyy-mm-dd), f_year, f_month, f_day
     postcode f (OUTWARD INWARD), f_area, f_district, f_sector
+    postal_code f (any country's code, compact), f_prefix2, f_prefix3, f_prefix4
+    email    f (valid address), f_user, f_domain, f_text (as written, malformed kept)
     org_name f (no legal form), f_suffix, f_trading, f_core, f_first
     company_number f (8 characters), f_digits
     other    f
@@ -45,17 +47,21 @@ from pace_linkage.config.fields import FieldSpec, field_columns
 from pace_linkage.errors import InputError
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import STRING, as_text
-from pace_linkage.normalise.contact import email_series, phone_series, sex_series
+from pace_linkage.normalise.contact import email_columns, phone_series, sex_series
 from pace_linkage.normalise.dates import EARLIEST, MAX_AGE, MIN_AGE, DateLimits, date_columns
 from pace_linkage.normalise.names import name_columns
 from pace_linkage.normalise.nino import nino_columns
 from pace_linkage.normalise.organisation import company_number_columns, org_name_columns
+from pace_linkage.normalise.postal import postal_code_columns
 from pace_linkage.normalise.postcode import postcode_columns
 from pace_linkage.normalise.text import ident_series, text_series
 
 ISO_FORMAT = "%Y-%m-%d"  # the clean form of a dob/date field
 _GIVEN_NAME = re.compile(r"first|fore|given|middle|christian", re.IGNORECASE)
-_SIMPLE = {"sex": sex_series, "phone": phone_series, "email": email_series, "text": text_series, "id": ident_series}
+_SIMPLE = {"sex": sex_series, "phone": phone_series, "text": text_series, "id": ident_series}
+# kinds whose normaliser returns derived columns then reasons, from the raw column alone
+_COLUMNS = {"postcode": postcode_columns, "postal_code": postal_code_columns, "email": email_columns,
+            "org_name": org_name_columns, "company_number": company_number_columns}
 _BIT = {code: 1 << i for i, code in enumerate(R.CODES)}
 assert len(R.CODES) < 63, "reason codes must fit in an int64 bit mask"
 
@@ -77,12 +83,8 @@ def normalise_field(
         *cols, reason = name_columns(raw, given_name=given)
     elif kind in ("dob", "date"):
         *cols, reason = date_columns(raw, kind, fmt or spec.date_format, spec.placeholders, today, date_limits(spec))
-    elif kind == "postcode":
-        *cols, reason = postcode_columns(raw)
-    elif kind == "org_name":
-        *cols, reason = org_name_columns(raw)
-    elif kind == "company_number":
-        *cols, reason = company_number_columns(raw)
+    elif kind in _COLUMNS:
+        *cols, reason = _COLUMNS[kind](raw)
     else:
         *cols, reason = _SIMPLE[kind](raw)
     if spec.placeholders and kind not in ("dob", "date"):

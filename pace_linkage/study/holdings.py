@@ -63,10 +63,11 @@ BLANK_TOKENS = frozenset({"", "null", "none", "nan", "n/a", "na", "-", "unknown"
 def default_items(src: SourceConfig) -> dict[str, list[str]]:
     """The study items implied by a source's linkage ``columns`` (used when it lists no ``items``)."""
     out: dict[str, list[str]] = {}
-    for field, col in src.columns.items():
+    for field in src.columns:
         item = FIELD_ITEMS.get(field)
-        if item and col not in out.setdefault(item, []):
-            out[item].append(col)
+        for col in src.columns_of(field) if item else ():
+            if col not in out.setdefault(item, []):
+                out[item].append(col)
     return out
 
 

@@ -60,7 +60,7 @@ def restrict_raw(ext: Extract, src: SourceConfig) -> None:
     into columns, so its raw text is dropped and only its line and reasons are kept."""
     if not src.sharing or src.sharing.allowed_fields is None:
         return
-    shared = {src.record_id, *src.columns.values()}
+    shared = {src.record_id, *src.source_columns()}
     ext.raw_header = [c for c in ext.header if c in shared]
     if len(ext.quarantine):
         ext.quarantine = ext.quarantine.assign(raw="")
