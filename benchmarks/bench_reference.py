@@ -248,22 +248,6 @@ def toolkit_features(cfg) -> tuple[list[str], list[str]]:
     return exact, string
 
 
-def rule_key_columns(rec: pd.DataFrame, rules) -> tuple[dict[str, pd.Series], list[list[str]]]:
-    """Each blocking rule's key columns (a transform of a column -- a prefix, a name set, a year -- made into
-    plain values), named ``_<rule>_<j>``, and the column names per rule: what another tool blocks on."""
-    from pace_linkage.engine.keys import key_frame
-
-    columns: dict[str, pd.Series] = {}
-    names: list[list[str]] = []
-    for rule in rules:
-        keys = key_frame(rec, rule)
-        cols = [f"_{rule.name}_{j}" for j in range(keys.shape[1])]
-        for c, k in zip(cols, keys.columns, strict=True):
-            columns[c] = keys[k].reset_index(drop=True)
-        names.append(cols)
-    return columns, names
-
-
 def run_toolkit(spec: dict) -> dict:
     import recordlinkage
 
@@ -274,7 +258,7 @@ def run_toolkit(spec: dict) -> dict:
     cols = sorted(set(exact) | set(string))
     # plain object columns with None for missing: what a toolkit user would pass
     df = pd.DataFrame({c: rec[c].astype(object).where(rec[c].notna(), None) for c in cols})
-    keys, blocking = rule_key_columns(rec, cfg.linkage.blocking)
+    keys, blocking = bench_linkage.rule_key_columns(rec, cfg.linkage.blocking)
     df = df.assign(**{c: v.astype(object).where(v.notna(), None).to_numpy() for c, v in keys.items()})
     t0 = time.perf_counter()
     indexer = recordlinkage.Index()
@@ -388,7 +372,7 @@ def run_splink(spec: dict) -> dict:
     rec = pd.read_pickle(spec["records_file"])
     truth = _load_truth(spec["truth"])
     profile = spec["profile"]
-    keys, blocking = rule_key_columns(rec, cfg.linkage.blocking)
+    keys, blocking = bench_linkage.rule_key_columns(rec, cfg.linkage.blocking)
     cols = sorted(set(SPLINK_COLUMNS[profile]))
     # plain object columns with None for missing (DuckDB sees VARCHAR / BIGINT), unique_id = row position
     frame = pd.DataFrame({"unique_id": np.arange(len(rec), dtype=np.int64)})
