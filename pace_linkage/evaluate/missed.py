@@ -68,14 +68,18 @@ class LooserKey:
 
 def looser_keys(rules: Sequence) -> list[LooserKey]:
     """Each exact blocking rule with one key part dropped, once each (first rule named), leaving out a key equal
-    to an existing rule's parts. Window rules and single-part rules give none."""
+    to an existing rule's parts; a rule with ``max_group`` also gives its own key whole (the groups it skipped).
+    Window rules and other single-part rules give none."""
     def canon(parts) -> tuple[str, ...]:
         return tuple(sorted(part_label(p) for p in parts))
 
-    existing = {canon(r.on) for r in rules if r.window is None}
+    existing = {canon(r.on) for r in rules if r.window is None and not r.max_group}
     seen: set[tuple[str, ...]] = set()
     out = []
     for rule in rules:
+        if rule.window is None and rule.max_group and canon(rule.on) not in seen | existing:
+            seen.add(canon(rule.on))
+            out.append(LooserKey(tuple(rule.on), rule.name))
         if rule.window is not None or len(rule.on) < 2:
             continue
         for drop in range(len(rule.on)):
