@@ -139,7 +139,8 @@ def tf_levels(spec: ComparisonSpec) -> dict[int, str]:
         if not lv.tf:
             continue
         if not LEVEL_TYPES[lv.type].term_frequency:
-            raise LinkageError(f"model: comparison '{spec.name}' level {i}: tf is only allowed on exact and swapped levels")
+            raise LinkageError(f"model: comparison '{spec.name}' level {i}: tf is only allowed on exact and "
+                               "swapped levels")
         levels[i] = lv.column or spec.column
     return levels
 

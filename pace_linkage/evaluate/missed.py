@@ -35,9 +35,10 @@ two readings of the matches, and they err in opposite directions:
 The point estimate takes the matches lost halfway between the two readings. Measured against truth on five
 runs (the project's synthetic data at 20k people; the independent generator's at 10k people with three rule
 sets and at 100k people), the counted reading was 0.2 to 1.6 points above the true recall, the expected reading
-from 0.3 above to 2.1 below it, and halfway within 0.5 points on four runs and 0.9 on the fifth. Matches that agree on no looser key (two or more
-errors in every rule's columns) are extrapolated from the patterns of the matches seen
-(:mod:`pace_linkage.evaluate.unseen`). The interval spans both readings, the sampling error and none to twice
+from 0.3 above to 2.1 below it, and halfway within 0.5 points on four runs and 0.9 on the fifth.
+
+Matches that agree on no looser key (two or more errors in every rule's columns) are extrapolated from the
+patterns of the matches seen (:mod:`pace_linkage.evaluate.unseen`). The interval spans both readings, the sampling error and none to twice
 the extrapolated matches; it is only as good as the model's ranking of pairs.
 """
 
