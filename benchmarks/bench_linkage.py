@@ -91,13 +91,17 @@ def _truth_codes(records: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
 
 def rule_key_columns(rec: pd.DataFrame, rules) -> tuple[dict[str, pd.Series], list[list[str]]]:
     """Each blocking rule's key columns (a transform of a column -- a prefix, a name set, a year -- made into
-    plain values), named ``_<rule>_<j>``, and the column names per rule: what another tool blocks on."""
+    plain values), named ``_<rule>_<j>``, and the column names per rule: what another tool blocks on. A rule's
+    key values too common for its ``max_group`` are nulled, so the other tool gets the same pairs."""
+    from pace_linkage.engine.blocking import rule_key
     from pace_linkage.engine.keys import key_frame
 
     columns: dict[str, pd.Series] = {}
     names: list[list[str]] = []
     for rule in rules:
         keys = key_frame(rec, rule)
+        if rule.max_group:
+            keys = keys.where(np.broadcast_to((rule_key(rec, rule) >= 0)[:, None], keys.shape))
         cols = [f"_{rule.name}_{j}" for j in range(keys.shape[1])]
         for c, k in zip(cols, keys.columns, strict=True):
             columns[c] = keys[k].reset_index(drop=True)

@@ -58,9 +58,20 @@ class ColumnCache:
         if key not in self._cache:
             a, b = self._col(col_a), self._col(col_b)
             both = pd.concat([a.astype(object), b.astype(object)], ignore_index=True)
-            codes = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
+            codes, uniques = pd.factorize(both, use_na_sentinel=True)
+            codes = codes.astype(np.int64)
             self._cache[key] = (codes[: len(a)], codes[len(a):])
+            self._cache[("joint_uniques", col_a, col_b)] = np.asarray([str(u) for u in uniques], dtype=object)
         return self._cache[key]
+
+    def joint_scores(self, col_a: str, col_b: str, cl: np.ndarray, cr: np.ndarray, scorer, **kw) -> np.ndarray:
+        """Scores of ``scorer`` for code pairs (both >= 0) in the shared code space of :meth:`joint_codes`,
+        computed once per distinct pair."""
+        self.joint_codes(col_a, col_b)
+        uniq = self._cache[("joint_uniques", col_a, col_b)]
+        inv, distinct = pd.factorize(cl * len(uniq) + cr)
+        dl, dr = distinct // len(uniq), distinct % len(uniq)
+        return np.asarray(process.cpdist(uniq[dl], uniq[dr], scorer=scorer, workers=-1, **kw))[inv]
 
     def prefix_codes(self, col: str, n: int) -> np.ndarray:
         key = ("prefix", col, n)

@@ -112,14 +112,33 @@ class Prefix(LevelType):
 @register
 class Swapped(LevelType):
     """The values agree when ``column`` and ``other`` are crossed (l.column == r.other and l.other ==
-    r.column), e.g. first name and surname swapped."""
+    r.column), e.g. first name and surname swapped. With a ``threshold``, both crossed pairs need only be
+    that alike by Jaro-Winkler (names swapped and mistyped)."""
 
     name = "swapped"
     needs_other = True
+    max_threshold = 1.0
+    # the pair's value is one value (l.column, equal to r.other): a swap of a common name is weak evidence,
+    # as the same names entered the right way round are
+    term_frequency = True
 
     def holds(self, cache, level, column, l_, r_):
         ca, cb = cache.joint_codes(column, level.other)
-        return (ca[l_] == cb[r_]) & (cb[l_] == ca[r_]) & (ca[l_] >= 0) & (cb[l_] >= 0)
+        x, y, u, v = ca[l_], cb[r_], cb[l_], ca[r_]
+        present = (x >= 0) & (y >= 0) & (u >= 0) & (v >= 0)
+        out = present & (x == y) & (u == v)
+        if level.threshold is None:
+            return out
+        t = level.threshold
+        rest = np.flatnonzero(present & ~out)
+        if len(rest):
+            first = cache.joint_scores(column, level.other, x[rest], y[rest], JaroWinkler.similarity,
+                                       score_cutoff=t) >= t
+            keep = rest[first]
+            second = cache.joint_scores(column, level.other, u[keep], v[keep], JaroWinkler.similarity,
+                                        score_cutoff=t) >= t
+            out[keep[second]] = True
+        return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -133,13 +133,14 @@ def level_labels(spec: ComparisonSpec) -> list[str]:
 def tf_levels(spec: ComparisonSpec) -> dict[int, str]:
     """Levels with a term-frequency adjustment -> the column whose value frequencies adjust them (the
     frequencies themselves come from the scored records, :mod:`pace_linkage.engine.score`). Only a level
-    type comparing one value (exact) may be adjusted."""
+    type comparing one value (exact, swapped) may be adjusted."""
     levels = {}
     for i, lv in enumerate(spec.levels):
         if not lv.tf:
             continue
         if not LEVEL_TYPES[lv.type].term_frequency:
-            raise LinkageError(f"model: comparison '{spec.name}' level {i}: tf is only allowed on exact levels")
+            raise LinkageError(f"model: comparison '{spec.name}' level {i}: tf is only allowed on exact and "
+                               "swapped levels")
         levels[i] = lv.column or spec.column
     return levels
 

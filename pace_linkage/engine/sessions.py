@@ -146,8 +146,10 @@ def m_by_sessions(sessions: Sequence[SessionPairs], settings: LinkageSettings, m
         G_rule = s.G.copy()
         G_rule[:, np.flatnonzero(fixed)] = -1  # agree by construction inside the block: no evidence there
         m_r, _, lam, it, _ = run_em_multistart(G_rule, s.counts, m0, u, fixed, True, em.max_iterations, em.tolerance)
-        estimated = [k for k in range(len(comps)) if not fixed[k]]
         observed = [level_counts(G_rule[:, k], nlev[k], s.counts) for k in range(len(comps))]
+        # a comparison null in (almost) every pair of the session (the rule's sources do not hold it) keeps
+        # its starting m there: no estimate
+        estimated = [k for k in range(len(comps)) if not fixed[k] and observed[k].sum() >= MIN_SESSION_PAIRS]
         reason = collapse_reason(lam, s.n_pairs, m_r, u, observed, estimated, comps, em)
         info["sessions"].append(_session_info(s, it, lam, estimated, m_r, comps, reason))
         if reason:

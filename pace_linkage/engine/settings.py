@@ -112,7 +112,7 @@ class LevelSpec(Strict):
     other: str | None = None  # for "swapped"
     threshold: float | None = Field(default=None, ge=0, le=1_000)  # a similarity (0..1), or characters/edits/days
     label: str | None = None
-    tf: bool = False  # term-frequency adjust this level (exact levels only)
+    tf: bool = False  # term-frequency adjust this level (exact and swapped levels only)
 
     @field_validator("type")
     @classmethod

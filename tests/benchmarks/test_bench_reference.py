@@ -127,3 +127,31 @@ def test_toolkit_features_follow_the_config_comparisons():
 def test_recorded_command_leaves_out_where_files_go():
     assert br._command(["--datasets", "10k", "--out", "/x", "--cache-dir=/y", "--quick"]) == (
         "python -m benchmarks reference --datasets 10k --quick")
+
+
+def test_other_tools_block_on_the_same_keys_with_common_values_left_out():
+    import bench_linkage
+    import pandas as pd
+
+    from pace_linkage.engine.blocking import block
+    from pace_linkage.engine.settings import BlockingKey, BlockingRule
+
+    rec = pd.DataFrame({"first": ["ANN", "LEE", "ANN", "BO", "BO", None],
+                        "surname": ["LEE", "ANN", "LEE", "X", "X", "Y"]})
+
+    def key_pairs(rule) -> set:
+        columns, names = bench_linkage.rule_key_columns(rec, [rule])
+        keys = pd.DataFrame(columns)[names[0]]
+        return {(i, j) for i in range(len(rec)) for j in range(i + 1, len(rec))
+                if keys.iloc[i].notna().all() and keys.iloc[j].notna().all()
+                and (keys.iloc[i] == keys.iloc[j]).all()}
+
+    def our_pairs(rule) -> set:
+        p = block(rec, [rule]).pairs
+        return set(zip(p["l"].tolist(), p["r"].tolist(), strict=True))
+
+    rule = BlockingRule(name="names", on=[BlockingKey(transform="set", columns=["first", "surname"])], max_group=2)
+    # ANN LEE (three records, either order) is over max_group: only the two BO X records pair
+    assert key_pairs(rule) == our_pairs(rule) == {(3, 4)}
+    wider = rule.model_copy(update={"max_group": 3})
+    assert key_pairs(wider) == our_pairs(wider) == {(0, 1), (0, 2), (1, 2), (3, 4)}

@@ -189,3 +189,16 @@ def test_prior_settings_refuse_contradictions(homes):
     nothing = BlockingRule(name="nothing", on=["record_id"])  # no two records share one: no pair found
     with pytest.raises(LinkageError, match="prior_rules"):
         trained(rec, linkage([DOB], prior_rules=PriorRules(rules=[nothing], recall=0.9)))
+
+
+def test_a_comparison_null_throughout_a_session_is_not_estimated_by_it(homes):
+    rec = homes[0].copy()
+    phone_only = rec.index % 2 == 1  # half the records come from a source that holds a phone and no birth date
+    rec.loc[phone_only, "dob"] = None
+    rec.loc[~phone_only, "phone"] = None
+    s = linkage([DOB, BlockingRule(name="phone", on=["phone"])])
+    model = trained(rec, s)
+    on_phone = session(model, "phone")
+    # every phone pair lacks a birth date: the session gives no m for it (it would be its starting guess)
+    assert "dob" not in on_phone["estimated"] and "dob" not in on_phone["m"]
+    assert "first_name" in on_phone["estimated"]

@@ -162,3 +162,14 @@ def test_a_pattern_is_credited_with_no_more_matches_than_its_m_allows():
     factor = missed.pattern_caps(code, m, np.ones(len(code)), matches_seen=1000.0)
     assert np.isclose((factor[:5000]).sum(), missed.CAP_SLACK * 1000 * 1e-5)
     assert (factor[5000:] == 1.0).all()  # within what m allows: untouched
+
+
+def test_a_rule_with_max_group_gives_its_own_key_whole_for_the_groups_it_skipped():
+    names = BlockingKey(transform="set", columns=["first", "surname"])
+    rules = [BlockingRule(name="names", on=[names], max_group=10), rule("email", "email"),
+             BlockingRule(name="names_dob", on=[names, "dob"], max_group=5)]
+    keys = missed.looser_keys(rules)
+    # the names rule's key whole (it is not left out as equal to a rule: its big groups were skipped);
+    # names_dob's own key whole and dob alone; the plain email rule gives none
+    assert [(k.name, k.rule) for k in keys] == [("set(first,surname)", "names"), ("set(first,surname)+dob",
+                                                "names_dob"), ("dob", "names_dob")]
