@@ -40,7 +40,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2
-from pace_linkage.evaluate.quality import group_codes, person_codes
+from pace_linkage.evaluate.quality import PersonCodes, group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
 UNKNOWN = "unknown"
@@ -188,7 +188,7 @@ def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
-                threshold: float, cfg: PaceConfig, truth: pd.DataFrame | None = None,
+                threshold: float, cfg: PaceConfig, truth: pd.DataFrame | PersonCodes | None = None,
                 reference_date: dt.date | None = None) -> dict[str, list[dict]]:
     """``{group_kind: [row per group]}`` for every group kind (see the module docstring).
 

@@ -228,19 +228,21 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
     for feature in features:
         doc.update(feature.metrics(run, truth))
-    doc["linked_less"] = linked_less_metrics(run, truth)
-    if truth is not None:
-        doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
-        doc["bcubed"] = evaluate.bcubed(clusters, truth, id_column=id_col)
+    person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
+    doc["linked_less"] = linked_less_metrics(run, person)
+    if person is not None:
+        of_clusters = person if clusters_in_record_order(run) else truth
+        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col)
+        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col)
         thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
         sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
                                     MATCH_PROBABILITY: probs})
-        sweep = evaluate.threshold_sweep(sweep_pairs, run.records, truth, thresholds)
+        sweep = evaluate.threshold_sweep(sweep_pairs, run.records, person, thresholds)
         doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
-        pc = _pairs_completeness(run, truth)
+        pc = _pairs_completeness(run, person.codes)
         doc["blocking"].update(pc)
-        labelled = evaluate.confusion_pairs(sweep_pairs, run.records, truth, run.threshold)
+        labelled = evaluate.confusion_pairs(sweep_pairs, run.records, person, run.threshold)
         doc["confusion"] = confusion_counts(labelled, pc["true_pairs"])
         doc["calibration"] = calibration(probs, labelled["is_match"].to_numpy())
         if run.cfg.report.top_errors:
@@ -287,7 +289,7 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     return out
 
 
-def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
+def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
     (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
@@ -333,13 +335,24 @@ def _conflict_counts(conflicts: pd.DataFrame) -> dict:
     return out
 
 
-def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
-    """Share of true matching pairs that blocking proposed at all (overall and per rule)."""
-    rec = run.records[[SOURCE, RECORD_ID]].merge(truth, on=[SOURCE, RECORD_ID], how="left")
-    absent = pd.Series("\x00absent-" + rec.index.astype(str), index=rec.index)
-    person = rec["person_id"].where(rec["person_id"].notna() & (rec["person_id"] != ""), absent).to_numpy()
-    sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
-    true_pairs = pairs_within_groups(sizes)
+def run_person_codes(run: RunResults, truth: pd.DataFrame | None) -> evaluate.PersonCodes | None:
+    """The truth as person codes aligned with the run's records (None without truth): computed once and
+    passed to every figure, in place of the truth frame."""
+    return None if truth is None else evaluate.person_codes(run.records.reset_index(drop=True), truth)
+
+
+def clusters_in_record_order(run: RunResults) -> bool:
+    """Whether the clusters are row for row the records (as clustering makes them), so that the records'
+    person codes serve the clusters too: checked, not assumed."""
+    clusters, records = run.clusters.clusters, run.records
+    return len(clusters) == len(records) and all(
+        np.array_equal(clusters[c].to_numpy(), records[c].to_numpy()) for c in (SOURCE, RECORD_ID))
+
+
+def _pairs_completeness(run: RunResults, person: np.ndarray) -> dict:
+    """Share of true matching pairs that blocking proposed at all (overall and per rule), from the person code
+    of each record (:func:`run_person_codes`: records absent from truth are people of their own)."""
+    true_pairs = pairs_within_groups(np.bincount(person)) if len(person) else 0
     p = run.blocking.pairs
     is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
     found = int(is_true.sum())

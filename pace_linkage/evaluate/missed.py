@@ -52,7 +52,10 @@ import pandas as pd
 
 from pace_linkage.counting import pairs_within_groups
 from pace_linkage.engine.blocking import within_group_pairs
+from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel
+from pace_linkage.engine.score import score
 from pace_linkage.evaluate.quality import group_codes, ratio
 from pace_linkage.evaluate.unseen import Part, part_label, parts_key, unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
@@ -137,11 +140,22 @@ def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tu
 @dataclass
 class Scorer:
     """Compares and scores record pairs (positions into the run's prepared records) with the run's model:
-    ``linker`` is the run's :class:`~pace_linkage.engine.linker.Linker`."""
+    ``linker`` is the run's :class:`~pace_linkage.engine.linker.Linker`. What the comparisons read of the
+    records (codes, parsed values, term frequencies) is derived once, on the first call, and kept for the
+    next: the estimate scores pairs in several calls."""
 
     linker: object
     records: pd.DataFrame
     model: FSModel
+    cache: ColumnCache | None = None
+
+    def gamma_and_probability(self, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Gamma (one column per comparison) and match probability of ``pairs`` (l, r), as the run's compare
+        and score stages give them."""
+        self.cache = self.cache or ColumnCache(self.records)
+        gamma = compare(self.records, pairs, self.linker.settings.comparisons, cache=self.cache)
+        scored = score(self.model, self.records, pairs, gamma, cache=self.cache)
+        return gamma, scored[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         return self.patterns(left, right)[0]
@@ -154,14 +168,13 @@ class Scorer:
         lo, hi = np.minimum(left, right), np.maximum(left, right)
         pairs = pd.DataFrame({LEFT: lo.astype(np.int32), RIGHT: hi.astype(np.int32),
                               RULE: np.zeros(len(lo), dtype=np.int8)})
-        compared = self.linker.compare(self.records, pairs, involved_only=True)
-        scored = self.linker.score(self.records, pairs, compared.gamma, self.model)
+        gamma, probability = self.gamma_and_probability(pairs)
         code, m = np.zeros(len(lo), dtype=np.int64), np.ones(len(lo))
-        for params, column in zip(self.model.comparisons, compared.gamma.columns, strict=True):
-            g = compared.gamma[column].to_numpy(dtype=np.int64)
+        for params, column in zip(self.model.comparisons, gamma.columns, strict=True):
+            g = gamma[column].to_numpy(dtype=np.int64)
             code = code * (params.n_levels + 1) + g + 1
             m *= np.r_[params.m, 1.0][g]  # index -1 (null) -> 1
-        return scored[MATCH_PROBABILITY].to_numpy(dtype=np.float64), code, m
+        return probability, code, m
 
 
 def pattern_caps(code: np.ndarray, m: np.ndarray, weight: np.ndarray, matches_seen: float) -> np.ndarray:
