@@ -57,7 +57,7 @@ from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import score
 from pace_linkage.evaluate.quality import group_codes, ratio
-from pace_linkage.evaluate.unseen import Part, part_label, parts_key, unseen_matches
+from pace_linkage.evaluate.unseen import KeyCodes, Part, part_label, unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
 
 Z95 = 1.959963984540054
@@ -262,16 +262,19 @@ def _score(scorer, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_pairs: int, seed: int,
-                    max_pairs_ratio: float, cut: float = 0.5, matches_seen: float = np.inf) -> dict:
+                    max_pairs_ratio: float, cut: float = 0.5, matches_seen: float = np.inf,
+                    key_codes: KeyCodes | None = None) -> dict:
     """The matches outside the candidate pairs and clusters, per looser key (see the module). A drawn pair
     counts as a match when its probability reaches ``cut`` (``matches``); the summed probabilities are kept
     as ``expected``; both are capped per gamma pattern by :func:`pattern_caps` of ``matches_seen``. Returns
     ``keys`` (name, rule, pairs, sampled, new_pairs, matches, se, expected, expected_se; or skipped), the
-    totals with their standard errors and the matches ``found`` (left, right, weight)."""
+    totals with their standard errors and the matches ``found`` (left, right, weight). ``key_codes``: the
+    records' :class:`~pace_linkage.evaluate.unseen.KeyCodes`, if the caller has them."""
     n = len(view.records)
+    key_codes = key_codes or KeyCodes(view.records)
     cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
     rng = np.random.default_rng(seed)
-    built = [(k, parts_key(view.records, k.on)) for k in keys]
+    built = [(k, key_codes(k.on)) for k in keys]
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
     limit = max_pairs_ratio * max(len(view.pairs), n)
     earlier: list[np.ndarray] = []
@@ -338,14 +341,16 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     across = view.cluster[lp] != view.cluster[rp]
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
+    key_codes = KeyCodes(view.records)  # the looser keys and the unseen patterns read the same parts
     missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
-                             max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked)
+                             max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked,
+                             key_codes=key_codes)
     sampled = {r["name"] for r in missed["keys"] if "skipped" not in r}
     matched = across & (view.probability >= cut)
     seen = [(wl, wr, inside), (lp[matched], rp[matched], np.ones(int(matched.sum())))] + missed.pop("found")
     unseen = unseen_matches(view.records, [list(r.on) for r in rules if r.window is None]
                             + [list(k.on) for k in keys if k.name in sampled], fields,
-                            *(np.concatenate(parts) for parts in zip(*seen, strict=True)))
+                            *(np.concatenate(parts) for parts in zip(*seen, strict=True)), key_codes=key_codes)
     se = max(missed["se"], missed["expected_se"])
     low, high = _interval(missed["matches"], missed["expected"], se)
     extra = unseen["matches"]

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pace_linkage.engine.settings import BlockingKey
+from pace_linkage.evaluate import unseen
 from pace_linkage.evaluate.quality import pair_counts, person_codes, scores, threshold_sweep
 
 
@@ -37,7 +39,7 @@ def graphs(draw):
     return n, left, right, prob, people, absent, thresholds
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(graphs())
 def test_threshold_sweep_equals_fresh_components_at_every_threshold(g):
     n, left, right, prob, people, absent, thresholds = g
@@ -49,3 +51,31 @@ def test_threshold_sweep_equals_fresh_components_at_every_threshold(g):
     person = person_codes(records, truth)[0]
     want = [fresh_sweep_row(n, left, right, prob, person, t) for t in sorted(set(thresholds))]
     assert sweep.to_dict(orient="records") == want
+
+
+PARTS = ["first", "surname", "dob", BlockingKey(transform="prefix", column="surname", length=2),
+         BlockingKey(transform="soundex", column="surname"), BlockingKey(transform="year", column="dob"),
+         BlockingKey(transform="set", columns=["first", "surname"]),
+         BlockingKey(transform="month_day", column="dob")]
+
+
+@st.composite
+def record_frames(draw):
+    n = draw(st.integers(0, 30))
+    names = st.one_of(st.none(), st.sampled_from(["ann", "lee", "anna", "smith", "smyth", "o'neil"]))
+    dates = st.one_of(st.none(), st.sampled_from(["1980-01-02", "1980-02-01", "1975-01-02", "2001-12-31"]))
+    frame = pd.DataFrame({"first": draw(st.lists(names, min_size=n, max_size=n)),
+                          "surname": draw(st.lists(names, min_size=n, max_size=n)),
+                          "dob": draw(st.lists(dates, min_size=n, max_size=n))}, dtype=object)
+    keys = draw(st.lists(st.lists(st.sampled_from(range(len(PARTS))), min_size=1, max_size=3, unique=True),
+                         min_size=1, max_size=5))
+    return frame, [[PARTS[i] for i in k] for k in keys]
+
+
+@settings(max_examples=25, deadline=None)
+@given(record_frames())
+def test_key_codes_are_the_codes_of_parts_key(case):
+    records, keys = case
+    codes = unseen.KeyCodes(records)
+    for parts in keys:  # the same parts again and again, as the estimate asks for them
+        np.testing.assert_array_equal(codes(parts), unseen.parts_key(records, parts))
