@@ -3,6 +3,9 @@ them): the threshold sweep against fresh connected components at every threshold
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from unittest.mock import patch
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -11,8 +14,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.engine.settings import BlockingKey
-from pace_linkage.evaluate import unseen
+from pace_linkage.evaluate import metrics, unseen
 from pace_linkage.evaluate.quality import pair_counts, person_codes, scores, threshold_sweep
+from pace_linkage.store.outputs import parquet_bytes
 
 
 def fresh_sweep_row(n, left, right, prob, person, t):
@@ -79,3 +83,31 @@ def test_key_codes_are_the_codes_of_parts_key(case):
     codes = unseen.KeyCodes(records)
     for parts in keys:  # the same parts again and again, as the estimate asks for them
         np.testing.assert_array_equal(codes(parts), unseen.parts_key(records, parts))
+
+
+@st.composite
+def candidate_pairs(draw):
+    n = draw(st.integers(1, 25))
+    texts = st.text(alphabet="ab1-é’ ", min_size=1, max_size=6)
+    records = pd.DataFrame({"source": draw(st.lists(st.sampled_from(["dwp", "sds", "fife"]), min_size=n, max_size=n)),
+                            "record_id": draw(st.lists(texts, min_size=n, max_size=n))}, dtype=object)
+    m = draw(st.integers(0, 40))
+    ends = st.lists(st.integers(0, n - 1), min_size=m, max_size=m)
+    pairs = pd.DataFrame({"l": np.array(draw(ends), dtype=np.int32), "r": np.array(draw(ends), dtype=np.int32),
+                          "rule": np.array(draw(st.lists(st.integers(0, 1), min_size=m, max_size=m)), dtype=np.int8)})
+    gamma = pd.DataFrame({"name": np.array(draw(st.lists(st.integers(-1, 2), min_size=m, max_size=m)), dtype=np.int8)})
+    weight = np.array(draw(st.lists(st.floats(-30, 30), min_size=m, max_size=m)), dtype=np.float64)
+    scored = pd.DataFrame({"match_weight": weight, "match_probability": 1 / (1 + 2.0 ** -weight)})
+    rules = [SimpleNamespace(name="names"), SimpleNamespace(name="nino ’")]
+    return SimpleNamespace(records=records, blocking=SimpleNamespace(pairs=pairs), gamma=gamma, scored=scored,
+                           cfg=SimpleNamespace(linkage=SimpleNamespace(blocking=rules)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(candidate_pairs(), st.integers(1, 7))
+def test_pairs_parquet_from_arrow_columns_is_the_same_file(run, chunk):
+    with patch.object(metrics, "TAKE_CHUNK", chunk):  # several chunks as at millions of pairs
+        fast = metrics.pairs_frame(run, arrow=True)
+    plain = metrics.pairs_frame(run)
+    assert parquet_bytes(fast) == parquet_bytes(plain)
+    pd.testing.assert_frame_equal(fast.astype(object), plain.astype(object))
