@@ -19,6 +19,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2, pairs_within_groups
+from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
@@ -164,19 +165,23 @@ def _field_kind(cfg: PaceConfig, column: str) -> str:
     return cfg.fields[base].kind if base else "text"
 
 
-def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> list[dict]:
+def explain_pairs(run: RunResults, positions: list[int], titles: list[str], cache: ColumnCache | None = None
+                  ) -> list[dict]:
     """Waterfalls of the given candidate pairs: per comparison the (masked) values, level and weight; the
-    weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****)."""
+    weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****).
+    ``cache``: the records' :class:`~pace_linkage.engine.columns.ColumnCache`, shared by every waterfall of the
+    run (term frequencies are counted over all the records, once)."""
     from pace_linkage.engine.score import explain
     from pace_linkage.redact import mask_value
 
     specs = {c.name: c for c in run.cfg.linkage.comparisons}
     rec, pairs = run.records, run.blocking.pairs
+    cache = cache or ColumnCache(rec)
     out = []
     for pos, title in zip(positions, titles, strict=True):
         l_, r_ = int(pairs[LEFT].iat[pos]), int(pairs[RIGHT].iat[pos])
         rows = []
-        for row in explain(run.model, rec, pairs, run.gamma, pos):
+        for row in explain(run.model, rec, pairs, run.gamma, pos, cache):
             spec = specs.get(row["comparison"])
             if spec is not None:
                 kind = _field_kind(run.cfg, spec.column)
@@ -189,15 +194,24 @@ def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> l
     return out
 
 
+def smallest(idx: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` positions of ``idx`` with the smallest ``key`` (indexed by position), ties to the smaller
+    position, in that order: ``idx[np.lexsort((idx, key[idx]))][:n]``, sorting only the few that can be
+    among them."""
+    k = key[idx]
+    if 0 < n < len(idx):
+        cut = np.partition(k, n - 1)[n - 1]
+        if not np.isnan(cut):  # a NaN key sorts last: with fewer than n others, every position may be needed
+            idx, k = idx[k <= cut], k[k <= cut]
+    return idx[np.lexsort((idx, k))][:max(n, 0)]
+
+
 def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[str]]:
     """The candidate pairs just above and just below the threshold (ties broken by pair order)."""
     p = run.scored[MATCH_PROBABILITY].to_numpy()
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    idx = np.arange(len(p))
-    above = idx[p >= run.threshold]
-    below = idx[p < run.threshold]
-    above = above[np.lexsort((above, w[above]))][:n_each]
-    below = below[np.lexsort((below, -w[below]))][:n_each]
+    above = smallest(np.flatnonzero(p >= run.threshold), w, n_each)
+    below = smallest(np.flatnonzero(p < run.threshold), -w, n_each)
     return ([int(i) for i in above] + [int(i) for i in below],
             ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
 
@@ -248,8 +262,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
+    cache = ColumnCache(run.records)  # what the waterfalls read of the records, derived once for all of them
     if run.cfg.report.explain_examples and len(run.scored):
-        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
+        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples), cache)
     for feature in features:
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
@@ -266,11 +281,11 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
         pc = _pairs_completeness(run, person.codes)
         doc["blocking"].update(pc)
-        labelled = evaluate.confusion_pairs(sweep_pairs, run.records, person, run.threshold)
-        doc["confusion"] = confusion_counts(labelled, pc["true_pairs"])
-        doc["calibration"] = calibration(probs, labelled["is_match"].to_numpy())
+        is_match, code = evaluate.confusion_codes(sweep_pairs, run.records, person, run.threshold)
+        doc["confusion"] = confusion_counts(code, pc["true_pairs"])
+        doc["calibration"] = calibration(probs, is_match)
         if run.cfg.report.top_errors:
-            doc["top_errors"] = top_errors(run, labelled, run.cfg.report.top_errors)
+            doc["top_errors"] = top_errors(run, code, run.cfg.report.top_errors, cache)
     return doc
 
 
@@ -321,30 +336,28 @@ def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCo
                        run.threshold, run.cfg, truth)
 
 
-def confusion_counts(labelled: pd.DataFrame, true_pairs: int) -> dict:
-    """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from
-    :func:`pace_linkage.evaluate.quality.confusion_pairs`), and the true pairs blocking never proposed."""
-    c = labelled["label"].value_counts()
-    out = {k.lower(): int(c.get(k, 0)) for k in ("TP", "FP", "FN", "TN")}
-    out["candidate_pairs"] = int(len(labelled))
+def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
+    """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from the label codes of
+    :func:`pace_linkage.evaluate.quality.confusion_codes`), and the true pairs blocking never proposed."""
+    c = np.bincount(code, minlength=len(evaluate.CONFUSION_LABELS))
+    out = {k.lower(): int(c[i]) for i, k in enumerate(evaluate.CONFUSION_LABELS)}
+    out["candidate_pairs"] = int(len(code))
     out["true_pairs"] = int(true_pairs)
     out["missed_by_blocking"] = int(true_pairs - out["tp"] - out["fn"])
     return out
 
 
-def top_errors(run: RunResults, labelled: pd.DataFrame, n: int) -> dict:
+def top_errors(run: RunResults, code: np.ndarray, n: int, cache: ColumnCache | None = None) -> dict:
     """The ``n`` highest-weighted false-positive candidate pairs (linked at the threshold, different
     persons) and false-negative ones (not linked, same person), explained with masked values as in
     :func:`explain_pairs`; the titles name the run's entity. Ties in weight go to the earlier pair."""
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    label = labelled["label"].to_numpy()
     entity = run.cfg.entity
     out = {}
-    for key, code, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
-                             ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
-        idx = np.flatnonzero(label == code)
-        idx = idx[np.lexsort((idx, -w[idx]))][:n]
-        out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx))
+    for key, label, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
+                              ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
+        idx = smallest(np.flatnonzero(code == evaluate.CONFUSION_LABELS.index(label)), -w, n)
+        out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx), cache)
     return out
 
 

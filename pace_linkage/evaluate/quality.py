@@ -360,6 +360,20 @@ def confusion_pairs(
     ``is_match`` (bool) and ``label``, in the original order; sort by probability to list the top
     false positives / negatives.
     """
+    is_match, code = confusion_codes(pairs, records, truth, threshold)
+    out = pairs.copy()
+    out["is_match"] = is_match
+    out["label"] = pd.Categorical.from_codes(code, categories=CONFUSION_LABELS)
+    return out
+
+
+CONFUSION_LABELS = ["TP", "FP", "FN", "TN"]  # the codes of confusion_codes, in order
+
+
+def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame | PersonCodes,
+                    threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`confusion_pairs` without the copy of the pairs: per pair whether it is a true match (bool) and
+    its label's code (int8, an index into :data:`CONFUSION_LABELS`)."""
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     person, _, _ = person_codes(records.reset_index(drop=True), truth)
     left = pairs[LEFT].to_numpy(dtype=np.int64)
@@ -367,10 +381,7 @@ def confusion_pairs(
     is_match = person[left] == person[right]
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
     code = np.where(predicted, np.where(is_match, 0, 1), np.where(is_match, 2, 3)).astype(np.int8)
-    out = pairs.copy()
-    out["is_match"] = is_match
-    out["label"] = pd.Categorical.from_codes(code, categories=["TP", "FP", "FN", "TN"])
-    return out
+    return is_match, code
 
 
 # --------------------------------------------------------------------------------------------------
@@ -411,6 +422,8 @@ def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1
 
 __all__ = [
     "bcubed",
+    "CONFUSION_LABELS",
+    "confusion_codes",
     "confusion_pairs",
     "estimated_quality",
     "f1_score",

@@ -111,3 +111,14 @@ def test_pairs_parquet_from_arrow_columns_is_the_same_file(run, chunk):
     plain = metrics.pairs_frame(run)
     assert parquet_bytes(fast) == parquet_bytes(plain)
     pd.testing.assert_frame_equal(fast.astype(object), plain.astype(object))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([-2.5, 0.0, 1.0, 1.0, 3.25, float("nan"), float("-inf")]), max_size=30),
+       st.integers(0, 8), st.integers(0, 2**16))
+def test_smallest_is_the_head_of_the_full_sort(keys, n, seed):
+    key = np.array(keys, dtype=np.float64)
+    idx = np.sort(np.random.default_rng(seed).permutation(len(key))[: len(key) // 2 + 1])[: len(key)]
+    want = idx[np.lexsort((idx, key[idx]))][:n]
+    np.testing.assert_array_equal(metrics.smallest(idx, key, n), want)
+    np.testing.assert_array_equal(metrics.smallest(idx, -key, n), idx[np.lexsort((idx, -key[idx]))][:n])
