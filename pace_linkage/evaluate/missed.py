@@ -314,6 +314,9 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
 def cluster_codes(records: pd.DataFrame, clusters: pd.DataFrame, id_column: str) -> np.ndarray:
     """The cluster of each record (aligned with ``records``, matched on source and record id) as integer
     codes; a record without a cluster id is a cluster of its own."""
+    if len(clusters) == len(records) and all(np.array_equal(clusters[c].to_numpy(), records[c].to_numpy())
+                                             for c in (SOURCE, RECORD_ID)):  # row for row already, as a run's are
+        return group_codes(pd.Series(clusters[id_column].to_numpy()))
     key = clusters[SOURCE].astype(str) + "\x1f" + clusters[RECORD_ID].astype(str)
     want = records[SOURCE].astype(str) + "\x1f" + records[RECORD_ID].astype(str)
     ids = pd.Series(clusters[id_column].to_numpy(), index=key.to_numpy()).reindex(want.to_numpy())

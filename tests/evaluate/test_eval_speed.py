@@ -122,3 +122,17 @@ def test_smallest_is_the_head_of_the_full_sort(keys, n, seed):
     want = idx[np.lexsort((idx, key[idx]))][:n]
     np.testing.assert_array_equal(metrics.smallest(idx, key, n), want)
     np.testing.assert_array_equal(metrics.smallest(idx, -key, n), idx[np.lexsort((idx, -key[idx]))][:n])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["P1", "P2", "P3"])), min_size=0, max_size=20),
+       st.integers(0, 2**16))
+def test_cluster_codes_of_clusters_in_record_order_or_any_order_agree(ids, seed):
+    from pace_linkage.evaluate import missed
+
+    records = pd.DataFrame({"source": ["a", "b"] * (len(ids) // 2) + ["a"] * (len(ids) % 2),
+                            "record_id": [str(i) for i in range(len(ids))]})
+    clusters = records.assign(pace_id=ids)
+    shuffled = clusters.iloc[np.random.default_rng(seed).permutation(len(ids))]
+    np.testing.assert_array_equal(missed.cluster_codes(records, clusters, "pace_id"),
+                                  missed.cluster_codes(records, shuffled, "pace_id"))
