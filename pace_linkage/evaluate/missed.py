@@ -44,6 +44,7 @@ the extrapolated matches; it is only as good as the model's ranking of pairs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -205,11 +206,35 @@ class RunView:
     link_type: str
     duplicate_free: np.ndarray
 
+    @functools.cached_property
+    def candidate_order(self) -> np.ndarray:
+        """The positions that sort the candidate pairs by pair code, made once."""
+        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
+        return np.argsort(codes, kind="stable")
+
+    @functools.cached_property
+    def candidate_codes(self) -> np.ndarray:
+        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them), made once."""
+        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
+        return codes[self.candidate_order]
+
+    def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""
+        codes, ranked = _pair_codes(left, right, len(self.records)), self.candidate_codes
+        at = np.minimum(np.searchsorted(ranked, codes), max(len(ranked) - 1, 0))
+        found = ranked[at] == codes if len(ranked) else np.zeros(len(codes), dtype=bool)
+        return np.where(found, self.candidate_order[at] if len(ranked) else -1, -1)
+
+    @functools.cached_property
+    def source_codes(self) -> np.ndarray:
+        """Each record's source as a code, made once."""
+        return pd.factorize(self.records[SOURCE])[0]
+
 
 def linkable(view: RunView, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Whether each pair could be linked at all: its link type allows it and it is not two records of one
     duplicate-free source."""
-    src = pd.factorize(view.records[SOURCE])[0]
+    src = view.source_codes
     same = src[left] == src[right]
     ok = left != right
     if view.link_type == "link_only":
@@ -272,7 +297,7 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
     records' :class:`~pace_linkage.evaluate.unseen.KeyCodes`, if the caller has them."""
     n = len(view.records)
     key_codes = key_codes or KeyCodes(view.records)
-    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
+    cand = view.candidate_codes
     rng = np.random.default_rng(seed)
     built = [(k, key_codes(k.on)) for k in keys]
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
@@ -336,10 +361,14 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     (:func:`pace_linkage.evaluate.unseen.unseen_matches`): ``recall`` with ``recall_low`` / ``recall_high``,
     what it is made of, and the looser keys (the blocking advisor's rows)."""
     wl, wr = within_cluster_pairs(view.cluster)
-    inside = scorer(wl, wr)
-    n = len(view.records)
-    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
-    not_compared = ~_is_member(_pair_codes(wl, wr, n), cand)
+    at = view.candidate_position(wl, wr)
+    not_compared = at < 0
+    if isinstance(scorer, Scorer):  # the run's model scored the candidate pairs already: only the others now
+        inside = np.zeros(len(wl))
+        inside[~not_compared] = view.probability[at[~not_compared]]
+        inside[not_compared] = scorer(wl[not_compared], wr[not_compared])
+    else:
+        inside = scorer(wl, wr)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
     across = view.cluster[lp] != view.cluster[rp]
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
