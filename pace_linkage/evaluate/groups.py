@@ -66,6 +66,12 @@ def age_band(dob: pd.Series, reference: dt.date) -> pd.Series:
 
     Age is completed years: the birthday must have been reached (29 Feb birthdays count on 1 Mar in
     other years)."""
+    codes, uniques = pd.factorize(dob, use_na_sentinel=True)  # each distinct date parsed once
+    labels = np.append(_age_bands(pd.Series(uniques), reference), UNKNOWN)  # code -1 (null) -> last slot
+    return pd.Series(labels[codes], index=dob.index, dtype=object)
+
+
+def _age_bands(dob: pd.Series, reference: dt.date) -> np.ndarray:
     d = pd.to_datetime(dob, errors="coerce", format="ISO8601")
     ok = d.notna().to_numpy()
     years = reference.year - d.dt.year.to_numpy(dtype=float, na_value=np.nan)
@@ -77,7 +83,7 @@ def age_band(dob: pd.Series, reference: dt.date) -> pd.Series:
     for lo, hi, name in AGE_BANDS:
         sel = ok & (age >= lo) & ((age <= hi) if hi is not None else True)
         out[sel] = name
-    return pd.Series(out, index=dob.index, dtype=object)
+    return out
 
 
 @functools.cache

@@ -3,6 +3,7 @@ them): the threshold sweep against fresh connected components at every threshold
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 from unittest.mock import patch
 
@@ -136,3 +137,16 @@ def test_cluster_codes_of_clusters_in_record_order_or_any_order_agree(ids, seed)
     shuffled = clusters.iloc[np.random.default_rng(seed).permutation(len(ids))]
     np.testing.assert_array_equal(missed.cluster_codes(records, clusters, "pace_id"),
                                   missed.cluster_codes(records, shuffled, "pace_id"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["2000-02-29", "1990-06-15", "2015-01-01", "not a date", "",
+                                                      "1950-12-31", "2008-06-16"])), max_size=25))
+def test_age_band_of_each_distinct_date_is_the_band_of_each_record(dobs):
+    from pace_linkage.evaluate.groups import age_band
+
+    ref = dt.date(2024, 6, 15)
+    series = pd.Series(dobs, dtype=object, index=np.arange(len(dobs)) * 3)
+    want = [age_band(pd.Series([v], dtype=object), ref).iloc[0] for v in dobs]
+    got = age_band(series, ref)
+    assert list(got) == want and got.index.equals(series.index)
