@@ -359,7 +359,9 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     """The recall of the clusters estimated without truth, counting the matches blocking missed (see the
     module) and, from the blocking ``rules`` and the config's ``fields``, those agreeing on no key at all
     (:func:`pace_linkage.evaluate.unseen.unseen_matches`): ``recall`` with ``recall_low`` / ``recall_high``,
-    what it is made of, and the looser keys (the blocking advisor's rows)."""
+    what it is made of, and the looser keys (the blocking advisor's rows). With the run's :class:`Scorer`, a
+    pair inside a cluster that was a candidate keeps the probability the run gave it (the same model scored
+    it); only the pairs the clusters joined without comparing them are scored here."""
     wl, wr = within_cluster_pairs(view.cluster)
     at = view.candidate_position(wl, wr)
     not_compared = at < 0
