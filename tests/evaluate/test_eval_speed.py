@@ -104,7 +104,7 @@ def candidate_pairs(draw):
                            cfg=SimpleNamespace(linkage=SimpleNamespace(blocking=rules)))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(candidate_pairs(), st.integers(1, 7))
 def test_pairs_parquet_from_arrow_columns_is_the_same_file(run, chunk):
     with patch.object(metrics, "TAKE_CHUNK", chunk):  # several chunks as at millions of pairs
