@@ -115,7 +115,7 @@ def stage_outputs(writer: RunWriter, run: RunResults, metrics: dict, report_html
     for name, frame in sorted((extra_csv or {}).items()):
         writer.write_csv(name, frame)
     writer.write_csv("clusters.csv", database.sorted_clusters(run))
-    writer.write_parquet("pairs.parquet", pairs_frame(run))
+    writer.write_parquet("pairs.parquet", pairs_frame(run, arrow=True))
     writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
     writer.write_csv("conflicts.csv", run.clusters.conflicts)
     for b in run.batches:

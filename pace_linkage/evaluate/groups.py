@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
@@ -40,7 +41,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2
-from pace_linkage.evaluate.quality import group_codes, person_codes
+from pace_linkage.evaluate.quality import PersonCodes, group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
 UNKNOWN = "unknown"
@@ -65,6 +66,12 @@ def age_band(dob: pd.Series, reference: dt.date) -> pd.Series:
 
     Age is completed years: the birthday must have been reached (29 Feb birthdays count on 1 Mar in
     other years)."""
+    codes, uniques = pd.factorize(dob, use_na_sentinel=True)  # each distinct date parsed once
+    labels = np.append(_age_bands(pd.Series(uniques), reference), UNKNOWN)  # code -1 (null) -> last slot
+    return pd.Series(labels[codes], index=dob.index, dtype=object)
+
+
+def _age_bands(dob: pd.Series, reference: dt.date) -> np.ndarray:
     d = pd.to_datetime(dob, errors="coerce", format="ISO8601")
     ok = d.notna().to_numpy()
     years = reference.year - d.dt.year.to_numpy(dtype=float, na_value=np.nan)
@@ -76,7 +83,7 @@ def age_band(dob: pd.Series, reference: dt.date) -> pd.Series:
     for lo, hi, name in AGE_BANDS:
         sel = ok & (age >= lo) & ((age <= hi) if hi is not None else True)
         out[sel] = name
-    return pd.Series(out, index=dob.index, dtype=object)
+    return out
 
 
 @functools.cache
@@ -151,28 +158,61 @@ def _both_in_group(*codes: np.ndarray) -> np.ndarray:
                        minlength=int(codes[-1].max()) + 1 if len(codes[-1]) else 0)
 
 
+@dataclass
+class RunLinks:
+    """What every group kind's figures read of a run, derived once (no group in it): per record whether its
+    cluster holds another record (``linked``, 0/1), the candidate pairs below the threshold (``below_l``,
+    ``below_r``, ``below_p``) and, with truth, the person codes with the other records of the same person
+    (``true_end``) and of the same person and cluster (``found_end``), and the (cluster, person) codes
+    (``joint``)."""
+
+    linked: np.ndarray
+    below_l: np.ndarray
+    below_r: np.ndarray
+    below_p: np.ndarray
+    person: np.ndarray | None = None
+    joint: np.ndarray | None = None
+    true_end: np.ndarray | None = None
+    found_end: np.ndarray | None = None
+
+
+def run_links(cluster: np.ndarray, left: np.ndarray, right: np.ndarray, probability: np.ndarray, threshold: float,
+              person: np.ndarray | None = None) -> RunLinks:
+    """The :class:`RunLinks` of aligned ``cluster`` (and ``person``) codes and the candidate pairs' record
+    positions ``left``/``right`` with their ``probability``."""
+    size = np.bincount(cluster)[cluster]
+    below = probability < threshold
+    out = RunLinks((size > 1).astype(np.float64), left[below], right[below], probability[below])
+    if person is not None:
+        out.person = person
+        out.joint = group_codes(pd.Series(cluster * (int(person.max()) + 1) + person))
+        out.true_end = (np.bincount(person)[person] - 1).astype(np.float64)
+        out.found_end = (np.bincount(out.joint)[out.joint] - 1).astype(np.float64)
+    return out
+
+
 def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right: np.ndarray,
                   probability: np.ndarray, threshold: float, person: np.ndarray | None = None,
                   kind: str = "") -> list[dict]:
     """One row per group label (see the module docstring); ``cluster`` and ``person`` are integer
     codes aligned with ``group``; ``left``/``right`` are the candidate pairs' record positions."""
+    return figures_of(group, run_links(cluster, left, right, probability, threshold, person), kind)
+
+
+def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
+    """:func:`group_figures` from the run's :class:`RunLinks` (derived once for every group kind)."""
     g, labels = pd.factorize(group.to_numpy(dtype=object), sort=True)
     g = g.astype(np.int64)
     k = len(labels)
     records = np.bincount(g, minlength=k)
-    size = np.bincount(cluster)[cluster]
-    linked = np.bincount(g, weights=(size > 1).astype(np.float64), minlength=k)
-    below = probability < threshold
-    gl, gr, p = g[left[below]], g[right[below]], probability[below]
+    linked = np.bincount(g, weights=links.linked, minlength=k)
+    gl, gr, p = g[links.below_l], g[links.below_r], links.below_p
     other = gr != gl
     est = np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
     truth_cols: dict[str, np.ndarray] = {}
-    if person is not None:
-        joint = group_codes(pd.Series(cluster * (int(person.max()) + 1) + person))
-        true_end = (np.bincount(person)[person] - 1).astype(np.float64)
-        found_end = (np.bincount(joint)[joint] - 1).astype(np.float64)
-        true_pairs = np.bincount(g, weights=true_end, minlength=k) - _both_in_group(person, g)
-        found = np.bincount(g, weights=found_end, minlength=k) - _both_in_group(joint, g)
+    if links.person is not None:
+        true_pairs = np.bincount(g, weights=links.true_end, minlength=k) - _both_in_group(links.person, g)
+        found = np.bincount(g, weights=links.found_end, minlength=k) - _both_in_group(links.joint, g)
         truth_cols = {"true_pairs": np.rint(true_pairs), "found_pairs": np.rint(found)}
     rows = []
     for i in [list(labels).index(lab) for lab in _order(list(labels), kind)]:
@@ -188,7 +228,7 @@ def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
-                threshold: float, cfg: PaceConfig, truth: pd.DataFrame | None = None,
+                threshold: float, cfg: PaceConfig, truth: pd.DataFrame | PersonCodes | None = None,
                 reference_date: dt.date | None = None) -> dict[str, list[dict]]:
     """``{group_kind: [row per group]}`` for every group kind (see the module docstring).
 
@@ -204,9 +244,9 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     left = pairs[LEFT].to_numpy(dtype=np.int64)
     right = pairs[RIGHT].to_numpy(dtype=np.int64)
     prob = np.asarray(probability, dtype=np.float64)
-    return {kind: group_figures(labels, cluster, left, right, prob, threshold, person, kind)
-            for kind, labels in groups.items()}
+    links = run_links(cluster, left, right, prob, threshold, person)
+    return {kind: figures_of(labels, links, kind) for kind, labels in groups.items()}
 
 
-__all__ = ["AGE_BANDS", "GROUP_KINDS", "age_band", "council_area", "council_table", "group_figures",
-           "linked_less", "moved", "record_groups"]
+__all__ = ["AGE_BANDS", "GROUP_KINDS", "RunLinks", "age_band", "council_area", "council_table", "figures_of",
+           "group_figures", "linked_less", "moved", "record_groups", "run_links"]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2, pairs_within_groups
+from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
@@ -76,17 +77,41 @@ def load_truth(path: Path, id_column: str | None = None) -> pd.DataFrame:
     return truth[[SOURCE, RECORD_ID, id_column]].rename(columns={id_column: "person_id"})
 
 
-def pairs_frame(run: RunResults) -> pd.DataFrame:
-    """pairs.parquet: each candidate pair with its rule, comparison levels, weight and probability."""
+TAKE_CHUNK = 4_000_000  # pairs per Arrow take: a text column's chunk stays far below Arrow's 2 GiB per array
+
+
+def _arrow_take(values: np.ndarray, at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values[at]`` as an Arrow-backed text column, taken in Arrow in chunks (no Python object per pair)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, from_pandas=True)
+    chunks = [pc.take(arr, at[a:a + TAKE_CHUNK]) for a in range(0, len(at), TAKE_CHUNK)]
+    return pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks, type=arr.type))
+
+
+def pairs_frame(run: RunResults, *, arrow: bool = False) -> pd.DataFrame:
+    """pairs.parquet: each candidate pair with its rule, comparison levels, weight and probability.
+
+    ``arrow``: the text columns (sources, record ids, rule) as Arrow strings, taken in Arrow rather than as a
+    Python object per pair: the same values, written to the same pairs.parquet bytes, several times faster to
+    build and write at millions of pairs (what :func:`pace_linkage.pipeline.stage_outputs` writes)."""
     rec = run.records
     pairs = run.blocking.pairs
     l_idx, r_idx = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
     rule_names = np.array([r.name for r in run.cfg.linkage.blocking], dtype=object)
-    out = pd.DataFrame({
-        "source_l": rec[SOURCE].to_numpy()[l_idx], "record_id_l": rec[RECORD_ID].to_numpy()[l_idx],
-        "source_r": rec[SOURCE].to_numpy()[r_idx], "record_id_r": rec[RECORD_ID].to_numpy()[r_idx],
-        "blocking_rule": rule_names[pairs[RULE].to_numpy()] if len(pairs) else pd.Series(dtype=object),
-    })
+    rule = pairs[RULE].to_numpy()
+    if arrow and len(pairs):
+        src, rid = rec[SOURCE].to_numpy(), rec[RECORD_ID].to_numpy()
+        out = pd.DataFrame({"source_l": _arrow_take(src, l_idx), "record_id_l": _arrow_take(rid, l_idx),
+                            "source_r": _arrow_take(src, r_idx), "record_id_r": _arrow_take(rid, r_idx),
+                            "blocking_rule": _arrow_take(rule_names, rule)})
+    else:
+        out = pd.DataFrame({
+            "source_l": rec[SOURCE].to_numpy()[l_idx], "record_id_l": rec[RECORD_ID].to_numpy()[l_idx],
+            "source_r": rec[SOURCE].to_numpy()[r_idx], "record_id_r": rec[RECORD_ID].to_numpy()[r_idx],
+            "blocking_rule": rule_names[rule] if len(pairs) else pd.Series(dtype=object),
+        })
     for col in run.gamma.columns:
         out[f"gamma_{col}"] = run.gamma[col].to_numpy()
     out[MATCH_WEIGHT] = run.scored[MATCH_WEIGHT].to_numpy().round(10)
@@ -140,19 +165,23 @@ def _field_kind(cfg: PaceConfig, column: str) -> str:
     return cfg.fields[base].kind if base else "text"
 
 
-def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> list[dict]:
+def explain_pairs(run: RunResults, positions: list[int], titles: list[str], cache: ColumnCache | None = None
+                  ) -> list[dict]:
     """Waterfalls of the given candidate pairs: per comparison the (masked) values, level and weight; the
-    weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****)."""
+    weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****).
+    ``cache``: the records' :class:`~pace_linkage.engine.columns.ColumnCache`, shared by every waterfall of the
+    run (term frequencies are counted over all the records, once)."""
     from pace_linkage.engine.score import explain
     from pace_linkage.redact import mask_value
 
     specs = {c.name: c for c in run.cfg.linkage.comparisons}
     rec, pairs = run.records, run.blocking.pairs
+    cache = cache or ColumnCache(rec)
     out = []
     for pos, title in zip(positions, titles, strict=True):
         l_, r_ = int(pairs[LEFT].iat[pos]), int(pairs[RIGHT].iat[pos])
         rows = []
-        for row in explain(run.model, rec, pairs, run.gamma, pos):
+        for row in explain(run.model, rec, pairs, run.gamma, pos, cache):
             spec = specs.get(row["comparison"])
             if spec is not None:
                 kind = _field_kind(run.cfg, spec.column)
@@ -165,15 +194,24 @@ def explain_pairs(run: RunResults, positions: list[int], titles: list[str]) -> l
     return out
 
 
+def smallest(idx: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` positions of ``idx`` with the smallest ``key`` (indexed by position), ties to the smaller
+    position, in that order: ``idx[np.lexsort((idx, key[idx]))][:n]``, sorting only the few that can be
+    among them."""
+    k = key[idx]
+    if 0 < n < len(idx):
+        cut = np.partition(k, n - 1)[n - 1]
+        if not np.isnan(cut):  # a NaN key sorts last: with fewer than n others, every position may be needed
+            idx, k = idx[k <= cut], k[k <= cut]
+    return idx[np.lexsort((idx, k))][:max(n, 0)]
+
+
 def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[str]]:
     """The candidate pairs just above and just below the threshold (ties broken by pair order)."""
     p = run.scored[MATCH_PROBABILITY].to_numpy()
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    idx = np.arange(len(p))
-    above = idx[p >= run.threshold]
-    below = idx[p < run.threshold]
-    above = above[np.lexsort((above, w[above]))][:n_each]
-    below = below[np.lexsort((below, -w[below]))][:n_each]
+    above = smallest(np.flatnonzero(p >= run.threshold), w, n_each)
+    below = smallest(np.flatnonzero(p < run.threshold), -w, n_each)
     return ([int(i) for i in above] + [int(i) for i in below],
             ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
 
@@ -224,27 +262,30 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
+    cache = ColumnCache(run.records)  # what the waterfalls read of the records, derived once for all of them
     if run.cfg.report.explain_examples and len(run.scored):
-        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples))
+        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples), cache)
     for feature in features:
         doc.update(feature.metrics(run, truth))
-    doc["linked_less"] = linked_less_metrics(run, truth)
-    if truth is not None:
-        doc["pairwise"] = evaluate.pairwise_metrics(clusters, truth, id_column=id_col)
-        doc["bcubed"] = evaluate.bcubed(clusters, truth, id_column=id_col)
+    person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
+    doc["linked_less"] = linked_less_metrics(run, person)
+    if person is not None:
+        of_clusters = person if clusters_in_record_order(run) else truth
+        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col)
+        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col)
         thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
         sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
                                     MATCH_PROBABILITY: probs})
-        sweep = evaluate.threshold_sweep(sweep_pairs, run.records, truth, thresholds)
+        sweep = evaluate.threshold_sweep(sweep_pairs, run.records, person, thresholds)
         doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
-        pc = _pairs_completeness(run, truth)
+        pc = _pairs_completeness(run, person.codes)
         doc["blocking"].update(pc)
-        labelled = evaluate.confusion_pairs(sweep_pairs, run.records, truth, run.threshold)
-        doc["confusion"] = confusion_counts(labelled, pc["true_pairs"])
-        doc["calibration"] = calibration(probs, labelled["is_match"].to_numpy())
+        is_match, code = evaluate.confusion_codes(sweep_pairs, run.records, person, run.threshold)
+        doc["confusion"] = confusion_counts(code, pc["true_pairs"])
+        doc["calibration"] = calibration(probs, is_match)
         if run.cfg.report.top_errors:
-            doc["top_errors"] = top_errors(run, labelled, run.cfg.report.top_errors)
+            doc["top_errors"] = top_errors(run, code, run.cfg.report.top_errors, cache)
     return doc
 
 
@@ -287,7 +328,7 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     return out
 
 
-def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
+def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
     (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
@@ -295,30 +336,28 @@ def linked_less_metrics(run: RunResults, truth: pd.DataFrame | None) -> dict:
                        run.threshold, run.cfg, truth)
 
 
-def confusion_counts(labelled: pd.DataFrame, true_pairs: int) -> dict:
-    """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from
-    :func:`pace_linkage.evaluate.quality.confusion_pairs`), and the true pairs blocking never proposed."""
-    c = labelled["label"].value_counts()
-    out = {k.lower(): int(c.get(k, 0)) for k in ("TP", "FP", "FN", "TN")}
-    out["candidate_pairs"] = int(len(labelled))
+def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
+    """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from the label codes of
+    :func:`pace_linkage.evaluate.quality.confusion_codes`), and the true pairs blocking never proposed."""
+    c = np.bincount(code, minlength=len(evaluate.CONFUSION_LABELS))
+    out = {k.lower(): int(c[i]) for i, k in enumerate(evaluate.CONFUSION_LABELS)}
+    out["candidate_pairs"] = int(len(code))
     out["true_pairs"] = int(true_pairs)
     out["missed_by_blocking"] = int(true_pairs - out["tp"] - out["fn"])
     return out
 
 
-def top_errors(run: RunResults, labelled: pd.DataFrame, n: int) -> dict:
+def top_errors(run: RunResults, code: np.ndarray, n: int, cache: ColumnCache | None = None) -> dict:
     """The ``n`` highest-weighted false-positive candidate pairs (linked at the threshold, different
     persons) and false-negative ones (not linked, same person), explained with masked values as in
     :func:`explain_pairs`; the titles name the run's entity. Ties in weight go to the earlier pair."""
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    label = labelled["label"].to_numpy()
     entity = run.cfg.entity
     out = {}
-    for key, code, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
-                             ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
-        idx = np.flatnonzero(label == code)
-        idx = idx[np.lexsort((idx, -w[idx]))][:n]
-        out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx))
+    for key, label, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
+                              ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
+        idx = smallest(np.flatnonzero(code == evaluate.CONFUSION_LABELS.index(label)), -w, n)
+        out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx), cache)
     return out
 
 
@@ -333,13 +372,24 @@ def _conflict_counts(conflicts: pd.DataFrame) -> dict:
     return out
 
 
-def _pairs_completeness(run: RunResults, truth: pd.DataFrame) -> dict:
-    """Share of true matching pairs that blocking proposed at all (overall and per rule)."""
-    rec = run.records[[SOURCE, RECORD_ID]].merge(truth, on=[SOURCE, RECORD_ID], how="left")
-    absent = pd.Series("\x00absent-" + rec.index.astype(str), index=rec.index)
-    person = rec["person_id"].where(rec["person_id"].notna() & (rec["person_id"] != ""), absent).to_numpy()
-    sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
-    true_pairs = pairs_within_groups(sizes)
+def run_person_codes(run: RunResults, truth: pd.DataFrame | None) -> evaluate.PersonCodes | None:
+    """The truth as person codes aligned with the run's records (None without truth): computed once and
+    passed to every figure, in place of the truth frame."""
+    return None if truth is None else evaluate.person_codes(run.records.reset_index(drop=True), truth)
+
+
+def clusters_in_record_order(run: RunResults) -> bool:
+    """Whether the clusters are row for row the records (as clustering makes them), so that the records'
+    person codes serve the clusters too: checked, not assumed."""
+    clusters, records = run.clusters.clusters, run.records
+    return len(clusters) == len(records) and all(
+        np.array_equal(clusters[c].to_numpy(), records[c].to_numpy()) for c in (SOURCE, RECORD_ID))
+
+
+def _pairs_completeness(run: RunResults, person: np.ndarray) -> dict:
+    """Share of true matching pairs that blocking proposed at all (overall and per rule), from the person code
+    of each record (:func:`run_person_codes`: records absent from truth are people of their own)."""
+    true_pairs = pairs_within_groups(np.bincount(person)) if len(person) else 0
     p = run.blocking.pairs
     is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
     found = int(is_true.sum())

@@ -44,6 +44,7 @@ the extrapolated matches; it is only as good as the model's ranking of pairs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,9 +53,12 @@ import pandas as pd
 
 from pace_linkage.counting import pairs_within_groups
 from pace_linkage.engine.blocking import within_group_pairs
+from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel
+from pace_linkage.engine.score import score
 from pace_linkage.evaluate.quality import group_codes, ratio
-from pace_linkage.evaluate.unseen import Part, part_label, parts_key, unseen_matches
+from pace_linkage.evaluate.unseen import KeyCodes, Part, part_label, unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
 
 Z95 = 1.959963984540054
@@ -137,11 +141,22 @@ def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tu
 @dataclass
 class Scorer:
     """Compares and scores record pairs (positions into the run's prepared records) with the run's model:
-    ``linker`` is the run's :class:`~pace_linkage.engine.linker.Linker`."""
+    ``linker`` is the run's :class:`~pace_linkage.engine.linker.Linker`. What the comparisons read of the
+    records (codes, parsed values, term frequencies) is derived once, on the first call, and kept for the
+    next: the estimate scores pairs in several calls."""
 
     linker: object
     records: pd.DataFrame
     model: FSModel
+    cache: ColumnCache | None = None
+
+    def gamma_and_probability(self, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Gamma (one column per comparison) and match probability of ``pairs`` (l, r), as the run's compare
+        and score stages give them."""
+        self.cache = self.cache or ColumnCache(self.records)
+        gamma = compare(self.records, pairs, self.linker.settings.comparisons, cache=self.cache)
+        scored = score(self.model, self.records, pairs, gamma, cache=self.cache)
+        return gamma, scored[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         return self.patterns(left, right)[0]
@@ -154,14 +169,13 @@ class Scorer:
         lo, hi = np.minimum(left, right), np.maximum(left, right)
         pairs = pd.DataFrame({LEFT: lo.astype(np.int32), RIGHT: hi.astype(np.int32),
                               RULE: np.zeros(len(lo), dtype=np.int8)})
-        compared = self.linker.compare(self.records, pairs, involved_only=True)
-        scored = self.linker.score(self.records, pairs, compared.gamma, self.model)
+        gamma, probability = self.gamma_and_probability(pairs)
         code, m = np.zeros(len(lo), dtype=np.int64), np.ones(len(lo))
-        for params, column in zip(self.model.comparisons, compared.gamma.columns, strict=True):
-            g = compared.gamma[column].to_numpy(dtype=np.int64)
+        for params, column in zip(self.model.comparisons, gamma.columns, strict=True):
+            g = gamma[column].to_numpy(dtype=np.int64)
             code = code * (params.n_levels + 1) + g + 1
             m *= np.r_[params.m, 1.0][g]  # index -1 (null) -> 1
-        return scored[MATCH_PROBABILITY].to_numpy(dtype=np.float64), code, m
+        return probability, code, m
 
 
 def pattern_caps(code: np.ndarray, m: np.ndarray, weight: np.ndarray, matches_seen: float) -> np.ndarray:
@@ -192,11 +206,35 @@ class RunView:
     link_type: str
     duplicate_free: np.ndarray
 
+    @functools.cached_property
+    def candidate_order(self) -> np.ndarray:
+        """The positions that sort the candidate pairs by pair code, made once."""
+        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
+        return np.argsort(codes, kind="stable")
+
+    @functools.cached_property
+    def candidate_codes(self) -> np.ndarray:
+        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them), made once."""
+        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
+        return codes[self.candidate_order]
+
+    def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""
+        codes, ranked = _pair_codes(left, right, len(self.records)), self.candidate_codes
+        at = np.minimum(np.searchsorted(ranked, codes), max(len(ranked) - 1, 0))
+        found = ranked[at] == codes if len(ranked) else np.zeros(len(codes), dtype=bool)
+        return np.where(found, self.candidate_order[at] if len(ranked) else -1, -1)
+
+    @functools.cached_property
+    def source_codes(self) -> np.ndarray:
+        """Each record's source as a code, made once."""
+        return pd.factorize(self.records[SOURCE])[0]
+
 
 def linkable(view: RunView, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Whether each pair could be linked at all: its link type allows it and it is not two records of one
     duplicate-free source."""
-    src = pd.factorize(view.records[SOURCE])[0]
+    src = view.source_codes
     same = src[left] == src[right]
     ok = left != right
     if view.link_type == "link_only":
@@ -249,16 +287,19 @@ def _score(scorer, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_pairs: int, seed: int,
-                    max_pairs_ratio: float, cut: float = 0.5, matches_seen: float = np.inf) -> dict:
+                    max_pairs_ratio: float, cut: float = 0.5, matches_seen: float = np.inf,
+                    key_codes: KeyCodes | None = None) -> dict:
     """The matches outside the candidate pairs and clusters, per looser key (see the module). A drawn pair
     counts as a match when its probability reaches ``cut`` (``matches``); the summed probabilities are kept
     as ``expected``; both are capped per gamma pattern by :func:`pattern_caps` of ``matches_seen``. Returns
     ``keys`` (name, rule, pairs, sampled, new_pairs, matches, se, expected, expected_se; or skipped), the
-    totals with their standard errors and the matches ``found`` (left, right, weight)."""
+    totals with their standard errors and the matches ``found`` (left, right, weight). ``key_codes``: the
+    records' :class:`~pace_linkage.evaluate.unseen.KeyCodes`, if the caller has them."""
     n = len(view.records)
-    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
+    key_codes = key_codes or KeyCodes(view.records)
+    cand = view.candidate_codes
     rng = np.random.default_rng(seed)
-    built = [(k, parts_key(view.records, k.on)) for k in keys]
+    built = [(k, key_codes(k.on)) for k in keys]
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
     limit = max_pairs_ratio * max(len(view.pairs), n)
     earlier: list[np.ndarray] = []
@@ -298,6 +339,9 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
 def cluster_codes(records: pd.DataFrame, clusters: pd.DataFrame, id_column: str) -> np.ndarray:
     """The cluster of each record (aligned with ``records``, matched on source and record id) as integer
     codes; a record without a cluster id is a cluster of its own."""
+    if len(clusters) == len(records) and all(np.array_equal(clusters[c].to_numpy(), records[c].to_numpy())
+                                             for c in (SOURCE, RECORD_ID)):  # row for row already, as a run's are
+        return group_codes(pd.Series(clusters[id_column].to_numpy()))
     key = clusters[SOURCE].astype(str) + "\x1f" + clusters[RECORD_ID].astype(str)
     want = records[SOURCE].astype(str) + "\x1f" + records[RECORD_ID].astype(str)
     ids = pd.Series(clusters[id_column].to_numpy(), index=key.to_numpy()).reindex(want.to_numpy())
@@ -315,24 +359,32 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     """The recall of the clusters estimated without truth, counting the matches blocking missed (see the
     module) and, from the blocking ``rules`` and the config's ``fields``, those agreeing on no key at all
     (:func:`pace_linkage.evaluate.unseen.unseen_matches`): ``recall`` with ``recall_low`` / ``recall_high``,
-    what it is made of, and the looser keys (the blocking advisor's rows)."""
+    what it is made of, and the looser keys (the blocking advisor's rows). With the run's :class:`Scorer`, a
+    pair inside a cluster that was a candidate keeps the probability the run gave it (the same model scored
+    it); only the pairs the clusters joined without comparing them are scored here."""
     wl, wr = within_cluster_pairs(view.cluster)
-    inside = scorer(wl, wr)
-    n = len(view.records)
-    cand = np.sort(_pair_codes(view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy(), n))
-    not_compared = ~_is_member(_pair_codes(wl, wr, n), cand)
+    at = view.candidate_position(wl, wr)
+    not_compared = at < 0
+    if isinstance(scorer, Scorer):  # the run's model scored the candidate pairs already: only the others now
+        inside = np.zeros(len(wl))
+        inside[~not_compared] = view.probability[at[~not_compared]]
+        inside[not_compared] = scorer(wl[not_compared], wr[not_compared])
+    else:
+        inside = scorer(wl, wr)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
     across = view.cluster[lp] != view.cluster[rp]
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
+    key_codes = KeyCodes(view.records)  # the looser keys and the unseen patterns read the same parts
     missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
-                             max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked)
+                             max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked,
+                             key_codes=key_codes)
     sampled = {r["name"] for r in missed["keys"] if "skipped" not in r}
     matched = across & (view.probability >= cut)
     seen = [(wl, wr, inside), (lp[matched], rp[matched], np.ones(int(matched.sum())))] + missed.pop("found")
     unseen = unseen_matches(view.records, [list(r.on) for r in rules if r.window is None]
                             + [list(k.on) for k in keys if k.name in sampled], fields,
-                            *(np.concatenate(parts) for parts in zip(*seen, strict=True)))
+                            *(np.concatenate(parts) for parts in zip(*seen, strict=True)), key_codes=key_codes)
     se = max(missed["se"], missed["expected_se"])
     low, high = _interval(missed["matches"], missed["expected"], se)
     extra = unseen["matches"]

@@ -25,7 +25,7 @@ Without truth, :func:`estimated_quality` gives the model's own estimate (fastLin
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -106,11 +106,27 @@ def check_truth_coverage(records: pd.DataFrame, truth: pd.DataFrame, where: str)
     return None
 
 
-def person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, int, int]:
+class PersonCodes(NamedTuple):
+    """The truth as codes, aligned with a run's records: a person code per record position (records absent
+    from truth as singletons), with ``absent`` (records_absent_from_truth) and ``not_clustered``
+    (truth_rows_not_clustered). Computed once per run (:func:`person_codes`) and passed, in place of the truth
+    frame, to every figure that reads the same records."""
+
+    codes: np.ndarray
+    absent: int
+    not_clustered: int
+
+
+def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> PersonCodes:
     """Person code per record position (aligned with ``records``), records absent from truth as singletons.
 
-    Returns (codes, records_absent_from_truth, truth_rows_not_clustered).
+    Returns (codes, records_absent_from_truth, truth_rows_not_clustered). ``truth`` may already be the
+    records' :class:`PersonCodes` (returned as they are, once their length is checked).
     """
+    if isinstance(truth, PersonCodes):
+        if len(truth.codes) != len(records):
+            raise InputError(f"truth: person codes for {len(truth.codes)} records, not {len(records)}")
+        return truth
     _check_columns(records, KEY, "records")
     _check_columns(truth, [*KEY, PERSON_ID], "truth")
     _check_unique(records, "records")
@@ -125,7 +141,7 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray
         start = int(truth_codes.max()) + 1 if len(truth_codes) else 0
         codes[~found] = start + np.arange(absent, dtype=np.int64)
     not_clustered = int(len(truth) - (len(records) - absent))
-    return codes, absent, not_clustered
+    return PersonCodes(codes, absent, not_clustered)
 
 
 def _blank_to_null(values: pd.Series) -> pd.Series:
@@ -169,7 +185,7 @@ def pairwise_scores(cluster_ids: Sequence | pd.Series | np.ndarray,
     return {**scores(counts), **counts}
 
 
-def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_id") -> dict[str, Any]:
+def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, Any]:
     """Pairwise precision / recall / F1 of a clustering against truth, counted from group sizes.
 
     ``clusters`` has ``source``, ``record_id`` and ``id_column``; ``truth`` has ``source``,
@@ -191,7 +207,7 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str
     }
 
 
-def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame, id_column: str = "pace_id") -> dict[str, float]:
+def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, float]:
     """B-cubed precision, recall and F1 (record-level averages, Bagga & Baldwin 1998).
 
     For each record r with cluster C(r) and person P(r): precision(r) = |C(r) & P(r)| / |C(r)| and
@@ -223,49 +239,62 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _joint_pairs(a: np.ndarray, b: np.ndarray) -> int:
+    """Pairs of records sharing both codes ``a`` and ``b`` (aligned non-negative int64 arrays)."""
+    if len(a) == 0:
+        return 0
+    _, both = np.unique(a * (int(b.max()) + 1) + b, return_counts=True)
+    return pairs_within_groups(both)
+
+
 def threshold_sweep(
     pairs: pd.DataFrame,
     records: pd.DataFrame,
-    truth: pd.DataFrame,
+    truth: pd.DataFrame | PersonCodes,
     thresholds: Iterable[float],
 ) -> pd.DataFrame:
     """Pairwise quality of plain connected-components clustering at each threshold.
 
     ``pairs`` has ``l``, ``r`` (positions into ``records``) and ``match_probability``; ``records``
-    has ``source`` and ``record_id``. At threshold t the links are the pairs with probability >= t,
-    clusters are the connected components of those links (no conflict splitting), and precision /
-    recall / F1 are the cluster-level pairwise metrics of :func:`pairwise_metrics`.
+    has ``source`` and ``record_id``; ``truth`` is a truth frame or the records' :class:`PersonCodes`. At
+    threshold t the links are the pairs with probability >= t, clusters are the connected components of those
+    links (no conflict splitting), and precision / recall / F1 are the cluster-level pairwise metrics of
+    :func:`pairwise_metrics`.
 
     The sweep goes from the highest threshold down and only adds the newly admitted links to the
-    previous components (components of components), so the total work is about one pass over the
-    pairs plus O(N) per threshold. Returns one row per distinct threshold, ascending, with columns
-    threshold, precision, recall, f1, links, clusters, tp, fp, fn.
+    previous components (components of components); the true positives change only in the components that
+    merged, so each step counts those records' (cluster, person) groups only: the total work is about one
+    pass over the pairs above the lowest threshold plus O(N) per threshold. Returns one row per distinct
+    threshold, ascending, with columns threshold, precision, recall, f1, links, clusters, tp, fp, fn.
     """
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     n = len(records)
-    person, _, _ = person_codes(records.reset_index(drop=True), truth)
+    person = person_codes(records.reset_index(drop=True), truth).codes
     ts = np.unique(np.asarray(list(thresholds), dtype=np.float64))[::-1]  # descending, distinct
     prob = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
-    order = np.argsort(-prob, kind="stable")
+    keep = np.flatnonzero(prob >= ts[-1]) if len(ts) else np.empty(0, np.int64)  # never admitted otherwise
+    order = keep[np.argsort(-prob[keep], kind="stable")]
     prob_sorted = prob[order]
     left = pairs[LEFT].to_numpy(dtype=np.int64)[order]
     right = pairs[RIGHT].to_numpy(dtype=np.int64)[order]
 
-    labels = np.arange(n, dtype=np.int64)
-    done = 0
+    true = pairs_within_groups(np.bincount(person)) if n else 0
+    labels = np.arange(n, dtype=np.int64)  # dense: every code 0..k-1 is in use
+    k, tp, done = n, 0, 0
     rows = []
     for t in ts:
         upto = int(np.searchsorted(-prob_sorted, -t, side="right"))  # pairs with prob >= t
         if upto > done:
-            new_l, new_r = labels[left[done:upto]], labels[right[done:upto]]
-            k = int(labels.max()) + 1 if n else 0
-            labels = _components(k, new_l, new_r)[labels]
-            done = upto
-        counts = pair_counts(labels, person)
+            merged = _components(k, labels[left[done:upto]], labels[right[done:upto]])
+            grew = np.bincount(merged)[merged] > 1  # per old component: merged with another
+            at = np.flatnonzero(grew[labels])
+            tp += _joint_pairs(merged[labels[at]], person[at]) - _joint_pairs(labels[at], person[at])
+            labels, k, done = merged[labels], int(merged.max()) + 1, upto
+        predicted = pairs_within_groups(np.bincount(labels)) if n else 0
+        counts = {"tp": tp, "fp": predicted - tp, "fn": true - tp, "predicted_pairs": predicted, "true_pairs": true}
         rows.append({
-            "threshold": float(t), **scores(counts), "links": upto,
-            "clusters": int(len(np.unique(labels))),
-            "tp": counts["tp"], "fp": counts["fp"], "fn": counts["fn"],
+            "threshold": float(t), **scores(counts), "links": upto, "clusters": k,
+            "tp": tp, "fp": predicted - tp, "fn": true - tp,
         })
     cols = ["threshold", "precision", "recall", "f1", "links", "clusters", "tp", "fp", "fn"]
     return pd.DataFrame(rows[::-1], columns=cols).reset_index(drop=True)
@@ -321,7 +350,7 @@ def estimated_quality(match_probability: pd.Series | np.ndarray, threshold: floa
 
 
 def confusion_pairs(
-    pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame, threshold: float
+    pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame | PersonCodes, threshold: float
 ) -> pd.DataFrame:
     """Label each candidate pair TP / FP / FN / TN at ``threshold`` (pair level, not cluster level).
 
@@ -331,6 +360,20 @@ def confusion_pairs(
     ``is_match`` (bool) and ``label``, in the original order; sort by probability to list the top
     false positives / negatives.
     """
+    is_match, code = confusion_codes(pairs, records, truth, threshold)
+    out = pairs.copy()
+    out["is_match"] = is_match
+    out["label"] = pd.Categorical.from_codes(code, categories=CONFUSION_LABELS)
+    return out
+
+
+CONFUSION_LABELS = ["TP", "FP", "FN", "TN"]  # the codes of confusion_codes, in order
+
+
+def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame | PersonCodes,
+                    threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`confusion_pairs` without the copy of the pairs: per pair whether it is a true match (bool) and
+    its label's code (int8, an index into :data:`CONFUSION_LABELS`)."""
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     person, _, _ = person_codes(records.reset_index(drop=True), truth)
     left = pairs[LEFT].to_numpy(dtype=np.int64)
@@ -338,10 +381,7 @@ def confusion_pairs(
     is_match = person[left] == person[right]
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
     code = np.where(predicted, np.where(is_match, 0, 1), np.where(is_match, 2, 3)).astype(np.int8)
-    out = pairs.copy()
-    out["is_match"] = is_match
-    out["label"] = pd.Categorical.from_codes(code, categories=["TP", "FP", "FN", "TN"])
-    return out
+    return is_match, code
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,6 +422,8 @@ def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1
 
 __all__ = [
     "bcubed",
+    "CONFUSION_LABELS",
+    "confusion_codes",
     "confusion_pairs",
     "estimated_quality",
     "f1_score",
@@ -390,6 +432,7 @@ __all__ = [
     "pairwise_scores",
     "pairwise_metrics",
     "partner_overlap",
+    "PersonCodes",
     "person_codes",
     "ratio",
     "recommend_threshold",

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from pace_linkage.engine.blocking import rule_key
+from pace_linkage.engine.blocking import column_codes, composite_key, drop_common, rule_key
+from pace_linkage.engine.keys import part_columns
 from pace_linkage.engine.settings import BlockingKey, BlockingRule
 
 MAX_PATTERNS = 1 << 16
@@ -46,6 +47,31 @@ def part_label(part: Part) -> str:
 def parts_key(records: pd.DataFrame, parts: Sequence[Part]) -> np.ndarray:
     """One code per record for the key made of ``parts`` (``-1`` where a part is null), as blocking makes it."""
     return rule_key(records, BlockingRule(name="key", on=list(parts)))
+
+
+class KeyCodes:
+    """:func:`parts_key` of one frame of records for many keys, each part's key columns derived once: the
+    label-free estimate builds keys of the same few parts (a rule's columns, less one; each column alone)
+    many times. A part's columns are kept as their codes, so a key is the same codes :func:`parts_key`
+    gives (the codes of codes in order of first appearance are the codes themselves)."""
+
+    def __init__(self, records: pd.DataFrame):
+        self.records = records
+        self._parts: dict[str, list[pd.Series]] = {}
+
+    def part(self, part: Part) -> list[pd.Series]:
+        """The part's key columns as codes (nullable integers: null where the value is)."""
+        name = part if isinstance(part, str) else part.model_dump_json()
+        if name not in self._parts:
+            self._parts[name] = [pd.Series(pd.arrays.IntegerArray(c, c < 0)) for c in
+                                 (column_codes(col) for col in part_columns(self.records, part))]
+        return self._parts[name]
+
+    def __call__(self, parts: Sequence[Part]) -> np.ndarray:
+        """The key of ``parts``, as :func:`parts_key` of the records gives it."""
+        columns = [c for p in parts for c in self.part(p)]
+        frame = pd.DataFrame({f"k{j}": c for j, c in enumerate(columns)})
+        return drop_common(composite_key(frame, list(frame.columns)), BlockingRule(name="key", on=list(parts)).max_group)
 
 
 def base_field(column: str, fields: Iterable[str]) -> str:
@@ -106,14 +132,17 @@ def _fit(counts: np.ndarray, space: np.ndarray, seen: np.ndarray, width: np.ndar
 
 
 def unseen_matches(records: pd.DataFrame, keys: Sequence[Sequence[Part]], fields: Iterable[str],
-                   left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> dict:
+                   left: np.ndarray, right: np.ndarray, weight: np.ndarray, key_codes: KeyCodes | None = None
+                   ) -> dict:
     """The matches agreeing on no key in ``keys`` (see the module), from the matches seen (``left``, ``right``
     positions into ``records``, each with its ``weight``): ``matches`` (never negative), ``seen`` (the weight
-    fitted) and ``patterns``; ``matches`` is 0.0 with a ``skipped`` reason when the patterns are too many."""
+    fitted) and ``patterns``; ``matches`` is 0.0 with a ``skipped`` reason when the patterns are too many.
+    ``key_codes``: the records' :class:`KeyCodes` if the caller has them already."""
     columns, parts, where, width = _layout(keys, fields)
     if not columns or (1 << int(width.sum())) > MAX_PATTERNS:
         return {"matches": 0.0, "seen": float(weight.sum()), "patterns": 0, "skipped": "too many key columns"}
-    codes = np.stack([parts_key(records, [parts[c]]) for c in columns], axis=1)
+    key_codes = key_codes or KeyCodes(records)
+    codes = np.stack([key_codes([parts[c]]) for c in columns], axis=1)
     agree = (codes[left] == codes[right]) & (codes[left] >= 0)
     seen_pair = _seen(agree, keys, columns)
     radix = np.r_[1, np.cumprod(1 << width[:-1])].astype(np.int64)
