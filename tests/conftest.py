@@ -17,6 +17,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """``-n auto`` (pyproject addopts) means a worker per core, except for a run of one test file, where
+    starting the workers would cost more than they save: that runs in this process."""
+    files = {str(arg).split("::")[0] for arg in config.args}
+    if len(files) == 1 and next(iter(files)).endswith(".py"):
+        return 0
+    return None  # pytest-xdist's own count (one per core; --maxprocesses caps it)
+
+
 @pytest.fixture(scope="session")
 def prefect_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("prefect_home")
