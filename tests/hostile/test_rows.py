@@ -66,10 +66,12 @@ def test_nesting_up_to_the_limit_is_read_and_brackets_inside_strings_do_not_coun
     assert_accounted(ext)
 
 
-def test_a_ten_megabyte_line_of_brackets_is_quarantined_in_well_under_a_second(tmp_path):
+def test_a_ten_megabyte_line_of_brackets_is_quarantined_without_a_quadratic_walk(tmp_path):
     t0 = time.perf_counter()
     ext = jsonl(tmp_path, "[" * 5_000_000 + "]" * 5_000_000, '{"id": "4", "x": "' + "[]" * 2_500_000 + '"}')
-    assert time.perf_counter() - t0 < 1.5
+    # about 0.5 s on an idle core; a walk quadratic in the line would take hours, so a loaded machine's
+    # slowdown (3.6 s seen with every core busy) is no failure
+    assert time.perf_counter() - t0 < 15
     assert reasons_by_line(ext) == {2: "too_deep", 3: "field_too_long"}
 
 
