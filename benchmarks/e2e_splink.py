@@ -1,0 +1,185 @@
+"""Splink's whole process for the end-to-end benchmark (``python -m benchmarks e2e``): run as its own process,
+``python benchmarks/e2e_splink.py SPEC.json``, it does what a Splink user's script does with the partners' raw
+extracts, as Splink's tutorials do it:
+
+1. read each partner's file with pandas (``read_csv`` / ``read_json(lines=True)`` / ``read_excel``), every cell as
+   text, only the columns the source mapping names (SPEC's ``sources``: the config's ``sources`` written out by
+   the driver, so the mapping is data here as it is for pace-linkage);
+2. clean in pandas, vectorised: names lower-cased, punctuation dropped, spaces collapsed; dates parsed with the
+   source's format (or pandas' mixed parsing, day first, where the config leaves the layout open) and written
+   ``yyyy-mm-dd``, the config's placeholder dates nulled; postcodes upper-cased, spaces dropped and the inward
+   code split off (``EH1 1AA``) with area, district and sector beside them; NI numbers upper-cased without
+   spaces; sex as ``m`` / ``f``; a Soundex column of a name where a blocking rule needs one (jellyfish, over the
+   distinct values);
+3. one DuckDB-backed Splink 5 linker over all records (``dedupe_only`` over the stacked partners, which is
+   ``link_and_dedupe``), the settings and training plan of ``bench_reference.splink_settings`` (profile
+   ``raw``: the reference benchmark's expert comparisons without pace-linkage's nickname columns), the
+   blocking rules of SPEC (the config's rules written as Splink ``block_on`` SQL by the driver);
+4. predict and cluster at SPEC's threshold and write ``source, record_id, cluster_id`` to SPEC's ``out`` (CSV).
+
+It prints one ``BENCH_RESULT {...}`` line (counts and stage seconds, never a record value).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+FIELDS = ["nino", "first_name", "surname", "dob", "postcode", "sex"]
+RESULT_MARK = "BENCH_RESULT "
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+def mapped_columns(mapping) -> list[str]:
+    """The source columns one field's mapping reads: a column, a list joined with spaces, or date parts."""
+    if isinstance(mapping, dict):
+        return list(mapping["parts"].values())
+    return list(mapping) if isinstance(mapping, list) else [mapping]
+
+
+def read_file(path: Path, src: dict, wanted: set[str]) -> pd.DataFrame:
+    """One extract file, the wanted columns only, every cell as text (missing as NA)."""
+    fmt = src["format"]
+    if fmt == "csv":
+        return pd.read_csv(path, sep=src["delimiter"], encoding=src["encoding"], dtype=str,
+                           usecols=lambda c: c in wanted, keep_default_na=False, na_values=[""])
+    if fmt == "jsonl":
+        df = pd.read_json(path, lines=True, dtype=False, encoding=src["encoding"])
+        df = df[[c for c in df.columns if c in wanted]]
+        return df.astype("string").astype(object).where(df.notna(), None)
+    sheet = src["sheet"] if src["sheet"] is not None else 0
+    return pd.read_excel(path, sheet_name=sheet, dtype=str, usecols=lambda c: c in wanted)
+
+
+def field_values(df: pd.DataFrame, mapping) -> pd.Series:
+    """One field's raw text from the source frame: a column, several joined with a space, or y-m-d parts."""
+    if isinstance(mapping, dict):
+        p = mapping["parts"]
+        y, m, d = (df[p[k]].astype("string").str.strip() for k in ("year", "month", "day"))
+        return y + "-" + m.str.zfill(2) + "-" + d.str.zfill(2)
+    cols = mapped_columns(mapping)
+    out = df[cols[0]].astype("string").fillna("")
+    for c in cols[1:]:
+        out = out.str.cat(df[c].astype("string").fillna(""), sep=" ")
+    return out.str.strip().replace("", pd.NA)
+
+
+def read_source(src: dict, extracts: Path) -> pd.DataFrame:
+    """A partner's records as ``source, record_id`` and the mapped fields (raw text)."""
+    wanted = {src["record_id"], *(c for m in src["columns"].values() for c in mapped_columns(m))}
+    paths = sorted(extracts.glob(src["file"]))
+    raw = pd.concat([read_file(p, src, wanted) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+    out = pd.DataFrame({"source": src["name"], "record_id": raw.get(src["record_id"], pd.Series(dtype=str))})
+    for f in FIELDS:
+        out[f] = (field_values(raw, src["columns"][f]) if f in src["columns"] else
+                  pd.Series(pd.NA, index=out.index, dtype="string"))
+    out["dob"] = clean_dates(out["dob"], src.get("dob_format"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Cleaning (vectorised pandas, as Splink's feature-engineering examples do)
+# --------------------------------------------------------------------------------------------------
+def clean_dates(values: pd.Series, fmt: str | None) -> pd.Series:
+    """Dates as ``yyyy-mm-dd`` text: the source's format, or pandas' mixed parsing day first; unread -> NA."""
+    text = values.astype("string").str.strip()
+    if fmt:
+        d = pd.to_datetime(text, format=fmt, errors="coerce")
+    else:
+        d = pd.to_datetime(text, format="mixed", dayfirst=True, errors="coerce")
+    return d.dt.strftime("%Y-%m-%d").astype("string")
+
+
+def clean_names(values: pd.Series) -> pd.Series:
+    s = values.astype("string").str.lower().str.replace(r"[^\w\s'-]", "", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    return s.replace("", pd.NA)
+
+
+def clean_postcodes(values: pd.Series) -> pd.Series:
+    s = values.astype("string").str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
+    ok = s.str.len().between(5, 7).fillna(False).astype(bool)
+    return (s.str[:-3] + " " + s.str[-3:]).where(ok, pd.NA)
+
+
+def clean(records: pd.DataFrame, placeholders: list[str], sound: list[str]) -> pd.DataFrame:
+    """Splink's input frame: ``unique_id`` (row position) and the clean columns, missing as None."""
+    out = pd.DataFrame({"unique_id": np.arange(len(records), dtype=np.int64)})
+    out["nino"] = records["nino"].astype("string").str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
+    for c in ("first_name", "surname"):
+        out[c] = clean_names(records[c])
+    out["dob"] = records["dob"].where(~records["dob"].isin(placeholders), pd.NA)
+    out["postcode"] = clean_postcodes(records["postcode"])
+    out["postcode_district"] = out["postcode"].str.split(" ").str[0]
+    out["postcode_area"] = out["postcode_district"].str.extract(r"^([A-Z]+)", expand=False)
+    out["postcode_sector"] = out["postcode"].str[:-2]
+    out["sex"] = records["sex"].astype("string").str.strip().str.upper().str[:1].map({"M": "m", "F": "f"})
+    for c in sound:  # phonetic blocking keys, computed once per distinct name
+        import jellyfish
+
+        codes, uniques = pd.factorize(out[c])
+        table = np.array([jellyfish.soundex(u) for u in uniques] + [None], dtype=object)
+        out[f"{c}_sound"] = table[codes]
+    return out.astype(object).where(out.notna(), None).replace("", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Splink
+# --------------------------------------------------------------------------------------------------
+def link(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
+    """Train, predict and cluster with Splink 5 on DuckDB; (unique_id, cluster_id) and stage seconds."""
+    from bench_reference import splink_settings
+    from splink import DuckDBAPI, Linker
+
+    settings, plan = splink_settings("raw", spec["link_type"], spec["blocking"])
+    t0 = time.perf_counter()
+    linker = Linker(DuckDBAPI().register(frame, dataset_display_name="records"), settings,
+                    log_level=logging.WARNING)
+    tr = linker.training
+    tr.estimate_probability_two_random_records_match(plan["deterministic"], recall=plan["recall"])
+    tr.estimate_u_using_random_sampling(max_pairs=spec["u_pairs"], seed=spec["seed"])
+    for rule in plan["em_rules"]:
+        tr.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True,
+                                                              max_pairs=1e7)
+    t_train = time.perf_counter() - t0
+    pred = linker.inference.predict(threshold_match_probability=spec["threshold"])
+    links = int(pred.as_duckdbpyrelation().count("*").fetchall()[0][0])
+    t_predict = time.perf_counter() - t0 - t_train
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        pred, threshold_match_probability=spec["threshold"])
+    out = clusters.as_duckdbpyrelation().select("unique_id, cluster_id").df()
+    stages = {"train": t_train, "predict": t_predict, "cluster": time.perf_counter() - t0 - t_train - t_predict}
+    return out, {"links": links, "stages": stages}
+
+
+def main(spec_path: str) -> dict:
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    records = pd.concat([read_source(s, Path(spec["extracts"])) for s in spec["sources"]], ignore_index=True)
+    t_read = time.perf_counter() - t0
+    frame = clean(records, spec["placeholders"], spec["sound_columns"])
+    t_clean = time.perf_counter() - t0 - t_read
+    clusters, info = link(frame, spec)
+    cluster_of = pd.Series(clusters["cluster_id"].to_numpy(), index=clusters["unique_id"].to_numpy())
+    result = pd.DataFrame({"source": records["source"], "record_id": records["record_id"],
+                           "cluster_id": cluster_of.reindex(frame["unique_id"].to_numpy()).to_numpy()})
+    result.to_csv(spec["out"], index=False)
+    stages = {"read": t_read, "clean": t_clean, **info["stages"]}
+    return {"records": int(len(records)), "links": info["links"],
+            "stages": {k: round(v, 3) for k, v in stages.items()}}
+
+
+if __name__ == "__main__":
+    print(RESULT_MARK + json.dumps(main(sys.argv[1])), flush=True)
