@@ -186,10 +186,15 @@ def run_ours(data: Path, config: Path | None, work: Path, timeout: float, max_rs
     w = bench_reference.watch(cmd, timeout, max_rss_gb, cwd=ROOT, env=_env(), interval=SAMPLE_EVERY)
     if "error" in w or w["returncode"] != 0:
         return {"error": w.get("error") or f"failed (exit {w['returncode']}): {bench_reference.last_line(w['stderr'])}"}
+    return {**_measured(w), **run_figures(out, data / "truth.csv")}
+
+
+def run_figures(out: Path, truth_csv: Path) -> dict:
+    """A finished run's stage seconds (its manifest) and the quality of its clusters against truth."""
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stages = manifest.get("timings_seconds", {})
-    return {**_measured(w), "stages": stages, "stages_s": round(sum(stages.values()), 3),
-            **quality(out / "clusters.csv", data / "truth.csv", "pace_id")}
+    return {"stages": stages, "stages_s": round(sum(stages.values()), 3),
+            **quality(out / "clusters.csv", truth_csv, "pace_id")}
 
 
 def run_splink(data: Path, cfg, work: Path, seed: int, u_pairs: float, timeout: float, max_rss_gb: float) -> dict:
