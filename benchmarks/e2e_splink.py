@@ -7,7 +7,8 @@ extracts, as Splink's tutorials do it:
    the driver, so the mapping is data here as it is for pace-linkage);
 2. clean in pandas, vectorised: names lower-cased, punctuation dropped, spaces collapsed; dates parsed with the
    source's format (or pandas' mixed parsing, day first, where the config leaves the layout open) and written
-   ``yyyy-mm-dd``, the config's placeholder dates nulled; postcodes upper-cased, spaces dropped and the inward
+   ``yyyy-mm-dd`` (a two-digit year past the config's ``reference_date`` a century back), the config's
+   placeholder dates nulled; postcodes upper-cased, spaces dropped and the inward
    code split off (``EH1 1AA``) with area, district and sector beside them; NI numbers upper-cased without
    spaces; sex as ``m`` / ``f``; a Soundex column of a name where a blocking rule needs one (jellyfish, over the
    distinct values);
@@ -76,7 +77,7 @@ def field_values(df: pd.DataFrame, mapping) -> pd.Series:
     return out.str.strip().replace("", pd.NA)
 
 
-def read_source(src: dict, extracts: Path) -> pd.DataFrame:
+def read_source(src: dict, extracts: Path, today: str | None = None) -> pd.DataFrame:
     """A partner's records as ``source, record_id`` and the mapped fields (raw text)."""
     wanted = {src["record_id"], *(c for m in src["columns"].values() for c in mapped_columns(m))}
     paths = sorted(extracts.glob(src["file"]))
@@ -85,20 +86,24 @@ def read_source(src: dict, extracts: Path) -> pd.DataFrame:
     for f in FIELDS:
         out[f] = (field_values(raw, src["columns"][f]) if f in src["columns"] else
                   pd.Series(pd.NA, index=out.index, dtype="string"))
-    out["dob"] = clean_dates(out["dob"], src.get("dob_format"))
+    out["dob"] = clean_dates(out["dob"], src.get("dob_format"), today)
     return out
 
 
 # --------------------------------------------------------------------------------------------------
 # Cleaning (vectorised pandas, as Splink's feature-engineering examples do)
 # --------------------------------------------------------------------------------------------------
-def clean_dates(values: pd.Series, fmt: str | None) -> pd.Series:
-    """Dates as ``yyyy-mm-dd`` text: the source's format, or pandas' mixed parsing day first; unread -> NA."""
+def clean_dates(values: pd.Series, fmt: str | None, today: str | None = None) -> pd.Series:
+    """Dates as ``yyyy-mm-dd`` text: the source's format, or pandas' mixed parsing day first; unread -> NA. A
+    two-digit year that reads as a date after ``today`` (the extract date; default the day of the run) is put a
+    century back (``%y`` reads 00-68 as 2000-2068)."""
     text = values.astype("string").str.strip()
     if fmt:
         d = pd.to_datetime(text, format=fmt, errors="coerce")
     else:
         d = pd.to_datetime(text, format="mixed", dayfirst=True, errors="coerce")
+    if fmt and "%y" in fmt:
+        d = d.where(~(d > pd.Timestamp(today or "today")), d - pd.DateOffset(years=100))
     return d.dt.strftime("%Y-%m-%d").astype("string")
 
 
@@ -167,7 +172,8 @@ def link(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
 def main(spec_path: str) -> dict:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     t0 = time.perf_counter()
-    records = pd.concat([read_source(s, Path(spec["extracts"])) for s in spec["sources"]], ignore_index=True)
+    records = pd.concat([read_source(s, Path(spec["extracts"]), spec.get("reference_date")) for s in spec["sources"]],
+                        ignore_index=True)
     t_read = time.perf_counter() - t0
     frame = clean(records, spec["placeholders"], spec["sound_columns"])
     t_clean = time.perf_counter() - t0 - t_read

@@ -116,6 +116,9 @@ def test_dates_follow_the_source_format_or_are_read_day_first():
     assert e2e_splink.clean_dates(values[:2], "%d/%m/%Y").tolist() == ["1990-04-03", "1980-12-31"]
     assert e2e_splink.clean_dates(values, None).tolist()[:3] == ["1990-04-03", "1980-12-31", "1980-01-02"]
     assert e2e_splink.clean_dates(values, None).isna().tolist()[3:] == [True, True]
+    two_digit = pd.Series(["01-02-03", "01-02-68", "01-02-69"], dtype="string")
+    assert e2e_splink.clean_dates(two_digit, "%d-%m-%y", "2025-03-31").tolist() == [
+        "2003-02-01", "1968-02-01", "1969-02-01"]
 
 
 def test_splink_reads_every_partner_extract_with_the_config_mapping(synth_data, tmp_path):
