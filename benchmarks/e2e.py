@@ -17,7 +17,8 @@ What is timed is each tool's whole process as a user runs it, from start to exit
   threshold and writes the clusters to a CSV. Its blocking rules are the config's, written as Splink ``block_on``
   SQL over its own clean columns (:func:`splink_blocking`): a transform becomes SQL (a year is
   ``substr(dob, 1, 4)``, a set of two names ``least``/``greatest``), a Soundex column is Splink's own (jellyfish),
-  and pace-linkage's nickname-folded ``*_canon`` columns are the plain clean names (Splink has no such tables).
+  pace-linkage's nickname-folded ``*_canon`` columns are the plain clean names (Splink has no such tables), and
+  a rule's ``max_group`` is a key column nulled where more records share it (a DuckDB window count).
 
 Wall clock and peak memory are measured as ``/usr/bin/time -v`` measures them (``wait4``: the process's maximum
 resident set, its waited-for children included) and over the process tree (sampled every 0.1 s, which counts a
@@ -117,24 +118,25 @@ def part_sql(part, sound: set[str]) -> list[str]:
     return [DATE_SQL[key.transform].format(c=col)]
 
 
-def splink_blocking(rules) -> tuple[list[list[str]], list[str], list[str]]:
-    """The config's blocking rules as Splink ``block_on`` expressions, the names needing a Soundex column, and
-    notes on what has no Splink form (a sorted-neighbourhood window: the rule is left out; ``max_group``)."""
+def splink_blocking(rules) -> tuple[list[dict], list[str], list[str]]:
+    """The config's blocking rules as Splink ``block_on`` expressions (``{"name", "on", "max_group"}`` each), the
+    names needing a Soundex column, and notes on what has no Splink form (a sorted-neighbourhood window: the rule
+    is left out). A ``max_group`` rule is kept: Splink's script blocks it on a key column that is null where
+    more than ``max_group`` records share the key (:func:`e2e_splink.capped_keys`)."""
     sound: set[str] = set()
     out, notes = [], []
     for rule in rules:
         if rule.window:
             notes.append(f"rule {rule.name}: a sorted-neighbourhood window has no Splink form; left out")
             continue
-        if rule.max_group:
-            notes.append(f"rule {rule.name}: max_group has no Splink form; Splink blocks on every key value")
-        out.append([sql for part in rule.on for sql in part_sql(part, sound)])
+        out.append({"name": rule.name, "on": [sql for part in rule.on for sql in part_sql(part, sound)],
+                    "max_group": rule.max_group})
     return out, sorted(sound), notes
 
 
 def splink_spec(cfg, extracts: Path, out_csv: Path, seed: int, u_pairs: float) -> dict:
     """What Splink's script reads: each source's file, format and mapping, the blocking SQL, the threshold."""
-    fields = ["nino", "first_name", "surname", "dob", "postcode", "sex"]
+    fields = ["nino", "first_name", "surname", "dob", "postcode", "sex", "email", "phone"]
     default_format = cfg.fields["dob"].date_format if "dob" in cfg.fields else None
     sources = []
     for s in cfg.sources.items:

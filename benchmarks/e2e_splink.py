@@ -8,14 +8,15 @@ extracts, as Splink's tutorials do it:
 2. clean in pandas, vectorised: names lower-cased, punctuation dropped, spaces collapsed; dates parsed with the
    source's format (or pandas' mixed parsing, day first, where the config leaves the layout open) and written
    ``yyyy-mm-dd`` (a two-digit year past the config's ``reference_date`` a century back), the config's
-   placeholder dates nulled; postcodes upper-cased, spaces dropped and the inward
-   code split off (``EH1 1AA``) with area, district and sector beside them; NI numbers upper-cased without
-   spaces; sex as ``m`` / ``f``; a Soundex column of a name where a blocking rule needs one (jellyfish, over the
-   distinct values);
+   placeholder dates nulled; postcodes upper-cased, spaces dropped and the inward code split off (``EH1 1AA``)
+   with area, district and sector beside them; NI numbers upper-cased without spaces; sex as ``m`` / ``f``;
+   e-mail lower-cased; phone digits only, ``+44`` as ``0``; a Soundex column of a name where a blocking rule
+   needs one (jellyfish, over the distinct values);
 3. one DuckDB-backed Splink 5 linker over all records (``dedupe_only`` over the stacked partners, which is
    ``link_and_dedupe``), the settings and training plan of ``bench_reference.splink_settings`` (profile
    ``raw``: the reference benchmark's expert comparisons without pace-linkage's nickname columns), the
-   blocking rules of SPEC (the config's rules written as Splink ``block_on`` SQL by the driver);
+   blocking rules of SPEC (the config's rules written as Splink ``block_on`` SQL by the driver; a rule's
+   ``max_group`` as a key column nulled where more records share it, :func:`capped_keys`);
 4. predict and cluster at SPEC's threshold and write ``source, record_id, cluster_id`` to SPEC's ``out`` (CSV).
 
 It prints one ``BENCH_RESULT {...}`` line (counts and stage seconds, never a record value).
@@ -36,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-FIELDS = ["nino", "first_name", "surname", "dob", "postcode", "sex"]
+FIELDS = ["nino", "first_name", "surname", "dob", "postcode", "sex", "email", "phone"]
 RESULT_MARK = "BENCH_RESULT "
 
 
@@ -131,6 +132,11 @@ def clean(records: pd.DataFrame, placeholders: list[str], sound: list[str]) -> p
     out["postcode_area"] = out["postcode_district"].str.extract(r"^([A-Z]+)", expand=False)
     out["postcode_sector"] = out["postcode"].str[:-2]
     out["sex"] = records["sex"].astype("string").str.strip().str.upper().str[:1].map({"M": "m", "F": "f"})
+    out["email"] = records["email"].astype("string").str.strip().str.lower().where(
+        records["email"].astype("string").str.contains("@", regex=False), pd.NA)
+    phone = records["phone"].astype("string").str.replace(r"\D", "", regex=True)
+    phone = phone.where(~phone.str.startswith("44"), "0" + phone.str[2:])  # +44 7... -> 07...
+    out["phone"] = phone.where(phone.str.len() >= 10, pd.NA)
     for c in sound:  # phonetic blocking keys, computed once per distinct name
         import jellyfish
 
@@ -138,6 +144,31 @@ def clean(records: pd.DataFrame, placeholders: list[str], sound: list[str]) -> p
         table = np.array([jellyfish.soundex(u) for u in uniques] + [None], dtype=object)
         out[f"{c}_sound"] = table[codes]
     return out.astype(object).where(out.notna(), None).replace("", None)
+
+
+def capped_keys(frame: pd.DataFrame, rules: list[dict]) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Each rule's ``block_on`` expressions; a rule with ``max_group`` becomes one key column (``_<rule>_key``),
+    null where a part is null or more than ``max_group`` records share the key, computed in DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("records", frame)
+    out = []
+    for r in rules:
+        if not r["max_group"]:
+            out.append(r["on"])
+            continue
+        col = f"_{r['name']}_key"
+        nulls = " OR ".join(f"({e}) IS NULL" for e in r["on"])
+        key = f"concat_ws(chr(31), {', '.join(f'CAST(({e}) AS VARCHAR)' for e in r['on'])})"
+        sql = (f"WITH k AS (SELECT unique_id, CASE WHEN {nulls} THEN NULL ELSE {key} END AS k FROM records) "
+               f"SELECT CASE WHEN k IS NOT NULL AND count(*) OVER (PARTITION BY k) <= {int(r['max_group'])} "
+               f"THEN k END AS key FROM k ORDER BY unique_id")
+        frame[col] = con.sql(sql).df()["key"].to_numpy()
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        out.append([col])
+    con.close()
+    return frame, out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,7 +179,8 @@ def link(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
     from bench_reference import splink_settings
     from splink import DuckDBAPI, Linker
 
-    settings, plan = splink_settings("raw", spec["link_type"], spec["blocking"])
+    frame, blocking = capped_keys(frame, spec["blocking"])
+    settings, plan = splink_settings("raw", spec["link_type"], blocking)
     t0 = time.perf_counter()
     linker = Linker(DuckDBAPI().register(frame, dataset_display_name="records"), settings,
                     log_level=logging.WARNING)

@@ -70,8 +70,9 @@ def test_splink_blocking_sql_pairs_the_records_pace_linkage_blocking_pairs(recor
         frame[f"{c}_initial"] = frame[c].str[:1]
     rule = BlockingRule(name="r", on=parts)
     ours = agreeing_pairs(key_frame(frame, rule))
-    (exprs,), sound, _ = e2e.splink_blocking([rule])
-    assert sound == []
+    (spec,), sound, _ = e2e.splink_blocking([rule])
+    exprs = spec["on"]
+    assert sound == [] and spec["max_group"] is None
     con = duckdb.connect()  # in memory: about a millisecond
     con.register("t", frame[["first_name", "surname", "dob"]].astype(object).where(frame.notna(), None))
     sql_keys = con.sql(f"SELECT {', '.join(f'{x} AS k{i}' for i, x in enumerate(exprs))} FROM t").df()
@@ -81,24 +82,36 @@ def test_splink_blocking_sql_pairs_the_records_pace_linkage_blocking_pairs(recor
 def test_derived_columns_become_splink_columns_and_soundex_is_asked_for():
     rules = load_config(None).linkage.blocking
     blocking, sound, notes = e2e.splink_blocking(rules)
-    assert len(blocking) == len(rules) and notes == []
+    assert [b["name"] for b in blocking] == [r.name for r in rules] and notes == []
     assert sound == ["first_name", "surname"]
-    flat = " ".join(x for rule in blocking for x in rule)
+    flat = " ".join(x for rule in blocking for x in rule["on"])
     assert "_canon" not in flat and "surname_sound" in flat and "substr(first_name, 1, 1)" in flat
 
 
-def test_a_window_rule_is_left_out_with_a_note():
+def test_a_window_rule_is_left_out_with_a_note_and_max_group_is_kept():
     rules = [BlockingRule(name="w", on=["surname"], window=3), BlockingRule(name="g", on=["dob"], max_group=10)]
     blocking, _, notes = e2e.splink_blocking(rules)
-    assert blocking == [["dob"]]
-    assert len(notes) == 2 and "rule w" in notes[0] and "rule g" in notes[1]
+    assert blocking == [{"name": "g", "on": ["dob"], "max_group": 10}]
+    assert len(notes) == 1 and "rule w" in notes[0]
+
+
+def test_a_max_group_rule_blocks_on_a_key_nulled_where_too_many_records_share_it():
+    frame = pd.DataFrame({"unique_id": np.arange(7), "a": ["x", "x", "x", "y", "y", None, "z"],
+                          "b": ["1", "1", "1", "1", "1", "1", None]})
+    rules = [{"name": "r", "on": ["a", "substr(b, 1, 1)"], "max_group": 2}, {"name": "s", "on": ["a"], "max_group": None}]
+    out, blocking = e2e_splink.capped_keys(frame, rules)
+    assert blocking == [["_r_key"], ["a"]]
+    key = out["_r_key"].tolist()
+    assert key[:3] == [None] * 3 and key[3] == key[4] is not None and key[5:] == [None, None]  # 3 > 2 share x|1
 
 
 def test_cleaning_makes_splink_columns_from_raw_text():
     raw = pd.DataFrame({
         "nino": ["ab 12 34 56 c", None, ""], "first_name": ["  Mary-Jane ", "O'BRIEN,", None],
         "surname": ["Mac  Donald", "x.", "  "], "dob": ["1980-02-01", "1900-01-01", None],
-        "postcode": ["eh1 1aa", "G12AB", "nonsense!"], "sex": ["Female", "m", "unknown"]}, dtype="string")
+        "postcode": ["eh1 1aa", "G12AB", "nonsense!"], "sex": ["Female", "m", "unknown"],
+        "email": [" A.B@X.COM", "not an address", None], "phone": ["+44 7700 900123", "0131 496 0000", "12"]},
+        dtype="string")
     out = e2e_splink.clean(raw, ["1900-01-01"], ["surname"])
     assert out["unique_id"].tolist() == [0, 1, 2]
     assert out["nino"].tolist() == ["AB123456C", None, None]
@@ -109,6 +122,8 @@ def test_cleaning_makes_splink_columns_from_raw_text():
     assert out[["postcode_area", "postcode_district", "postcode_sector"]].iloc[0].tolist() == ["EH", "EH1", "EH1 1"]
     assert out["sex"].tolist() == ["f", "m", None]
     assert out["surname_sound"].tolist() == ["M235", "X000", None]
+    assert out["email"].tolist() == ["a.b@x.com", None, None]
+    assert out["phone"].tolist() == ["07700900123", "01314960000", None]
 
 
 def test_dates_follow_the_source_format_or_are_read_day_first():
