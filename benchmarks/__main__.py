@@ -4,6 +4,11 @@
 reference comparison against the recordlinkage toolkit and Splink (benchmarks/bench_reference.py; not part
 of the default run: it takes about an hour at 1M records).
 
+``python -m benchmarks e2e [--sizes 1k,100k,1m] [--quick] [--data DIR --config FILE]`` times the whole
+``pace-linkage run`` process (read to report) against Splink's whole process (pandas reading and cleaning the
+same raw extracts, then Splink) on the same data, with peak memory, ratios and F1 (benchmarks/e2e.py; not part
+of the default run: Splink needs about 20 GB at 1M records).
+
 ``python -m benchmarks same-outputs [--base REV]`` checks that this checkout's run outputs (clusters.csv,
 pairs.parquet, model.json ...) on the default synthetic data and FEBRL 3 are byte-identical to REV's
 (benchmarks/same_outputs.py; for changes that must not change any result).
@@ -48,6 +53,11 @@ def main() -> int:
         from independent import main as independent
 
         return independent(sys.argv[2:]) or 0
+    if sys.argv[1:2] == ["e2e"]:
+        sys.path.insert(0, str(HERE))
+        from e2e import main as e2e
+
+        return e2e(sys.argv[2:])
     if sys.argv[1:2] == ["same-outputs"]:
         sys.path.insert(0, str(HERE))
         from same_outputs import main as same_outputs

@@ -69,6 +69,7 @@ written: never a record value.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -76,6 +77,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -319,12 +321,13 @@ def splink_settings(profile: str, link_type: str, blocking: list[list[str]]):
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    if profile == "pace":
+    if profile in ("pace", "raw"):  # raw: the columns as Splink's own cleaning leaves them (no nickname tables)
+        canon = profile == "pace"
         comparisons = [
             cl.DamerauLevenshteinAtThresholds("nino", [1]),
-            cl.CustomComparison(_splink_name_levels("first_name", "surname", "first_name_canon"),
+            cl.CustomComparison(_splink_name_levels("first_name", "surname", "first_name_canon" if canon else None),
                                 output_column_name="first_name"),
-            cl.CustomComparison(_splink_name_levels("surname", "first_name", "surname_canon"),
+            cl.CustomComparison(_splink_name_levels("surname", "first_name", "surname_canon" if canon else None),
                                 output_column_name="surname"),
             cl.DateOfBirthComparison("dob", input_is_string=True, datetime_format="%Y-%m-%d"),
             cl.PostcodeComparison("postcode"),
@@ -453,34 +456,67 @@ def _tree_rss_gb(pid: int) -> float:
     return total / 1024**3
 
 
+def watch(cmd: list[str], timeout: float, max_rss_gb: float, *, cwd: str | Path | None = None,
+          env: dict | None = None, interval: float = 0.2) -> dict:
+    """Run ``cmd`` as a whole process (its own session) and measure it as ``/usr/bin/time -v`` does, plus its
+    process tree: ``wall_s`` (start to exit), ``peak_gb_rusage`` (the process's maximum resident set as
+    ``wait4`` reports it, its waited-for children included: time's "Maximum resident set size"),
+    ``peak_gb_sampled`` (the highest sum over the process and its descendants, sampled every ``interval`` s:
+    catches a helper process running beside it), ``peak_gb`` (the higher of the two), ``returncode``,
+    ``stdout`` and ``stderr``; ``error`` when it was stopped (past ``timeout`` s or above ``max_rss_gb``)."""
+    sampled, why, done = [0.0], [None], threading.Event()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
+
+        def sample() -> None:  # beside the wait, so the wall time is not rounded up to a sampling interval
+            while not done.wait(interval):
+                rss = _tree_rss_gb(proc.pid) if sys.platform.startswith("linux") else 0.0
+                sampled[0] = max(sampled[0], rss)
+                if rss > max_rss_gb:
+                    why[0] = f"stopped: memory above {max_rss_gb:.0f} GB after {time.perf_counter() - t0:.0f} s"
+                elif time.perf_counter() - t0 > timeout:
+                    why[0] = f"stopped: not finished within {timeout:.0f} s"
+                if why[0]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, 9)
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        res = {"returncode": proc.returncode, "wall_s": wall, "peak_gb_sampled": sampled[0],
+               "peak_gb_rusage": usage.ru_maxrss / 1024**2, "stdout": out.read(), "stderr": err.read()}
+    res["peak_gb"] = max(res["peak_gb_sampled"], res["peak_gb_rusage"])
+    if why[0]:
+        res["error"] = why[0]
+    return res
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of a process's output (its error message, as a failed step reports it)."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
 def run_step(args: list[str], timeout: float, max_rss_gb: float) -> dict:
     """Run ``bench_reference.py --run ...`` in a subprocess; return its result JSON plus the sampled peak
     memory of its process tree, or ``{"error": ...}`` (killed on timeout or above the memory ceiling)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err, env=env,
-                                start_new_session=True)
-        t0, peak, why = time.monotonic(), 0.0, None
-        while proc.poll() is None:
-            rss = _tree_rss_gb(proc.pid) if sys.platform.startswith("linux") else 0.0
-            peak = max(peak, rss)
-            if rss > max_rss_gb:
-                why = f"stopped: memory above {max_rss_gb:.0f} GB after {time.monotonic() - t0:.0f} s"
-            elif time.monotonic() - t0 > timeout:
-                why = f"stopped: not finished within {timeout:.0f} s"
-            if why:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-                return {"error": why, "peak_gb_sampled": peak}
-            time.sleep(0.2)
-        out.seek(0)
-        err.seek(0)
-        lines = [ln for ln in out.read().splitlines() if ln.startswith(RESULT_MARK)]
-        if proc.returncode != 0 or not lines:
-            tail = [ln for ln in err.read().strip().splitlines() if ln.strip()]
-            return {"error": f"failed (exit {proc.returncode}): {tail[-1][:200] if tail else 'no output'}",
-                    "peak_gb_sampled": peak}
+    w = watch([sys.executable, __file__, *args], timeout, max_rss_gb, env=env)
+    peak = w["peak_gb_sampled"]
+    if "error" in w:
+        return {"error": w["error"], "peak_gb_sampled": peak}
+    lines = [ln for ln in w["stdout"].splitlines() if ln.startswith(RESULT_MARK)]
+    if w["returncode"] != 0 or not lines:
+        return {"error": f"failed (exit {w['returncode']}): {last_line(w['stderr'])}", "peak_gb_sampled": peak}
     res = json.loads(lines[-1][len(RESULT_MARK):])
     res["peak_gb_sampled"] = peak
     res["peak_gb"] = max(peak, res.get("peak_gb_self", 0.0))
@@ -568,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"date": time.strftime("%Y-%m-%d"), "command": command,
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3},
-               "versions": _versions(), "seed": a.seed, "threshold": THRESHOLD,
+               "versions": versions(), "seed": a.seed, "threshold": THRESHOLD,
                "splink_u_pairs": a.splink_u_pairs, "datasets": [],
                "notes": list(a.note)}
     previous = a.out / "reference.json"
@@ -610,6 +646,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(argv: list[str]) -> str:
     """The command line as run, less the options that only say where files go."""
+    return " ".join(["python -m benchmarks reference", *command_args(argv)])
+
+
+def command_args(argv: list[str]) -> list[str]:
+    """A benchmark's arguments as run, less the options that only say where files go (--out, --cache-dir)."""
     kept, skip = [], False
     for arg in argv:
         if skip:
@@ -618,10 +659,10 @@ def _command(argv: list[str]) -> str:
             skip = True
         elif not arg.startswith(("--out=", "--cache-dir=")):
             kept.append(arg)
-    return " ".join(["python -m benchmarks reference", *kept])
+    return kept
 
 
-def _versions() -> dict:
+def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
