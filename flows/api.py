@@ -1,15 +1,19 @@
 """The Prefect API a command's flow runs report to, and how it ends with the command.
 
 With ``PREFECT_API_URL`` set (a Prefect server the analyst runs), every run reports there and nothing is
-started. Without it, :func:`local_api` starts one temporary API server on 127.0.0.1 for the command: the same
-application Prefect's own temporary server runs (``prefect.server.api.server:create_app`` under uvicorn, UI off,
-its database under ``PREFECT_HOME``), started here so that it cannot outlive the command:
+started. Without it, :func:`local_api` uses a local API server on 127.0.0.1 (Prefect's own application,
+``prefect.server.api.server:create_app`` under uvicorn, UI off, its database under ``PREFECT_HOME``):
 
-- it runs in a session of its own, so a Ctrl-C or a SIGTERM sent to the command's process group reaches the
-  command only; the command then ends its flow run, reports it, and stops the server itself (a server killed
+- by default one server shared by the commands of this ``PREFECT_HOME`` (:mod:`flows.apiserver`): the first
+  command starts it, later ones find it, and it stops once no command has used it for
+  ``PACE_LINKAGE_API_IDLE_MINUTES`` (default 10). It runs in a session of its own, so a signal to one command's
+  process group never reaches it and it never dies with one command; a command killed outright (SIGKILL) stops
+  using it at once (the kernel drops its lock), so the server is gone at most that many minutes later. A command
+  looks for it while importing the flow (:func:`warm_up`), so a cold start overlaps the imports;
+- with ``PACE_LINKAGE_API_IDLE_MINUTES=0``, a server of the command's own, in a session of its own and told
+  to stop when the command's process dies, whatever the cause (``PR_SET_PDEATHSIG`` on Linux), so even a
+  SIGKILL leaves no server behind; the command stops it on leaving, after its own unwinding (a server killed
   first would leave the command retrying a dead API for minutes);
-- on Linux it is told to stop when the command's process dies, whatever the cause (``PR_SET_PDEATHSIG``), so
-  even a SIGKILL to the command leaves no server behind;
 - Dask worker processes started by the command inherit ``PREFECT_API_URL`` and report to the same server.
 
 :func:`stop_on_signals` turns SIGTERM and SIGHUP into :class:`Stopped` (SIGINT already raises
@@ -17,8 +21,8 @@ KeyboardInterrupt), so the flow run ends as an interrupted run, nothing is publi
 with 128 + the signal number. While a flow runs, Prefect's own SIGTERM handler stands in front of this one: it
 crashes the flow run and then passes the signal on here; an error Prefect raises while unwinding it is taken
 for the signal it is (:func:`flows.tasks.interruption`). A command that has not ended 10 seconds after the signal, or that gets a second
-signal, stops its server and exits at once; a killed run leaves at most a locked staging folder, which the
-next run into the same OUT removes.
+signal, stops its own server (never a shared one) and exits at once; a killed run leaves at most a locked
+staging folder, which the next run into the same OUT removes.
 """
 
 from __future__ import annotations
