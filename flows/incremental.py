@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from prefect import task
 
-from flows.tasks import IO_RETRIES, PRIVATE, stage_guard
+from flows.tasks import IO_RETRIES, PRIVATE, stage_guard, task
 from pace_linkage import incremental as inc
 from pace_linkage.config import PaceConfig
 from pace_linkage.engine.model import FSModel

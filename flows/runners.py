@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -79,13 +80,12 @@ def current_dask_client():
     """The Dask client of the running flow's task runner, or None when the flow does not run on Dask."""
     from prefect.context import FlowRunContext
 
+    dask_runners = sys.modules.get("prefect_dask")  # a flow on Dask imported it; the local path never does
+    if dask_runners is None:  # (importing Dask to find out would cost a local run a third of a second)
+        return None
     run = FlowRunContext.get()
     runner = getattr(run, "task_runner", None)
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        return None
-    if not isinstance(runner, DaskTaskRunner):
+    if not isinstance(runner, dask_runners.DaskTaskRunner):
         return None
     try:
         return runner.client

@@ -22,7 +22,7 @@ import json
 import secrets
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
@@ -155,7 +155,7 @@ def _sub_id(run_id: str | None, name: str) -> str | None:
     return f"{run_id}-{name}" if run_id else None
 
 
-@task(name="pseudonymisation-attack", **tasks.PRIVATE)
+@tasks.task(name="pseudonymisation-attack", **tasks.PRIVATE)
 @tasks.stage_guard("attack")
 def attack(cfg: PaceConfig, extracts_dir: Path) -> dict:
     """Re-read and normalise the scenario's extracts (plaintext, in memory), encode them with the scenario's key
@@ -170,7 +170,7 @@ def attack(cfg: PaceConfig, extracts_dir: Path) -> dict:
             "bloom_length": ps.bloom_length, "records": int(len(records))}
 
 
-@task(name="aggregates", **tasks.PRIVATE, **tasks.IO_RETRIES)
+@tasks.task(name="aggregates", **tasks.PRIVATE, **tasks.IO_RETRIES)
 @tasks.stage_guard("aggregates")
 def aggregate_counts(cfg: PaceConfig, extracts_dir: Path) -> dict:
     """Counts computed at each partner (pace_linkage.study.aggregates.run_aggregates): no record-level value."""

@@ -40,7 +40,8 @@ def cli_run(data: Path, out: Path, prefect_home: Path, hash_seed: int) -> subpro
     """``pace-linkage run`` started in a fresh process with its own ephemeral Prefect API under ``prefect_home``."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_API", "PREFECT_SERVER_DATABASE", "PACE_LINKAGE_"))}
-    env.update(PYTHONHASHSEED=str(hash_seed), PREFECT_HOME=str(prefect_home), PYTHONPATH=str(ROOT))
+    env.update(PYTHONHASHSEED=str(hash_seed), PREFECT_HOME=str(prefect_home), PYTHONPATH=str(ROOT),
+               PACE_LINKAGE_API_IDLE_MINUTES="0")  # an API of its own, stopped with it
     cmd = [sys.executable, "-m", "flows", "run", "--extracts", str(data / "extracts"), "--out", str(out),
            "--truth", str(data / "truth.csv")]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

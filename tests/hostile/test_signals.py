@@ -95,10 +95,12 @@ def test_a_server_process_dies_with_a_killed_command(tmp_path):
 @pytest.mark.e2e
 def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_data):
     """A run stopped by SIGTERM to its whole process group (as a service manager or a terminal stops it)
-    exits 143 within seconds, says so in one line, publishes nothing and leaves no API server."""
+    exits 143 within seconds, says so in one line, publishes nothing and leaves no API server (a server of its
+    own: PACE_LINKAGE_API_IDLE_MINUTES=0)."""
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PACE_LINKAGE_API_IDLE_MINUTES"] = "0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows", "run", "--extracts", str(synth_data / "extracts"), "--out", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -117,6 +119,46 @@ def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists() and not (out / "clusters.csv").exists()
     assert all(_gone_within(p, 5) for p in ours)
+
+
+@pytest.mark.e2e
+def test_a_shared_server_outlives_a_stopped_command_and_stops_when_idle(tmp_path, synth_data):
+    """Two runs at once share one API server. SIGTERM to the first one's process group ends that run as above;
+    the server does not die with it, the second run completes on it, and the server stops once nobody has used
+    it for PACE_LINKAGE_API_IDLE_MINUTES (here 3 s)."""
+    from flows import apiserver
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PACE_LINKAGE_API_IDLE_MINUTES"] = "0.05"
+
+    def start(out: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows", "run", "--extracts", str(synth_data / "extracts"), "--out",
+             str(tmp_path / out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+
+    stopped, other = start("stopped"), start("other")
+    assert stopped.stdout.readline().startswith("ingest")  # its flow runs: the server is up
+    states = list((tmp_path / "prefect" / apiserver.FOLDER).glob("*.json"))
+    assert len(states) == 1, "two runs at once must share one server"
+    server = apiserver.read_state(apiserver.Paths.under(states[0].parent, states[0].stem))["pid"]
+    os.killpg(stopped.pid, signal.SIGTERM)
+    _, err = stopped.communicate(timeout=30)
+    assert stopped.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert err.strip().splitlines()[-1] == "error: stopped by SIGTERM: nothing was published"
+    assert _alive(server), "the shared server died with one command"
+    _, err = other.communicate(timeout=120)
+    assert other.returncode == 0, err[-2000:]
+    assert (tmp_path / "other" / "manifest.json").exists() and not (tmp_path / "stopped" / "manifest.json").exists()
+    assert [p for p in _servers_of(env["PREFECT_HOME"])] == [server]
+    assert _gone_within(server, 3 + 1 + 10), "an unused shared server must stop after its idle time"
+    assert not states[0].exists()
+
+
+def _servers_of(prefect_home: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "flows.apiserver"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found if _server_of(int(p), prefect_home)]
 
 
 def _server_of(pid: int, prefect_home: str) -> bool:
