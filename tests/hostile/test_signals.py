@@ -93,16 +93,37 @@ def test_a_server_process_dies_with_a_killed_command(tmp_path):
 
 
 @pytest.mark.e2e
-def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_data):
+def _console_script() -> list[str]:
+    """The installed ``pace-linkage`` command, as a user types it."""
+    script = Path(sys.executable).with_name("pace-linkage")
+    if not script.exists():
+        pytest.skip("the pace-linkage console script is not installed next to this interpreter")
+    return [str(script)]
+
+
+def test_the_console_script_is_the_entry_point_that_handles_signals():
+    """``pace-linkage`` and ``python -m flows`` start at the same function, the one that turns a signal into a
+    one-line error and an exit status of 128 + signal."""
+    from importlib.metadata import entry_points
+
+    from flows.cli import main
+
+    (script,) = entry_points(group="console_scripts", name="pace-linkage")
+    assert script.load() is main
+
+
+@pytest.mark.parametrize("launcher", ["module", "console script"])
+def test_sigterm_to_the_process_group_ends_a_run_and_its_server(tmp_path, synth_data, launcher):
     """A run stopped by SIGTERM to its whole process group (as a service manager or a terminal stops it)
     exits 143 within seconds, says so in one line, publishes nothing and leaves no API server (a server of its
-    own: PACE_LINKAGE_API_IDLE_MINUTES=0)."""
+    own: PACE_LINKAGE_API_IDLE_MINUTES=0), whether started as ``python -m flows`` or as ``pace-linkage``."""
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     env["PACE_LINKAGE_API_IDLE_MINUTES"] = "0"
+    command = [sys.executable, "-m", "flows"] if launcher == "module" else _console_script()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flows", "run", "--extracts", str(synth_data / "extracts"), "--out", str(out)],
+        [*command, "run", "--extracts", str(synth_data / "extracts"), "--out", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     first = proc.stdout.readline()  # the first stage line: Prefect and its server are up
     assert first.startswith("ingest"), first
