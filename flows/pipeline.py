@@ -18,7 +18,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
-from flows import progress, tasks
+from flows import progress, tasks, workers
 from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
@@ -126,18 +126,20 @@ def _run(params: RunParams) -> dict:
     sources = {s.name: s for s in cfg.sources.items}
     for note in tasks.value_free("recover", pipeline.recover_outputs, Path(params.out)):
         p.warn(note)  # a run a kill stopped after its store committed is published now; dead runs' folders go
-    raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
-    failures = [r for r in raw if isinstance(r, SourceFailure)]
-    ingested = [r for r in raw if isinstance(r, SourceBatch)]
-    p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
-              quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
-    check_failures(cfg, failures, params.allow_partial)  # a failed partner fails the run unless partial is allowed
-    for f in failures:
-        p.warn(f"source {f.source} failed: {f.error} (partial run: published without it)")
-    for line in source_notes(ingested):  # e.g. a file that delivered no rows
-        p.warn(line)
-
-    batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
+    with workers.side_by_side(cfg.sources.items, Path(params.extracts)) as pool:  # large extracts: one per core
+        if pool is not None:
+            pool.read(cfg, Path(params.extracts), pipeline.DEFAULT_FEATURES)
+        raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
+        failures = [r for r in raw if isinstance(r, SourceFailure)]
+        ingested = [r for r in raw if isinstance(r, SourceBatch)]
+        p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
+                  quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
+        check_failures(cfg, failures, params.allow_partial)  # a failed partner fails the run unless partial is allowed
+        for f in failures:
+            p.warn(f"source {f.source} failed: {f.error} (partial run: published without it)")
+        for line in source_notes(ingested):  # e.g. a file that delivered no rows
+            p.warn(line)
+        batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
     records = assemble(batches)
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])

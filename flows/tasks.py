@@ -31,6 +31,7 @@ from prefect.utilities.annotations import quote
 from prefect.utilities.engine import get_state_for_result
 
 import flows.settings  # noqa: F401  (offline Prefect defaults before prefect is imported)
+from flows import workers
 from pace_linkage import pipeline
 from pace_linkage.config import PaceConfig, SourceConfig
 from pace_linkage.engine import blocking, cluster, model, partition
@@ -39,7 +40,7 @@ from pace_linkage.engine.training import PatternCounts
 from pace_linkage.errors import NON_RETRYABLE, PaceError
 from pace_linkage.evaluate import metrics
 from pace_linkage.evaluate import quality as evaluate
-from pace_linkage.ingest.sources import SourceBatch, SourceFailure, ingest_source, normalise_source
+from pace_linkage.ingest.sources import SourceBatch, SourceFailure
 from pace_linkage.pipeline import DEFAULT_FEATURES
 from pace_linkage.redact import suppress_small
 from pace_linkage.report import render_markdown_summary
@@ -157,13 +158,13 @@ def task(**options):
 @task(name="ingest", task_run_name="ingest-{src.name}", **PRIVATE, **IO_RETRIES)
 @stage_guard("ingest")
 def ingest(src: SourceConfig, cfg: PaceConfig, extracts_dir: Path) -> SourceBatch | SourceFailure:
-    return ingest_source(src, cfg, extracts_dir, features=DEFAULT_FEATURES)
+    return workers.ingested(src, cfg, extracts_dir, DEFAULT_FEATURES)
 
 
 @task(name="normalise", task_run_name="normalise-{src.name}", **PRIVATE)
 @stage_guard("normalise")
 def normalise(batch: SourceBatch, src: SourceConfig, cfg: PaceConfig) -> SourceBatch:
-    return normalise_source(batch, src, cfg, features=DEFAULT_FEATURES)
+    return workers.normalised(batch, src, cfg, DEFAULT_FEATURES)
 
 
 @task(name="pseudonymise", **PRIVATE)

@@ -224,7 +224,7 @@ def test_the_ingest_task_runs_once_on_an_input_error_and_retries_an_os_error(pre
                                                                               calls):
     from prefect import flow
 
-    from flows import tasks
+    from flows import tasks, workers
 
     seen = []
 
@@ -232,7 +232,7 @@ def test_the_ingest_task_runs_once_on_an_input_error_and_retries_an_os_error(pre
         seen.append(src.name)
         raise exc
 
-    monkeypatch.setattr(tasks, "ingest_source", fake_ingest_source)
+    monkeypatch.setattr(workers, "ingest_source", fake_ingest_source)  # what the ingest task calls in-process
     quick = tasks.ingest.with_options(retry_delay_seconds=0)
 
     @flow(persist_result=False)
