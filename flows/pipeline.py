@@ -30,7 +30,7 @@ from pace_linkage.ingest.nulls import normalise_warnings
 from pace_linkage.ingest.sources import (
     SourceBatch,
     SourceFailure,
-    assemble,
+    assemble_shared,
     check_failures,
     coverage,
     source_notes,
@@ -132,6 +132,7 @@ def _run(params: RunParams) -> dict:
         raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
         failures = [r for r in raw if isinstance(r, SourceFailure)]
         ingested = [r for r in raw if isinstance(r, SourceBatch)]
+        del raw  # the raw extracts are released one by one as they are normalised
         p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
                   quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
         check_failures(cfg, failures, params.allow_partial)  # a failed partner fails the run unless partial is allowed
@@ -139,8 +140,8 @@ def _run(params: RunParams) -> dict:
             p.warn(f"source {f.source} failed: {f.error} (partial run: published without it)")
         for line in source_notes(ingested):  # e.g. a file that delivered no rows
             p.warn(line)
-        batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
-    records = assemble(batches)
+        batches = timed("normalise", _normalise_each, ingested, sources, cfg)
+    records, batches = assemble_shared(batches)  # the batches' records are rows of the assembled frame
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
     for warning in normalise_warnings(coverage(batches, cfg), cfg):  # values nulled or misread, by column
@@ -172,6 +173,18 @@ def _run(params: RunParams) -> dict:
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}
+
+
+def _normalise_each(ingested: list[SourceBatch], sources: dict, cfg) -> list[SourceBatch]:
+    """The normalise task on each ingested batch, emptying ``ingested`` as it goes: each raw extract is released
+    once its source is normalised, so the raw text of every source is never held next to the normalised
+    records."""
+    done = []
+    while ingested:
+        batch = ingested.pop(0)
+        done.append(tasks.normalise(batch, sources[batch.source], cfg))
+        del batch
+    return done
 
 
 def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timings: dict, p) -> tuple:

@@ -209,8 +209,10 @@ class Linker:
             ctx = self._context(records)
         parts = partition.split_pairs(pairs, self.partition_pairs)
         compared = (mapper or self.mapper)(partition.compare_partition, [(ctx, p) for p in parts])
-        gamma = partition.concat_parts([c.gamma for c in compared], pairs.index)
-        return Compared(gamma, combine_pattern_counts([c.counts for c in compared], self.settings), len(parts))
+        counts = combine_pattern_counts([c.counts for c in compared], self.settings)
+        gammas = [c.gamma for c in compared]
+        compared.clear()  # each partition's gamma is released as soon as it is copied into the whole
+        return Compared(partition.concat_parts(gammas, pairs.index), counts, len(parts))
 
     def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts | None = None, *,
               pairs: pd.DataFrame | None = None, gamma: pd.DataFrame | None = None,
@@ -233,7 +235,7 @@ class Linker:
         gammas = partition.split_pairs(gamma, self.partition_pairs)
         slim = (mapper or self.mapper)(partition.score_partition,
                                        [(ctx, model, p, g) for p, g in zip(parts, gammas, strict=True)])
-        return partition.concat_parts(slim, pairs.index)
+        return partition.concat_parts(slim, pairs.index, shared=pairs)
 
     def cluster(self, records: pd.DataFrame, scores: pd.DataFrame, threshold: float | None = None, *,
                 named: bool = True, **decisions) -> ClusterResult:

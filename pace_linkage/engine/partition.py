@@ -185,13 +185,34 @@ def score_partition(ctx: PartitionContext, model: FSModel, pairs: pd.DataFrame, 
     return scored[[c for c in SLIM_COLUMNS if c in scored.columns]]
 
 
-def concat_parts(parts: Sequence[pd.DataFrame], index: pd.Index) -> pd.DataFrame:
-    """Partitions' frames back in one frame, in partition order, with the pairs' own index."""
-    out = pd.concat(list(parts), ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    if len(out) != len(index):
+def concat_parts(parts: list[pd.DataFrame], index: pd.Index, shared: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Partitions' frames back in one frame, in partition order, with the pairs' own index; the same frame as
+    ``pd.concat``. ``parts`` is emptied as it is copied (each partition is released once its rows are in
+    place, so the run never holds every partition and the whole next to each other); the columns ``shared``
+    holds (the candidate pairs: ``l``, ``r``, ``rule``) are its own arrays, not copies of the partitions'."""
+    columns = list(parts[0].columns)
+    if len(parts) == 1 or not all(list(p.columns) == columns and all(
+            isinstance(p[c].dtype, np.dtype) and p[c].dtype == parts[0][c].dtype for c in columns) for p in parts):
+        out = pd.concat(list(parts), ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        parts.clear()
+        if len(out) != len(index):
+            raise LinkageError("partition: the partitions do not add up to the candidate pairs")
+        out.index = index
+        return out
+    n = sum(len(p) for p in parts)
+    if n != len(index):
         raise LinkageError("partition: the partitions do not add up to the candidate pairs")
-    out.index = index
-    return out
+    own = [c for c in columns if shared is None or c not in shared.columns or shared[c].dtype != parts[0][c].dtype]
+    data = {c: np.empty(n, dtype=parts[0][c].dtype) for c in own}
+    start = 0
+    while parts:
+        part = parts.pop(0)
+        for c in own:
+            data[c][start:start + len(part)] = part[c].to_numpy()
+        start += len(part)
+        del part
+    data.update({c: shared[c].to_numpy() for c in columns if c not in data})
+    return pd.DataFrame({c: data[c] for c in columns}, index=index, copy=False)
 
 
 # runs a function over a list of argument tuples and returns the results in order
