@@ -267,25 +267,56 @@ def block(
         raise LinkageError("blocking: at most 127 blocking rules are supported")
     n = len(records)
     new = _new_mask(new, n)
-    codes_per_rule, stats = [], []
-    for rule in rules:
+    codes = []
+    for i, rule in enumerate(rules):
         l_, r_ = rule_pairs(records, rule, link_type, max_pairs_per_rule, new=new)
-        code = np.unique(l_ * n + r_)  # a window rule may repeat a pair through ties; dedupe
-        codes_per_rule.append(code)
-        stats.append({"rule": rule.name, "pairs_generated": int(len(code))})
-    all_codes = np.concatenate(codes_per_rule) if codes_per_rule else np.empty(0, np.int64)
-    rule_of = np.repeat(np.arange(len(rules), dtype=np.int8), [len(c) for c in codes_per_rule])
-    uniq, first = np.unique(all_codes, return_index=True)  # first occurrence = earliest rule
-    del all_codes
-    rule_idx = rule_of[first]
+        codes.append(rule_coded(l_, r_, n, i))
+        del l_, r_
+    return union_pairs(codes, n, [rule.name for rule in rules])
+
+
+RULE_BITS = 7  # up to 127 rules: a pair's code carries its rule in its low bits
+
+
+def rule_coded(l_: np.ndarray, r_: np.ndarray, n: int, rule: int) -> np.ndarray:
+    """One int64 per pair: ``(l * n + r) << RULE_BITS | rule`` (sorting them sorts by (l, r), then rule)."""
+    if n and (n - 1) * n + n >= 1 << (63 - RULE_BITS):
+        raise LinkageError("blocking: too many records to code the candidate pairs in 64 bits")
+    code = l_.astype(np.int64, copy=False) * n
+    code += r_
+    code <<= RULE_BITS
+    code |= rule
+    return code
+
+
+def union_pairs(codes: list[np.ndarray], n: int, rule_names: Sequence[str]) -> BlockingResult:
+    """The union of the rules' pairs (:func:`rule_coded`, one array per rule; the list is emptied), each pair
+    once, attributed to the first rule producing it, sorted by (l, r); with each rule's distinct pairs
+    (``pairs_generated``) and the pairs it was first to produce (``pairs_added``). One sort of every rule's
+    codes together, in place."""
+    allc = np.concatenate(codes) if codes else np.empty(0, np.int64)
+    codes.clear()
+    allc.sort()
+    distinct = np.empty(len(allc), dtype=bool)  # a (pair, rule) not seen before (a window rule may repeat one)
+    distinct[:1] = True
+    np.not_equal(allc[1:], allc[:-1], out=distinct[1:])
+    rule_of = (allc & ((1 << RULE_BITS) - 1)).astype(np.int8)
+    generated = np.bincount(rule_of[distinct], minlength=len(rule_names))
+    del distinct
+    allc >>= RULE_BITS
+    first = np.empty(len(allc), dtype=bool)  # the first (lowest) rule of each pair
+    first[:1] = True
+    np.not_equal(allc[1:], allc[:-1], out=first[1:])
+    uniq, rule_idx = allc[first], rule_of[first]
+    del allc, rule_of, first
     pairs = pd.DataFrame({
         LEFT: (uniq // max(n, 1)).astype(np.int32),
         RIGHT: (uniq % max(n, 1)).astype(np.int32),
-        RULE: rule_idx.astype(np.int8),
+        RULE: rule_idx,
     })
-    added = np.bincount(rule_idx, minlength=len(rules))
-    for i, s in enumerate(stats):
-        s["pairs_added"] = int(added[i])
+    added = np.bincount(rule_idx, minlength=len(rule_names))
+    stats = [{"rule": name, "pairs_generated": int(generated[i]), "pairs_added": int(added[i])}
+             for i, name in enumerate(rule_names)]
     return BlockingResult(pairs=pairs, stats=pd.DataFrame(stats, columns=["rule", "pairs_generated", "pairs_added"]))
 
 

@@ -30,7 +30,7 @@ def test_same_records_counts_and_coverage(batches):
     assert [b.source for b in shared] == [b.source for b in batches]
     assert count_totals(shared, []) == count_totals(batches, [])
     assert coverage(shared, load_config()) == coverage(batches, load_config())
-    for old, new in zip(batches, shared):
+    for old, new in zip(batches, shared, strict=True):
         assert list(new.records.columns) == list(old.records.columns)
         key = list(old.records.columns)
         expect = old.records.sort_values("record_id", key=lambda s: s.astype(str)).reset_index(drop=True)[key]
