@@ -18,7 +18,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
-from flows import progress, tasks, workers
+from flows import memory, progress, tasks, workers
 from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
@@ -121,6 +121,7 @@ def _run(params: RunParams) -> dict:
         with p.stage(stage):
             result = fn(*args, **kw)
         timings[stage] = round(time.perf_counter() - t0, 3)
+        memory.release()
         return result
 
     sources = {s.name: s for s in cfg.sources.items}
@@ -142,6 +143,7 @@ def _run(params: RunParams) -> dict:
             p.warn(line)
         batches = timed("normalise", _normalise_each, ingested, sources, cfg)
     records, batches = assemble_shared(batches)  # the batches' records are rows of the assembled frame
+    memory.release()
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
     for warning in normalise_warnings(coverage(batches, cfg), cfg):  # values nulled or misread, by column
@@ -177,13 +179,14 @@ def _run(params: RunParams) -> dict:
 
 def _normalise_each(ingested: list[SourceBatch], sources: dict, cfg) -> list[SourceBatch]:
     """The normalise task on each ingested batch, emptying ``ingested`` as it goes: each raw extract is released
-    once its source is normalised, so the raw text of every source is never held next to the normalised
-    records."""
+    once its source is normalised (and its freed memory handed back), so the raw text of every source is not
+    held next to the normalised records."""
     done = []
     while ingested:
         batch = ingested.pop(0)
         done.append(tasks.normalise(batch, sources[batch.source], cfg))
         del batch
+        memory.release()
     return done
 
 
