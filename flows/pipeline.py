@@ -198,7 +198,7 @@ def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timin
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
     # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
     # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
-    ctx = linker.context(records, truth_df)
+    ctx = linker.context(records, truth_df, blocked.take_keys())  # the rules' keys, computed once by blocking
     with partition_mapper(ctx, tasks.PARTITION_TASKS) as mapper:
         compared = timed("compare", linker.compare, ctx, blocked.pairs, mapper)
         p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),

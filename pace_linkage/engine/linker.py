@@ -155,10 +155,12 @@ class Linker:
         order = sort_order(records)
         return positional(records if order is None else records.iloc[order]), order
 
-    def context(self, records: pd.DataFrame, truth: pd.DataFrame | None = None) -> PartitionContext:
+    def context(self, records: pd.DataFrame, truth: pd.DataFrame | None = None, keys: list | None = None
+                ) -> PartitionContext:
         """What every partition reads (the linkage columns of the prepared records and, with ``truth`` and
-        supervised training, each record's person code)."""
-        return PartitionContext.build(records, self.settings, truth)
+        supervised training, each record's person code); ``keys``: the rules' keys blocking kept
+        (:meth:`block` with ``keep_keys``), so comparing does not compute them again."""
+        return PartitionContext.build(records, self.settings, truth, keys)
 
     def _context(self, records: pd.DataFrame | PartitionContext) -> PartitionContext:
         return records if isinstance(records, PartitionContext) else self.context(records)
@@ -187,11 +189,13 @@ class Linker:
         return all(LEVEL_TYPES[lv.type].pairwise for spec in self.settings.comparisons for lv in spec.levels)
 
     # ---- steps --------------------------------------------------------------------------------------
-    def block(self, records: pd.DataFrame, new: np.ndarray | None = None) -> BlockingResult:
+    def block(self, records: pd.DataFrame, new: np.ndarray | None = None, *, keep_keys: bool = False
+              ) -> BlockingResult:
         """Candidate pairs of the prepared records; with ``new`` (bool per record), only pairs with a new
-        record."""
+        record; ``keep_keys``: with the rules' keys, for :meth:`context` (see
+        :meth:`~pace_linkage.engine.blocking.BlockingResult.take_keys`)."""
         s = self.settings
-        return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new)
+        return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new, keep_keys=keep_keys)
 
     def compare(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame,
                 mapper: Mapper | None = None, *, involved_only: bool = False) -> Compared:
@@ -259,8 +263,8 @@ class Linker:
         if new is not None and order is not None:  # the mask follows its records into (source, record_id) order
             new = np.asarray(new, dtype=bool)[order]
         with _timed(t, "block"):
-            blocked = self.block(records, new)
-        ctx = self.context(records, truth)
+            blocked = self.block(records, new, keep_keys=True)
+        ctx = self.context(records, truth, blocked.take_keys())
         with _timed(t, "compare"):
             compared = self.compare(ctx, blocked.pairs)
         with _timed(t, "train"):

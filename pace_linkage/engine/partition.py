@@ -72,7 +72,8 @@ class PartitionContext:
     and drops the caches (they are rebuilt where the context is unpickled). A plain class on purpose: Prefect
     passes it to tasks as an opaque value (it would rebuild a dataclass field by field)."""
 
-    def __init__(self, records: pd.DataFrame, settings: LinkageSettings, person: np.ndarray | None = None):
+    def __init__(self, records: pd.DataFrame, settings: LinkageSettings, person: np.ndarray | None = None,
+                 keys: list | None = None):
         if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0 or records.index.step != 1:
             raise LinkageError("partition: records must have a RangeIndex 0..N-1 (pairs are positions)")
         self.records = records
@@ -80,17 +81,18 @@ class PartitionContext:
         self.person = None if person is None else np.asarray(person, dtype=np.int64)
         self._lock = threading.Lock()
         self._cache: ColumnCache | None = None
-        self._keys: list | None = None
+        self._keys: list | None = keys  # the blocking rules' keys (blocking's own, when it kept them)
 
     @classmethod
-    def build(cls, records: pd.DataFrame, settings: LinkageSettings, truth: pd.DataFrame | None = None
-              ) -> PartitionContext:
+    def build(cls, records: pd.DataFrame, settings: LinkageSettings, truth: pd.DataFrame | None = None,
+              keys: list | None = None) -> PartitionContext:
         """The context for a run: only the record columns the comparisons and blocking rules read (what a
         Dask worker receives: no contact details, no client ids); with ``truth`` and supervised training,
-        the person codes too."""
+        the person codes too; ``keys``: the blocking rules' keys of these records, if blocking kept them
+        (:meth:`~pace_linkage.engine.blocking.BlockingResult.take_keys`), else computed when first read."""
         supervised = truth is not None and settings.training == "supervised"
         person = training.person_codes(records, truth) if supervised else None
-        return cls(records[[c for c in linkage_columns(settings) if c in records.columns]], settings, person)
+        return cls(records[[c for c in linkage_columns(settings) if c in records.columns]], settings, person, keys)
 
     @property
     def cache(self) -> ColumnCache:

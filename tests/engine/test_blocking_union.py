@@ -34,3 +34,28 @@ def test_union_is_first_rule_per_pair(rules):
     assert result.stats["pairs_added"].tolist() == [sum(1 for i2 in first.values() if i2 == i)
                                                     for i in range(len(rules))]
     assert codes == []  # the rules' arrays are released as they are joined
+
+
+def test_kept_keys_are_the_rules_keys_and_are_handed_over_once(synth_data):
+    from pace_linkage.config import load_config
+    from pace_linkage.engine.blocking import block
+    from pace_linkage.engine.linker import Linker
+    from pace_linkage.engine.training import rule_keys
+    from pace_linkage.ingest.sources import assemble
+    from pace_linkage.pipeline import read_batches
+
+    cfg = load_config()
+    records = Linker.from_config(cfg).prepare(assemble(read_batches(cfg, synth_data / "extracts")[0]))
+    rules = cfg.linkage.blocking
+    kept = block(records, rules, keep_keys=True)
+    expect = rule_keys(records, rules)
+    keys = kept.take_keys()
+    assert kept.keys is None and kept.take_keys() is None
+    assert len(keys) == len(expect) and any(k is not None for k in keys)
+    for got, want in zip(keys, expect, strict=True):
+        assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_array_equal(got, want)
+    plain = block(records, rules)
+    assert plain.keys is None
+    assert plain.pairs.equals(kept.pairs) and plain.stats.equals(kept.stats)
