@@ -24,9 +24,10 @@ Trade-off chosen: gamma is kept, not recomputed. ``pairs.parquet`` (and the stor
 comparison levels and the report explains pairs level by level, so the run holds gamma of all pairs in any
 case (K bytes a pair, 6 with the default config). Pass 1 therefore returns each partition's gamma next to
 its counts, and pass 2 scores that gamma instead of comparing the pairs a second time (comparing is the
-costly step). What the run holds per pair is then 9 (pairs) + K (gamma) + 25 (slim scores) = 40 bytes with
-K = 6 (40 MB for 1M pairs), against 9 + K + 25 + 8K = 88 bytes unpartitioned, and the comparison
-temporaries exist for one partition at a time instead of for all pairs.
+costly step). What the run holds per pair is then 9 (pairs) + K (gamma) + 16 (weight and probability: the
+scores' ``l``, ``r`` and ``rule`` are the pairs' own arrays, :func:`concat_parts`) = 31 bytes with K = 6 (31 MB
+for 1M pairs), against 9 + K + 25 + 8K = 88 bytes unpartitioned, and the comparison temporaries exist for one
+partition at a time instead of for all pairs (each partition's result is released as it is joined).
 
 Results are identical to the unpartitioned stages, bit for bit: comparing and scoring are element-wise
 per pair (term frequencies come from all the records, held by every partition), partitions are
