@@ -18,7 +18,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
-from flows import progress, tasks, workers
+from flows import memory, progress, tasks, workers
 from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
@@ -30,7 +30,7 @@ from pace_linkage.ingest.nulls import normalise_warnings
 from pace_linkage.ingest.sources import (
     SourceBatch,
     SourceFailure,
-    assemble,
+    assemble_shared,
     check_failures,
     coverage,
     source_notes,
@@ -121,6 +121,7 @@ def _run(params: RunParams) -> dict:
         with p.stage(stage):
             result = fn(*args, **kw)
         timings[stage] = round(time.perf_counter() - t0, 3)
+        memory.release()
         return result
 
     sources = {s.name: s for s in cfg.sources.items}
@@ -132,6 +133,7 @@ def _run(params: RunParams) -> dict:
         raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])
         failures = [r for r in raw if isinstance(r, SourceFailure)]
         ingested = [r for r in raw if isinstance(r, SourceBatch)]
+        del raw  # the raw extracts are released one by one as they are normalised
         p.summary("ingest", sources=len(ingested), failed=len(failures), rows=sum(b.rows_in for b in ingested),
                   quarantined=sum(b.rows_quarantined for b in ingested), seconds=timings["ingest"])
         check_failures(cfg, failures, params.allow_partial)  # a failed partner fails the run unless partial is allowed
@@ -139,8 +141,9 @@ def _run(params: RunParams) -> dict:
             p.warn(f"source {f.source} failed: {f.error} (partial run: published without it)")
         for line in source_notes(ingested):  # e.g. a file that delivered no rows
             p.warn(line)
-        batches = timed("normalise", lambda: [tasks.normalise(b, sources[b.source], cfg) for b in ingested])
-    records = assemble(batches)
+        batches = timed("normalise", _normalise_each, ingested, sources, cfg)
+    records, batches = assemble_shared(batches)  # the batches' records are rows of the assembled frame
+    memory.release()
     p.summary("normalise", records=len(records), quarantined=sum(b.rows_quarantined for b in batches),
               seconds=timings["normalise"])
     for warning in normalise_warnings(coverage(batches, cfg), cfg):  # values nulled or misread, by column
@@ -174,6 +177,19 @@ def _run(params: RunParams) -> dict:
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}
 
 
+def _normalise_each(ingested: list[SourceBatch], sources: dict, cfg) -> list[SourceBatch]:
+    """The normalise task on each ingested batch, emptying ``ingested`` as it goes: each raw extract is released
+    once its source is normalised (and its freed memory handed back), so the raw text of every source is not
+    held next to the normalised records."""
+    done = []
+    while ingested:
+        batch = ingested.pop(0)
+        done.append(tasks.normalise(batch, sources[batch.source], cfg))
+        del batch
+        memory.release()
+    return done
+
+
 def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timings: dict, p) -> tuple:
     """block -> compare -> train-model -> score -> cluster: the Linker's steps, each a task (compare and score
     one task per partition of the candidate pairs). Returns (blocking, gamma, model, scores, clusters)."""
@@ -182,7 +198,7 @@ def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timin
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
     # compare and score run per partition of the candidate pairs (pace_linkage.engine.partition), as tasks on the
     # flow's task runner: in this process by default, on the cluster under a DaskTaskRunner
-    ctx = linker.context(records, truth_df)
+    ctx = linker.context(records, truth_df, blocked.take_keys())  # the rules' keys, computed once by blocking
     with partition_mapper(ctx, tasks.PARTITION_TASKS) as mapper:
         compared = timed("compare", linker.compare, ctx, blocked.pairs, mapper)
         p.summary("compare", pairs=len(blocked.pairs), comparisons=len(cfg.linkage.comparisons),

@@ -212,7 +212,7 @@ def resolve_key(cfg: PaceConfig) -> bytes:
 @task(name="block", **PRIVATE)
 @stage_guard("block")
 def block(linker: Linker, records: pd.DataFrame) -> blocking.BlockingResult:
-    return linker.block(records)
+    return linker.block(records, keep_keys=True)  # the flow hands the keys to comparing (take_keys)
 
 
 @task(name="load-model", **PRIVATE, **IO_RETRIES)

@@ -31,7 +31,7 @@ filtered to the pairs touching a new record, with the same rule attribution.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -47,10 +47,18 @@ LINK_TYPES = ("link_and_dedupe", "link_only", "dedupe_only")
 
 @dataclass
 class BlockingResult:
-    """Candidate pairs (``l``, ``r`` int32 positions, ``rule`` int8) and per-rule statistics."""
+    """Candidate pairs (``l``, ``r`` int32 positions, ``rule`` int8) and per-rule statistics; with
+    ``keep_keys``, each rule's key per record (:func:`rule_key`; None for a window rule) until comparing takes
+    them (:meth:`take_keys`: its pattern counts read the same keys, so they are computed once)."""
 
     pairs: pd.DataFrame
     stats: pd.DataFrame
+    keys: list[np.ndarray | None] | None = field(default=None, repr=False)
+
+    def take_keys(self) -> list[np.ndarray | None] | None:
+        """The rules' keys, handed over once (the result no longer holds them)."""
+        keys, self.keys = self.keys, None
+        return keys
 
 
 # --------------------------------------------------------------------------------------------------
@@ -230,24 +238,33 @@ def rule_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The (l, r) pairs (l < r, int64) one rule generates, after the link_type filter. With ``new`` (bool
     per record) only the pairs holding at least one new record (see the module docstring)."""
+    return keyed_rule_pairs(records, rule, link_type, max_pairs_per_rule, new)[:2]
+
+
+def keyed_rule_pairs(
+    records: pd.DataFrame, rule: BlockingRule, link_type: str, max_pairs_per_rule: int, new: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`rule_pairs`, and the rule's key per record (:func:`rule_key`) when it was computed on the way
+    (an exact rule without ``new``), else None."""
     new = _new_mask(new, len(records))
     keys = key_frame(records, rule)
+    key = None
     if rule.window:
         a, b = _window_pairs(keys, list(keys.columns), rule.window, rule.name, max_pairs_per_rule)
         if new is not None:
             touch = new[a] | new[b]
             a, b = a[touch], b[touch]
     elif new is not None:
-        key = drop_common(new_value_key(keys, list(keys.columns), new), rule.max_group)
-        a, b = _new_group_pairs(key, new, rule.name, max_pairs_per_rule)
+        a, b = _new_group_pairs(drop_common(new_value_key(keys, list(keys.columns), new), rule.max_group), new,
+                                rule.name, max_pairs_per_rule)
     else:
         key = drop_common(composite_key(keys, list(keys.columns)), rule.max_group)
         a, b = within_group_pairs(key, rule.name, max_pairs_per_rule)
     l_, r_ = np.minimum(a, b), np.maximum(a, b)
     if link_type == "link_and_dedupe":
-        return l_, r_
+        return l_, r_, key
     src = column_codes(records[SOURCE]) if SOURCE in records.columns else None
-    return _filter_link_type(l_, r_, src, link_type)
+    return (*_filter_link_type(l_, r_, src, link_type), key)
 
 
 def block(
@@ -256,9 +273,12 @@ def block(
     link_type: str = "link_and_dedupe",
     max_pairs_per_rule: int = 50_000_000,
     new: np.ndarray | None = None,
+    keep_keys: bool = False,
 ) -> BlockingResult:
     """Apply every rule and union the pairs; each pair is attributed to the first rule producing it.
-    With ``new`` (bool per record), only pairs with at least one new record (incremental linkage)."""
+    With ``new`` (bool per record), only pairs with at least one new record (incremental linkage).
+    ``keep_keys``: the result holds each rule's key per record (:attr:`BlockingResult.keys`; not with
+    ``new``)."""
     if link_type not in LINK_TYPES:
         raise LinkageError(f"blocking: link_type must be one of {', '.join(LINK_TYPES)}")
     if not rules:
@@ -267,25 +287,59 @@ def block(
         raise LinkageError("blocking: at most 127 blocking rules are supported")
     n = len(records)
     new = _new_mask(new, n)
-    codes_per_rule, stats = [], []
-    for rule in rules:
-        l_, r_ = rule_pairs(records, rule, link_type, max_pairs_per_rule, new=new)
-        code = np.unique(l_ * n + r_)  # a window rule may repeat a pair through ties; dedupe
-        codes_per_rule.append(code)
-        stats.append({"rule": rule.name, "pairs_generated": int(len(code))})
-    all_codes = np.concatenate(codes_per_rule) if codes_per_rule else np.empty(0, np.int64)
-    rule_of = np.repeat(np.arange(len(rules), dtype=np.int8), [len(c) for c in codes_per_rule])
-    uniq, first = np.unique(all_codes, return_index=True)  # first occurrence = earliest rule
-    del all_codes
-    rule_idx = rule_of[first]
+    codes, keys = [], []
+    for i, rule in enumerate(rules):
+        l_, r_, key = keyed_rule_pairs(records, rule, link_type, max_pairs_per_rule, new)
+        codes.append(rule_coded(l_, r_, n, i))
+        keys.append(key if keep_keys and new is None else None)
+        del l_, r_, key
+    result = union_pairs(codes, n, [rule.name for rule in rules])
+    result.keys = keys if keep_keys and new is None else None
+    return result
+
+
+RULE_BITS = 7  # up to 127 rules: a pair's code carries its rule in its low bits
+
+
+def rule_coded(l_: np.ndarray, r_: np.ndarray, n: int, rule: int) -> np.ndarray:
+    """One int64 per pair: ``(l * n + r) << RULE_BITS | rule`` (sorting them sorts by (l, r), then rule)."""
+    if n and (n - 1) * n + n >= 1 << (63 - RULE_BITS):
+        raise LinkageError("blocking: too many records to code the candidate pairs in 64 bits")
+    code = l_.astype(np.int64, copy=False) * n
+    code += r_
+    code <<= RULE_BITS
+    code |= rule
+    return code
+
+
+def union_pairs(codes: list[np.ndarray], n: int, rule_names: Sequence[str]) -> BlockingResult:
+    """The union of the rules' pairs (:func:`rule_coded`, one array per rule; the list is emptied), each pair
+    once, attributed to the first rule producing it, sorted by (l, r); with each rule's distinct pairs
+    (``pairs_generated``) and the pairs it was first to produce (``pairs_added``). One sort of every rule's
+    codes together, in place."""
+    allc = np.concatenate(codes) if codes else np.empty(0, np.int64)
+    codes.clear()
+    allc.sort()
+    distinct = np.empty(len(allc), dtype=bool)  # a (pair, rule) not seen before (a window rule may repeat one)
+    distinct[:1] = True
+    np.not_equal(allc[1:], allc[:-1], out=distinct[1:])
+    rule_of = (allc & ((1 << RULE_BITS) - 1)).astype(np.int8)
+    generated = np.bincount(rule_of[distinct], minlength=len(rule_names))
+    del distinct
+    allc >>= RULE_BITS
+    first = np.empty(len(allc), dtype=bool)  # the first (lowest) rule of each pair
+    first[:1] = True
+    np.not_equal(allc[1:], allc[:-1], out=first[1:])
+    uniq, rule_idx = allc[first], rule_of[first]
+    del allc, rule_of, first
     pairs = pd.DataFrame({
         LEFT: (uniq // max(n, 1)).astype(np.int32),
         RIGHT: (uniq % max(n, 1)).astype(np.int32),
-        RULE: rule_idx.astype(np.int8),
+        RULE: rule_idx,
     })
-    added = np.bincount(rule_idx, minlength=len(rules))
-    for i, s in enumerate(stats):
-        s["pairs_added"] = int(added[i])
+    added = np.bincount(rule_idx, minlength=len(rule_names))
+    stats = [{"rule": name, "pairs_generated": int(generated[i]), "pairs_added": int(added[i])}
+             for i, name in enumerate(rule_names)]
     return BlockingResult(pairs=pairs, stats=pd.DataFrame(stats, columns=["rule", "pairs_generated", "pairs_added"]))
 
 

@@ -155,10 +155,12 @@ class Linker:
         order = sort_order(records)
         return positional(records if order is None else records.iloc[order]), order
 
-    def context(self, records: pd.DataFrame, truth: pd.DataFrame | None = None) -> PartitionContext:
+    def context(self, records: pd.DataFrame, truth: pd.DataFrame | None = None, keys: list | None = None
+                ) -> PartitionContext:
         """What every partition reads (the linkage columns of the prepared records and, with ``truth`` and
-        supervised training, each record's person code)."""
-        return PartitionContext.build(records, self.settings, truth)
+        supervised training, each record's person code); ``keys``: the rules' keys blocking kept
+        (:meth:`block` with ``keep_keys``), so comparing does not compute them again."""
+        return PartitionContext.build(records, self.settings, truth, keys)
 
     def _context(self, records: pd.DataFrame | PartitionContext) -> PartitionContext:
         return records if isinstance(records, PartitionContext) else self.context(records)
@@ -187,11 +189,13 @@ class Linker:
         return all(LEVEL_TYPES[lv.type].pairwise for spec in self.settings.comparisons for lv in spec.levels)
 
     # ---- steps --------------------------------------------------------------------------------------
-    def block(self, records: pd.DataFrame, new: np.ndarray | None = None) -> BlockingResult:
+    def block(self, records: pd.DataFrame, new: np.ndarray | None = None, *, keep_keys: bool = False
+              ) -> BlockingResult:
         """Candidate pairs of the prepared records; with ``new`` (bool per record), only pairs with a new
-        record."""
+        record; ``keep_keys``: with the rules' keys, for :meth:`context` (see
+        :meth:`~pace_linkage.engine.blocking.BlockingResult.take_keys`)."""
         s = self.settings
-        return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new)
+        return block(records, s.blocking, s.link_type, s.max_pairs_per_rule, new=new, keep_keys=keep_keys)
 
     def compare(self, records: pd.DataFrame | PartitionContext, pairs: pd.DataFrame,
                 mapper: Mapper | None = None, *, involved_only: bool = False) -> Compared:
@@ -209,8 +213,10 @@ class Linker:
             ctx = self._context(records)
         parts = partition.split_pairs(pairs, self.partition_pairs)
         compared = (mapper or self.mapper)(partition.compare_partition, [(ctx, p) for p in parts])
-        gamma = partition.concat_parts([c.gamma for c in compared], pairs.index)
-        return Compared(gamma, combine_pattern_counts([c.counts for c in compared], self.settings), len(parts))
+        counts = combine_pattern_counts([c.counts for c in compared], self.settings)
+        gammas = [c.gamma for c in compared]
+        compared.clear()  # each partition's gamma is released as soon as it is copied into the whole
+        return Compared(partition.concat_parts(gammas, pairs.index), counts, len(parts))
 
     def train(self, records: pd.DataFrame | PartitionContext, counts: PatternCounts | None = None, *,
               pairs: pd.DataFrame | None = None, gamma: pd.DataFrame | None = None,
@@ -233,7 +239,7 @@ class Linker:
         gammas = partition.split_pairs(gamma, self.partition_pairs)
         slim = (mapper or self.mapper)(partition.score_partition,
                                        [(ctx, model, p, g) for p, g in zip(parts, gammas, strict=True)])
-        return partition.concat_parts(slim, pairs.index)
+        return partition.concat_parts(slim, pairs.index, shared=pairs)
 
     def cluster(self, records: pd.DataFrame, scores: pd.DataFrame, threshold: float | None = None, *,
                 named: bool = True, **decisions) -> ClusterResult:
@@ -257,8 +263,8 @@ class Linker:
         if new is not None and order is not None:  # the mask follows its records into (source, record_id) order
             new = np.asarray(new, dtype=bool)[order]
         with _timed(t, "block"):
-            blocked = self.block(records, new)
-        ctx = self.context(records, truth)
+            blocked = self.block(records, new, keep_keys=True)
+        ctx = self.context(records, truth, blocked.take_keys())
         with _timed(t, "compare"):
             compared = self.compare(ctx, blocked.pairs)
         with _timed(t, "train"):

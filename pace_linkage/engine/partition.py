@@ -24,9 +24,10 @@ Trade-off chosen: gamma is kept, not recomputed. ``pairs.parquet`` (and the stor
 comparison levels and the report explains pairs level by level, so the run holds gamma of all pairs in any
 case (K bytes a pair, 6 with the default config). Pass 1 therefore returns each partition's gamma next to
 its counts, and pass 2 scores that gamma instead of comparing the pairs a second time (comparing is the
-costly step). What the run holds per pair is then 9 (pairs) + K (gamma) + 25 (slim scores) = 40 bytes with
-K = 6 (40 MB for 1M pairs), against 9 + K + 25 + 8K = 88 bytes unpartitioned, and the comparison
-temporaries exist for one partition at a time instead of for all pairs.
+costly step). What the run holds per pair is then 9 (pairs) + K (gamma) + 16 (weight and probability: the
+scores' ``l``, ``r`` and ``rule`` are the pairs' own arrays, :func:`concat_parts`) = 31 bytes with K = 6 (31 MB
+for 1M pairs), against 9 + K + 25 + 8K = 88 bytes unpartitioned, and the comparison temporaries exist for one
+partition at a time instead of for all pairs (each partition's result is released as it is joined).
 
 Results are identical to the unpartitioned stages, bit for bit: comparing and scoring are element-wise
 per pair (term frequencies come from all the records, held by every partition), partitions are
@@ -45,7 +46,7 @@ worker builds its cache once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,8 @@ class PartitionContext:
     and drops the caches (they are rebuilt where the context is unpickled). A plain class on purpose: Prefect
     passes it to tasks as an opaque value (it would rebuild a dataclass field by field)."""
 
-    def __init__(self, records: pd.DataFrame, settings: LinkageSettings, person: np.ndarray | None = None):
+    def __init__(self, records: pd.DataFrame, settings: LinkageSettings, person: np.ndarray | None = None,
+                 keys: list | None = None):
         if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0 or records.index.step != 1:
             raise LinkageError("partition: records must have a RangeIndex 0..N-1 (pairs are positions)")
         self.records = records
@@ -80,17 +82,18 @@ class PartitionContext:
         self.person = None if person is None else np.asarray(person, dtype=np.int64)
         self._lock = threading.Lock()
         self._cache: ColumnCache | None = None
-        self._keys: list | None = None
+        self._keys: list | None = keys  # the blocking rules' keys (blocking's own, when it kept them)
 
     @classmethod
-    def build(cls, records: pd.DataFrame, settings: LinkageSettings, truth: pd.DataFrame | None = None
-              ) -> PartitionContext:
+    def build(cls, records: pd.DataFrame, settings: LinkageSettings, truth: pd.DataFrame | None = None,
+              keys: list | None = None) -> PartitionContext:
         """The context for a run: only the record columns the comparisons and blocking rules read (what a
         Dask worker receives: no contact details, no client ids); with ``truth`` and supervised training,
-        the person codes too."""
+        the person codes too; ``keys``: the blocking rules' keys of these records, if blocking kept them
+        (:meth:`~pace_linkage.engine.blocking.BlockingResult.take_keys`), else computed when first read."""
         supervised = truth is not None and settings.training == "supervised"
         person = training.person_codes(records, truth) if supervised else None
-        return cls(records[[c for c in linkage_columns(settings) if c in records.columns]], settings, person)
+        return cls(records[[c for c in linkage_columns(settings) if c in records.columns]], settings, person, keys)
 
     @property
     def cache(self) -> ColumnCache:
@@ -185,13 +188,34 @@ def score_partition(ctx: PartitionContext, model: FSModel, pairs: pd.DataFrame, 
     return scored[[c for c in SLIM_COLUMNS if c in scored.columns]]
 
 
-def concat_parts(parts: Sequence[pd.DataFrame], index: pd.Index) -> pd.DataFrame:
-    """Partitions' frames back in one frame, in partition order, with the pairs' own index."""
-    out = pd.concat(list(parts), ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    if len(out) != len(index):
+def concat_parts(parts: list[pd.DataFrame], index: pd.Index, shared: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Partitions' frames back in one frame, in partition order, with the pairs' own index; the same frame as
+    ``pd.concat``. ``parts`` is emptied as it is copied (each partition is released once its rows are in
+    place, so the run never holds every partition and the whole next to each other); the columns ``shared``
+    holds (the candidate pairs: ``l``, ``r``, ``rule``) are its own arrays, not copies of the partitions'."""
+    columns = list(parts[0].columns)
+    if len(parts) == 1 or not all(list(p.columns) == columns and all(
+            isinstance(p[c].dtype, np.dtype) and p[c].dtype == parts[0][c].dtype for c in columns) for p in parts):
+        out = pd.concat(list(parts), ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        parts.clear()
+        if len(out) != len(index):
+            raise LinkageError("partition: the partitions do not add up to the candidate pairs")
+        out.index = index
+        return out
+    n = sum(len(p) for p in parts)
+    if n != len(index):
         raise LinkageError("partition: the partitions do not add up to the candidate pairs")
-    out.index = index
-    return out
+    own = [c for c in columns if shared is None or c not in shared.columns or shared[c].dtype != parts[0][c].dtype]
+    data = {c: np.empty(n, dtype=parts[0][c].dtype) for c in own}
+    start = 0
+    while parts:
+        part = parts.pop(0)
+        for c in own:
+            data[c][start:start + len(part)] = part[c].to_numpy()
+        start += len(part)
+        del part
+    data.update({c: shared[c].to_numpy() for c in columns if c not in data})
+    return pd.DataFrame({c: data[c] for c in columns}, index=index, copy=False)
 
 
 # runs a function over a list of argument tuples and returns the results in order
