@@ -105,8 +105,10 @@ def looser_keys(rules: Sequence) -> list[LooserKey]:
 
 
 def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    return lo.astype(np.int64) * n + hi.astype(np.int64)
+    codes = np.minimum(left, right).astype(np.int64)
+    codes *= n
+    codes += np.maximum(left, right)
+    return codes
 
 
 def _is_member(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
@@ -207,16 +209,24 @@ class RunView:
     duplicate_free: np.ndarray
 
     @functools.cached_property
-    def candidate_order(self) -> np.ndarray:
-        """The positions that sort the candidate pairs by pair code, made once."""
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """The positions that sort the candidate pairs by pair code, and the sorted codes, made once (blocking
+        gives them sorted already: then no sort, and the same stable order)."""
         codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
-        return np.argsort(codes, kind="stable")
+        if (codes[1:] >= codes[:-1]).all():
+            return np.arange(len(codes)), codes
+        order = np.argsort(codes, kind="stable")
+        return order, codes[order]
 
-    @functools.cached_property
+    @property
+    def candidate_order(self) -> np.ndarray:
+        """The positions that sort the candidate pairs by pair code."""
+        return self._candidates[0]
+
+    @property
     def candidate_codes(self) -> np.ndarray:
-        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them), made once."""
-        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
-        return codes[self.candidate_order]
+        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them)."""
+        return self._candidates[1]
 
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""

@@ -1,0 +1,36 @@
+"""The label-free estimate looks candidate pairs up by pair code: the same positions whether blocking gave the
+pairs sorted (no sort then) or in any order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pace_linkage.evaluate.missed import RunView
+
+
+def view_of(left, right, n) -> RunView:
+    pairs = pd.DataFrame({"l": np.asarray(left, dtype=np.int32), "r": np.asarray(right, dtype=np.int32)})
+    return RunView(pd.DataFrame({"x": range(n)}), pairs, np.zeros(len(pairs)), np.arange(n), "link_and_dedupe",
+                   np.zeros(n, dtype=bool))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 30).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=30))), st.booleans())
+def test_candidate_position_is_the_pair_found_by_brute_force(case, sort):
+    n, pairs, asked = case
+    pairs = sorted(pairs, key=lambda p: (min(p), max(p))) if sort else pairs
+    view = view_of([p[0] for p in pairs], [p[1] for p in pairs], n)
+    left = np.array([a for a, _ in asked], dtype=np.int64)
+    right = np.array([b for _, b in asked], dtype=np.int64)
+    got = view.candidate_position(left, right)
+    first = {}
+    for i, (a, b) in enumerate(pairs):
+        first.setdefault((min(a, b), max(a, b)), i)
+    want = [first.get((min(a, b), max(a, b)), -1) for a, b in asked]
+    assert got.tolist() == want
+    assert np.all(np.diff(view.candidate_codes) >= 0) and sorted(view.candidate_order.tolist()) == list(range(len(pairs)))
