@@ -385,7 +385,8 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     across = view.cluster[lp] != view.cluster[rp]
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
-    key_codes = KeyCodes(view.records)  # the looser keys and the unseen patterns read the same parts
+    # the looser keys and the unseen patterns read the same parts; the scorer's comparisons coded some already
+    key_codes = KeyCodes(view.records, getattr(scorer, "cache", None))
     missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
                              max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked,
                              key_codes=key_codes)
