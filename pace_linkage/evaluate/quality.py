@@ -130,8 +130,11 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
     _check_columns(records, KEY, "records")
     _check_columns(truth, [*KEY, PERSON_ID], "truth")
     _check_unique(records, "records")
-    _check_unique(truth, "truth")
-    pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+    if _same_keys(records, truth):  # truth row for row the records (as a generator writes it): no lookup
+        pos = np.arange(len(records))
+    else:
+        _check_unique(truth, "truth")
+        pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
     found = pos >= 0
     truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
@@ -142,6 +145,20 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         codes[~found] = start + np.arange(absent, dtype=np.int64)
     not_clustered = int(len(truth) - (len(records) - absent))
     return PersonCodes(codes, absent, not_clustered)
+
+
+def _same_keys(records: pd.DataFrame, truth: pd.DataFrame) -> bool:
+    """Whether ``truth`` holds the records' keys row for row (then its keys are as unique as theirs)."""
+    def text(values: pd.Series) -> np.ndarray | None:  # keys are matched as text: only text keys compare as is
+        return values.to_numpy(dtype=object) if pd.api.types.infer_dtype(values, skipna=False) == "string" else None
+
+    if len(records) != len(truth):
+        return False
+    for c in KEY:
+        a, b = text(records[c]), text(truth[c])
+        if a is None or b is None or not np.array_equal(a, b):
+            return False
+    return True
 
 
 def _blank_to_null(values: pd.Series) -> pd.Series:
