@@ -156,12 +156,17 @@ def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
 def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
     """Persons shared by each pair of partners (evaluate.partner_overlap), partners used per person, and
     each partner's repeat-client rate (share of its records that repeat a person it already holds)."""
-    ov = evaluate.partner_overlap(clusters, id_column=id_col)
-    pos = {p: i for i, p in enumerate(ov["partners"])}
-    full = [[ov["matrix"][pos[a]][pos[b]] if a in pos and b in pos else 0 for b in sources] for a in sources]
-    pres = clusters[[id_col, SOURCE]].drop_duplicates()
-    per_person = pres.groupby(id_col).size().value_counts()
-    rec_per = clusters.groupby(SOURCE).size()
+    partners, src, inc = evaluate.partner_incidence(clusters, id_col)
+    matrix = (inc.T @ inc).toarray()
+    pos = {p: i for i, p in enumerate(partners)}
+    full = [[int(matrix[pos[a], pos[b]]) if a in pos and b in pos else 0 for b in sources] for a in sources]
+    if clusters[id_col].notna().all():  # every record in a cluster: partners per cluster from the matrix
+        per_person = pd.Series(np.bincount(np.diff(inc.indptr)))
+        rec_per = pd.Series(np.bincount(src, minlength=len(partners)), index=partners)
+    else:
+        pres = clusters[[id_col, SOURCE]].drop_duplicates()
+        per_person = pres.groupby(id_col).size().value_counts()
+        rec_per = clusters.groupby(SOURCE).size()
     repeat = {s: round(float(1 - full[i][i] / rec_per[s]), 6) if rec_per.get(s, 0) else 0.0
               for i, s in enumerate(sources)}
     return {"partners": sources, "matrix": full,

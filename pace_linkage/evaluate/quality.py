@@ -411,17 +411,27 @@ def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[
     partner j; the diagonal is the number of distinct persons a partner holds. Partners are sorted by
     name. Computed as B^T B over a sparse cluster x partner incidence matrix.
     """
-    _check_columns(clusters, [SOURCE, id_column], "clusters")
-    partners = sorted(clusters[SOURCE].astype(str).unique())
+    partners, src, inc = partner_incidence(clusters, id_column)
     if not partners:
         return {"partners": [], "matrix": []}
-    src = pd.Categorical(clusters[SOURCE].astype(str), categories=partners).codes.astype(np.int64)
+    matrix = (inc.T @ inc).toarray()
+    return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
+
+
+def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id") -> tuple[list[str], np.ndarray, Any]:
+    """The partners (sorted names), each record's partner code and the cluster x partner presence matrix
+    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own)."""
+    _check_columns(clusters, [SOURCE, id_column], "clusters")
+    names = clusters[SOURCE].astype(str)
+    partners = sorted(names.unique())
+    if not partners:
+        return [], np.zeros(0, np.int64), None
+    src = pd.Categorical(names, categories=partners).codes.astype(np.int64)
     cid = group_codes(clusters[id_column])
     inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
     inc = inc.tocsr()
     inc.data[:] = 1  # duplicates summed by tocsr: presence only
-    matrix = (inc.T @ inc).toarray()
-    return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
+    return partners, src, inc
 
 
 def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1.0) -> dict[str, list]:
@@ -448,6 +458,7 @@ __all__ = [
     "pair_counts",
     "pairwise_scores",
     "pairwise_metrics",
+    "partner_incidence",
     "partner_overlap",
     "PersonCodes",
     "person_codes",
