@@ -100,7 +100,7 @@ def start_pairs_file(run: RunResults) -> Future | None:
     one build is pending at a time (a new one drops the last). A daemon thread: an ended process does not wait
     for it. None when ``run`` cannot be weakly referenced (built at :func:`pairs_file` then)."""
     try:
-        ref = weakref.ref(run)
+        ref = weakref.ref(run, _forget)  # a run gone before its outputs were staged takes its bytes with it
     except TypeError:
         return None
     future: Future = Future()
@@ -119,6 +119,10 @@ def start_pairs_file(run: RunResults) -> Future | None:
     _PENDING[:] = [(ref, future)]
     threading.Thread(target=build, name="pairs-parquet", daemon=True).start()
     return future
+
+
+def _forget(dead: weakref.ref) -> None:
+    _PENDING[:] = [(ref, f) for ref, f in _PENDING if ref is not dead]
 
 
 def pairs_file(run: RunResults) -> bytes:

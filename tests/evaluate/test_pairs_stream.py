@@ -3,6 +3,7 @@ file, byte for byte, as the whole frame written at once with the same row group 
 
 from __future__ import annotations
 
+import gc
 from types import SimpleNamespace
 from unittest.mock import patch
 
@@ -17,7 +18,7 @@ from pace_linkage.store.outputs import parquet_bytes, parquet_stream_bytes
 from tests.evaluate.test_eval_speed import candidate_pairs
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(candidate_pairs(), st.integers(1, 9))
 def test_pairs_parquet_written_by_row_group_is_the_same_file(run, rows):
     with patch.object(outputs, "PARQUET_ROW_GROUP", rows):
@@ -40,3 +41,13 @@ def test_pairs_file_started_early_is_the_file_written_late(run):
         early = pipeline.pairs_file(run)
         again = pipeline.pairs_file(run)  # once taken, made again: a retried stage gets the same bytes
     assert pending is not None and early == again == parquet_stream_bytes(metrics.pairs_slices(run, 3))
+
+
+def test_a_run_dropped_before_its_outputs_takes_its_pending_file_with_it():
+    run = Run(blocking=None)
+    with patch.object(pipeline, "pairs_parquet", lambda r: b"bytes"):
+        pipeline.start_pairs_file(run).result(timeout=10)
+    assert any(ref() is run for ref, _ in pipeline._PENDING)
+    del run
+    gc.collect()
+    assert pipeline._PENDING == []
