@@ -122,8 +122,11 @@ def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tu
     """``size`` record pairs drawn uniformly, with replacement, from the pairs sharing a non-negative ``key``
     (positions l, r) and the number of such pairs."""
     pos = np.flatnonzero(key >= 0)
-    pos = pos[np.argsort(key[pos], kind="stable")]
-    k = key[pos]
+    if len(pos):  # by key, then position: one sort of distinct (key, position) codes, no stable argsort
+        both = np.sort(key[pos].astype(np.int64) * len(key) + pos)
+        k, pos = np.divmod(both, len(key))
+    else:
+        k = key[pos]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.empty(0, np.int64)
     sizes = np.diff(np.r_[starts, len(k)]).astype(np.int64)
     per_group = sizes * (sizes - 1) // 2
