@@ -111,8 +111,13 @@ def council_area(postcode: pd.Series) -> pd.Series:
 def moved(person: np.ndarray, postcode: pd.Series) -> pd.Series:
     """Per record: ``moved`` when its person has records at >= 2 distinct non-null postcodes,
     ``did not move`` at exactly one, ``unknown`` at none."""
-    n_distinct = pd.Series(postcode.to_numpy(), dtype=object).groupby(person).nunique(dropna=True)
-    k = n_distinct.reindex(person).to_numpy()
+    code = pd.factorize(pd.Series(postcode.to_numpy(), dtype=object), use_na_sentinel=True)[0].astype(np.int64)
+    person = np.asarray(person, dtype=np.int64)
+    seen = code >= 0
+    width = int(code.max()) + 1 if seen.any() else 1
+    both = np.sort(person[seen] * width + code[seen])
+    person_of = both[np.r_[True, both[1:] != both[:-1]]] // width if len(both) else both  # one per (person, postcode)
+    k = np.bincount(person_of, minlength=int(person.max()) + 1 if len(person) else 0)[person]
     return pd.Series(np.where(k >= 2, "moved", np.where(k == 1, "did not move", UNKNOWN)), index=postcode.index,
                      dtype=object)
 
@@ -206,9 +211,7 @@ def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
     k = len(labels)
     records = np.bincount(g, minlength=k)
     linked = np.bincount(g, weights=links.linked, minlength=k)
-    gl, gr, p = g[links.below_l], g[links.below_r], links.below_p
-    other = gr != gl
-    est = np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
+    est = _below_by_group(g.astype(np.min_scalar_type(max(k, 1))), links, k)
     truth_cols: dict[str, np.ndarray] = {}
     if links.person is not None:
         true_pairs = np.bincount(g, weights=links.true_end, minlength=k) - _both_in_group(links.person, g)
@@ -225,6 +228,15 @@ def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
         row["estimated_missed_links"] = round(float(est[i]), 4)
         rows.append(row)
     return rows
+
+
+def _below_by_group(g: np.ndarray, links: RunLinks, k: int) -> np.ndarray:
+    """Per group: the summed probability of the candidate pairs below the threshold with an end in it (once
+    for a pair with both ends in it), summed in pair order. ``g``: the group codes in the narrowest integer
+    type, so that looking up millions of pair ends reads a small array."""
+    gl, gr, p = g[links.below_l], g[links.below_r], links.below_p
+    other = gr != gl
+    return np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,

@@ -10,7 +10,7 @@ their own entries (:meth:`pace_linkage.features.Feature.metrics`); the outputs a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,12 +80,12 @@ def load_truth(path: Path, id_column: str | None = None) -> pd.DataFrame:
 TAKE_CHUNK = 4_000_000  # pairs per Arrow take: a text column's chunk stays far below Arrow's 2 GiB per array
 
 
-def _arrow_take(values: np.ndarray, at: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """``values[at]`` as an Arrow-backed text column, taken in Arrow in chunks (no Python object per pair)."""
+def _arrow_take(arr, at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``arr[at]`` (an Arrow text array) as an Arrow-backed text column, taken in Arrow in chunks (no Python
+    object per pair)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(values, from_pandas=True)
     chunks = [pc.take(arr, at[a:a + TAKE_CHUNK]) for a in range(0, len(at), TAKE_CHUNK)]
     return pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks, type=arr.type))
 
@@ -95,28 +95,52 @@ def pairs_frame(run: RunResults, *, arrow: bool = False) -> pd.DataFrame:
 
     ``arrow``: the text columns (sources, record ids, rule) as Arrow strings, taken in Arrow rather than as a
     Python object per pair: the same values, written to the same pairs.parquet bytes, several times faster to
-    build and write at millions of pairs (what :func:`pace_linkage.pipeline.stage_outputs` writes)."""
+    build and write at millions of pairs (:func:`pairs_slices` gives it slice by slice)."""
+    if arrow and len(run.blocking.pairs):
+        return next(pairs_slices(run, len(run.blocking.pairs)))
     rec = run.records
     pairs = run.blocking.pairs
     l_idx, r_idx = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
     rule_names = np.array([r.name for r in run.cfg.linkage.blocking], dtype=object)
-    rule = pairs[RULE].to_numpy()
-    if arrow and len(pairs):
-        src, rid = rec[SOURCE].to_numpy(), rec[RECORD_ID].to_numpy()
+    out = pd.DataFrame({
+        "source_l": rec[SOURCE].to_numpy()[l_idx], "record_id_l": rec[RECORD_ID].to_numpy()[l_idx],
+        "source_r": rec[SOURCE].to_numpy()[r_idx], "record_id_r": rec[RECORD_ID].to_numpy()[r_idx],
+        "blocking_rule": rule_names[pairs[RULE].to_numpy()] if len(pairs) else pd.Series(dtype=object),
+    })
+    return _numbers(run, out, slice(None))
+
+
+def _numbers(run: RunResults, out: pd.DataFrame, at: slice) -> pd.DataFrame:
+    """``out`` with the pairs' (``at``) comparison levels, weight and probability added."""
+    for col in run.gamma.columns:
+        out[f"gamma_{col}"] = run.gamma[col].to_numpy()[at]
+    out[MATCH_WEIGHT] = run.scored[MATCH_WEIGHT].to_numpy()[at].round(10)
+    out[MATCH_PROBABILITY] = run.scored[MATCH_PROBABILITY].to_numpy()[at].round(12)
+    return out
+
+
+def pairs_slices(run: RunResults, rows: int) -> Iterator[pd.DataFrame]:
+    """:func:`pairs_frame` (text columns in Arrow) in slices of ``rows`` pairs, in order, so that pairs.parquet
+    is written a row group at a time and the whole frame never exists (at millions of pairs it is gigabytes).
+    No pairs: the one empty frame."""
+    pairs = run.blocking.pairs
+    if not len(pairs):
+        yield pairs_frame(run)
+        return
+    import pyarrow as pa
+
+    rec = run.records
+    src = pa.array(rec[SOURCE].to_numpy(), from_pandas=True)
+    rid = pa.array(rec[RECORD_ID].to_numpy(), from_pandas=True)
+    names = pa.array(np.array([r.name for r in run.cfg.linkage.blocking], dtype=object), from_pandas=True)
+    l_all, r_all, rule_all = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy(), pairs[RULE].to_numpy()
+    for a in range(0, len(pairs), rows):
+        at = slice(a, a + rows)
+        l_idx, r_idx = l_all[at], r_all[at]
         out = pd.DataFrame({"source_l": _arrow_take(src, l_idx), "record_id_l": _arrow_take(rid, l_idx),
                             "source_r": _arrow_take(src, r_idx), "record_id_r": _arrow_take(rid, r_idx),
-                            "blocking_rule": _arrow_take(rule_names, rule)})
-    else:
-        out = pd.DataFrame({
-            "source_l": rec[SOURCE].to_numpy()[l_idx], "record_id_l": rec[RECORD_ID].to_numpy()[l_idx],
-            "source_r": rec[SOURCE].to_numpy()[r_idx], "record_id_r": rec[RECORD_ID].to_numpy()[r_idx],
-            "blocking_rule": rule_names[rule] if len(pairs) else pd.Series(dtype=object),
-        })
-    for col in run.gamma.columns:
-        out[f"gamma_{col}"] = run.gamma[col].to_numpy()
-    out[MATCH_WEIGHT] = run.scored[MATCH_WEIGHT].to_numpy().round(10)
-    out[MATCH_PROBABILITY] = run.scored[MATCH_PROBABILITY].to_numpy().round(12)
-    return out
+                            "blocking_rule": _arrow_take(names, rule_all[at])})
+        yield _numbers(run, out, at)
 
 
 def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
@@ -132,12 +156,17 @@ def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
 def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
     """Persons shared by each pair of partners (evaluate.partner_overlap), partners used per person, and
     each partner's repeat-client rate (share of its records that repeat a person it already holds)."""
-    ov = evaluate.partner_overlap(clusters, id_column=id_col)
-    pos = {p: i for i, p in enumerate(ov["partners"])}
-    full = [[ov["matrix"][pos[a]][pos[b]] if a in pos and b in pos else 0 for b in sources] for a in sources]
-    pres = clusters[[id_col, SOURCE]].drop_duplicates()
-    per_person = pres.groupby(id_col).size().value_counts()
-    rec_per = clusters.groupby(SOURCE).size()
+    partners, src, inc = evaluate.partner_incidence(clusters, id_col)
+    matrix = (inc.T @ inc).toarray()
+    pos = {p: i for i, p in enumerate(partners)}
+    full = [[int(matrix[pos[a], pos[b]]) if a in pos and b in pos else 0 for b in sources] for a in sources]
+    if clusters[id_col].notna().all():  # every record in a cluster: partners per cluster from the matrix
+        per_person = pd.Series(np.bincount(np.diff(inc.indptr)))
+        rec_per = pd.Series(np.bincount(src, minlength=len(partners)), index=partners)
+    else:
+        pres = clusters[[id_col, SOURCE]].drop_duplicates()
+        per_person = pres.groupby(id_col).size().value_counts()
+        rec_per = clusters.groupby(SOURCE).size()
     repeat = {s: round(float(1 - full[i][i] / rec_per[s]), 6) if rec_per.get(s, 0) else 0.0
               for i, s in enumerate(sources)}
     return {"partners": sources, "matrix": full,

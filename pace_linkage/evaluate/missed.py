@@ -105,8 +105,10 @@ def looser_keys(rules: Sequence) -> list[LooserKey]:
 
 
 def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    return lo.astype(np.int64) * n + hi.astype(np.int64)
+    codes = np.minimum(left, right).astype(np.int64)
+    codes *= n
+    codes += np.maximum(left, right)
+    return codes
 
 
 def _is_member(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
@@ -120,8 +122,11 @@ def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tu
     """``size`` record pairs drawn uniformly, with replacement, from the pairs sharing a non-negative ``key``
     (positions l, r) and the number of such pairs."""
     pos = np.flatnonzero(key >= 0)
-    pos = pos[np.argsort(key[pos], kind="stable")]
-    k = key[pos]
+    if len(pos):  # by key, then position: one sort of distinct (key, position) codes, no stable argsort
+        both = np.sort(key[pos].astype(np.int64) * len(key) + pos)
+        k, pos = np.divmod(both, len(key))
+    else:
+        k = key[pos]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.empty(0, np.int64)
     sizes = np.diff(np.r_[starts, len(k)]).astype(np.int64)
     per_group = sizes * (sizes - 1) // 2
@@ -207,16 +212,24 @@ class RunView:
     duplicate_free: np.ndarray
 
     @functools.cached_property
-    def candidate_order(self) -> np.ndarray:
-        """The positions that sort the candidate pairs by pair code, made once."""
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """The positions that sort the candidate pairs by pair code, and the sorted codes, made once (blocking
+        gives them sorted already: then no sort, and the same stable order)."""
         codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
-        return np.argsort(codes, kind="stable")
+        if (codes[1:] >= codes[:-1]).all():
+            return np.arange(len(codes)), codes
+        order = np.argsort(codes, kind="stable")
+        return order, codes[order]
 
-    @functools.cached_property
+    @property
+    def candidate_order(self) -> np.ndarray:
+        """The positions that sort the candidate pairs by pair code."""
+        return self._candidates[0]
+
+    @property
     def candidate_codes(self) -> np.ndarray:
-        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them), made once."""
-        codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
-        return codes[self.candidate_order]
+        """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them)."""
+        return self._candidates[1]
 
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""
@@ -375,7 +388,8 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     across = view.cluster[lp] != view.cluster[rp]
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
-    key_codes = KeyCodes(view.records)  # the looser keys and the unseen patterns read the same parts
+    # the looser keys and the unseen patterns read the same parts; the scorer's comparisons coded some already
+    key_codes = KeyCodes(view.records, getattr(scorer, "cache", None))
     missed = estimate_missed(view, scorer, keys, sample_pairs=sample_pairs, seed=seed,
                              max_pairs_ratio=max_pairs_ratio, cut=cut, matches_seen=linked + unlinked,
                              key_codes=key_codes)

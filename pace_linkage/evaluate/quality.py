@@ -130,8 +130,11 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
     _check_columns(records, KEY, "records")
     _check_columns(truth, [*KEY, PERSON_ID], "truth")
     _check_unique(records, "records")
-    _check_unique(truth, "truth")
-    pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+    if _same_keys(records, truth):  # truth row for row the records (as a generator writes it): no lookup
+        pos = np.arange(len(records))
+    else:
+        _check_unique(truth, "truth")
+        pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
     found = pos >= 0
     truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
@@ -142,6 +145,20 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         codes[~found] = start + np.arange(absent, dtype=np.int64)
     not_clustered = int(len(truth) - (len(records) - absent))
     return PersonCodes(codes, absent, not_clustered)
+
+
+def _same_keys(records: pd.DataFrame, truth: pd.DataFrame) -> bool:
+    """Whether ``truth`` holds the records' keys row for row (then its keys are as unique as theirs)."""
+    def text(values: pd.Series) -> np.ndarray | None:  # keys are matched as text: only text keys compare as is
+        return values.to_numpy(dtype=object) if pd.api.types.infer_dtype(values, skipna=False) == "string" else None
+
+    if len(records) != len(truth):
+        return False
+    for c in KEY:
+        a, b = text(records[c]), text(truth[c])
+        if a is None or b is None or not np.array_equal(a, b):
+            return False
+    return True
 
 
 def _blank_to_null(values: pd.Series) -> pd.Series:
@@ -380,7 +397,7 @@ def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFr
     right = pairs[RIGHT].to_numpy(dtype=np.int64)
     is_match = person[left] == person[right]
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
-    code = np.where(predicted, np.where(is_match, 0, 1), np.where(is_match, 2, 3)).astype(np.int8)
+    code = (~is_match).view(np.int8) + 2 * (~predicted).view(np.int8)  # TP 0, FP 1, FN 2, TN 3
     return is_match, code
 
 
@@ -394,17 +411,27 @@ def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[
     partner j; the diagonal is the number of distinct persons a partner holds. Partners are sorted by
     name. Computed as B^T B over a sparse cluster x partner incidence matrix.
     """
-    _check_columns(clusters, [SOURCE, id_column], "clusters")
-    partners = sorted(clusters[SOURCE].astype(str).unique())
+    partners, src, inc = partner_incidence(clusters, id_column)
     if not partners:
         return {"partners": [], "matrix": []}
-    src = pd.Categorical(clusters[SOURCE].astype(str), categories=partners).codes.astype(np.int64)
+    matrix = (inc.T @ inc).toarray()
+    return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
+
+
+def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id") -> tuple[list[str], np.ndarray, Any]:
+    """The partners (sorted names), each record's partner code and the cluster x partner presence matrix
+    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own)."""
+    _check_columns(clusters, [SOURCE, id_column], "clusters")
+    names = clusters[SOURCE].astype(str)
+    partners = sorted(names.unique())
+    if not partners:
+        return [], np.zeros(0, np.int64), None
+    src = pd.Categorical(names, categories=partners).codes.astype(np.int64)
     cid = group_codes(clusters[id_column])
     inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
     inc = inc.tocsr()
     inc.data[:] = 1  # duplicates summed by tocsr: presence only
-    matrix = (inc.T @ inc).toarray()
-    return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
+    return partners, src, inc
 
 
 def weights_histogram(match_weight: pd.Series | np.ndarray, bin_width: float = 1.0) -> dict[str, list]:
@@ -431,6 +458,7 @@ __all__ = [
     "pair_counts",
     "pairwise_scores",
     "pairwise_metrics",
+    "partner_incidence",
     "partner_overlap",
     "PersonCodes",
     "person_codes",

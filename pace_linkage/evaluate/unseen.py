@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.engine.blocking import column_codes, composite_key, drop_common, rule_key
+from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.keys import part_columns
 from pace_linkage.engine.settings import BlockingKey, BlockingRule
 
@@ -55,17 +56,23 @@ class KeyCodes:
     many times. A part's columns are kept as their codes, so a key is the same codes :func:`parts_key`
     gives (the codes of codes in order of first appearance are the codes themselves)."""
 
-    def __init__(self, records: pd.DataFrame):
+    def __init__(self, records: pd.DataFrame, cache: ColumnCache | None = None):
         self.records = records
+        self.cache = cache  # the comparisons' codes of the same records, for an exact part: derived once
         self._parts: dict[str, list[pd.Series]] = {}
 
     def part(self, part: Part) -> list[pd.Series]:
         """The part's key columns as codes (nullable integers: null where the value is)."""
         name = part if isinstance(part, str) else part.model_dump_json()
         if name not in self._parts:
-            self._parts[name] = [pd.Series(pd.arrays.IntegerArray(c, c < 0)) for c in
-                                 (column_codes(col) for col in part_columns(self.records, part))]
+            self._parts[name] = [pd.Series(pd.arrays.IntegerArray(c, c < 0)) for c in self._codes(part)]
         return self._parts[name]
+
+    def _codes(self, part: Part) -> list[np.ndarray]:
+        column = part if isinstance(part, str) else part.column if part.transform == "exact" else None
+        if self.cache is not None and column is not None and column in self.records.columns:
+            return [self.cache.codes(column)]  # pd.factorize's codes, as column_codes gives them
+        return [column_codes(col) for col in part_columns(self.records, part)]
 
     def __call__(self, parts: Sequence[Part]) -> np.ndarray:
         """The key of ``parts``, as :func:`parts_key` of the records gives it."""

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,43 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return safe_csv_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
+PARQUET_ROW_GROUP = 1024 * 1024  # rows per Parquet row group (pyarrow's default, named so a stream keeps it)
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": False}
+
+
+def _arrow_table(df: pd.DataFrame):
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    return table.replace_schema_metadata(None)  # no pandas metadata: stable bytes across versions
+
+
 def parquet_bytes(df: pd.DataFrame) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    table = table.replace_schema_metadata(None)  # no pandas metadata: stable bytes across versions
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    pq.write_table(_arrow_table(df), sink, row_group_size=PARQUET_ROW_GROUP, **PARQUET_OPTIONS)
+    return sink.getvalue().to_pybytes()
+
+
+def parquet_stream_bytes(frames: Iterable[pd.DataFrame]) -> bytes:
+    """The Parquet file of ``frames`` (one schema) written one after another: the same bytes as
+    :func:`parquet_bytes` of their concatenation when each frame but the last holds ``PARQUET_ROW_GROUP`` rows,
+    without the whole frame ever existing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    writer = None
+    for df in frames:
+        table = _arrow_table(df)
+        writer = writer or pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS)
+        writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+        del table
+    if writer is None:
+        raise ValueError("parquet_stream_bytes: no frame")
+    writer.close()
     return sink.getvalue().to_pybytes()
 
 
@@ -180,4 +210,4 @@ def verify_manifest(out_dir: Path) -> dict:
 
 
 __all__ = ["DIR_MODE", "FILE_MODE", "MANIFEST", "PublishError", "RunWriter", "csv_bytes", "json_bytes",
-           "make_private_dir", "parquet_bytes", "sha256_file", "verify_manifest", "write_atomic", "write_private_csv"]
+           "make_private_dir", "parquet_bytes", "parquet_stream_bytes", "sha256_file", "verify_manifest", "write_atomic", "write_private_csv"]
