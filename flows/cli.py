@@ -196,11 +196,13 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
          store: str | None = None, task_runner: str | None = None, dask_address: str | None = None,
          **flow_options) -> dict:
 
-    from flows.runners import choose
     from pace_linkage.config import load_config
+
+    cfg = load_config(config)  # a config mistake is reported before pandas or Prefect load
+
+    from flows.runners import choose
     from pace_linkage.study.sharing import check_agreements
 
-    cfg = load_config(config)
     check_agreements(cfg)  # fail fast, before Prefect starts, on any config mistake
     if store:
         from pace_linkage.store.database import parse_url

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import memory, progress, tasks, workers
+from flows.api import plain_parameters
 from flows.params import checked_run_id, checked_store, validated
 from flows.runners import choose, dask_task_runner, partition_mapper
 from pace_linkage import pipeline
@@ -73,6 +74,7 @@ class RunParams(BaseModel):
         return checked_store(v)  # before anything is read: a URL with a password is refused at once
 
 
+@plain_parameters
 @flow(name="pace-linkage-pipeline", persist_result=False, log_prints=False, validate_parameters=True)
 def pace_linkage_pipeline(
     extracts: str,
@@ -226,4 +228,4 @@ def pipeline_on(task_runner: str = "local", dask_address: str | None = None, set
     with prefect-dask's task runner, see :mod:`flows.runners`)."""
     if choose(task_runner, dask_address) == "local":
         return pace_linkage_pipeline
-    return pace_linkage_pipeline.with_options(task_runner=dask_task_runner(dask_address, settings))
+    return plain_parameters(pace_linkage_pipeline.with_options(task_runner=dask_task_runner(dask_address, settings)))

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import flows.settings  # noqa: F401
 from flows import progress, tasks
+from flows.api import plain_parameters
 from flows.params import SCENARIOS_RUN_ID_MAX, checked_run_id, validated
 from flows.pipeline import pace_linkage_pipeline
 from pace_linkage.config import PaceConfig, ScenariosConfig, ScenarioSpec, load_config, load_scenarios
@@ -84,6 +85,7 @@ def check_keys(cfgs: dict[str, PaceConfig], specs: list[ScenarioSpec], ephemeral
                 raise ConfigError(f"scenario {s.name}: {str(exc).splitlines()[0]}") from None
 
 
+@plain_parameters
 @flow(name=FLOW_NAME, persist_result=False, log_prints=False, validate_parameters=True)
 def pace_linkage_scenarios(
     extracts: str,

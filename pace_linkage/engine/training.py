@@ -10,7 +10,8 @@ Unsupervised training (``linkage.training: unsupervised``) -- chosen after measu
 
 * ``u`` is estimated from ``u_sample_pairs`` record pairs drawn uniformly at random (seeded), compared
   with the same comparisons, with add-one smoothing. Random pairs are almost all non-matches, so this is
-  unbiased by blocking.
+  unbiased by blocking. An input with no more possible pairs than ``u_sample_pairs`` (about 1,400 records at
+  the default) compares every pair once instead: exact, and less work than the sample.
 * ``method="rules"`` (default, Splink's approach): m by EM *sessions* (:mod:`pace_linkage.engine.sessions`):
   one per blocking rule on the candidate pairs that satisfy it, or one per rule of ``em.sessions`` on the pairs
   it blocks among all the records. In a session u is fixed and the comparisons reading the rule's columns are
@@ -120,12 +121,46 @@ def sample_random_pairs(records: pd.DataFrame, n_pairs: int, link_type: str, see
     return pd.DataFrame({LEFT: np.minimum(a, b).astype(np.int32), RIGHT: np.maximum(a, b).astype(np.int32)})
 
 
+def all_pairs(records: pd.DataFrame, link_type: str) -> pd.DataFrame:
+    """Every distinct-record pair the link type allows, once each; ``l < r``. Built per source, so its size is
+    the number of allowed pairs (never all pairs of a link-only input dominated by one source)."""
+    n = len(records)
+    if link_type == "link_and_dedupe":
+        a, b = np.triu_indices(n, 1)
+    else:
+        src = column_codes(records[SOURCE])
+        order = np.argsort(src, kind="stable")  # each source's records in ascending position
+        bounds = np.flatnonzero(np.diff(src[order])) + 1
+        groups = np.split(order, bounds) if n else []
+        a_parts, b_parts = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for g, members in enumerate(groups):  # one step per source
+            if link_type == "dedupe_only":
+                i, j = np.triu_indices(len(members), 1)
+                a_parts.append(members[i])
+                b_parts.append(members[j])
+            else:
+                rest = np.concatenate(groups[g + 1:]) if g + 1 < len(groups) else np.empty(0, np.int64)
+                a_parts.append(np.repeat(members, len(rest)))
+                b_parts.append(np.tile(rest, len(members)))
+        a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+    return pd.DataFrame({LEFT: np.minimum(a, b).astype(np.int32), RIGHT: np.maximum(a, b).astype(np.int32)})
+
+
+def u_pairs(records: pd.DataFrame, n_pairs: int, link_type: str, seed: int) -> pd.DataFrame:
+    """The record pairs u is estimated from: every allowed pair when there are at most ``n_pairs`` of them (exact,
+    and fewer to compare than the sample), else ``n_pairs`` seeded random pairs (:func:`sample_random_pairs`)."""
+    if 0 < total_pairs(records, link_type) <= n_pairs:
+        return all_pairs(records, link_type)
+    return sample_random_pairs(records, n_pairs, link_type, seed)
+
+
 def estimate_u(
     records: pd.DataFrame, comparisons: Sequence[ComparisonSpec], link_type: str, n_pairs: int, seed: int,
     cache: ColumnCache | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """u per comparison from random pairs; also returns the raw level counts (for neutralising)."""
-    pairs = sample_random_pairs(records, n_pairs, link_type, seed)
+    """u per comparison from random pairs (every pair if there are no more than ``n_pairs``: :func:`u_pairs`);
+    also returns the raw level counts (for neutralising)."""
+    pairs = u_pairs(records, n_pairs, link_type, seed)
     gamma = compare(records, pairs, comparisons, cache=cache)
     u, counts = {}, {}
     for spec in comparisons:
