@@ -56,9 +56,9 @@ def is_in(values: np.ndarray, members: Iterable[str]) -> np.ndarray:
     return pd.Series(values, dtype=object).isin(list(members)).to_numpy(dtype=bool)
 
 
-def same_after_first(texts: np.ndarray, width: int) -> np.ndarray:
-    """Boolean per ASCII text of 2 to ``width`` (at least 3) characters: every character after the first is
-    the same one (``"7000000000"``)."""
+def alike_from(texts: np.ndarray, width: int, start: int) -> np.ndarray:
+    """Boolean per ASCII text of more than ``start`` and at most ``width`` characters: every character from
+    position ``start`` on is the same one (``alike_from("7000000000", 10, 1)``)."""
     chars = np.asarray(texts.astype(f"S{width}")).view(np.uint8).reshape(len(texts), width)
-    rest = chars[:, 2:]
-    return ((rest == chars[:, 1:2]) | (rest == 0)).all(axis=1)
+    rest = chars[:, start + 1:]
+    return ((rest == chars[:, start:start + 1]) | (rest == 0)).all(axis=1)
