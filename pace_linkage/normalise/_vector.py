@@ -51,6 +51,11 @@ def strip_spaces_upper(arr: pa.Array) -> pa.Array:
     return pc.ascii_upper(pc.replace_substring(arr, " ", ""))
 
 
+def alnum_upper(arr: pa.Array) -> pa.Array:
+    """ASCII letters and digits only, upper-cased: ``compact_key`` of ASCII text."""
+    return pc.ascii_upper(pc.replace_substring_regex(arr, "[^A-Za-z0-9]+", ""))
+
+
 def is_in(values: np.ndarray, members: Iterable[str]) -> np.ndarray:
     """Boolean per value of an object array: one of ``members``."""
     return pd.Series(values, dtype=object).isin(list(members)).to_numpy(dtype=bool)

@@ -64,7 +64,7 @@ from pace_linkage.normalise._common import (
     single_column,
     to_string_series,
 )
-from pace_linkage.normalise._vector import alike_from, arrow_text, fullmatch, groups, is_in
+from pace_linkage.normalise._vector import alike_from, alnum_upper, arrow_text, fullmatch, groups, is_in
 
 # ----------------------------------------------------------------------------------------------- sex
 SEX_CODES: dict[str, str] = {
@@ -238,7 +238,7 @@ def email_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
     lower = pc.ascii_lower(arr)
     parts = groups(lower, _EMAIL.pattern)
     local, domain = parts["local"], parts["domain"]
-    compact = np.asarray(pc.ascii_upper(pc.replace_substring_regex(arr, "[^A-Za-z0-9]+", "")), dtype=object)
+    compact = np.asarray(alnum_upper(arr), dtype=object)
     handled = (fullmatch(arr, _PRINTABLE) & (local != None)  # noqa: E711 (element-wise)
                & ~np.asarray(pc.starts_with(lower, "mailto:"), dtype=bool)
                & ~is_in(compact, GENERIC_PLACEHOLDERS) & ~is_in(local, DUMMY_LOCAL) & ~is_in(domain, DUMMY_DOMAINS))

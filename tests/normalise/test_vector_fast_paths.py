@@ -203,3 +203,26 @@ def test_day_month_order_counts_as_strptime_reads(fmt, values):
              for v in values]
     assert (got.fit_order, got.fit_other, got.fit_both) == (
         sum(a and not b for a, b in flags), sum(b and not a for a, b in flags), sum(a and b for a, b in flags))
+
+
+text = importlib.import_module("pace_linkage.normalise.text")
+TEXT = st.one_of(
+    st.text(max_size=12),
+    st.lists(st.one_of(ALNUM, HOSTILE, st.sampled_from(["&", "'", ".", "`", " ", "_", "-", "N/A", "Ltd", "ß", "Ó",
+                                                         "ﬁ", "(", "n", "a", "/"])), max_size=6).map(joined),
+    mutated(st.from_regex(r"[A-Za-z0-9&'. ()_-]{1,20}", fullmatch=True)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=20))
+def test_text_and_ident_fast_paths_match_their_rules(values):
+    check(text.text_fast, text._text_rule, values)
+    check(text.ident_fast, text._ident_rule, values)
+
+
+def test_text_fast_path_cleans_ascii_and_leaves_the_rest():
+    values = ["O'Brien's Ltd.", "A&B  (Scotland)_x", "N/A", "...", " padded", "Café", "n.k."]
+    handled, (clean, _reason) = text.text_fast(np.asarray(values, dtype=object))
+    assert handled.tolist() == [True, True, False, False, False, False, False]
+    assert clean[:2].tolist() == ["OBRIENS LTD", "A AND B SCOTLAND X"]
+    assert text.ident_fast(np.asarray(["ab 01", "ab  01", " x"], dtype=object))[0].tolist() == [True, False, False]
