@@ -226,3 +226,25 @@ def test_text_fast_path_cleans_ascii_and_leaves_the_rest():
     assert handled.tolist() == [True, True, False, False, False, False, False]
     assert clean[:2].tolist() == ["OBRIENS LTD", "A AND B SCOTLAND X"]
     assert text.ident_fast(np.asarray(["ab 01", "ab  01", " x"], dtype=object))[0].tolist() == [True, False, False]
+
+
+names = importlib.import_module("pace_linkage.normalise.names")
+NAME = st.one_of(
+    st.sampled_from(["Bob", "bob", "McDonald", "MCMCX", "Mc", "Iain", "Null", "xxx", "X", "Lord", "Kirsty", "Reid",
+                     "Seán", "O'Neil", "Mr Smith", "Smith-Jones", "M'Donald", "Na", "Tbc", "Mcbob", "Robbie"]),
+    mutated(st.from_regex(r"[A-Za-z]{1,10}", fullmatch=True)),
+    st.text(max_size=8))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.booleans(), st.lists(NAME, min_size=1, max_size=20))
+def test_name_fast_path_matches_the_rule(given_name, values):
+    check(names._fast_factory(given_name), names._rule_factory(given_name), values)
+
+
+def test_name_fast_path_reads_single_ascii_words():
+    values = ["Bob", "mcdonald", "Null", "Xx", "O'Neil", "Seán"]
+    handled, cols = names._fast_factory(True)(np.asarray(values, dtype=object))
+    assert handled.tolist() == [True, True, False, False, False, False]
+    assert [c[0] for c in cols] == ["BOB", "ROBERT", "R163", "B", None]
+    assert [c[1] for c in cols][:2] == ["MCDONALD", "MACDONALD"]
