@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from pace_linkage.config import SourceConfig
 from pace_linkage.features import Feature
+from pace_linkage.normalise._common import FAST_MIN_VALUES
 from pace_linkage.normalise._vector import arrow_text, fullmatch
 from pace_linkage.schema import LINE
 from pace_linkage.study.holdings_report import HOLDINGS
@@ -83,7 +84,7 @@ def non_blank(column: pd.Series) -> np.ndarray:
     uniques = np.asarray(uniques, dtype=object)
     held = np.ones(len(uniques) + 1, dtype=bool)
     held[-1] = False  # code -1 (null) -> last slot: blank
-    maybe = np.flatnonzero(could_be_blank(uniques))
+    maybe = np.flatnonzero(could_be_blank(uniques) if len(uniques) >= FAST_MIN_VALUES else np.ones(len(uniques), bool))
     text = pd.Series(uniques[maybe], dtype=object).astype(str).str.strip().str.lower()
     held[maybe] = ~text.isin(BLANK_TOKENS).to_numpy()
     return held[codes]

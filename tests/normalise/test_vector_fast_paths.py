@@ -77,7 +77,8 @@ def test_phone_fast_path_handles_the_common_shapes_and_keeps_placeholders():
 
 
 def test_phone_series_is_the_rule_per_value():
-    raw = pd.Series(["07700 900123", None, "07700 900123", "abc", "0044 7700 900123", "07000 000000"])
+    many = [f"07700 900{i:03d}" for i in range(200)]  # enough distinct values for the fast path
+    raw = pd.Series(["07700 900123", None, "07700 900123", "abc", "0044 7700 900123", "07000 000000", *many])
     clean, reason = contact.phone_series(raw)
     expect = [contact._phone_rule(v) for v in raw]
     assert [None if pd.isna(c) else c for c in clean] == [e[0] for e in expect]
