@@ -48,7 +48,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import (
@@ -61,6 +64,7 @@ from pace_linkage.normalise._common import (
     single_column,
     to_string_series,
 )
+from pace_linkage.normalise._vector import alike_from, alnum_upper, arrow_text, fullmatch, groups, is_in
 
 # ----------------------------------------------------------------------------------------------- sex
 SEX_CODES: dict[str, str] = {
@@ -137,9 +141,32 @@ def _phone_rule(value: Any) -> tuple[str | None, str | None]:
     return "+44" + nsn, None
 
 
+# The common shapes, read all at once: ASCII digits in groups split by single spaces, a UK number
+# written +44 or 0 then a well-formed national significant number (no trunk 0 after +44).
+_PHONE_SHAPE = r"\+?[0-9]+(?: [0-9]+)*"
+_PHONE_UK = r"(?:\+44|0)(?P<nsn>[1235789][0-9]{8,9})"
+
+
+def phone_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`phone` results of the distinct text values in the common UK shapes (``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    nsn = groups(pc.replace_substring(arr, " ", ""), _PHONE_UK)["nsn"]
+    handled = fullmatch(arr, _PHONE_SHAPE) & (nsn != None)  # noqa: E711 (element-wise)
+    number = np.full(len(texts), None, dtype=object)
+    reason = np.full(len(texts), None, dtype=object)
+    if handled.any():
+        ok = nsn[handled]
+        dummy = alike_from(ok, 10, 1)
+        number[np.flatnonzero(handled)[~dummy]] = "+44" + ok[~dummy]
+        reason[np.flatnonzero(handled)[dummy]] = R.PHONE_PLACEHOLDER
+    return handled, [number, reason]
+
+
 def phone_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(E.164 numbers, reason codes) for a column of raw phone numbers. See the module rules."""
-    return single_column(s, _phone_rule)
+    return single_column(s, _phone_rule, phone_fast)
 
 
 def phone(value: Any) -> str | None:
@@ -199,11 +226,38 @@ def _email_parts_rule(value: Any) -> tuple[str | None, str | None, str | None, s
     return address, user, domain, written, reason
 
 
+_PRINTABLE = r"[!-~]+"  # ASCII without blanks or control characters
+
+
+def email_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`email_columns` results of the distinct text values that are valid addresses as written
+    (printable ASCII, no ``mailto:``, not a placeholder or dummy address; ``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    lower = pc.ascii_lower(arr)
+    parts = groups(lower, _EMAIL.pattern)
+    local, domain = parts["local"], parts["domain"]
+    compact = np.asarray(alnum_upper(arr), dtype=object)
+    handled = (fullmatch(arr, _PRINTABLE) & (local != None)  # noqa: E711 (element-wise)
+               & ~np.asarray(pc.starts_with(lower, "mailto:"), dtype=bool)
+               & ~is_in(compact, GENERIC_PLACEHOLDERS) & ~is_in(local, DUMMY_LOCAL) & ~is_in(domain, DUMMY_DOMAINS))
+    cols = [np.full(len(texts), None, dtype=object) for _ in range(5)]
+    address = np.asarray(lower, dtype=object)[handled]
+    untagged = np.asarray(pc.replace_substring_regex(pa.array(local[handled], type=pa.string()), r"\+.*", ""),
+                          dtype=object)
+    cols[0][handled] = address
+    cols[1][handled] = np.where(untagged == "", local[handled], untagged)
+    cols[2][handled] = domain[handled]
+    cols[3][handled] = address
+    return handled, cols
+
+
 def email_columns(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
     """(address, user part, domain, text as written, reason) for a column of raw e-mail addresses (``string``
     dtype; see the module rules): a malformed address is null in the first column, with its reason, and kept
     in the last."""
-    outs, reason = map_unique(s, _email_parts_rule, 4)
+    outs, reason = map_unique(s, _email_parts_rule, 4, email_fast)
     return (*(to_string_series(o, s.index) for o in outs), reason_series(reason, s.index))
 
 

@@ -62,6 +62,7 @@ from pace_linkage.normalise._common import (
     reason_series,
     to_string_series,
 )
+from pace_linkage.normalise._vector import arrow_text, groups, is_in
 
 BUILTIN_PLACEHOLDERS = (dt.date(1900, 1, 1),)
 EARLIEST = dt.date(1900, 1, 1)
@@ -234,6 +235,89 @@ def _rule_factory(kind: str, fmt: str | None, placeholders: Iterable[Any], today
     return rule
 
 
+# Fast path (``_vector``): a value in a fixed layout of zero-padded numbers (the configured format when it
+# holds only %d, %m and %Y between ``-/.`` or spaces, else ISO ``YYYY-MM-DD``), which strptime and
+# the ISO rule read as exactly those numbers, checked all at once; any other value goes to the rule.
+_PIECES = {"%d": "(?P<d>[0-9]{2})", "%m": "(?P<m>[0-9]{2})", "%Y": "(?P<y>[0-9]{4})"}
+_LITERALS = {"-": "-", "/": "/", ".": "\\.", " ": " "}
+_ISO_LAYOUT = "(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def numeric_layout(fmt: str | None) -> str | None:
+    """The RE2 pattern of the values ``fmt`` reads as zero-padded numbers (ISO's without a format), or
+    None when ``fmt`` holds anything but %d, %m, %Y once each and the literals ``-/.`` and space."""
+    if not fmt:
+        return _ISO_LAYOUT
+    out = []
+    for token in re.split(r"(%.)", fmt):
+        if token in _PIECES and _PIECES[token] not in out:
+            out.append(_PIECES[token])
+        elif token.startswith("%") or not all(ch in _LITERALS for ch in token):
+            return None
+        else:
+            out.extend(_LITERALS[ch] for ch in token)
+    return "".join(out) if len([p for p in out if p in _PIECES.values()]) == 3 else None
+
+
+def _real(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Boolean per (year, month, day): a real calendar date (year 1 or later)."""
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    days = _MONTH_DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
+    return (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
+
+
+def _numbers(texts: np.ndarray, layout: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """(matches the layout, its year/month/day as texts and int arrays) of distinct text values."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    parts = groups(arr, layout)
+    shaped = parts["y"] != None  # noqa: E711 (element-wise)
+    ints = {k: np.where(shaped, v, "0").astype(np.int64) for k, v in parts.items()}
+    return shaped, {**parts, **{k.upper(): v for k, v in ints.items()}}
+
+
+def _fast_factory(kind: str, fmt: str | None, placeholders: Iterable[Any], today: dt.date | None,
+                  limits: DateLimits = DEFAULT_LIMITS):
+    """The whole-column twin of :func:`_rule_factory`'s rule for the values in ``fmt``'s numeric layout."""
+    layout = numeric_layout(fmt)
+    if layout is None:
+        return None
+    today = today or dt.date.today()
+    birth = kind == "dob"
+    ph_dates, ph_texts = _placeholder_sets(placeholders, today)
+    ph_keys = [p.year * 10000 + p.month * 100 + p.day for p in ph_dates]
+    no_match = f"{kind}_wrong_format" if fmt else f"{kind}_unparseable"
+
+    def fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        found = _numbers(texts, layout)
+        if found is None:
+            return None
+        shaped, n = found
+        handled = shaped & ~is_in(texts, ph_texts)  # upper-casing leaves these texts alone
+        y, m, d = n["Y"], n["M"], n["D"]
+        key, now = y * 10000 + m * 100 + d, today.year * 10000 + today.month * 100 + today.day
+        age = today.year - y - ((today.month * 100 + today.day) < (m * 100 + d))
+        reason = np.select(
+            [~_real(y, m, d), np.isin(key, ph_keys),
+             key < limits.earliest.year * 10000 + limits.earliest.month * 100 + limits.earliest.day,
+             (key > now) & (not limits.future_ok(birth)),
+             birth & (key <= now) & ((age < limits.min_age) | (age > limits.max_age))],
+            [no_match, f"{kind}_placeholder", f"{kind}_before_earliest", f"{kind}_future", "dob_implausible_age"],
+            "",
+        ).astype(object)
+        ok = handled & (reason == "")
+        cols = [np.full(len(texts), None, dtype=object) for _ in range(5)]
+        cols[0][ok] = n["y"][ok] + "-" + n["m"][ok] + "-" + n["d"][ok]
+        for col, part in zip(cols[1:4], (y, m, d), strict=True):
+            col[ok] = part[ok].tolist()
+        cols[4][handled & ~ok] = reason[handled & ~ok]
+        return handled, cols
+
+    return fast
+
+
 def date_columns(
     s: pd.Series,
     kind: str = "dob",
@@ -245,7 +329,8 @@ def date_columns(
     """(ISO string, year, month, day, reason) for a column of raw dates; parts are nullable Int16."""
     if kind not in ("dob", "date"):
         raise ValueError("kind must be 'dob' or 'date'")
-    (iso, year, month, day), reason = map_unique(s, _rule_factory(kind, fmt, placeholders, today, limits), 4)
+    rule = _rule_factory(kind, fmt, placeholders, today, limits)
+    (iso, year, month, day), reason = map_unique(s, rule, 4, _fast_factory(kind, fmt, placeholders, today, limits))
     idx = s.index
     parts = [pd.Series(pd.array(np.asarray(a, dtype=object), dtype="Int16"), index=idx) for a in (year, month, day)]
     return to_string_series(iso, idx), *parts, reason_series(reason, idx)
@@ -334,7 +419,25 @@ def day_month_order(s: pd.Series, fmt: str | None = None) -> DayMonthOrder | Non
         order, fits = DAY_FIRST, _order_auto
     codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
     n = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    texts = [as_text(u) for u in uniques]  # once per distinct value
-    flags = np.array([fits(t) if t is not None else (False, False) for t in texts], dtype=bool).reshape(-1, 2)
+    flags = _order_flags(np.asarray(uniques, dtype=object), fits, numeric_layout(fmt) if fmt else None)
     this, that = flags[:, 0], flags[:, 1]
     return DayMonthOrder(order, int(n[this & ~that].sum()), int(n[that & ~this].sum()), int(n[this & that].sum()))
+
+
+def _order_flags(uniques: np.ndarray, fits, layout: str | None) -> np.ndarray:
+    """(reads in the order, reads in the other) per distinct value: the values in the format's numeric
+    layout all at once (a real date with day and month as written, or swapped), the others by ``fits``."""
+    flags = np.zeros((len(uniques), 2), dtype=bool)
+    todo = np.arange(len(uniques))
+    if layout is not None and len(uniques):
+        texts = np.flatnonzero(np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques)))
+        found = _numbers(uniques[texts], layout)
+        if found is not None:
+            shaped, n = found
+            flags[texts[shaped], 0] = _real(n["Y"], n["M"], n["D"])[shaped]
+            flags[texts[shaped], 1] = _real(n["Y"], n["D"], n["M"])[shaped]
+            todo = np.setdiff1d(todo, texts[shaped])
+    for i in todo:  # once per distinct value outside the layout
+        text = as_text(uniques[i])
+        flags[i] = fits(text) if text is not None else (False, False)
+    return flags

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pace_linkage.normalise import reasons as R
@@ -36,6 +37,14 @@ from pace_linkage.normalise._common import (
     map_unique,
     reason_series,
     to_string_series,
+)
+from pace_linkage.normalise._vector import (
+    alike_from,
+    arrow_text,
+    fullmatch,
+    groups,
+    is_in,
+    strip_spaces_upper,
 )
 
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -75,9 +84,37 @@ def _rule(value: Any) -> tuple[str | None, str | None, str | None]:
     return prefix + digits, (suffix or None), None
 
 
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Prefixes a number may have (rules 4-8), for the fast path; any other goes to the rule.
+VALID_PREFIXES = frozenset(
+    a + b for a in _LETTERS for b in _LETTERS
+    if a not in _BAD_FIRST and b not in _BAD_SECOND and a + b not in ADMINISTRATIVE_PREFIXES
+    and a + b not in UNALLOCATED_PREFIXES and a + b not in (TEMPORARY_PREFIX, "XX", "QQ")
+)
+_ALNUM_WORDS = r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*"
+_NINO = r"(?P<prefix>[A-Z]{2})(?P<digits>[0-9]{6})(?P<suffix>[A-D]?)"
+
+
+def nino_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`nino` results of the distinct text values that are ASCII letters and digits in
+    space-separated groups, with a valid prefix and digits not all alike (``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    parts = groups(strip_spaces_upper(arr), _NINO)
+    prefix, digits, suffix = parts["prefix"], parts["digits"], parts["suffix"]
+    handled = fullmatch(arr, _ALNUM_WORDS) & is_in(prefix, VALID_PREFIXES)
+    handled[handled] = ~alike_from(digits[handled], 6, 0)
+    stem = np.full(len(texts), None, dtype=object)
+    letter = np.full(len(texts), None, dtype=object)
+    stem[handled] = prefix[handled] + digits[handled]
+    letter[handled & (suffix != "")] = suffix[handled & (suffix != "")]
+    return handled, [stem, letter, np.full(len(texts), None, dtype=object)]
+
+
 def nino_columns(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(stem, suffix, reason) for a column of raw NINOs; stem and suffix are ``string`` dtype."""
-    (stem, suffix), reason = map_unique(s, _rule, 2)
+    (stem, suffix), reason = map_unique(s, _rule, 2, nino_fast)
     return to_string_series(stem, s.index), to_string_series(suffix, s.index), reason_series(reason, s.index)
 
 

@@ -30,7 +30,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import (
@@ -39,6 +41,7 @@ from pace_linkage.normalise._common import (
     reason_series,
     to_string_series,
 )
+from pace_linkage.normalise._vector import arrow_text, fullmatch, groups, strip_spaces_upper
 
 _STRIP = re.compile(r"[\W_]+")
 _OUTWARD = re.compile(
@@ -108,9 +111,35 @@ def postcode_parts(pc: str) -> tuple[str, str, str]:
     return area, outward, f"{outward} {inward[:1]}"
 
 
+_ALNUM_WORDS = r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*"
+_VALID = rf"(?P<outward>{_OUTWARD.pattern})(?P<inward>{_INWARD.pattern})"
+# Of a valid compact postcode: the area (the outward code's leading letters) and the inward digit.
+_PIECES = r"(?P<area>[A-Z]{1,2})[0-9][0-9A-Z]?(?P<sector>[0-9])[A-Z]{2}"
+
+
+def postcode_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`postcode_parts` results of the distinct text values that are ASCII letters and digits in
+    space-separated groups, already a valid postcode once spaces are dropped and letters upper-cased (no
+    repair: a valid outward and inward code read as themselves; ``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    compact = strip_spaces_upper(arr)
+    parts = groups(compact, _VALID)
+    handled = fullmatch(arr, _ALNUM_WORDS) & (parts["outward"] != None)  # noqa: E711 (element-wise)
+    pieces = groups(compact.filter(pa.array(handled)), _PIECES)
+    cols = [np.full(len(texts), None, dtype=object) for _ in range(5)]
+    out = parts["outward"][handled]
+    cols[0][handled] = out + " " + parts["inward"][handled]
+    cols[1][handled] = pieces["area"]
+    cols[2][handled] = out
+    cols[3][handled] = out + " " + pieces["sector"]
+    return handled, cols
+
+
 def postcode_columns(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
     """(postcode, area, district, sector, reason) for a column of raw postcodes (``string`` dtype)."""
-    outs, reason = map_unique(s, _rule, 4)
+    outs, reason = map_unique(s, _rule, 4, postcode_fast)
     return (*(to_string_series(o, s.index) for o in outs), reason_series(reason, s.index))
 
 

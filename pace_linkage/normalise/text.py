@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from pace_linkage.normalise import reasons as R
 from pace_linkage.normalise._common import (
@@ -27,6 +29,7 @@ from pace_linkage.normalise._common import (
     fold_accents,
     single_column,
 )
+from pace_linkage.normalise._vector import alnum_upper, arrow_text, fullmatch, is_in
 
 _DROP = re.compile(r"['’‘`´ʼ.]")
 _SEPARATE = re.compile(r"[\W_]+")
@@ -58,9 +61,28 @@ def _text_rule(value: Any) -> tuple[str | None, str | None]:
     return out, None
 
 
+# Printable ASCII with no blank at either end: accent folding and the second pass leave such text alone.
+_ASCII_TRIMMED = r"[!-~](?:[ -~]*[!-~])?"
+
+
+def text_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`text` results of the distinct text values in printable ASCII, trimmed, that are neither a
+    placeholder nor only punctuation (``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    out = pc.replace_substring_regex(pc.replace_substring(pc.ascii_upper(arr), "&", " AND "), "['`.]", "")
+    out = pc.ascii_trim(pc.replace_substring_regex(out, "[^A-Z0-9]+", " "), " ")
+    clean = np.asarray(out, dtype=object)
+    handled = (fullmatch(arr, _ASCII_TRIMMED) & (clean != "")
+               & ~is_in(np.asarray(alnum_upper(arr), dtype=object), GENERIC_PLACEHOLDERS)
+               & ~is_in(np.asarray(pc.replace_substring(out, " ", ""), dtype=object), GENERIC_PLACEHOLDERS))
+    return handled, [np.where(handled, clean, None), np.full(len(texts), None, dtype=object)]
+
+
 def text_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(clean text, reason codes) for a column of raw free text. See the module rules."""
-    return single_column(s, _text_rule)
+    return single_column(s, _text_rule, text_fast)
 
 
 def text(value: Any) -> str | None:
@@ -76,9 +98,19 @@ def _ident_rule(value: Any) -> tuple[str | None, str | None]:
     return (out or None), None
 
 
+def ident_fast(texts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The :func:`ident` results of the distinct text values already trimmed printable ASCII with single
+    spaces: themselves (``_vector``)."""
+    arr = arrow_text(texts)
+    if arr is None:
+        return None
+    handled = fullmatch(arr, r"[!-~]+(?: [!-~]+)*")
+    return handled, [np.where(handled, texts, None), np.full(len(texts), None, dtype=object)]
+
+
 def ident_series(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(trimmed identifiers, reason codes: always None) for a column of raw ids."""
-    return single_column(s, _ident_rule)
+    return single_column(s, _ident_rule, ident_fast)
 
 
 def ident(value: Any) -> str | None:

@@ -25,9 +25,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from pace_linkage.config import SourceConfig
 from pace_linkage.features import Feature
+from pace_linkage.normalise._common import FAST_MIN_VALUES
+from pace_linkage.normalise._vector import arrow_text, fullmatch
 from pace_linkage.schema import LINE
 from pace_linkage.study.holdings_report import HOLDINGS
 
@@ -78,9 +81,29 @@ def items_of(src: SourceConfig) -> dict[str, list[str]]:
 def non_blank(column: pd.Series) -> np.ndarray:
     """Boolean per cell: holds a value (see :data:`BLANK_TOKENS`)."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)  # judge each distinct value once
-    text = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.strip().str.lower()
-    held = np.append(~text.isin(BLANK_TOKENS).to_numpy(), False)  # code -1 (null) -> last slot: blank
+    uniques = np.asarray(uniques, dtype=object)
+    held = np.ones(len(uniques) + 1, dtype=bool)
+    held[-1] = False  # code -1 (null) -> last slot: blank
+    maybe = np.flatnonzero(could_be_blank(uniques) if len(uniques) >= FAST_MIN_VALUES else np.ones(len(uniques), bool))
+    text = pd.Series(uniques[maybe], dtype=object).astype(str).str.strip().str.lower()
+    held[maybe] = ~text.isin(BLANK_TOKENS).to_numpy()
     return held[codes]
+
+
+_LONGEST_TOKEN = max(map(len, BLANK_TOKENS))
+
+
+def could_be_blank(uniques: np.ndarray) -> np.ndarray:
+    """Boolean per distinct value: not ruled out as a blank token at once. Text no longer than the longest
+    token, or with anything but printable ASCII at either end, may strip to one; anything else (numbers, dates,
+    longer trimmed text) is judged one by one."""
+    maybe = np.ones(len(uniques), dtype=bool)
+    is_text = np.flatnonzero(np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques)))
+    arr = arrow_text(uniques[is_text])
+    if arr is not None and len(arr):
+        short = np.asarray(pc.less_equal(pc.utf8_length(arr), _LONGEST_TOKEN), dtype=bool)
+        maybe[is_text] = short | ~fullmatch(arr, r"[!-~](?s:.*[!-~])?")
+    return maybe
 
 
 def source_holdings(frame: pd.DataFrame, header: Iterable[str], items: Mapping[str, list[str]],
