@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# property tests check results, not speed: speed is measured by the benchmarks, so hypothesis's per-example
+# deadline (which a loaded machine or a busy CI runner can miss) is off for every test
+settings.register_profile("pace-linkage", deadline=None)
+settings.load_profile("pace-linkage")
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
