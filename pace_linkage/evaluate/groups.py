@@ -253,8 +253,7 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     person = person_codes(recs, truth)[0] if truth is not None else None
     groups = record_groups(recs, cfg, person, reference_date)
     cluster = group_codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
-    left = pairs[LEFT].to_numpy(dtype=np.int64)
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)
+    left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()  # positions as they are: no int64 copies
     prob = np.asarray(probability, dtype=np.float64)
     links = run_links(cluster, left, right, prob, threshold, person)
     return {kind: figures_of(labels, links, kind) for kind, labels in groups.items()}

@@ -57,7 +57,7 @@ from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import score
-from pace_linkage.evaluate.quality import group_codes, ratio
+from pace_linkage.evaluate.quality import group_codes, ratio, same_code
 from pace_linkage.evaluate.unseen import KeyCodes, Part, part_label, unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
 
@@ -212,19 +212,20 @@ class RunView:
     duplicate_free: np.ndarray
 
     @functools.cached_property
-    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """The positions that sort the candidate pairs by pair code, and the sorted codes, made once (blocking
-        gives them sorted already: then no sort, and the same stable order)."""
+    def _candidates(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """The positions that sort the candidate pairs by pair code (None: in order already, as blocking gives
+        them; then no sort and no array of positions), and the sorted codes, made once."""
         codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
         if (codes[1:] >= codes[:-1]).all():
-            return np.arange(len(codes)), codes
+            return None, codes
         order = np.argsort(codes, kind="stable")
         return order, codes[order]
 
     @property
     def candidate_order(self) -> np.ndarray:
         """The positions that sort the candidate pairs by pair code."""
-        return self._candidates[0]
+        order = self._candidates[0]
+        return np.arange(len(self.candidate_codes)) if order is None else order
 
     @property
     def candidate_codes(self) -> np.ndarray:
@@ -236,7 +237,8 @@ class RunView:
         codes, ranked = _pair_codes(left, right, len(self.records)), self.candidate_codes
         at = np.minimum(np.searchsorted(ranked, codes), max(len(ranked) - 1, 0))
         found = ranked[at] == codes if len(ranked) else np.zeros(len(codes), dtype=bool)
-        return np.where(found, self.candidate_order[at] if len(ranked) else -1, -1)
+        order = self._candidates[0]
+        return np.where(found, (at if order is None else order[at]) if len(ranked) else -1, -1)
 
     @functools.cached_property
     def source_codes(self) -> np.ndarray:
@@ -385,7 +387,7 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     else:
         inside = scorer(wl, wr)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
-    across = view.cluster[lp] != view.cluster[rp]
+    across = ~same_code(view.cluster, lp, rp)
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
     # the looser keys and the unseen patterns read the same parts; the scorer's comparisons coded some already

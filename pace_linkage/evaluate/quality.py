@@ -248,6 +248,20 @@ def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column:
 # --------------------------------------------------------------------------------------------------
 # Threshold sweep (connected components at each threshold)
 # --------------------------------------------------------------------------------------------------
+SAME_CODE_CHUNK = 1 << 22  # pairs looked up at a time by same_code
+
+
+def same_code(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per pair, whether its two records (positions ``left``, ``right``) have the same code: ``codes[left] ==
+    codes[right]``, looked up a chunk of pairs at a time so that the two gathered code arrays exist for one
+    chunk only (at millions of pairs, each would be as large as the pairs)."""
+    out = np.empty(len(left), dtype=bool)
+    for a in range(0, len(left), SAME_CODE_CHUNK):
+        b = a + SAME_CODE_CHUNK
+        np.equal(codes[left[a:b]], codes[right[a:b]], out=out[a:b])
+    return out
+
+
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if len(left) == 0:
         return np.arange(n, dtype=np.int64)
@@ -292,8 +306,8 @@ def threshold_sweep(
     keep = np.flatnonzero(prob >= ts[-1]) if len(ts) else np.empty(0, np.int64)  # never admitted otherwise
     order = keep[np.argsort(-prob[keep], kind="stable")]
     prob_sorted = prob[order]
-    left = pairs[LEFT].to_numpy(dtype=np.int64)[order]
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)[order]
+    left = pairs[LEFT].to_numpy()[order].astype(np.int64)  # only the admitted pairs widened
+    right = pairs[RIGHT].to_numpy()[order].astype(np.int64)
 
     true = pairs_within_groups(np.bincount(person)) if n else 0
     labels = np.arange(n, dtype=np.int64)  # dense: every code 0..k-1 is in use
@@ -393,9 +407,7 @@ def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFr
     its label's code (int8, an index into :data:`CONFUSION_LABELS`)."""
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     person, _, _ = person_codes(records.reset_index(drop=True), truth)
-    left = pairs[LEFT].to_numpy(dtype=np.int64)
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)
-    is_match = person[left] == person[right]
+    is_match = same_code(person, pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy())
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
     code = (~is_match).view(np.int8) + 2 * (~predicted).view(np.int8)  # TP 0, FP 1, FN 2, TN 3
     return is_match, code
@@ -456,6 +468,7 @@ __all__ = [
     "f1_score",
     "group_codes",
     "pair_counts",
+    "same_code",
     "pairwise_scores",
     "pairwise_metrics",
     "partner_incidence",

@@ -1,0 +1,76 @@
+"""Figures over every candidate pair read the pairs' positions as they are (int32) and look codes up a chunk
+at a time: no int64 copy of the pairs' arrays, the same answers."""
+
+from __future__ import annotations
+
+import tracemalloc
+from unittest.mock import patch
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pace_linkage.evaluate import quality
+from pace_linkage.evaluate.missed import RunView
+from pace_linkage.evaluate.quality import PersonCodes, confusion_codes, same_code
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 4), min_size=n, max_size=n),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=50))), st.integers(1, 7))
+def test_same_code_is_the_gathered_comparison_whatever_the_chunk(case, chunk):
+    codes, pairs = case
+    codes = np.asarray(codes, dtype=np.int64)
+    left = np.array([a for a, _ in pairs], dtype=np.int32)
+    right = np.array([b for _, b in pairs], dtype=np.int32)
+    with patch.object(quality, "SAME_CODE_CHUNK", chunk):
+        got = same_code(codes, left, right)
+    assert got.dtype == bool and got.tolist() == (codes[left] == codes[right]).tolist()
+
+
+def peak_bytes(fn, *args) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        out = fn(*args)
+        return out, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def big_pairs(n_records: int, n_pairs: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n_records, n_pairs).astype(np.int32)
+    right = rng.integers(0, n_records, n_pairs).astype(np.int32)
+    return pd.DataFrame({"l": left, "r": right, "match_probability": rng.random(n_pairs)}, copy=False)
+
+
+def test_confusion_codes_hold_no_wide_copy_of_the_pairs():
+    n, m = 1000, 1_000_000
+    pairs = big_pairs(n, m)
+    person = PersonCodes(np.arange(n, dtype=np.int64) // 3, 0, 0)
+    with patch.object(quality, "SAME_CODE_CHUNK", 1 << 16):
+        (is_match, code), peak = peak_bytes(confusion_codes, pairs, pd.DataFrame({"x": range(n)}), person, 0.5)
+    want = person.codes[pairs["l"].to_numpy()] == person.codes[pairs["r"].to_numpy()]
+    assert np.array_equal(is_match, want)
+    # the answers (2 bytes a pair) and byte-wide temporaries; an int64 copy of l and r alone is 16 bytes a pair
+    assert peak < 8 * m
+
+
+def test_candidate_lookup_of_sorted_pairs_keeps_no_positions_array():
+    n, m = 5000, 1_000_000
+    pairs = big_pairs(n, m)
+    lo = np.minimum(pairs["l"], pairs["r"]).to_numpy()
+    hi = np.maximum(pairs["l"], pairs["r"]).to_numpy()
+    order = np.lexsort((hi, lo))
+    pairs = pd.DataFrame({"l": lo[order], "r": hi[order]})
+    view = RunView(pd.DataFrame({"x": range(n)}), pairs, np.zeros(m), np.arange(n), "link_and_dedupe",
+                   np.zeros(n, dtype=bool))
+    asked_l, asked_r = pairs["r"].to_numpy()[:100].astype(np.int64), pairs["l"].to_numpy()[:100].astype(np.int64)
+    at, peak = peak_bytes(view.candidate_position, asked_l, asked_r)
+    assert np.array_equal(view.candidate_codes[at], view.candidate_codes[np.arange(100)])
+    # the int64 codes and their int32 halves while they are made (12 bytes a pair); no int64 positions besides
+    assert peak < 14 * m
