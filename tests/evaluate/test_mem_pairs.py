@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pace_linkage.evaluate import quality
+from pace_linkage.evaluate.groups import _below_by_group, run_links
 from pace_linkage.evaluate.missed import RunView
 from pace_linkage.evaluate.quality import PersonCodes, confusion_codes, same_code
 
@@ -74,3 +75,26 @@ def test_candidate_lookup_of_sorted_pairs_keeps_no_positions_array():
     assert np.array_equal(view.candidate_codes[at], view.candidate_codes[np.arange(100)])
     # the int64 codes and their int32 halves while they are made (12 bytes a pair); no int64 positions besides
     assert peak < 14 * m
+
+
+def below_by_group_as_first_written(g, left, right, probability, below, k):
+    """The sums over copies of the pairs below the threshold, as first written."""
+    gl, gr, p = g[left[below]], g[right[below]], probability[below]
+    other = gr != gl
+    return np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda k: st.tuples(
+    st.just(k), st.lists(st.integers(0, k - 1), min_size=1, max_size=12).flatmap(lambda g: st.tuples(
+        st.just(g), st.lists(st.tuples(st.integers(0, len(g) - 1), st.integers(0, len(g) - 1),
+                                       st.floats(0, 1)), max_size=60))))), st.floats(0.01, 1))
+def test_missed_links_by_group_are_the_sums_over_copies_bit_for_bit(case, threshold):
+    k, (groups, pairs) = case
+    g = np.asarray(groups, dtype=np.min_scalar_type(k))
+    left = np.array([a for a, _, _ in pairs], dtype=np.int32)
+    right = np.array([b for _, b, _ in pairs], dtype=np.int32)
+    p = np.array([x for _, _, x in pairs], dtype=np.float64)
+    links = run_links(np.zeros(len(g), dtype=np.int64), left, right, p, threshold)
+    got = _below_by_group(g, links, k)
+    assert got.tobytes() == below_by_group_as_first_written(g, left, right, p, p < threshold, k).tobytes()
