@@ -111,11 +111,20 @@ def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     return codes
 
 
-def _is_member(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
-    if len(sorted_codes) == 0:
-        return np.zeros(len(codes), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
-    return sorted_codes[at] == codes
+def _position_in_runs(values: np.ndarray, start: np.ndarray, stop: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per query, the first position of ``x`` in the ascending run ``values[start:stop]``, ``-1`` if it is not
+    there: one vectorised bisection step at a time over the queries still searching."""
+    lo, hi = start.astype(np.int64), stop.astype(np.int64)
+    active = np.flatnonzero(lo < hi)
+    while len(active):
+        mid = (lo[active] + hi[active]) // 2
+        below = values[mid] < x[active]
+        lo[active[below]] = mid[below] + 1
+        hi[active[~below]] = mid[~below]
+        active = active[lo[active] < hi[active]]
+    found = lo < stop
+    found[found] = values[lo[found]] == x[found]
+    return np.where(found, lo, -1)
 
 
 def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
@@ -232,8 +241,28 @@ class RunView:
         """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them)."""
         return self._candidates[1]
 
+    @functools.cached_property
+    def _in_order(self) -> np.ndarray | None:
+        """Where each record's pairs start among the candidate pairs, when these are in (left, right) order
+        with left <= right, as blocking gives them (None otherwise): the pairs are then looked up in their
+        own right positions, without a pair code per candidate (8 bytes a pair, at millions of pairs)."""
+        lp, rp = self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy()
+        if not (lp <= rp).all() or not (lp[1:] >= lp[:-1]).all():
+            return None
+        back = lp[1:] == lp[:-1]  # within a record's run, the right positions must not go back
+        np.logical_and(back, rp[1:] < rp[:-1], out=back)
+        if back.any():
+            return None
+        n = len(self.records)  # searched for in the positions' own type: no wider copy of them
+        return np.searchsorted(lp, np.arange(n + 1, dtype=np.result_type(lp.dtype, np.min_scalar_type(n + 1))))
+
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""
+        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none
+        (the first, if a pair is there twice)."""
+        starts = self._in_order
+        if starts is not None:
+            lo, hi = np.minimum(left, right), np.maximum(left, right)
+            return _position_in_runs(self.pairs[RIGHT].to_numpy(), starts[lo], starts[lo + 1], hi)
         codes, ranked = _pair_codes(left, right, len(self.records)), self.candidate_codes
         at = np.minimum(np.searchsorted(ranked, codes), max(len(ranked) - 1, 0))
         found = ranked[at] == codes if len(ranked) else np.zeros(len(codes), dtype=bool)
@@ -277,7 +306,7 @@ def _key_stats(hard: np.ndarray, soft: np.ndarray, new: np.ndarray, total: int, 
             "expected_se": se(soft)}
 
 
-def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pairs: int, rng, cand: np.ndarray,
+def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pairs: int, rng,
           earlier: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """A looser key's pairs (all of them, or a sample) and which are new: linkable, not candidates, not in one
     cluster, not on an earlier key."""
@@ -286,8 +315,7 @@ def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pa
         left, right = within_group_pairs(codes, key.name, size)
     else:
         left, right, _ = sample_key_pairs(codes, sample_pairs, rng)
-    n = len(view.records)
-    new = linkable(view, left, right) & ~_is_member(_pair_codes(left, right, n), cand)
+    new = linkable(view, left, right) & (view.candidate_position(left, right) < 0)
     new &= view.cluster[left] != view.cluster[right]
     for prev in earlier:
         new &= ~((prev[left] == prev[right]) & (prev[left] >= 0))
@@ -312,7 +340,6 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
     records' :class:`~pace_linkage.evaluate.unseen.KeyCodes`, if the caller has them."""
     n = len(view.records)
     key_codes = key_codes or KeyCodes(view.records)
-    cand = view.candidate_codes
     rng = np.random.default_rng(seed)
     built = [(k, key_codes(k.on)) for k in keys]
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
@@ -324,7 +351,7 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
         if size > limit:
             rows[i] = {"name": key.name, "rule": key.rule, "pairs": int(size), "skipped": "too many pairs"}
             continue
-        left, right, new, exact = _draw(view, codes, key, size, sample_pairs, rng, cand, earlier)
+        left, right, new, exact = _draw(view, codes, key, size, sample_pairs, rng, earlier)
         earlier.append(codes)
         soft, code, m = np.zeros(len(left)), np.zeros(len(left), dtype=np.int64), np.zeros(len(left))
         if new.any():
