@@ -83,6 +83,22 @@ def _key_strings(frame: pd.DataFrame) -> pd.Series:
     return frame[SOURCE].astype(str) + _SEP + frame[RECORD_ID].astype(str)
 
 
+def key_positions(truth: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """Per record, the position of the truth row with its key (source and record id, matched as the text
+    ``source + "\x1f" + record_id``), ``-1`` if none; truth keys are unique. Each key column is coded once over
+    both frames and the two codes combined, so no key text is made per row (millions of strings at a million
+    records); a value holding the separator is matched through the joined text, as it would be."""
+    src = [f[SOURCE].astype(str) for f in (truth, records)]
+    rid = [f[RECORD_ID].astype(str) for f in (truth, records)]
+    if any(c.str.contains(_SEP, regex=False).any() for c in (*src, *rid)):
+        return pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+    n = len(truth)
+    s_codes, _ = pd.factorize(pd.concat(src, ignore_index=True))
+    r_codes, _ = pd.factorize(pd.concat(rid, ignore_index=True))
+    both = s_codes.astype(np.int64) * (int(r_codes.max()) + 1 if len(r_codes) else 1) + r_codes
+    return pd.Index(both[:n]).get_indexer(both[n:])
+
+
 def truth_coverage(records: pd.DataFrame, truth: pd.DataFrame) -> int:
     """How many of ``records`` have a row in ``truth`` (matched on source and record id, as quality is)."""
     _check_columns(records, KEY, "records")
@@ -134,7 +150,7 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         pos = np.arange(len(records))
     else:
         _check_unique(truth, "truth")
-        pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+        pos = key_positions(truth, records)
     found = pos >= 0
     truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
@@ -467,6 +483,7 @@ __all__ = [
     "estimated_quality",
     "f1_score",
     "group_codes",
+    "key_positions",
     "pair_counts",
     "same_code",
     "pairwise_scores",

@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pace_linkage.evaluate import quality
@@ -98,3 +98,20 @@ def test_missed_links_by_group_are_the_sums_over_copies_bit_for_bit(case, thresh
     links = run_links(np.zeros(len(g), dtype=np.int64), left, right, p, threshold)
     got = _below_by_group(g, links, k)
     assert got.tobytes() == below_by_group_as_first_written(g, left, right, p, p < threshold, k).tobytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "a\x1f", ""]), st.sampled_from(["1", "2", "\x1f1", "x"])),
+                max_size=12, unique=True),
+       st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["1", "2", "3", "x"])), max_size=12),
+       st.booleans())
+def test_key_positions_are_the_joined_text_lookup(truth_keys, record_keys, numbers):
+    truth = pd.DataFrame(truth_keys, columns=["source", "record_id"], dtype=object)
+    records = pd.DataFrame(record_keys, columns=["source", "record_id"], dtype=object)
+    if numbers:  # ids that are not text yet are matched as their text
+        records["record_id"] = records["record_id"].map(lambda v: int(v) if v.isdigit() else v)
+    joined = truth["source"].astype(str) + "\x1f" + truth["record_id"].astype(str)
+    assume(joined.is_unique)  # keys unique as text, as the truth's checks require
+    want = pd.Index(joined).get_indexer(
+        records["source"].astype(str) + "\x1f" + records["record_id"].astype(str))
+    assert quality.key_positions(truth, records).tolist() == want.tolist()
