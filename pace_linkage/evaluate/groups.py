@@ -41,6 +41,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2
+from pace_linkage.engine.linker import positional
 from pace_linkage.evaluate.quality import PersonCodes, group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
@@ -252,7 +253,7 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     ``records`` and ``cluster_ids`` are aligned (position i is record i); ``pairs`` has ``l`` and ``r``
     positions, aligned with ``probability``. With ``truth`` (source, record_id, person_id) the rows
     also hold true pairs, recall and missed links, and the ``moved`` kind is added."""
-    recs = records.reset_index(drop=True)
+    recs = positional(records)  # no copy of a frame numbered 0..N-1 already
     if recs.empty:
         return {}
     person = person_codes(recs, truth)[0] if truth is not None else None

@@ -20,6 +20,7 @@ import pandas as pd
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.linker import positional
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
@@ -404,7 +405,7 @@ def _conflict_counts(conflicts: pd.DataFrame) -> dict:
 def run_person_codes(run: RunResults, truth: pd.DataFrame | None) -> evaluate.PersonCodes | None:
     """The truth as person codes aligned with the run's records (None without truth): computed once and
     passed to every figure, in place of the truth frame."""
-    return None if truth is None else evaluate.person_codes(run.records.reset_index(drop=True), truth)
+    return None if truth is None else evaluate.person_codes(positional(run.records), truth)
 
 
 def clusters_in_record_order(run: RunResults) -> bool:

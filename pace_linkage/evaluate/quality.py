@@ -33,6 +33,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.counting import pairs_within_groups
+from pace_linkage.engine.linker import positional
 from pace_linkage.errors import InputError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, SOURCE
 
@@ -316,7 +317,7 @@ def threshold_sweep(
     """
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     n = len(records)
-    person = person_codes(records.reset_index(drop=True), truth).codes
+    person = person_codes(positional(records), truth).codes
     ts = np.unique(np.asarray(list(thresholds), dtype=np.float64))[::-1]  # descending, distinct
     prob = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
     keep = np.flatnonzero(prob >= ts[-1]) if len(ts) else np.empty(0, np.int64)  # never admitted otherwise
@@ -422,7 +423,7 @@ def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFr
     """:func:`confusion_pairs` without the copy of the pairs: per pair whether it is a true match (bool) and
     its label's code (int8, an index into :data:`CONFUSION_LABELS`)."""
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
-    person, _, _ = person_codes(records.reset_index(drop=True), truth)
+    person, _, _ = person_codes(positional(records), truth)
     is_match = same_code(person, pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy())
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
     code = (~is_match).view(np.int8) + 2 * (~predicted).view(np.int8)  # TP 0, FP 1, FN 2, TN 3

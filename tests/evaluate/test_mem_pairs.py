@@ -115,3 +115,16 @@ def test_key_positions_are_the_joined_text_lookup(truth_keys, record_keys, numbe
     want = pd.Index(joined).get_indexer(
         records["source"].astype(str) + "\x1f" + records["record_id"].astype(str))
     assert quality.key_positions(truth, records).tolist() == want.tolist()
+
+
+def test_figures_read_the_records_in_place_without_copying_the_frame():
+    n = 100_000
+    records = pd.DataFrame({"source": np.where(np.arange(n) % 2, "a", "b").astype(object),
+                            "record_id": np.arange(n).astype(str).astype(object),
+                            **{f"c{i}": np.full(n, "v", dtype=object) for i in range(20)}})
+    person = PersonCodes(np.arange(n, dtype=np.int64) // 2, 0, 0)
+    pairs = big_pairs(n, 1000)
+    _, peak = peak_bytes(confusion_codes, pairs, records, person, 0.5)
+    assert peak < 8 * n  # a copy of the frame's 22 columns would be 176 bytes a record
+    _, peak = peak_bytes(quality.threshold_sweep, pairs, records, person, [0.5])
+    assert peak < 48 * n  # the sweep's own per-record codes; no copy of the frame
