@@ -336,8 +336,8 @@ def cluster(
     source_codes = column_codes(records[SOURCE])
     must = _decision_pairs(must_link, n, "must_link")
     cannot = _decision_pairs(cannot_link, n, "cannot_link")
-    l_all = scored_pairs[LEFT].to_numpy(np.int64)
-    r_all = scored_pairs[RIGHT].to_numpy(np.int64)
+    l_all = scored_pairs[LEFT].to_numpy()  # as they are (int32): only each threshold's edges are widened
+    r_all = scored_pairs[RIGHT].to_numpy()
     prob = scored_pairs[MATCH_PROBABILITY].to_numpy(np.float64)
     weight = scored_pairs[MATCH_WEIGHT].to_numpy(np.float64) if MATCH_WEIGHT in scored_pairs else prob
 
@@ -346,7 +346,7 @@ def cluster(
     runs = [(id_column, threshold)] + [(f"{id_column}_{k}", v) for k, v in sorted(named_thresholds.items())]
     for col, thr in runs:
         sel = prob >= thr
-        l_thr, r_thr, w_thr = l_all[sel], r_all[sel], weight[sel]
+        l_thr, r_thr, w_thr = l_all[sel].astype(np.int64), r_all[sel].astype(np.int64), weight[sel]
         if must is not None:  # must-link edges first, at every threshold
             l_thr, r_thr = np.r_[must[0], l_thr], np.r_[must[1], r_thr]
             w_thr = np.r_[np.full(len(must[0]), np.inf), w_thr]

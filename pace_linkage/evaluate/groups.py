@@ -41,6 +41,7 @@ import pandas as pd
 
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2
+from pace_linkage.engine.linker import positional
 from pace_linkage.evaluate.quality import PersonCodes, group_codes, person_codes
 from pace_linkage.schema import LEFT, RIGHT, SOURCE
 
@@ -166,15 +167,16 @@ def _both_in_group(*codes: np.ndarray) -> np.ndarray:
 @dataclass
 class RunLinks:
     """What every group kind's figures read of a run, derived once (no group in it): per record whether its
-    cluster holds another record (``linked``, 0/1), the candidate pairs below the threshold (``below_l``,
-    ``below_r``, ``below_p``) and, with truth, the person codes with the other records of the same person
-    (``true_end``) and of the same person and cluster (``found_end``), and the (cluster, person) codes
-    (``joint``)."""
+    cluster holds another record (``linked``, 0/1), the candidate pairs (``left``, ``right``: the run's own
+    arrays, not copies) with their ``probability`` and whether each is below the threshold (``below``) and,
+    with truth, the person codes with the other records of the same person (``true_end``) and of the same
+    person and cluster (``found_end``), and the (cluster, person) codes (``joint``)."""
 
     linked: np.ndarray
-    below_l: np.ndarray
-    below_r: np.ndarray
-    below_p: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    probability: np.ndarray
+    below: np.ndarray
     person: np.ndarray | None = None
     joint: np.ndarray | None = None
     true_end: np.ndarray | None = None
@@ -187,7 +189,7 @@ def run_links(cluster: np.ndarray, left: np.ndarray, right: np.ndarray, probabil
     positions ``left``/``right`` with their ``probability``."""
     size = np.bincount(cluster)[cluster]
     below = probability < threshold
-    out = RunLinks((size > 1).astype(np.float64), left[below], right[below], probability[below])
+    out = RunLinks((size > 1).astype(np.float64), left, right, probability, below)
     if person is not None:
         out.person = person
         out.joint = group_codes(pd.Series(cluster * (int(person.max()) + 1) + person))
@@ -232,11 +234,15 @@ def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
 
 def _below_by_group(g: np.ndarray, links: RunLinks, k: int) -> np.ndarray:
     """Per group: the summed probability of the candidate pairs below the threshold with an end in it (once
-    for a pair with both ends in it), summed in pair order. ``g``: the group codes in the narrowest integer
-    type, so that looking up millions of pair ends reads a small array."""
-    gl, gr, p = g[links.below_l], g[links.below_r], links.below_p
-    other = gr != gl
-    return np.bincount(gl, weights=p, minlength=k) + np.bincount(gr[other], weights=p[other], minlength=k)
+    for a pair with both ends in it), summed in pair order. ``g``: the group codes in a narrow integer type
+    that holds ``k`` too, so that looking up millions of pair ends reads a small array. A pair that does not
+    count is binned at ``k`` (dropped after): every pair's probability is read where it is, never copied, and
+    each group sums the same probabilities in the same order as over the pairs that count only."""
+    gl, gr = g[links.left], g[links.right]
+    out = np.bincount(np.where(links.below, gl, k), weights=links.probability, minlength=k + 1)[:k]
+    np.putmask(gr, ~links.below | (gr == gl), k)
+    del gl
+    return out + np.bincount(gr, weights=links.probability, minlength=k + 1)[:k]
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
@@ -247,14 +253,13 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     ``records`` and ``cluster_ids`` are aligned (position i is record i); ``pairs`` has ``l`` and ``r``
     positions, aligned with ``probability``. With ``truth`` (source, record_id, person_id) the rows
     also hold true pairs, recall and missed links, and the ``moved`` kind is added."""
-    recs = records.reset_index(drop=True)
+    recs = positional(records)  # no copy of a frame numbered 0..N-1 already
     if recs.empty:
         return {}
     person = person_codes(recs, truth)[0] if truth is not None else None
     groups = record_groups(recs, cfg, person, reference_date)
     cluster = group_codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
-    left = pairs[LEFT].to_numpy(dtype=np.int64)
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)
+    left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()  # positions as they are: no int64 copies
     prob = np.asarray(probability, dtype=np.float64)
     links = run_links(cluster, left, right, prob, threshold, person)
     return {kind: figures_of(labels, links, kind) for kind, labels in groups.items()}

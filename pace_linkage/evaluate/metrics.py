@@ -20,6 +20,7 @@ import pandas as pd
 from pace_linkage.config import PaceConfig
 from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.engine.columns import ColumnCache
+from pace_linkage.engine.linker import positional
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
@@ -304,7 +305,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col)
         thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
         sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
-                                    MATCH_PROBABILITY: probs})
+                                    MATCH_PROBABILITY: probs}, copy=False)  # the run's own arrays, not copies
         sweep = evaluate.threshold_sweep(sweep_pairs, run.records, person, thresholds)
         doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
@@ -404,7 +405,7 @@ def _conflict_counts(conflicts: pd.DataFrame) -> dict:
 def run_person_codes(run: RunResults, truth: pd.DataFrame | None) -> evaluate.PersonCodes | None:
     """The truth as person codes aligned with the run's records (None without truth): computed once and
     passed to every figure, in place of the truth frame."""
-    return None if truth is None else evaluate.person_codes(run.records.reset_index(drop=True), truth)
+    return None if truth is None else evaluate.person_codes(positional(run.records), truth)
 
 
 def clusters_in_record_order(run: RunResults) -> bool:
@@ -420,7 +421,7 @@ def _pairs_completeness(run: RunResults, person: np.ndarray) -> dict:
     of each record (:func:`run_person_codes`: records absent from truth are people of their own)."""
     true_pairs = pairs_within_groups(np.bincount(person)) if len(person) else 0
     p = run.blocking.pairs
-    is_true = person[p[LEFT].to_numpy()] == person[p[RIGHT].to_numpy()]
+    is_true = evaluate.same_code(person, p[LEFT].to_numpy(), p[RIGHT].to_numpy())
     found = int(is_true.sum())
     out = {"true_pairs": true_pairs, "pairs_completeness": round(found / true_pairs, 8) if true_pairs else 1.0}
     per_rule = np.bincount(p[RULE].to_numpy()[is_true], minlength=len(run.cfg.linkage.blocking))

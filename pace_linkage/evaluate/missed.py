@@ -57,7 +57,7 @@ from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.compare import compare
 from pace_linkage.engine.model import FSModel
 from pace_linkage.engine.score import score
-from pace_linkage.evaluate.quality import group_codes, ratio
+from pace_linkage.evaluate.quality import group_codes, ratio, same_code
 from pace_linkage.evaluate.unseen import KeyCodes, Part, part_label, unseen_matches
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, RULE, SOURCE
 
@@ -111,11 +111,20 @@ def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     return codes
 
 
-def _is_member(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
-    if len(sorted_codes) == 0:
-        return np.zeros(len(codes), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
-    return sorted_codes[at] == codes
+def _position_in_runs(values: np.ndarray, start: np.ndarray, stop: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per query, the first position of ``x`` in the ascending run ``values[start:stop]``, ``-1`` if it is not
+    there: one vectorised bisection step at a time over the queries still searching."""
+    lo, hi = start.astype(np.int64), stop.astype(np.int64)
+    active = np.flatnonzero(lo < hi)
+    while len(active):
+        mid = (lo[active] + hi[active]) // 2
+        below = values[mid] < x[active]
+        lo[active[below]] = mid[below] + 1
+        hi[active[~below]] = mid[~below]
+        active = active[lo[active] < hi[active]]
+    found = lo < stop
+    found[found] = values[lo[found]] == x[found]
+    return np.where(found, lo, -1)
 
 
 def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
@@ -212,31 +221,53 @@ class RunView:
     duplicate_free: np.ndarray
 
     @functools.cached_property
-    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """The positions that sort the candidate pairs by pair code, and the sorted codes, made once (blocking
-        gives them sorted already: then no sort, and the same stable order)."""
+    def _candidates(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """The positions that sort the candidate pairs by pair code (None: in order already, as blocking gives
+        them; then no sort and no array of positions), and the sorted codes, made once."""
         codes = _pair_codes(self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy(), len(self.records))
         if (codes[1:] >= codes[:-1]).all():
-            return np.arange(len(codes)), codes
+            return None, codes
         order = np.argsort(codes, kind="stable")
         return order, codes[order]
 
     @property
     def candidate_order(self) -> np.ndarray:
         """The positions that sort the candidate pairs by pair code."""
-        return self._candidates[0]
+        order = self._candidates[0]
+        return np.arange(len(self.candidate_codes)) if order is None else order
 
     @property
     def candidate_codes(self) -> np.ndarray:
         """The candidate pairs as sorted pair codes (:func:`_is_member` looks pairs up in them)."""
         return self._candidates[1]
 
+    @functools.cached_property
+    def _in_order(self) -> np.ndarray | None:
+        """Where each record's pairs start among the candidate pairs, when these are in (left, right) order
+        with left <= right, as blocking gives them (None otherwise): the pairs are then looked up in their
+        own right positions, without a pair code per candidate (8 bytes a pair, at millions of pairs)."""
+        lp, rp = self.pairs[LEFT].to_numpy(), self.pairs[RIGHT].to_numpy()
+        if not (lp <= rp).all() or not (lp[1:] >= lp[:-1]).all():
+            return None
+        back = lp[1:] == lp[:-1]  # within a record's run, the right positions must not go back
+        np.logical_and(back, rp[1:] < rp[:-1], out=back)
+        if back.any():
+            return None
+        n = len(self.records)  # searched for in the positions' own type: no wider copy of them
+        return np.searchsorted(lp, np.arange(n + 1, dtype=np.result_type(lp.dtype, np.min_scalar_type(n + 1))))
+
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none."""
+        """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none
+        (the first, if a pair is there twice)."""
+        starts = self._in_order
+        if starts is not None:
+            lo, hi = np.minimum(left, right), np.maximum(left, right)
+            return _position_in_runs(self.pairs[RIGHT].to_numpy(), starts[lo], starts[lo + 1], hi)
         codes, ranked = _pair_codes(left, right, len(self.records)), self.candidate_codes
         at = np.minimum(np.searchsorted(ranked, codes), max(len(ranked) - 1, 0))
         found = ranked[at] == codes if len(ranked) else np.zeros(len(codes), dtype=bool)
-        return np.where(found, self.candidate_order[at] if len(ranked) else -1, -1)
+        order = self._candidates[0]
+        return np.where(found, (at if order is None else order[at]) if len(ranked) else -1, -1)
 
     @functools.cached_property
     def source_codes(self) -> np.ndarray:
@@ -275,7 +306,7 @@ def _key_stats(hard: np.ndarray, soft: np.ndarray, new: np.ndarray, total: int, 
             "expected_se": se(soft)}
 
 
-def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pairs: int, rng, cand: np.ndarray,
+def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pairs: int, rng,
           earlier: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """A looser key's pairs (all of them, or a sample) and which are new: linkable, not candidates, not in one
     cluster, not on an earlier key."""
@@ -284,8 +315,7 @@ def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pa
         left, right = within_group_pairs(codes, key.name, size)
     else:
         left, right, _ = sample_key_pairs(codes, sample_pairs, rng)
-    n = len(view.records)
-    new = linkable(view, left, right) & ~_is_member(_pair_codes(left, right, n), cand)
+    new = linkable(view, left, right) & (view.candidate_position(left, right) < 0)
     new &= view.cluster[left] != view.cluster[right]
     for prev in earlier:
         new &= ~((prev[left] == prev[right]) & (prev[left] >= 0))
@@ -310,7 +340,6 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
     records' :class:`~pace_linkage.evaluate.unseen.KeyCodes`, if the caller has them."""
     n = len(view.records)
     key_codes = key_codes or KeyCodes(view.records)
-    cand = view.candidate_codes
     rng = np.random.default_rng(seed)
     built = [(k, key_codes(k.on)) for k in keys]
     sized = sorted((pairs_within_groups(np.bincount(c[c >= 0])), i) for i, (_, c) in enumerate(built))
@@ -322,7 +351,7 @@ def estimate_missed(view: RunView, scorer, keys: Sequence[LooserKey], *, sample_
         if size > limit:
             rows[i] = {"name": key.name, "rule": key.rule, "pairs": int(size), "skipped": "too many pairs"}
             continue
-        left, right, new, exact = _draw(view, codes, key, size, sample_pairs, rng, cand, earlier)
+        left, right, new, exact = _draw(view, codes, key, size, sample_pairs, rng, earlier)
         earlier.append(codes)
         soft, code, m = np.zeros(len(left)), np.zeros(len(left), dtype=np.int64), np.zeros(len(left))
         if new.any():
@@ -385,7 +414,7 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
     else:
         inside = scorer(wl, wr)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
-    across = view.cluster[lp] != view.cluster[rp]
+    across = ~same_code(view.cluster, lp, rp)
     unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
     linked = float(inside.sum())
     # the looser keys and the unseen patterns read the same parts; the scorer's comparisons coded some already

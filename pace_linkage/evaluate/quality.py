@@ -33,6 +33,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.counting import pairs_within_groups
+from pace_linkage.engine.linker import positional
 from pace_linkage.errors import InputError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RECORD_ID, RIGHT, SOURCE
 
@@ -81,6 +82,22 @@ def _check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> No
 
 def _key_strings(frame: pd.DataFrame) -> pd.Series:
     return frame[SOURCE].astype(str) + _SEP + frame[RECORD_ID].astype(str)
+
+
+def key_positions(truth: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """Per record, the position of the truth row with its key (source and record id, matched as the text
+    ``source + "\x1f" + record_id``), ``-1`` if none; truth keys are unique. Each key column is coded once over
+    both frames and the two codes combined, so no key text is made per row (millions of strings at a million
+    records); a value holding the separator is matched through the joined text, as it would be."""
+    src = [f[SOURCE].astype(str) for f in (truth, records)]
+    rid = [f[RECORD_ID].astype(str) for f in (truth, records)]
+    if any(c.str.contains(_SEP, regex=False).any() for c in (*src, *rid)):
+        return pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+    n = len(truth)
+    s_codes, _ = pd.factorize(pd.concat(src, ignore_index=True))
+    r_codes, _ = pd.factorize(pd.concat(rid, ignore_index=True))
+    both = s_codes.astype(np.int64) * (int(r_codes.max()) + 1 if len(r_codes) else 1) + r_codes
+    return pd.Index(both[:n]).get_indexer(both[n:])
 
 
 def truth_coverage(records: pd.DataFrame, truth: pd.DataFrame) -> int:
@@ -134,7 +151,7 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         pos = np.arange(len(records))
     else:
         _check_unique(truth, "truth")
-        pos = pd.Index(_key_strings(truth)).get_indexer(_key_strings(records))
+        pos = key_positions(truth, records)
     found = pos >= 0
     truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
@@ -248,6 +265,20 @@ def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column:
 # --------------------------------------------------------------------------------------------------
 # Threshold sweep (connected components at each threshold)
 # --------------------------------------------------------------------------------------------------
+SAME_CODE_CHUNK = 1 << 22  # pairs looked up at a time by same_code
+
+
+def same_code(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per pair, whether its two records (positions ``left``, ``right``) have the same code: ``codes[left] ==
+    codes[right]``, looked up a chunk of pairs at a time so that the two gathered code arrays exist for one
+    chunk only (at millions of pairs, each would be as large as the pairs)."""
+    out = np.empty(len(left), dtype=bool)
+    for a in range(0, len(left), SAME_CODE_CHUNK):
+        b = a + SAME_CODE_CHUNK
+        np.equal(codes[left[a:b]], codes[right[a:b]], out=out[a:b])
+    return out
+
+
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if len(left) == 0:
         return np.arange(n, dtype=np.int64)
@@ -286,14 +317,14 @@ def threshold_sweep(
     """
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
     n = len(records)
-    person = person_codes(records.reset_index(drop=True), truth).codes
+    person = person_codes(positional(records), truth).codes
     ts = np.unique(np.asarray(list(thresholds), dtype=np.float64))[::-1]  # descending, distinct
     prob = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64)
     keep = np.flatnonzero(prob >= ts[-1]) if len(ts) else np.empty(0, np.int64)  # never admitted otherwise
     order = keep[np.argsort(-prob[keep], kind="stable")]
     prob_sorted = prob[order]
-    left = pairs[LEFT].to_numpy(dtype=np.int64)[order]
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)[order]
+    left = pairs[LEFT].to_numpy()[order].astype(np.int64)  # only the admitted pairs widened
+    right = pairs[RIGHT].to_numpy()[order].astype(np.int64)
 
     true = pairs_within_groups(np.bincount(person)) if n else 0
     labels = np.arange(n, dtype=np.int64)  # dense: every code 0..k-1 is in use
@@ -392,10 +423,8 @@ def confusion_codes(pairs: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFr
     """:func:`confusion_pairs` without the copy of the pairs: per pair whether it is a true match (bool) and
     its label's code (int8, an index into :data:`CONFUSION_LABELS`)."""
     _check_columns(pairs, [LEFT, RIGHT, MATCH_PROBABILITY], "pairs")
-    person, _, _ = person_codes(records.reset_index(drop=True), truth)
-    left = pairs[LEFT].to_numpy(dtype=np.int64)
-    right = pairs[RIGHT].to_numpy(dtype=np.int64)
-    is_match = person[left] == person[right]
+    person, _, _ = person_codes(positional(records), truth)
+    is_match = same_code(person, pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy())
     predicted = pairs[MATCH_PROBABILITY].to_numpy(dtype=np.float64) >= threshold
     code = (~is_match).view(np.int8) + 2 * (~predicted).view(np.int8)  # TP 0, FP 1, FN 2, TN 3
     return is_match, code
@@ -455,7 +484,9 @@ __all__ = [
     "estimated_quality",
     "f1_score",
     "group_codes",
+    "key_positions",
     "pair_counts",
+    "same_code",
     "pairwise_scores",
     "pairwise_metrics",
     "partner_incidence",

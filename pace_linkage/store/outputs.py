@@ -38,6 +38,7 @@ from pace_linkage.store.files import (  # re-exported: the writers' primitives
     now_utc,
     sha256_file,
     write_atomic,
+    write_atomic_with,
 )
 from pace_linkage.store.publish import PublishError
 
@@ -84,9 +85,17 @@ def parquet_stream_bytes(frames: Iterable[pd.DataFrame]) -> bytes:
     :func:`parquet_bytes` of their concatenation when each frame but the last holds ``PARQUET_ROW_GROUP`` rows,
     without the whole frame ever existing."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
+    write_parquet_stream(sink, frames)
+    return sink.getvalue().to_pybytes()
+
+
+def write_parquet_stream(sink, frames: Iterable[pd.DataFrame]) -> None:
+    """:func:`parquet_stream_bytes` written into ``sink`` (an open binary file or an Arrow stream) as it is
+    encoded: a row group at a time, so neither the frame nor the file is ever held whole."""
+    import pyarrow.parquet as pq
+
     writer = None
     for df in frames:
         table = _arrow_table(df)
@@ -96,7 +105,6 @@ def parquet_stream_bytes(frames: Iterable[pd.DataFrame]) -> bytes:
     if writer is None:
         raise ValueError("parquet_stream_bytes: no frame")
     writer.close()
-    return sink.getvalue().to_pybytes()
 
 
 class RunWriter:
@@ -140,6 +148,15 @@ class RunWriter:
 
     def write_parquet(self, name: str, df: pd.DataFrame) -> Path:
         return self.write_bytes(name, parquet_bytes(df))
+
+    def write_parquet_stream(self, name: str, frames: Iterable[pd.DataFrame]) -> Path:
+        """Stage the Parquet file of ``frames`` (:func:`write_parquet_stream`), written into place as it is
+        encoded: the same bytes as ``write_bytes(name, parquet_stream_bytes(frames))``."""
+        p = self.path(name)
+        write_atomic_with(p, lambda fh: write_parquet_stream(fh, frames))
+        if name not in self.files:
+            self.files.append(name)
+        return p
 
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
@@ -210,4 +227,5 @@ def verify_manifest(out_dir: Path) -> dict:
 
 
 __all__ = ["DIR_MODE", "FILE_MODE", "MANIFEST", "PublishError", "RunWriter", "csv_bytes", "json_bytes",
-           "make_private_dir", "parquet_bytes", "parquet_stream_bytes", "sha256_file", "verify_manifest", "write_atomic", "write_private_csv"]
+           "make_private_dir", "parquet_bytes", "parquet_stream_bytes", "sha256_file", "verify_manifest", "write_atomic",
+           "write_atomic_with", "write_parquet_stream", "write_private_csv"]
