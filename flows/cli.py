@@ -8,6 +8,7 @@ config errors answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -214,20 +215,32 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
     preflight(cfg, extracts, run_id=run_id, threshold=threshold, allow_partial=flow_options.get("allow_partial", False),
               truth=truth, model=model, clerical=Path(clerical) if clerical else None)
     _prefect_env()
-    from flows.api import local_api, warm_up
+    with _reading(cfg, extracts, runner, flow_options):  # the extracts are read while Prefect loads
+        from flows.api import local_api, warm_up
 
-    warm_up(dask_address)  # the Prefect API starts (or is found) while the flow's modules are imported
-    from flows import progress
-    from flows.pipeline import pipeline_on
+        warm_up(dask_address)  # the Prefect API starts (or is found) while the flow's modules are imported
+        from flows import progress
+        from flows.pipeline import pipeline_on
 
-    pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
-    # one temporary Prefect API for the run and its Dask workers, stopped with the command
-    with local_api(dask_address), progress.use(progress.ConsoleReporter()) as rep, rep:
-        return pipeline(
-            extracts=str(extracts), out=str(out), config=str(config) if config else None,
-            truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
-            model=str(model) if model else None, training=training, store=store, **flow_options,
-        )
+        pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
+        # one temporary Prefect API for the run and its Dask workers, stopped with the command
+        with local_api(dask_address), progress.use(progress.ConsoleReporter()) as rep, rep:
+            return pipeline(
+                extracts=str(extracts), out=str(out), config=str(config) if config else None,
+                truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
+                model=str(model) if model else None, training=training, store=store, **flow_options,
+            )
+
+
+def _reading(cfg, extracts: Path, runner: str, flow_options: dict):
+    """The extracts read in worker processes from now on (:func:`flows.workers.reading_early`) for a local run
+    of the run's own config; nothing for a scenario (its config is another) or a Dask run."""
+    if runner != "local" or flow_options.get("scenario"):
+        return contextlib.nullcontext()
+    from flows import workers
+    from pace_linkage.pipeline import DEFAULT_FEATURES
+
+    return workers.reading_early(cfg, extracts, DEFAULT_FEATURES)
 
 
 @app.command()
