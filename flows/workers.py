@@ -79,12 +79,12 @@ def reading_key(cfg, extracts_dir: Path, features: Sequence) -> tuple:
 
 
 @contextlib.contextmanager
-def reading_early(cfg, extracts_dir: Path, features: Sequence) -> Iterator[None]:
-    """Start reading every source of ``cfg`` now, in a pool the flow takes (:func:`side_by_side`): one process
-    per core as :func:`planned_processes` says, or one from :data:`EARLY_MIN_BYTES` when the environment does not
-    choose. On the way out a pool the flow did not take is terminated."""
-    n = planned_processes(cfg.sources.items, extracts_dir)
-    if n < 2:  # one process beside the command's own, unless the environment chose a single one
+def reading_early(cfg, extracts_dir: Path, features: Sequence, wanted: bool = True) -> Iterator[None]:
+    """Start reading every source of ``cfg`` now (if ``wanted``), in a pool the flow takes (:func:`side_by_side`):
+    one process per core as :func:`planned_processes` says, or one from :data:`EARLY_MIN_BYTES` when the
+    environment does not choose. On the way out a pool the flow did not take is terminated."""
+    n = planned_processes(cfg.sources.items, extracts_dir) if wanted else 0
+    if 0 < n < 2:  # one process beside the command's own, unless the environment chose a single one
         chosen = os.environ.get(PROCESSES_ENV, "").strip()
         n = int(not chosen and (os.cpu_count() or 1) >= 2
                 and sum(source_size(s, extracts_dir) for s in cfg.sources.items) >= EARLY_MIN_BYTES)
