@@ -156,7 +156,10 @@ def splink_spec(cfg, extracts: Path, out_csv: Path, seed: int, u_pairs: float) -
 # Running the two processes
 # --------------------------------------------------------------------------------------------------
 def _env() -> dict:
+    """Both tools' environment: this one, with Python's compiled-module cache on as a user's install has it (an
+    environment that turns it off would make every run of either tool compile the modules it changed anew)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

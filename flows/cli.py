@@ -138,59 +138,6 @@ def febrl(
 
 
 # -------------------------------------------------------------------------------------------------- run
-def _input_files(**paths: Path | None) -> list[str]:
-    """One line for each given input file (``--truth``, ``--model``...) that is not there."""
-    return [f"{path}: --{name} file not found" for name, path in paths.items()
-            if path is not None and not Path(path).is_file()]
-
-
-def _truth_problems(path: Path, cfgs: list) -> list[str]:
-    """A truth file that cannot be read, or that names none of the run's sources (the truth of other extracts)."""
-    from pace_linkage.errors import PaceError
-    from pace_linkage.evaluate.metrics import load_truth
-    from pace_linkage.schema import SOURCE
-
-    try:
-        truth = load_truth(path)
-    except PaceError as exc:
-        return list(exc.lines)
-    names = sorted({s.name for c in cfgs for s in c.sources.items})
-    if len(truth) and not set(truth[SOURCE].astype(str).str.strip()) & set(names):
-        return [f"{path}: the truth file names none of the run's sources ({', '.join(names)}) in its source column: "
-                "is it the truth of other extracts?"]
-    return []
-
-
-def preflight(cfg, extracts: Path, *, run_id: str | None = None, threshold: float | None = None,
-              run_id_max: int | None = None, allow_partial: bool = False, **files: Path | None) -> None:
-    """Every mistake in a run's parameters and inputs that can be known before Prefect starts, at once: one
-    :class:`ConfigError` (a bad parameter) or :class:`InputError` (a missing folder, file or column) line each.
-    ``cfg`` is the run's config (or a scenarios run's configs); ``files`` are other input files by option name
-    (truth, model, clerical)."""
-    from flows.params import run_id_problem
-    from pace_linkage.errors import InputError
-    from pace_linkage.ingest.preflight import check_inputs
-    from pace_linkage.pipeline import DEFAULT_FEATURES
-    from pace_linkage.schema import RUN_ID_MAX
-
-    params = []
-    if problem := run_id_problem(run_id, run_id_max or RUN_ID_MAX):
-        params.append(f"--run-id: {problem}")
-    if threshold is not None and not 0 < threshold < 1:
-        params.append("--threshold: must be a probability strictly between 0 and 1")
-    cfgs = cfg if isinstance(cfg, list) else [cfg]  # several: a scenarios run's configs, each checked
-    found = [check_inputs(c, extracts, DEFAULT_FEATURES, allow_partial) for c in cfgs]
-    inputs = list(dict.fromkeys(line for stops, _ in found for line in stops))
-    for line in dict.fromkeys(line for _, warnings in found for line in warnings):
-        typer.echo(f"warning: {line} (the run goes on without this source)", err=True)
-    inputs += _input_files(**files)
-    truth = files.get("truth")
-    if truth is not None and Path(truth).is_file():
-        inputs += _truth_problems(Path(truth), cfgs)
-    if params or inputs:
-        raise (ConfigError if params else InputError)(*params, *inputs)
-
-
 def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, threshold: float | None,
          run_id: str | None, model: Path | None = None, training: str | None = None,
          store: str | None = None, task_runner: str | None = None, dask_address: str | None = None,
@@ -211,23 +158,31 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
     runner = choose(task_runner, dask_address)  # and on a bad task runner choice or Dask address
     clerical = flow_options.get("clerical")
     # and on a bad run id, a missing folder, file or column
+    from flows.preflight import preflight
+
     preflight(cfg, extracts, run_id=run_id, threshold=threshold, allow_partial=flow_options.get("allow_partial", False),
               truth=truth, model=model, clerical=Path(clerical) if clerical else None)
     _prefect_env()
-    from flows.api import local_api, warm_up
+    from flows.workers import reading_early
+    from pace_linkage.pipeline import DEFAULT_FEATURES
 
-    warm_up(dask_address)  # the Prefect API starts (or is found) while the flow's modules are imported
-    from flows import progress
-    from flows.pipeline import pipeline_on
+    # the extracts are read while Prefect loads: a local run of its own config (a scenario's config is another)
+    with reading_early(cfg, extracts, DEFAULT_FEATURES, runner == "local" and not flow_options.get("scenario")):
+        from flows.api import local_api, warm_up
 
-    pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
-    # one temporary Prefect API for the run and its Dask workers, stopped with the command
-    with local_api(dask_address), progress.use(progress.ConsoleReporter()) as rep, rep:
-        return pipeline(
-            extracts=str(extracts), out=str(out), config=str(config) if config else None,
-            truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
-            model=str(model) if model else None, training=training, store=store, **flow_options,
-        )
+        warm_up(dask_address)  # the Prefect API starts (or is found) while the flow's modules are imported
+        from flows import progress
+        from flows.pipeline import pipeline_on
+
+        pipeline = pipeline_on(runner, dask_address, cfg.dask)  # fails fast on a bad address or a missing extra
+        # one temporary Prefect API for the run and its Dask workers, stopped with the command
+        with local_api(dask_address), progress.use(progress.ConsoleReporter()) as rep, rep:
+            return pipeline(
+                extracts=str(extracts), out=str(out), config=str(config) if config else None,
+                truth=str(truth) if truth else None, threshold=threshold, run_id=run_id,
+                model=str(model) if model else None, training=training, store=store, **flow_options,
+            )
+
 
 
 @app.command()
@@ -318,6 +273,7 @@ def scenarios(
         cfgs = scenario_configs(specs)
         require_keys(cfgs, specs, ephemeral_key)
         from flows.params import SCENARIOS_RUN_ID_MAX
+        from flows.preflight import preflight
 
         preflight(list(cfgs.values()), extracts, run_id=run_id, run_id_max=SCENARIOS_RUN_ID_MAX, truth=truth)
         _prefect_env()

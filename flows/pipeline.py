@@ -111,6 +111,7 @@ def _run(params: RunParams) -> dict:
     if params.scenario:  # a named sharing scenario: its transforms, on --config or else the scenario's base config
         cfg = scenario_config(params.scenario, params.scenarios_file, cfg)
     check_agreements(cfg)  # an expired agreement stops the run before anything is read
+    read_as = workers.reading_key(cfg, Path(params.extracts), pipeline.DEFAULT_FEATURES)  # the command's early pool
     if params.training:
         cfg.linkage.training = params.training
     chosen = params.threshold if params.threshold is not None else cfg.linkage.threshold
@@ -129,7 +130,7 @@ def _run(params: RunParams) -> dict:
     sources = {s.name: s for s in cfg.sources.items}
     for note in tasks.value_free("recover", pipeline.recover_outputs, Path(params.out)):
         p.warn(note)  # a run a kill stopped after its store committed is published now; dead runs' folders go
-    with workers.side_by_side(cfg.sources.items, Path(params.extracts)) as pool:  # large extracts: one per core
+    with workers.side_by_side(cfg.sources.items, Path(params.extracts), read_as) as pool:  # one source per core
         if pool is not None:
             pool.read(cfg, Path(params.extracts), pipeline.DEFAULT_FEATURES)
         raw = timed("ingest", lambda: [tasks.ingest(s, cfg, Path(params.extracts)) for s in cfg.sources.items])

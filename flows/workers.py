@@ -19,6 +19,11 @@ Rules:
 * **Same results**: a worker runs the same library function on the same arguments, and results come back in the
   flow's order, so outputs are byte-identical with or without the pool. Values travel over pipes between the
   command's own processes, never through a file.
+* **Early**: the ``run`` command starts the pool as soon as its config and inputs are checked
+  (:func:`reading_early`), before Prefect and the flow's modules load, so that reading overlaps that start-up
+  on the other core; from :data:`EARLY_MIN_BYTES` of extracts it starts one process even where the flow would
+  read in its own. The flow takes that pool only if it reads the same extracts with the same config and features
+  (:func:`side_by_side`); otherwise, or if the flow never starts, the pool is terminated unused.
 * **Stopping**: a worker dies with the command (``PR_SET_PDEATHSIG``); a signal or an error in the flow
   terminates the pool at once rather than waiting for the sources still being read.
 """
@@ -40,9 +45,11 @@ from pace_linkage.ingest.sources import SourceBatch, SourceFailure, ingest_sourc
 
 PROCESSES_ENV = "PACE_LINKAGE_PROCESSES"
 MIN_BYTES = 16 * 2**20  # extracts below 16 MiB are read in the command's own process
+EARLY_MIN_BYTES = 2**20  # from 1 MiB, the run command reads in one process beside its own start-up
 
 _pending: dict[str, Any] = {}  # source -> the pool's AsyncResult of read_source
 _normalised: dict[str, Any] = {}  # source -> its normalised batch (or exception), taken by its normalise task
+_early: dict[str, Any] = {}  # the pool the command started before its flow, and what it reads
 
 
 def planned_processes(sources: Sequence, extracts_dir: Path) -> int:
@@ -66,15 +73,50 @@ def source_size(src, extracts_dir: Path) -> int:
         return 0
 
 
+def reading_key(cfg, extracts_dir: Path, features: Sequence) -> tuple:
+    """What a pool's reading depends on: the config (its hash), the extracts folder and the features."""
+    return cfg.hash(), str(Path(extracts_dir).resolve()), id(features)
+
+
 @contextlib.contextmanager
-def side_by_side(sources: Sequence, extracts_dir: Path) -> Iterator[Pool | None]:
-    """A :class:`Pool` for the sources when :func:`planned_processes` says it pays, else None; terminated on
+def reading_early(cfg, extracts_dir: Path, features: Sequence, wanted: bool = True) -> Iterator[None]:
+    """Start reading every source of ``cfg`` now (if ``wanted``), in a pool the flow takes (:func:`side_by_side`):
+    one process per core as :func:`planned_processes` says, or one from :data:`EARLY_MIN_BYTES` when the
+    environment does not choose. On the way out a pool the flow did not take is terminated."""
+    n = planned_processes(cfg.sources.items, extracts_dir) if wanted else 0
+    if 0 < n < 2:  # one process beside the command's own, unless the environment chose a single one
+        chosen = os.environ.get(PROCESSES_ENV, "").strip()
+        n = int(not chosen and (os.cpu_count() or 1) >= 2
+                and sum(source_size(s, extracts_dir) for s in cfg.sources.items) >= EARLY_MIN_BYTES)
+    if n >= 1:
+        pool = Pool(n)
+        _early.update(pool=pool, key=reading_key(cfg, extracts_dir, features))
+        pool.read(cfg, extracts_dir, features)
+    try:
+        yield
+    finally:
+        left = _early.pop("pool", None)
+        _early.clear()
+        if left is not None:
+            left.terminate()
+
+
+@contextlib.contextmanager
+def side_by_side(sources: Sequence, extracts_dir: Path, key: tuple | None = None) -> Iterator[Pool | None]:
+    """A :class:`Pool` for the sources: the one the command started early if it read the same ``key``
+    (:func:`reading_key`), else a new one when :func:`planned_processes` says it pays, else None; terminated on
     the way out (at once on an error or a signal)."""
-    n = planned_processes(sources, extracts_dir)
-    if n < 2:
-        yield None
-        return
-    pool = Pool(n)
+    pool = _early.pop("pool", None)
+    if pool is not None and _early.pop("key", None) != key:
+        pool.terminate()  # it read other extracts, config or features: its sources are not this flow's
+        pool = None
+    _early.clear()
+    if pool is None:
+        n = planned_processes(sources, extracts_dir)
+        if n < 2:
+            yield None
+            return
+        pool = Pool(n)
     try:
         yield pool
     except BaseException:
@@ -89,9 +131,14 @@ class Pool:
 
     def __init__(self, processes: int) -> None:
         self._pool = multiprocessing.get_context("spawn").Pool(processes, initializer=die_with_parent)
+        self.reading = False
 
     def read(self, cfg, extracts_dir: Path, features: Sequence) -> None:
-        """Hand every source of ``cfg`` to the workers, the largest file first so that it does not start last."""
+        """Hand every source of ``cfg`` to the workers, the largest file first so that it does not start last
+        (once: a pool started early is already reading)."""
+        if self.reading:
+            return
+        self.reading = True
         for src in sorted(cfg.sources.items, key=lambda s: -source_size(s, extracts_dir)):
             _pending[src.name] = self._pool.apply_async(read_source, (src, cfg, extracts_dir, features))
 

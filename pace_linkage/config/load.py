@@ -8,6 +8,8 @@ line per mistake, each naming the file and the dotted key (in the manner of Spli
 
 from __future__ import annotations
 
+import copy
+import functools
 import glob
 import os
 import re
@@ -75,6 +77,14 @@ for _first in "tTfF":
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    """The YAML document of ``text``, parsed once per process: a command and the flow it starts read the same
+    config files, and parsing is most of a config's loading time. Keyed by the text itself, so a file changed in
+    between is parsed again; a document that does not parse raises every time."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def read_yaml(path: Path, errors: list[str]) -> Any:
     """The YAML document at ``path`` in the config's dialect (:class:`ConfigLoader`); None, with one line
     added to ``errors`` naming the file (and line and column), if it cannot be read or parsed."""
@@ -89,7 +99,7 @@ def read_yaml(path: Path, errors: list[str]) -> Any:
         errors.append(f"{path}: cannot read ({type(exc).__name__})")
         return None
     try:
-        return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+        return copy.deepcopy(_parsed(text))  # a copy: the caller may change its document
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

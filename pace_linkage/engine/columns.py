@@ -23,6 +23,14 @@ from pace_linkage.errors import LinkageError
 
 _DEDUPE_MIN_PAIRS = 20_000  # below this, compute similarities pair by pair (vectorised) directly
 _DICE_CHUNK = 1 << 18  # pairs per chunk of the Dice computation (bounds the temporary word arrays)
+_THREADED_PAIRS = 50_000  # from this many pairs a similarity uses every core; below, starting threads costs more
+
+
+def _cpdist(a: np.ndarray, b: np.ndarray, scorer, **kw) -> np.ndarray:
+    """``rapidfuzz.process.cpdist`` of aligned values: on every core for many pairs, in this thread for few (the
+    scores are the same either way)."""
+    workers = -1 if len(a) >= _THREADED_PAIRS else 1
+    return np.asarray(process.cpdist(a, b, scorer=scorer, workers=workers, **kw))
 
 
 class ColumnCache:
@@ -71,7 +79,7 @@ class ColumnCache:
         uniq = self._cache[("joint_uniques", col_a, col_b)]
         inv, distinct = pd.factorize(cl * len(uniq) + cr)
         dl, dr = distinct // len(uniq), distinct % len(uniq)
-        return np.asarray(process.cpdist(uniq[dl], uniq[dr], scorer=scorer, workers=-1, **kw))[inv]
+        return _cpdist(uniq[dl], uniq[dr], scorer, **kw)[inv]
 
     def prefix_codes(self, col: str, n: int) -> np.ndarray:
         key = ("prefix", col, n)
@@ -151,13 +159,12 @@ class ColumnCache:
             # cheap probe first: only dedupe when a sample already shows many repeated value pairs
             probe = combo[:: max(len(combo) // _DEDUPE_MIN_PAIRS, 1)]
             if len(pd.unique(probe)) > 0.7 * len(probe):
-                return np.asarray(process.cpdist(uniq[cl], uniq[cr], scorer=scorer, workers=-1, **kw))
+                return _cpdist(uniq[cl], uniq[cr], scorer, **kw)
             inv, distinct = pd.factorize(combo)
             if len(distinct) < 0.7 * len(cl):
                 dl, dr = distinct // len(uniq), distinct % len(uniq)
-                s = process.cpdist(uniq[dl], uniq[dr], scorer=scorer, workers=-1, **kw)
-                return np.asarray(s)[inv]
-        return np.asarray(process.cpdist(uniq[cl], uniq[cr], scorer=scorer, workers=-1, **kw))
+                return _cpdist(uniq[dl], uniq[dr], scorer, **kw)[inv]
+        return _cpdist(uniq[cl], uniq[cr], scorer, **kw)
 
     def jaccard(self, col: str, cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
         """Jaccard similarity of the word sets of code pairs (both >= 0); two values without words score 0."""

@@ -47,7 +47,7 @@ import pandas as pd
 from pace_linkage.counting import choose2, pairs_within_groups
 from pace_linkage.engine.blocking import block, column_codes, rule_key
 from pace_linkage.engine.columns import ColumnCache
-from pace_linkage.engine.compare import compare
+from pace_linkage.engine.compare import compare, compare_one
 from pace_linkage.engine.em import (
     default_m,
     estimate_prior,
@@ -160,14 +160,45 @@ def estimate_u(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """u per comparison from random pairs (every pair if there are no more than ``n_pairs``: :func:`u_pairs`);
     also returns the raw level counts (for neutralising)."""
+    cache = cache or ColumnCache(records)
+    every = 0 < total_pairs(records, link_type) <= n_pairs
     pairs = u_pairs(records, n_pairs, link_type, seed)
-    gamma = compare(records, pairs, comparisons, cache=cache)
     u, counts = {}, {}
+    if every:  # every pair once: each comparison's levels come from its distinct value pairs, weighted
+        l_, r_ = pairs[LEFT].to_numpy(np.int64), pairs[RIGHT].to_numpy(np.int64)
+        for spec in comparisons:
+            counts[spec.name] = profile_level_counts(cache, spec, l_, r_)
+    else:
+        gamma = compare(records, pairs, comparisons, cache=cache)
+        for spec in comparisons:
+            counts[spec.name] = level_counts(gamma[spec.name].to_numpy(), len(spec.levels) + 1)
     for spec in comparisons:
-        L = len(spec.levels) + 1
-        counts[spec.name] = level_counts(gamma[spec.name].to_numpy(), L)
         u[spec.name] = normalise(counts[spec.name])
     return u, counts
+
+
+def profile_level_counts(cache: ColumnCache, spec: ComparisonSpec, l_: np.ndarray, r_: np.ndarray) -> np.ndarray:
+    """The level counts of ``spec`` over the pairs (l_, r_), the same counts as comparing every pair, from its
+    distinct value pairs only. A comparison's level is a function of the values of the columns it reads
+    (:meth:`ComparisonSpec.columns`), so two records with the same values there (one *profile*) compare alike:
+    each distinct unordered pair of profiles is compared once, through one record of each, and counted as
+    many times as it occurs. On a small input of repeated names, sexes and towns that is far fewer comparisons."""
+    profile = np.zeros(len(cache.records), dtype=np.int64)
+    for col in spec.columns():  # one code per distinct combination of the columns' values
+        codes = cache.codes(col)
+        profile = pd.factorize(profile * (int(codes.max(initial=-1)) + 2) + codes + 1)[0].astype(np.int64)
+    n = int(profile.max(initial=-1)) + 1
+    first = np.unique(profile, return_index=True)[1]  # a record of each profile
+    a, b = profile[l_], profile[r_]
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    if n * n <= 4 * len(key) + 1024:
+        occurs = np.bincount(key, minlength=n * n)
+        distinct = np.flatnonzero(occurs)
+        weight = occurs[distinct]
+    else:
+        distinct, weight = np.unique(key, return_counts=True)
+    gamma = compare_one(cache, spec, first[distinct // n], first[distinct % n])
+    return level_counts(gamma, len(spec.levels) + 1, weights=weight.astype(np.float64))
 
 
 def _rule_mask(records: pd.DataFrame, pairs: pd.DataFrame, rule_index: int, rule,
