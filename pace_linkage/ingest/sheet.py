@@ -39,6 +39,8 @@ MAX_SHEET_ROWS = 1_048_576  # Excel's limit: no spreadsheet program writes a row
 
 def cell_text(v: object) -> str:
     """Excel cell -> text. Dates become ISO; whole numbers lose the spurious '.0'."""
+    if type(v) is str:  # the common cell, first
+        return v
     if v is None or v is UNCALCULATED:
         return ""
     if isinstance(v, dt.datetime):

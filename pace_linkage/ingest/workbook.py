@@ -14,22 +14,29 @@
    without recalculation) reads as :data:`UNCALCULATED`, not as an empty cell, so that the reader can tell
    "the partner left this empty" from "the partner's export never computed it". A text result that is
    empty (``t="str"`` and ``<v></v>``) is a calculated empty text.
+4. A row's cells come out as (column, value) pairs (:meth:`InlineTextParser.parse_row`). The cells a sheet
+   mostly holds (an ``A1``-style reference, and a number not styled as a date, a shared string or an inline
+   string, with its value) are read there directly; every other cell goes through :meth:`parse_cell` as in
+   2 and 3, so each cell has the value openpyxl's ``parse_cell`` (with 2 and 3) gives it.
 
 This module imports openpyxl when it is imported: only sources in xlsx format load it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.cell import column_index_from_string, coordinate_to_tuple
+from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, VALUE_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
 _T_TAG, _R_TAG = f"{{{SHEET_MAIN_NS}}}t", f"{{{SHEET_MAIN_NS}}}r"
+_REFERENCE = re.compile(r"([A-Z]{1,3})[0-9]+")  # a cell reference openpyxl's coordinate_to_tuple reads as is
 
 
 class Uncalculated:
@@ -45,6 +52,10 @@ UNCALCULATED = Uncalculated()
 class InlineTextParser(WorkSheetParser):
     """openpyxl's sheet parser, reading an inline-string cell's text directly when values (not formulas)
     and plain text (not rich text) are wanted; the same text openpyxl's rich-text object would join."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.column_numbers: dict[str, int] = {}  # column letters -> number, as coordinate_to_tuple reads them
 
     def parse_cell(self, element):
         if element.get("t") != "inlineStr" or not self.data_only or self.rich_text:
@@ -63,14 +74,83 @@ class InlineTextParser(WorkSheetParser):
         else:
             self.col_counter += 1
             row, column = self.row_counter, self.col_counter
-        value, data_type = None, "inlineStr"
-        child = element.find(INLINE_STRING)
-        if child is not None:
-            data_type = "s"
-            # as openpyxl's Text.from_tree(child).content: a repeated <t> keeps its last one
-            texts = [child.findall(_T_TAG)] + [run.findall(_T_TAG) for run in child.iterfind(_R_TAG)]
-            value = "".join(ts[-1].text for ts in texts if ts and ts[-1].text is not None)
+        value = inline_text(element)
+        data_type = "inlineStr" if value is None else "s"
         return {"row": row, "column": column, "value": value, "data_type": data_type, "style_id": style_id}
+
+    def parse_row(self, row):
+        """(row number, [(column, value), ...]): the row number as openpyxl reads it, each cell's value as
+        :meth:`parse_cell` gives it (the common cells read here directly, see the module docstring)."""
+        number = row.get("r")
+        if number is None:
+            self.row_counter += 1
+        else:
+            try:
+                self.row_counter = int(number)
+            except ValueError:
+                val = float(number)
+                if not val.is_integer():
+                    raise ValueError(f"{number} is not a valid row number") from None
+                self.row_counter = int(val)
+        self.col_counter = 0
+        columns, shared, dates, out = self.column_numbers, self.shared_strings, self.date_formats, []
+        for element in row:
+            ref, kind, style = element.get("r"), element.get("t"), element.get("s")
+            m = _REFERENCE.fullmatch(ref) if ref and self.data_only and not self.rich_text else None
+            if style and not (style.isascii() and style.isdigit()):
+                m = None  # a style number openpyxl must read (or refuse)
+            value = None
+            if m is not None:
+                if kind == "inlineStr":
+                    value = inline_text(element)
+                elif kind is None or kind == "n" or kind == "s":
+                    text = element.findtext(VALUE_TAG, None)
+                    if not text:
+                        m = None  # no value: a formula's missing result, or an empty cell
+                    elif kind == "s":
+                        value = shared[int(text)]
+                    else:  # openpyxl's reading of a number, and of a date or a duration by its style
+                        value = float(text) if "." in text or "E" in text or "e" in text else int(text)
+                        number = int(style) if style else 0
+                        if number in dates:
+                            try:
+                                value = from_excel(value, self.epoch, timedelta=number in self.timedelta_formats)
+                            except (OverflowError, ValueError):
+                                m = None  # openpyxl warns and reads it as an error value
+                else:
+                    m = None
+            if m is None:
+                cell = self.parse_cell(element)
+                out.append((cell["column"], cell["value"]))
+                continue
+            letters = m.group(1)
+            column = columns.get(letters)
+            if column is None:
+                column = columns[letters] = column_index_from_string(letters)
+            self.col_counter = column
+            out.append((column, value))
+        return self.row_counter, out
+
+
+def inline_text(element) -> str | None:
+    """An inline-string cell's plain text: ``<t>`` plus each run's ``<t>`` (phonetic runs excluded), as
+    openpyxl's ``Text.from_tree(child).content`` joins them (a repeated ``<t>`` keeps its last one); None when
+    the cell holds no ``<is>``."""
+    child = element.find(INLINE_STRING)
+    if child is None:
+        return None
+    if len(child) == 1 and child[0].tag == _T_TAG:  # the common shape: <is><t>text</t></is>
+        return child[0].text or ""
+    last, runs = None, []
+    for sub in child:
+        if sub.tag == _T_TAG:
+            last = sub
+        elif sub.tag == _R_TAG:
+            texts = [t for t in sub if t.tag == _T_TAG]
+            if texts:
+                runs.append(texts[-1])
+    parts = ([last] if last is not None else []) + runs
+    return "".join(t.text for t in parts if t.text is not None)
 
 
 class ReadOnlySheet(ReadOnlyWorksheet):
@@ -88,8 +168,7 @@ class ReadOnlySheet(ReadOnlyWorksheet):
                 src, self._shared_strings, data_only=self.parent.data_only, epoch=self.parent.epoch,
                 date_formats=self.parent._date_formats, timedelta_formats=self.parent._timedelta_formats,
             )
-            for idx, cells in parser.parse():
-                yield idx, [(c["column"], c["value"]) for c in cells]
+            yield from parser.parse()
 
 
 class WorkbookReader(ExcelReader):
