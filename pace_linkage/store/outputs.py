@@ -29,6 +29,7 @@ from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.redact import safe_csv_frame
 from pace_linkage.schema import RUN_ID_RULE, is_run_id
 from pace_linkage.store import publish as staged
+from pace_linkage.store.csvtext import LINE_END, text_csv_bytes
 from pace_linkage.store.files import (  # re-exported: the writers' primitives
     DIR_MODE,
     FILE_MODE,
@@ -57,7 +58,12 @@ def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) 
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    return safe_csv_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """``df`` as formula-neutralised CSV in UTF-8: built in Arrow when every column is text
+    (:func:`pace_linkage.store.csvtext.text_csv_bytes`, the same bytes), else by pandas."""
+    fast = text_csv_bytes(df)
+    if fast is not None:
+        return fast
+    return safe_csv_frame(df).to_csv(index=False, lineterminator=LINE_END).encode("utf-8")
 
 
 PARQUET_ROW_GROUP = 1024 * 1024  # rows per Parquet row group (pyarrow's default, named so a stream keeps it)
