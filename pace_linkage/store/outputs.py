@@ -19,7 +19,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,18 +100,29 @@ def parquet_stream_bytes(frames: Iterable[pd.DataFrame]) -> bytes:
 
 def write_parquet_stream(sink, frames: Iterable[pd.DataFrame]) -> None:
     """:func:`parquet_stream_bytes` written into ``sink`` (an open binary file or an Arrow stream) as it is
-    encoded: a row group at a time, so neither the frame nor the file is ever held whole."""
+    encoded: a row group at a time, so neither the frame nor the file is ever held whole. The next row group's
+    table is built in a second thread while this one is encoded (Arrow encodes without holding the GIL), so at
+    most two row groups are held at once; the tables come in order, so the bytes are those of one thread."""
     import pyarrow.parquet as pq
 
     writer = None
-    for df in frames:
-        table = _arrow_table(df)
-        writer = writer or pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS)
-        writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
-        del table
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet-ahead") as ahead:
+        items = iter(frames)
+        coming = ahead.submit(_next_table, items)
+        while (table := coming.result()) is not None:
+            coming = ahead.submit(_next_table, items)  # built while this table is encoded
+            writer = writer or pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS)
+            writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+            del table
     if writer is None:
         raise ValueError("parquet_stream_bytes: no frame")
     writer.close()
+
+
+def _next_table(frames: Iterator[pd.DataFrame]):
+    """The Arrow table of the next frame of ``frames``, or None after the last."""
+    df = next(frames, None)
+    return None if df is None else _arrow_table(df)
 
 
 class RunWriter:
