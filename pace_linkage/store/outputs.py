@@ -15,12 +15,12 @@ line terminator, sorted rows, and spreadsheet formula prefixes neutralised; JSON
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import pandas as pd
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.redact import safe_csv_frame
 from pace_linkage.schema import RUN_ID_RULE, is_run_id
+from pace_linkage.store import parquet_parts
 from pace_linkage.store import publish as staged
 from pace_linkage.store.csvtext import LINE_END, text_csv_bytes
 from pace_linkage.store.files import (  # re-exported: the writers' primitives
@@ -100,29 +101,43 @@ def parquet_stream_bytes(frames: Iterable[pd.DataFrame]) -> bytes:
 
 def write_parquet_stream(sink, frames: Iterable[pd.DataFrame]) -> None:
     """:func:`parquet_stream_bytes` written into ``sink`` (an open binary file or an Arrow stream) as it is
-    encoded: a row group at a time, so neither the frame nor the file is ever held whole. The next row group's
-    table is built in a second thread while this one is encoded (Arrow encodes without holding the GIL), so at
-    most two row groups are held at once; the tables come in order, so the bytes are those of one thread."""
+    encoded: a row group at a time, so neither the frame nor the file is ever held whole."""
     import pyarrow.parquet as pq
 
     writer = None
-    with ThreadPoolExecutor(1, thread_name_prefix="parquet-ahead") as ahead:
-        items = iter(frames)
-        coming = ahead.submit(_next_table, items)
-        while (table := coming.result()) is not None:
-            coming = ahead.submit(_next_table, items)  # built while this table is encoded
-            writer = writer or pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS)
-            writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
-            del table
+    for df in frames:
+        table = _arrow_table(df)
+        writer = writer or pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS)
+        writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+        del table
     if writer is None:
         raise ValueError("parquet_stream_bytes: no frame")
     writer.close()
 
 
-def _next_table(frames: Iterator[pd.DataFrame]):
-    """The Arrow table of the next frame of ``frames``, or None after the last."""
-    df = next(frames, None)
-    return None if df is None else _arrow_table(df)
+PARQUET_WORKERS = 2  # row groups encoded at once (the machines it runs on have two cores or more)
+
+
+def write_parquet_parts(sink, makers: Sequence[Callable[[], pd.DataFrame]], workers: int = PARQUET_WORKERS
+                        ) -> None:
+    """The file :func:`write_parquet_stream` writes of the frames ``makers`` make (each a row group, in order),
+    its row groups built and encoded ``workers`` at a time in threads and joined in order
+    (:mod:`pace_linkage.store.parquet_parts`): the same bytes, on as many cores, holding at most ``workers``
+    row groups."""
+    if len(makers) < 2 or workers < 2:
+        write_parquet_stream(sink, (make() for make in makers))
+        return
+    parts = (functools.partial(_part_bytes, make) for make in makers)
+    parquet_parts.join(sink.write, parquet_parts.encoded_side_by_side(parts, workers))
+
+
+def _part_bytes(make: Callable[[], pd.DataFrame]) -> bytes:
+    """The Parquet file of the one frame ``make`` makes (as :func:`write_parquet_stream` encodes it)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    write_parquet_stream(sink, [make()])
+    return sink.getvalue().to_pybytes()
 
 
 class RunWriter:
@@ -172,6 +187,15 @@ class RunWriter:
         encoded: the same bytes as ``write_bytes(name, parquet_stream_bytes(frames))``."""
         p = self.path(name)
         write_atomic_with(p, lambda fh: write_parquet_stream(fh, frames))
+        if name not in self.files:
+            self.files.append(name)
+        return p
+
+    def write_parquet_parts(self, name: str, makers: Sequence[Callable[[], pd.DataFrame]]) -> Path:
+        """Stage the Parquet file of the frames ``makers`` make (:func:`write_parquet_parts`), written into
+        place as its row groups are encoded: the same bytes as :meth:`write_parquet_stream` of those frames."""
+        p = self.path(name)
+        write_atomic_with(p, lambda fh: write_parquet_parts(fh, makers))
         if name not in self.files:
             self.files.append(name)
         return p
@@ -246,4 +270,4 @@ def verify_manifest(out_dir: Path) -> dict:
 
 __all__ = ["DIR_MODE", "FILE_MODE", "MANIFEST", "PublishError", "RunWriter", "csv_bytes", "json_bytes",
            "make_private_dir", "parquet_bytes", "parquet_stream_bytes", "sha256_file", "verify_manifest", "write_atomic",
-           "write_atomic_with", "write_parquet_stream", "write_private_csv"]
+           "write_atomic_with", "write_parquet_parts", "write_parquet_stream", "write_private_csv"]
