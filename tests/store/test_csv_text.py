@@ -35,7 +35,7 @@ def text_frames(draw):
         {i: pd.Series([], dtype=object) for i in range(n_cols)}).set_axis(labels, axis=1)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(text_frames())
 def test_text_frame_csv_is_the_pandas_file(df):
     fast = csvtext.text_csv_bytes(df)

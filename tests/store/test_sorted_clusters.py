@@ -20,7 +20,7 @@ def by_sort(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(text, text, st.integers(0, 5)), max_size=12), st.booleans(),
        st.sampled_from([None, np.nan, 3]))
 def test_sorted_clusters_is_the_stable_sort(rows, presort, odd):
