@@ -476,8 +476,13 @@ def safe_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         if _has_text(out[c]):
             out[c] = neutralise_formula(out[c])
-    out.columns = [("'" + c) if isinstance(c, str) and c.startswith(FORMULA_STARTS) else c for c in out.columns]
+    out.columns = [safe_header(c) for c in out.columns]
     return out
+
+
+def safe_header(label: Any) -> Any:
+    """A column label as :func:`safe_csv_frame` writes it: ``'`` before a text label starting a formula."""
+    return ("'" + label) if isinstance(label, str) and label.startswith(FORMULA_STARTS) else label
 
 
 __all__ = [
@@ -498,6 +503,7 @@ __all__ = [
     "mask_value",
     "neutralise_formula",
     "safe_csv_frame",
+    "safe_header",
     "suppress_frame",
     "suppress_mapping",
     "suppress_small",

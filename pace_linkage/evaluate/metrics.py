@@ -10,7 +10,8 @@ their own entries (:meth:`pace_linkage.features.Feature.metrics`); the outputs a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,24 +125,36 @@ def pairs_slices(run: RunResults, rows: int) -> Iterator[pd.DataFrame]:
     """:func:`pairs_frame` (text columns in Arrow) in slices of ``rows`` pairs, in order, so that pairs.parquet
     is written a row group at a time and the whole frame never exists (at millions of pairs it is gigabytes).
     No pairs: the one empty frame."""
+    for make in pairs_slice_makers(run, rows):
+        yield make()
+
+
+def pairs_slice_makers(run: RunResults, rows: int) -> list[Callable[[], pd.DataFrame]]:
+    """The slices of :func:`pairs_slices`, each made when its callable is called (any order, from any thread:
+    each reads only what all share), so that row groups can be built side by side."""
     pairs = run.blocking.pairs
     if not len(pairs):
-        yield pairs_frame(run)
-        return
+        return [lambda: pairs_frame(run)]
     import pyarrow as pa
 
     rec = run.records
-    src = pa.array(rec[SOURCE].to_numpy(), from_pandas=True)
+    # a source is taken from the few source names by its code: the same text, without reading a 1M-entry array
+    src_codes, src_names = pd.factorize(rec[SOURCE].to_numpy(), use_na_sentinel=False)
+    src_codes = src_codes.astype(np.int32)
+    src = pa.array(np.asarray(src_names, dtype=object), from_pandas=True)
     rid = pa.array(rec[RECORD_ID].to_numpy(), from_pandas=True)
     names = pa.array(np.array([r.name for r in run.cfg.linkage.blocking], dtype=object), from_pandas=True)
     l_all, r_all, rule_all = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy(), pairs[RULE].to_numpy()
-    for a in range(0, len(pairs), rows):
+
+    def make(a: int) -> pd.DataFrame:
         at = slice(a, a + rows)
         l_idx, r_idx = l_all[at], r_all[at]
-        out = pd.DataFrame({"source_l": _arrow_take(src, l_idx), "record_id_l": _arrow_take(rid, l_idx),
-                            "source_r": _arrow_take(src, r_idx), "record_id_r": _arrow_take(rid, r_idx),
+        out = pd.DataFrame({"source_l": _arrow_take(src, src_codes[l_idx]), "record_id_l": _arrow_take(rid, l_idx),
+                            "source_r": _arrow_take(src, src_codes[r_idx]), "record_id_r": _arrow_take(rid, r_idx),
                             "blocking_rule": _arrow_take(names, rule_all[at])})
-        yield _numbers(run, out, at)
+        return _numbers(run, out, at)
+
+    return [functools.partial(make, a) for a in range(0, len(pairs), rows)]
 
 
 def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:

@@ -109,8 +109,26 @@ def _as_date(s: pd.Series) -> pd.Series:
 
 
 def sorted_clusters(run) -> pd.DataFrame:
-    """The run's clusters sorted by source and record id (as ``clusters.csv`` holds them)."""
-    return run.clusters.clusters.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
+    """The run's clusters sorted by source and record id (as ``clusters.csv`` holds them). The clusters come in
+    the records' order, which is already this one: checked in Arrow, and then not sorted again (a stable sort
+    of rows already in order leaves them as they are)."""
+    clusters = run.clusters.clusters
+    if not in_text_order(clusters, SOURCE, RECORD_ID):
+        clusters = clusters.sort_values([SOURCE, RECORD_ID], kind="stable")
+    return clusters.reset_index(drop=True)
+
+
+def in_text_order(frame: pd.DataFrame, first: str, second: str) -> bool:
+    """Whether ``frame``'s rows are ordered by the text columns ``first`` then ``second`` (ties allowed), as
+    Python compares strings (so as a sort orders them). False when either column holds a missing value or
+    anything but text: then only a sort can say."""
+    if len(frame) < 2:
+        return True
+    a, b = (frame[name].to_numpy() for name in (first, second))
+    if not all(v.dtype == object and pd.api.types.infer_dtype(v, skipna=False) == "string" for v in (a, b)):
+        return False
+    a0, a1, b0, b1 = a[:-1], a[1:], b[:-1], b[1:]
+    return bool(((a0 < a1) | ((a0 == a1) & (b0 <= b1))).all())
 
 
 def run_tables(run, *, pairs: pd.DataFrame, released: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -176,5 +194,5 @@ def stored_attempt(url: str | os.PathLike, run_id: str) -> str | None:
 __all__ = [
     "TABLES", "STATE_TABLES", "STATE_HEAD", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError",
     "StoreConflict", "StateVersion", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
-    "run_tables", "run_meta", "private_columns", "sorted_clusters", "store_run", "stored_attempt", "logical_type",
+    "run_tables", "run_meta", "private_columns", "sorted_clusters", "in_text_order", "store_run", "stored_attempt", "logical_type",
 ]

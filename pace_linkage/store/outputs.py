@@ -15,11 +15,12 @@ line terminator, sorted rows, and spreadsheet formula prefixes neutralised; JSON
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ import pandas as pd
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.redact import safe_csv_frame
 from pace_linkage.schema import RUN_ID_RULE, is_run_id
+from pace_linkage.store import parquet_parts
 from pace_linkage.store import publish as staged
+from pace_linkage.store.csvtext import LINE_END, text_csv_bytes
 from pace_linkage.store.files import (  # re-exported: the writers' primitives
     DIR_MODE,
     FILE_MODE,
@@ -57,7 +60,12 @@ def write_private_csv(path: Path, df: pd.DataFrame, overwrite: bool, what: str) 
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    return safe_csv_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """``df`` as formula-neutralised CSV in UTF-8: built in Arrow when every column is text
+    (:func:`pace_linkage.store.csvtext.text_csv_bytes`, the same bytes), else by pandas."""
+    fast = text_csv_bytes(df)
+    if fast is not None:
+        return fast
+    return safe_csv_frame(df).to_csv(index=False, lineterminator=LINE_END).encode("utf-8")
 
 
 PARQUET_ROW_GROUP = 1024 * 1024  # rows per Parquet row group (pyarrow's default, named so a stream keeps it)
@@ -107,6 +115,31 @@ def write_parquet_stream(sink, frames: Iterable[pd.DataFrame]) -> None:
     writer.close()
 
 
+PARQUET_WORKERS = 2  # row groups encoded at once (the machines it runs on have two cores or more)
+
+
+def write_parquet_parts(sink, makers: Sequence[Callable[[], pd.DataFrame]], workers: int = PARQUET_WORKERS
+                        ) -> None:
+    """The file :func:`write_parquet_stream` writes of the frames ``makers`` make (each a row group, in order),
+    its row groups built and encoded ``workers`` at a time in threads and joined in order
+    (:mod:`pace_linkage.store.parquet_parts`): the same bytes, on as many cores, holding at most ``workers``
+    row groups."""
+    if len(makers) < 2 or workers < 2:
+        write_parquet_stream(sink, (make() for make in makers))
+        return
+    parts = (functools.partial(_part_bytes, make) for make in makers)
+    parquet_parts.join(sink.write, parquet_parts.encoded_side_by_side(parts, workers))
+
+
+def _part_bytes(make: Callable[[], pd.DataFrame]) -> bytes:
+    """The Parquet file of the one frame ``make`` makes (as :func:`write_parquet_stream` encodes it)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    write_parquet_stream(sink, [make()])
+    return sink.getvalue().to_pybytes()
+
+
 class RunWriter:
     """Stage outputs for one run, then publish them all with the manifest written last.
 
@@ -154,6 +187,15 @@ class RunWriter:
         encoded: the same bytes as ``write_bytes(name, parquet_stream_bytes(frames))``."""
         p = self.path(name)
         write_atomic_with(p, lambda fh: write_parquet_stream(fh, frames))
+        if name not in self.files:
+            self.files.append(name)
+        return p
+
+    def write_parquet_parts(self, name: str, makers: Sequence[Callable[[], pd.DataFrame]]) -> Path:
+        """Stage the Parquet file of the frames ``makers`` make (:func:`write_parquet_parts`), written into
+        place as its row groups are encoded: the same bytes as :meth:`write_parquet_stream` of those frames."""
+        p = self.path(name)
+        write_atomic_with(p, lambda fh: write_parquet_parts(fh, makers))
         if name not in self.files:
             self.files.append(name)
         return p
@@ -228,4 +270,4 @@ def verify_manifest(out_dir: Path) -> dict:
 
 __all__ = ["DIR_MODE", "FILE_MODE", "MANIFEST", "PublishError", "RunWriter", "csv_bytes", "json_bytes",
            "make_private_dir", "parquet_bytes", "parquet_stream_bytes", "sha256_file", "verify_manifest", "write_atomic",
-           "write_atomic_with", "write_parquet_stream", "write_private_csv"]
+           "write_atomic_with", "write_parquet_parts", "write_parquet_stream", "write_private_csv"]
