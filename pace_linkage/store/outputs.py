@@ -193,9 +193,13 @@ class RunWriter:
 
     def write_parquet_parts(self, name: str, makers: Sequence[Callable[[], pd.DataFrame]]) -> Path:
         """Stage the Parquet file of the frames ``makers`` make (:func:`write_parquet_parts`), written into
-        place as its row groups are encoded: the same bytes as :meth:`write_parquet_stream` of those frames."""
+        place as its row groups are encoded: the same bytes as :meth:`write_parquet_stream` of those frames, which
+        writes it instead if the join cannot read a part's footer (an Arrow version writing what it does not know)."""
         p = self.path(name)
-        write_atomic_with(p, lambda fh: write_parquet_parts(fh, makers))
+        try:
+            write_atomic_with(p, lambda fh: write_parquet_parts(fh, makers))
+        except parquet_parts.ThriftError:  # a footer this Arrow writes that the join does not read: one writer
+            write_atomic_with(p, lambda fh: write_parquet_stream(fh, (make() for make in makers)))
         if name not in self.files:
             self.files.append(name)
         return p

@@ -84,3 +84,16 @@ def test_parts_of_another_schema_are_refused():
         joined_bytes([a, b], 2)
     with pytest.raises(parquet_parts.ThriftError):
         parquet_parts.split(b"PAR1" + b"\x05\x00\x00\x00" + b"PAR1")
+
+
+def test_a_footer_the_join_cannot_read_falls_back_to_one_writer(tmp_path):
+    parts = [pd.DataFrame({"g": np.arange(3, dtype=np.int8) + k}) for k in range(3)]
+    makers = [functools.partial(lambda f: f, f) for f in parts]
+    writer = RunWriter(tmp_path / "out", "fallback")
+    try:
+        with patch.object(parquet_parts, "decode", side_effect=parquet_parts.ThriftError("unknown field")):
+            path = writer.write_parquet_parts("pairs.parquet", makers)
+        assert path.read_bytes() == parquet_stream_bytes(parts)
+        assert [p.name for p in path.parent.iterdir()] == ["pairs.parquet"]  # no temporary file left
+    finally:
+        writer.close()
