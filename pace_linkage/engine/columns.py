@@ -33,6 +33,21 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer, **kw) -> np.ndarray:
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=workers, **kw))
 
 
+def _parse_dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day, days since epoch) of each value (see :meth:`ColumnCache.date_parts`)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        dt = pd.to_datetime(s)
+    else:
+        txt = s.astype("string").str.replace("-", "", regex=False).str.strip()
+        dt = pd.to_datetime(txt, format="%Y%m%d", errors="coerce")
+    ok = dt.notna().to_numpy()
+    year = np.where(ok, dt.dt.year.fillna(-1).to_numpy(np.int64), -1)
+    month = np.where(ok, dt.dt.month.fillna(-1).to_numpy(np.int64), -1)
+    day = np.where(ok, dt.dt.day.fillna(-1).to_numpy(np.int64), -1)
+    days = np.where(ok, (dt - pd.Timestamp("1970-01-01")).dt.days.fillna(0).to_numpy(np.float64), np.nan)
+    return year, month, day, days
+
+
 class ColumnCache:
     """Per-column derived arrays computed once per compare run (codes, strings, dates, numbers)."""
 
@@ -50,9 +65,13 @@ class ColumnCache:
     def codes(self, col: str) -> np.ndarray:
         """Integer code per record (-1 = null); equal values share a code."""
         if col not in self._codes:
-            codes, uniques = pd.factorize(self._col(col), use_na_sentinel=True)
+            values = self._col(col)
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
             self._codes[col] = codes.astype(np.int64)
-            self._strings[col] = np.asarray([str(u) for u in uniques], dtype=object)
+            if isinstance(values.dtype, pd.StringDtype):  # every distinct value is a str already
+                self._strings[col] = np.asarray(uniques.to_numpy(dtype=object), dtype=object)
+            else:
+                self._strings[col] = np.asarray([str(u) for u in uniques], dtype=object)
         return self._codes[col]
 
     def uniques(self, col: str) -> np.ndarray:
@@ -94,17 +113,12 @@ class ColumnCache:
         key = ("date", col)
         if key not in self._cache:
             s = self._col(col)
-            if pd.api.types.is_datetime64_any_dtype(s):
-                dt = pd.to_datetime(s)
+            if isinstance(s.dtype, pd.StringDtype):  # text: each distinct value parsed once, taken by code
+                at = self.codes(col)
+                parts = _parse_dates(pd.Series(self.uniques(col), dtype=s.dtype))
+                self._cache[key] = tuple(np.append(p, -1 if p.dtype.kind == "i" else np.nan)[at] for p in parts)
             else:
-                txt = s.astype("string").str.replace("-", "", regex=False).str.strip()
-                dt = pd.to_datetime(txt, format="%Y%m%d", errors="coerce")
-            ok = dt.notna().to_numpy()
-            year = np.where(ok, dt.dt.year.fillna(-1).to_numpy(np.int64), -1)
-            month = np.where(ok, dt.dt.month.fillna(-1).to_numpy(np.int64), -1)
-            day = np.where(ok, dt.dt.day.fillna(-1).to_numpy(np.int64), -1)
-            days = np.where(ok, (dt - pd.Timestamp("1970-01-01")).dt.days.fillna(0).to_numpy(np.float64), np.nan)
-            self._cache[key] = (year, month, day, days)
+                self._cache[key] = _parse_dates(s)
         return self._cache[key]
 
     def numbers(self, col: str) -> np.ndarray:
