@@ -280,6 +280,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     block_stats = run.blocking.stats.to_dict(orient="records")
     total_pairs = choose2(n)
     cov = coverage(run.batches, cfg)
+    cache = ColumnCache(run.records)  # what the estimate, groups and waterfalls read of the records, derived once
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
@@ -295,7 +296,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "weights_histogram": _weights_histogram(weights),
         "clusters": run.clusters.stats,
         "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
-        "estimated": estimated_metrics(run, probs),
+        "estimated": estimated_metrics(run, probs, cache),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
     partial, empty = partial_summary(run.failures, cfg), empty_sources(run.batches)
@@ -305,13 +306,12 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
-    cache = ColumnCache(run.records)  # what the waterfalls read of the records, derived once for all of them
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples), cache)
     for feature in features:
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
-    doc["linked_less"] = linked_less_metrics(run, person)
+    doc["linked_less"] = linked_less_metrics(run, person, cache)
     if person is not None:
         of_clusters = person if clusters_in_record_order(run) else truth
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col)
@@ -332,11 +332,11 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     return doc
 
 
-def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
+def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | None = None) -> dict:
     """The model's own quality estimate (no truth): precision and the recall among compared pairs
     (:func:`pace_linkage.evaluate.quality.estimated_quality`), and -- unless ``report.missed_sample_pairs`` is 0
     -- the recall counting the matches blocking never compared, with its interval and the looser keys
-    (:func:`pace_linkage.evaluate.missed.label_free_recall`)."""
+    (:func:`pace_linkage.evaluate.missed.label_free_recall`). ``cache``: the records' column codes, shared."""
     from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate import missed
 
@@ -349,7 +349,7 @@ def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
     view = missed.RunView(run.records, run.blocking.pairs, probs,
                           missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column), cfg.linkage.link_type,
                           run.records[SOURCE].isin(cfg.duplicate_free_sources()).to_numpy())
-    scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model)
+    scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model, cache)
     lf = missed.label_free_recall(view, scorer, missed.looser_keys(cfg.linkage.blocking), sample_pairs=size,
                                   seed=cfg.seed, max_pairs_ratio=cfg.report.missed_max_pairs_ratio,
                                   rules=cfg.linkage.blocking, fields=list(cfg.fields))
@@ -371,12 +371,14 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     return out
 
 
-def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None) -> dict:
+def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None,
+                        cache: ColumnCache | None = None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
-    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
+    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`.
+    ``cache``: the records' column codes, if derived already."""
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
     return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
-                       run.threshold, run.cfg, truth)
+                       run.threshold, run.cfg, truth, cache=cache)
 
 
 def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
