@@ -249,12 +249,28 @@ def smallest(idx: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
     return idx[np.lexsort((idx, k))][:max(n, 0)]
 
 
+NEAR_CHUNK = 1 << 20  # pairs read at a time by near_side
+
+
+def near_side(p: np.ndarray, w: np.ndarray, threshold: float, above: bool, n: int) -> np.ndarray:
+    """``smallest(np.flatnonzero(p >= threshold), w, n)`` (``above``), else ``smallest(np.flatnonzero(p <
+    threshold), -w, n)``: the pairs nearest the threshold on one side, a chunk of pairs at a time (each chunk's
+    own nearest are the candidates), so that no array as long as the pairs is made."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for a in range(0, len(p), NEAR_CHUNK):
+        at = slice(a, a + NEAR_CHUNK)
+        side = np.flatnonzero(p[at] >= threshold if above else p[at] < threshold)
+        found.append(a + smallest(side, w[at] if above else -w[at], n))
+    cand = np.concatenate(found)
+    return cand[np.lexsort((cand, w[cand] if above else -w[cand]))][:max(n, 0)]
+
+
 def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[str]]:
     """The candidate pairs just above and just below the threshold (ties broken by pair order)."""
     p = run.scored[MATCH_PROBABILITY].to_numpy()
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    above = smallest(np.flatnonzero(p >= run.threshold), w, n_each)
-    below = smallest(np.flatnonzero(p < run.threshold), -w, n_each)
+    above = near_side(p, w, run.threshold, True, n_each)
+    below = near_side(p, w, run.threshold, False, n_each)
     return ([int(i) for i in above] + [int(i) for i in below],
             ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
 
@@ -360,12 +376,15 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     """With truth: are the candidate pairs' match probabilities calibrated? Per band of probability, the
     pairs, their mean probability and the share that are true matches."""
     edges = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
-    band = np.clip(np.searchsorted(edges, probs, side="right") - 1, 0, len(edges) - 2)
+    band = np.searchsorted(np.asarray(edges), probs, side="right").astype(np.int8)  # one byte a pair
+    band -= 1
+    np.clip(band, 0, len(edges) - 2, out=band)
+    counts = np.bincount(band, minlength=len(edges) - 1)
     out = []
     for b in range(len(edges) - 1):
-        sel = band == b
-        if sel.any():
-            out.append({"low": edges[b], "high": edges[b + 1], "pairs": int(sel.sum()),
+        if counts[b]:
+            sel = band == b
+            out.append({"low": edges[b], "high": edges[b + 1], "pairs": int(counts[b]),
                         "mean_probability": round(float(probs[sel].mean()), 6),
                         "true_share": round(float(is_match[sel].mean()), 6)})
     return out
