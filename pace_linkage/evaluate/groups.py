@@ -274,34 +274,44 @@ def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
     return rows
 
 
+BELOW_CHUNK = 1 << 20  # pairs read at a time by _below_by_group
+
+
 def _below_by_group(g: np.ndarray, links: RunLinks, k: int) -> np.ndarray:
     """Per group: the summed probability of the candidate pairs below the threshold with an end in it (once
     for a pair with both ends in it), summed in pair order. ``g``: the group codes in a narrow integer type
     that holds ``k`` too, so that looking up millions of pair ends reads a small array. A pair that does not
-    count is binned at ``k`` (dropped after): every pair's probability is read where it is, never copied, and
-    each group sums the same probabilities in the same order as over the pairs that count only."""
-    gl, gr = g[links.left], g[links.right]
-    out = np.bincount(np.where(links.below, gl, k), weights=links.probability, minlength=k + 1)[:k]
-    np.putmask(gr, ~links.below | (gr == gl), k)
-    del gl
-    return out + np.bincount(gr, weights=links.probability, minlength=k + 1)[:k]
+    count is binned at ``k`` (dropped after). The pairs are read a chunk at a time and each chunk's
+    probabilities added in order to the running sums (``np.add.at``, unbuffered), so each group sums the same
+    probabilities in the same order as one ``np.bincount`` over all the pairs, with no array as long as the
+    pairs."""
+    by_left, by_right = np.zeros(k + 1), np.zeros(k + 1)
+    for a in range(0, len(links.left), BELOW_CHUNK):
+        at = slice(a, a + BELOW_CHUNK)
+        gl, gr, below, p = g[links.left[at]], g[links.right[at]], links.below[at], links.probability[at]
+        np.add.at(by_left, np.where(below, gl, k), p)
+        np.putmask(gr, ~below | (gr == gl), k)
+        np.add.at(by_right, gr, p)
+    return by_left[:k] + by_right[:k]
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
                 threshold: float, cfg: PaceConfig, truth: pd.DataFrame | PersonCodes | None = None,
-                reference_date: dt.date | None = None, cache: ColumnCache | None = None) -> dict[str, list[dict]]:
+                reference_date: dt.date | None = None, cache: ColumnCache | None = None,
+                cluster: np.ndarray | None = None) -> dict[str, list[dict]]:
     """``{group_kind: [row per group]}`` for every group kind (see the module docstring).
 
     ``records`` and ``cluster_ids`` are aligned (position i is record i); ``pairs`` has ``l`` and ``r``
     positions, aligned with ``probability``. With ``truth`` (source, record_id, person_id) the rows
     also hold true pairs, recall and missed links, and the ``moved`` kind is added. ``cache``: the records'
-    column codes, if derived already."""
+    column codes, if derived already; ``cluster``: ``group_codes`` of ``cluster_ids``, if known."""
     recs = positional(records)  # no copy of a frame numbered 0..N-1 already
     if recs.empty:
         return {}
     person = person_codes(recs, truth)[0] if truth is not None else None
     groups = record_groups(recs, cfg, person, reference_date, cache if recs is records else None)
-    cluster = group_codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
+    if cluster is None:
+        cluster = group_codes(pd.Series(np.asarray(cluster_ids, dtype=object)))
     left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()  # positions as they are: no int64 copies
     prob = np.asarray(probability, dtype=np.float64)
     links = run_links(cluster, left, right, prob, threshold, person)

@@ -167,10 +167,10 @@ def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
     return {"bins": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
+def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str], cluster: np.ndarray | None = None) -> dict:
     """Persons shared by each pair of partners (evaluate.partner_overlap), partners used per person, and
     each partner's repeat-client rate (share of its records that repeat a person it already holds)."""
-    partners, src, inc = evaluate.partner_incidence(clusters, id_col)
+    partners, src, inc = evaluate.partner_incidence(clusters, id_col, cluster)
     matrix = (inc.T @ inc).toarray()
     pos = {p: i for i, p in enumerate(partners)}
     full = [[int(matrix[pos[a], pos[b]]) if a in pos and b in pos else 0 for b in sources] for a in sources]
@@ -297,6 +297,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     total_pairs = choose2(n)
     cov = coverage(run.batches, cfg)
     cache = ColumnCache(run.records)  # what the estimate, groups and waterfalls read of the records, derived once
+    cluster = evaluate.group_codes(clusters[id_col])  # the clusters as codes, once: every figure below reads them
+    in_order = clusters_in_record_order(run)  # then they are the records' clusters too
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
@@ -311,8 +313,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "training": sessions_summary(run.model.info),
         "weights_histogram": _weights_histogram(weights),
         "clusters": run.clusters.stats,
-        "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
-        "estimated": estimated_metrics(run, probs, cache),
+        "overlap": _overlap(clusters, id_col, sources, cluster) if len(clusters) else {},
+        "estimated": estimated_metrics(run, probs, cache, cluster if in_order else None),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
     partial, empty = partial_summary(run.failures, cfg), empty_sources(run.batches)
@@ -327,11 +329,11 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     for feature in features:
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
-    doc["linked_less"] = linked_less_metrics(run, person, cache)
+    doc["linked_less"] = linked_less_metrics(run, person, cache, cluster if in_order else None)
     if person is not None:
-        of_clusters = person if clusters_in_record_order(run) else truth
-        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col)
-        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col)
+        of_clusters = person if in_order else truth
+        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col, cluster=cluster)
+        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col, cluster=cluster)
         thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
         sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
                                     MATCH_PROBABILITY: probs}, copy=False)  # the run's own arrays, not copies
@@ -348,11 +350,13 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     return doc
 
 
-def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | None = None) -> dict:
+def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | None = None,
+                      cluster: np.ndarray | None = None) -> dict:
     """The model's own quality estimate (no truth): precision and the recall among compared pairs
     (:func:`pace_linkage.evaluate.quality.estimated_quality`), and -- unless ``report.missed_sample_pairs`` is 0
     -- the recall counting the matches blocking never compared, with its interval and the looser keys
-    (:func:`pace_linkage.evaluate.missed.label_free_recall`). ``cache``: the records' column codes, shared."""
+    (:func:`pace_linkage.evaluate.missed.label_free_recall`). ``cache``: the records' column codes, shared;
+    ``cluster``: the records' cluster codes, if known."""
     from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate import missed
 
@@ -363,7 +367,8 @@ def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | N
         return est
     cfg = run.cfg
     view = missed.RunView(run.records, run.blocking.pairs, probs,
-                          missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column), cfg.linkage.link_type,
+                          missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column) if cluster is None
+                          else cluster, cfg.linkage.link_type,
                           run.records[SOURCE].isin(cfg.duplicate_free_sources()).to_numpy())
     scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model, cache)
     lf = missed.label_free_recall(view, scorer, missed.looser_keys(cfg.linkage.blocking), sample_pairs=size,
@@ -391,19 +396,20 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
 
 
 def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None,
-                        cache: ColumnCache | None = None) -> dict:
+                        cache: ColumnCache | None = None, cluster: np.ndarray | None = None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
     (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`.
-    ``cache``: the records' column codes, if derived already."""
+    ``cache``: the records' column codes, if derived already; ``cluster``: the records' cluster codes, if known."""
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
     return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
-                       run.threshold, run.cfg, truth, cache=cache)
+                       run.threshold, run.cfg, truth, cache=cache, cluster=cluster)
 
 
 def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
     """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from the label codes of
     :func:`pace_linkage.evaluate.quality.confusion_codes`), and the true pairs blocking never proposed."""
-    c = np.bincount(code, minlength=len(evaluate.CONFUSION_LABELS))
+    c = sum((np.bincount(code[a:a + NEAR_CHUNK], minlength=len(evaluate.CONFUSION_LABELS))  # a chunk at a time
+             for a in range(0, len(code), NEAR_CHUNK)), np.zeros(len(evaluate.CONFUSION_LABELS), dtype=np.int64))
     out = {k.lower(): int(c[i]) for i, k in enumerate(evaluate.CONFUSION_LABELS)}
     out["candidate_pairs"] = int(len(code))
     out["true_pairs"] = int(true_pairs)

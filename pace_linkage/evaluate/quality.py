@@ -219,7 +219,8 @@ def pairwise_scores(cluster_ids: Sequence | pd.Series | np.ndarray,
     return {**scores(counts), **counts}
 
 
-def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, Any]:
+def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id",
+                     cluster: np.ndarray | None = None) -> dict[str, Any]:
     """Pairwise precision / recall / F1 of a clustering against truth, counted from group sizes.
 
     ``clusters`` has ``source``, ``record_id`` and ``id_column``; ``truth`` has ``source``,
@@ -227,11 +228,12 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, 
     when they share a person_id. See the module docstring for records absent from truth.
 
     Returns precision, recall, f1, tp, fp, fn, predicted_pairs, true_pairs, records,
-    records_absent_from_truth and truth_rows_not_clustered.
+    records_absent_from_truth and truth_rows_not_clustered. ``cluster``: ``group_codes(clusters[id_column])``,
+    if known.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
     person, absent, not_clustered = person_codes(clusters, truth)
-    counts = pair_counts(group_codes(clusters[id_column]), person)
+    counts = pair_counts(group_codes(clusters[id_column]) if cluster is None else cluster, person)
     return {
         **scores(counts),
         **counts,
@@ -241,19 +243,20 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, 
     }
 
 
-def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, float]:
+def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id",
+           cluster: np.ndarray | None = None) -> dict[str, float]:
     """B-cubed precision, recall and F1 (record-level averages, Bagga & Baldwin 1998).
 
     For each record r with cluster C(r) and person P(r): precision(r) = |C(r) & P(r)| / |C(r)| and
     recall(r) = |C(r) & P(r)| / |P(r)| (each record counts itself). Precision and recall are means
     over records; F1 is their harmonic mean. Records absent from truth are their own person. An empty
-    input scores 1.0 / 1.0.
+    input scores 1.0 / 1.0. ``cluster``: ``group_codes(clusters[id_column])``, if known.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
     person, _, _ = person_codes(clusters, truth)
     if len(person) == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    cluster = group_codes(clusters[id_column])
+    cluster = group_codes(clusters[id_column]) if cluster is None else cluster
     joint = cluster * (int(person.max()) + 1) + person
     _, inverse, both = np.unique(joint, return_inverse=True, return_counts=True)
     inter = both[inverse].astype(np.float64)
@@ -383,7 +386,9 @@ def estimated_quality(match_probability: pd.Series | np.ndarray, threshold: floa
     model's calibration. Empty denominators give 1.0.
     """
     p = np.asarray(match_probability, dtype=np.float64)
-    p = p[~np.isnan(p)]
+    nan = np.isnan(p)
+    if nan.any() or not p.flags.c_contiguous:  # otherwise the copy would hold the same values in the same order
+        p = p[~nan]
     linked = p[p >= threshold]
     expected_tp = float(linked.sum())
     total = float(p.sum())
@@ -447,16 +452,18 @@ def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[
     return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
 
 
-def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id") -> tuple[list[str], np.ndarray, Any]:
+def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id", cluster: np.ndarray | None = None
+                      ) -> tuple[list[str], np.ndarray, Any]:
     """The partners (sorted names), each record's partner code and the cluster x partner presence matrix
-    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own)."""
+    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own).
+    ``cluster``: ``group_codes(clusters[id_column])``, if known."""
     _check_columns(clusters, [SOURCE, id_column], "clusters")
     names = clusters[SOURCE].astype(str)
     partners = sorted(names.unique())
     if not partners:
         return [], np.zeros(0, np.int64), None
     src = pd.Categorical(names, categories=partners).codes.astype(np.int64)
-    cid = group_codes(clusters[id_column])
+    cid = group_codes(clusters[id_column]) if cluster is None else cluster
     inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
     inc = inc.tocsr()
     inc.data[:] = 1  # duplicates summed by tocsr: presence only
