@@ -381,7 +381,10 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     """With truth: are the candidate pairs' match probabilities calibrated? Per band of probability, the
     pairs, their mean probability and the share that are true matches."""
     edges = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
-    band = np.searchsorted(np.asarray(edges), probs, side="right").astype(np.int8)  # one byte a pair
+    band = np.zeros(len(probs), dtype=np.int8)  # searchsorted(edges, probs, side="right") - 1, one byte a pair:
+    for edge in edges:  # the edges at or below each probability (NaN sorts above them all)
+        band += probs >= edge
+    band[np.isnan(probs)] = len(edges)
     band -= 1
     np.clip(band, 0, len(edges) - 2, out=band)
     counts = np.bincount(band, minlength=len(edges) - 1)

@@ -127,6 +127,21 @@ def _position_in_runs(values: np.ndarray, start: np.ndarray, stop: np.ndarray, x
     return np.where(found, lo, -1)
 
 
+COUNT_CHUNK = 1 << 20  # positions counted at a time by run_starts
+
+
+def run_starts(ordered: np.ndarray, n: int) -> np.ndarray:
+    """``np.searchsorted(ordered, np.arange(n + 1))`` of ascending non-negative positions: where each value's run
+    starts, from the counts of the values below it (counted a chunk at a time, no binary search per value)."""
+    if len(ordered) == 0 or ordered[0] < 0:
+        return np.searchsorted(ordered, np.arange(n + 1))
+    counts = np.zeros(max(n, int(ordered[-1]) + 1), dtype=np.int64)
+    for a in range(0, len(ordered), COUNT_CHUNK):
+        chunk = np.bincount(ordered[a:a + COUNT_CHUNK])
+        counts[:len(chunk)] += chunk
+    return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts[:n])])
+
+
 def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
     """``size`` record pairs drawn uniformly, with replacement, from the pairs sharing a non-negative ``key``
     (positions l, r) and the number of such pairs: a key group drawn with probability in proportion to its
@@ -265,8 +280,7 @@ class RunView:
         np.logical_and(back, rp[1:] < rp[:-1], out=back)
         if back.any():
             return None
-        n = len(self.records)  # searched for in the positions' own type: no wider copy of them
-        return np.searchsorted(lp, np.arange(n + 1, dtype=np.result_type(lp.dtype, np.min_scalar_type(n + 1))))
+        return run_starts(lp, len(self.records))
 
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none

@@ -153,7 +153,7 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         _check_unique(truth, "truth")
         pos = key_positions(truth, records)
     found = pos >= 0
-    truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
+    truth_codes = person_id_codes(truth[PERSON_ID])  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
     codes[found] = truth_codes[pos[found]]
     absent = int((~found).sum())
@@ -176,6 +176,23 @@ def _same_keys(records: pd.DataFrame, truth: pd.DataFrame) -> bool:
         if a is None or b is None or not np.array_equal(a, b):
             return False
     return True
+
+
+def person_id_codes(values: pd.Series) -> np.ndarray:
+    """``group_codes`` of the person ids with the blank ones (:func:`_blank_to_null`) null, each distinct id
+    looked at once: the codes of the ids that are not blank, renumbered in order of first appearance."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return group_codes(values)
+    codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    blank = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.strip().eq("").to_numpy()
+    keep = np.append(~blank, False)  # code -1 (null) -> the last slot
+    renumber = np.append(np.cumsum(~blank) - 1, -1)
+    out = np.where(keep[codes], renumber[codes], -1).astype(np.int64)
+    null = out < 0
+    if null.any():
+        start = int((~blank).sum())
+        out[null] = start + np.arange(int(null.sum()), dtype=np.int64)
+    return out
 
 
 def _blank_to_null(values: pd.Series) -> pd.Series:
