@@ -3,11 +3,15 @@ derived from the comparisons' column codes, and birth dates parsed once per dist
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
+from pace_linkage.engine import columns
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.settings import BlockingKey
 from pace_linkage.evaluate import unseen
@@ -59,3 +63,42 @@ def test_dates_of_a_text_column_parsed_per_distinct_value_are_the_whole_column_p
 def test_first_appearance_keeps_nulls_and_numbers_values_as_they_first_appear():
     got = unseen.first_appearance(np.array([7, -1, 3, 7, 9, -1, 3], dtype=np.int64))
     np.testing.assert_array_equal(got, [0, -1, 1, 0, 2, -1, 1])
+
+
+TEXT = st.one_of(st.none(), st.text(alphabet="aAé’ 0-\x00\u00a0ß", max_size=4))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(TEXT, max_size=40), st.sampled_from(["python", "pyarrow"]), st.booleans())
+def test_text_coded_through_arrow_is_pandas_factorize(values, storage, arrow):
+    s = pd.Series(values, dtype=object).astype(pd.StringDtype(storage))
+    with patch.multiple(columns, _ARROW_MIN_ROWS=0 if arrow else 10**9, _ARROW_DISTINCT_SHARE=-1.0):
+        codes, uniques = columns.factorize_text(s)
+    want_codes, want_uniques = pd.factorize(s, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert codes.dtype == np.int64 and uniques.dtype == object
+    assert uniques.tolist() == [str(u) for u in want_uniques]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), max_size=30), st.booleans())
+def test_joint_codes_of_text_columns_from_their_codes_are_those_of_the_concatenation(rows, coded_first):
+    frame = pd.DataFrame(rows, columns=["a", "b"], dtype=object)
+    text = ColumnCache(frame.astype("string"))
+    if coded_first:  # the columns' own codes made before
+        text.codes("b")
+    plain = ColumnCache(frame)  # object columns: the concatenation factorised
+    for x, y in [("a", "b"), ("b", "a")]:
+        for got, want in zip(text.joint_codes(x, y), plain.joint_codes(x, y), strict=True):
+            np.testing.assert_array_equal(got, want)
+        cl, cr = text.joint_codes(x, y)
+        ok = (cl >= 0) & (cr >= 0)
+        got = text.joint_scores(x, y, cl[ok], cr[ok], scorer=fuzz.ratio)
+        np.testing.assert_array_equal(got, plain.joint_scores(x, y, cl[ok], cr[ok], scorer=fuzz.ratio))
+
+
+def test_text_arrow_cannot_hold_is_coded_by_pandas():
+    s = pd.Series(["a\ud800", None, "b", "a\ud800"], dtype="string")
+    with patch.multiple(columns, _ARROW_MIN_ROWS=0, _ARROW_DISTINCT_SHARE=-1.0):
+        codes, uniques = columns.factorize_text(s)
+    assert codes.tolist() == [0, -1, 1, 0] and uniques.tolist() == ["a\ud800", "b"]
