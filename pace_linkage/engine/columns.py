@@ -42,7 +42,8 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize`` of a column (codes in order of first appearance, ``-1`` = null; the distinct values as
     str by code, as :meth:`ColumnCache.uniques` holds them). A long text column with many distinct values
     (judged from its leading values) is dictionary-encoded by Arrow instead, which gives the same codes and
-    values in about half the time; anything Arrow cannot hold as UTF-8 goes the pandas way."""
+    values in about half the time; anything Arrow cannot hold as UTF-8, and text holding a NUL character
+    (pandas' hashing reads a string only up to one), goes the pandas way."""
     if (isinstance(values.dtype, pd.StringDtype) and len(values) >= _ARROW_MIN_ROWS
             and len(pd.unique(values.array[:_ARROW_PROBE])) > _ARROW_DISTINCT_SHARE * _ARROW_PROBE):
         import pyarrow as pa
@@ -52,7 +53,7 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
         except (pa.ArrowException, UnicodeError):
             arr = None
-        if arr is not None:
+        if arr is not None and not pc.any(pc.match_substring(arr, "\x00")).as_py():
             coded = pc.dictionary_encode(arr)
             codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
             return codes, np.asarray(coded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
@@ -105,7 +106,9 @@ class ColumnCache:
     def joint_codes(self, col_a: str, col_b: str) -> tuple[np.ndarray, np.ndarray]:
         """Codes of two columns in one shared code space (so values can be compared across columns)."""
         key = ("joint", col_a, col_b)
-        if key not in self._cache and all(isinstance(self._col(c).dtype, pd.StringDtype) for c in (col_a, col_b)):
+        if key not in self._cache and all(isinstance(self._col(c).dtype, pd.StringDtype) for c in (col_a, col_b)) \
+                and not any(pd.Series(self.uniques(c)).str.contains("\x00", regex=False).any() for c in (col_a, col_b)):
+            # (pandas' hashing reads a string only up to a NUL character: such text is coded as before)
             self._cache[key], self._cache[("joint_uniques", col_a, col_b)] = self._joint_from_codes(col_a, col_b)
         if key not in self._cache:
             a, b = self._col(col_a), self._col(col_b)
