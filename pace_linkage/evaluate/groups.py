@@ -244,14 +244,22 @@ def group_figures(group: pd.Series, cluster: np.ndarray, left: np.ndarray, right
     return figures_of(group, run_links(cluster, left, right, probability, threshold, person), kind)
 
 
-def figures_of(group: pd.Series, links: RunLinks, kind: str = "") -> list[dict]:
-    """:func:`group_figures` from the run's :class:`RunLinks` (derived once for every group kind)."""
+def label_codes(group: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's group as a code into the group labels, sorted."""
     g, labels = pd.factorize(group.to_numpy(dtype=object), sort=True)
-    g = g.astype(np.int64)
+    return g.astype(np.int64), np.asarray(labels, dtype=object)
+
+
+def figures_of(group: pd.Series, links: RunLinks, kind: str = "",
+               coded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[dict]:
+    """:func:`group_figures` from the run's :class:`RunLinks` (derived once for every group kind). ``coded``:
+    the group's :func:`label_codes` and its estimated missed links (:func:`_below_by_groups`), if made."""
+    g, labels, est = coded if coded is not None else (*label_codes(group), None)
     k = len(labels)
     records = np.bincount(g, minlength=k)
     linked = np.bincount(g, weights=links.linked, minlength=k)
-    est = _below_by_group(g.astype(np.min_scalar_type(max(k, 1))), links, k)
+    if est is None:
+        est = _below_by_groups([g.astype(np.min_scalar_type(max(k, 1)))], [k], links)[0]
     truth_cols: dict[str, np.ndarray] = {}
     if links.person is not None:
         if links.true_pairs is not None:
@@ -278,21 +286,29 @@ BELOW_CHUNK = 1 << 20  # pairs read at a time by _below_by_group
 
 
 def _below_by_group(g: np.ndarray, links: RunLinks, k: int) -> np.ndarray:
+    """:func:`_below_by_groups` of one group kind."""
+    return _below_by_groups([g], [k], links)[0]
+
+
+def _below_by_groups(codes: list[np.ndarray], ks: list[int], links: RunLinks) -> list[np.ndarray]:
     """Per group: the summed probability of the candidate pairs below the threshold with an end in it (once
     for a pair with both ends in it), summed in pair order. ``g``: the group codes in a narrow integer type
     that holds ``k`` too, so that looking up millions of pair ends reads a small array. A pair that does not
     count is binned at ``k`` (dropped after). The pairs are read a chunk at a time and each chunk's
     probabilities added in order to the running sums (``np.add.at``, unbuffered), so each group sums the same
     probabilities in the same order as one ``np.bincount`` over all the pairs, with no array as long as the
-    pairs."""
-    by_left, by_right = np.zeros(k + 1), np.zeros(k + 1)
+    pairs. Every group kind (``codes``, each with its ``ks`` groups) is summed in the same pass over the pairs."""
+    by_left, by_right = [np.zeros(k + 1) for k in ks], [np.zeros(k + 1) for k in ks]
     for a in range(0, len(links.left), BELOW_CHUNK):
         at = slice(a, a + BELOW_CHUNK)
-        gl, gr, below, p = g[links.left[at]], g[links.right[at]], links.below[at], links.probability[at]
-        np.add.at(by_left, np.where(below, gl, k), p)
-        np.putmask(gr, ~below | (gr == gl), k)
-        np.add.at(by_right, gr, p)
-    return by_left[:k] + by_right[:k]
+        left, right, below, p = links.left[at], links.right[at], links.below[at], links.probability[at]
+        above = ~below
+        for g, k, sums_left, sums_right in zip(codes, ks, by_left, by_right, strict=True):
+            gl, gr = g[left], g[right]
+            np.add.at(sums_left, np.where(below, gl, k), p)
+            np.putmask(gr, above | (gr == gl), k)
+            np.add.at(sums_right, gr, p)
+    return [sums_left[:k] + sums_right[:k] for k, sums_left, sums_right in zip(ks, by_left, by_right, strict=True)]
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,
@@ -315,7 +331,11 @@ def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFra
     left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()  # positions as they are: no int64 copies
     prob = np.asarray(probability, dtype=np.float64)
     links = run_links(cluster, left, right, prob, threshold, person)
-    return {kind: figures_of(labels, links, kind) for kind, labels in groups.items()}
+    coded = {kind: label_codes(labels) for kind, labels in groups.items()}
+    narrow = [g.astype(np.min_scalar_type(max(len(labels), 1))) for g, labels in coded.values()]
+    est = _below_by_groups(narrow, [len(labels) for _, labels in coded.values()], links)  # one pass, every kind
+    return {kind: figures_of(groups[kind], links, kind, (*coded[kind], e))
+            for kind, e in zip(coded, est, strict=True)}
 
 
 __all__ = ["AGE_BANDS", "GROUP_KINDS", "RunLinks", "age_band", "council_area", "council_table", "figures_of",

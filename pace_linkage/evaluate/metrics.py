@@ -379,23 +379,41 @@ def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | N
 
 def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     """With truth: are the candidate pairs' match probabilities calibrated? Per band of probability, the
-    pairs, their mean probability and the share that are true matches."""
+    pairs, their mean probability and the share that are true matches. The bands are found a chunk of pairs at
+    a time, one byte a pair; each band's probabilities are gathered in pair order and averaged as one array
+    (the same mean as ``probs[band == b].mean()``); its true matches are counted."""
     edges = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
-    band = np.zeros(len(probs), dtype=np.int8)  # searchsorted(edges, probs, side="right") - 1, one byte a pair:
-    for edge in edges:  # the edges at or below each probability (NaN sorts above them all)
+    k = len(edges) - 1
+    band = np.empty(len(probs), dtype=np.int8)
+    for a in range(0, len(probs), NEAR_CHUNK):
+        band[a:a + NEAR_CHUNK] = _bands(probs[a:a + NEAR_CHUNK], edges)
+    counts = sum((np.bincount(band[a:a + NEAR_CHUNK], minlength=k) for a in range(0, len(band), NEAR_CHUNK)),
+                 np.zeros(k, dtype=np.int64))
+    gathered = [np.empty(int(c)) for c in counts]
+    true, filled = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+    for a in range(0, len(probs), NEAR_CHUNK):
+        at = slice(a, a + NEAR_CHUNK)
+        for b in np.flatnonzero(counts):
+            sel = band[at] == b
+            m = int(np.count_nonzero(sel))
+            gathered[b][filled[b]:filled[b] + m] = probs[at][sel]
+            filled[b] += m
+            true[b] += int(np.count_nonzero(is_match[at][sel]))
+    return [{"low": edges[b], "high": edges[b + 1], "pairs": int(counts[b]),
+             "mean_probability": round(float(gathered[b].mean()), 6),
+             "true_share": round(float(np.float64(true[b]) / counts[b]), 6)}
+            for b in range(k) if counts[b]]
+
+
+def _bands(probs: np.ndarray, edges: list[float]) -> np.ndarray:
+    """``clip(searchsorted(edges, probs, side="right") - 1, 0, len(edges) - 2)`` in one byte a value: the edges
+    at or below each probability (NaN sorts above them all)."""
+    band = np.zeros(len(probs), dtype=np.int8)
+    for edge in edges:
         band += probs >= edge
     band[np.isnan(probs)] = len(edges)
     band -= 1
-    np.clip(band, 0, len(edges) - 2, out=band)
-    counts = np.bincount(band, minlength=len(edges) - 1)
-    out = []
-    for b in range(len(edges) - 1):
-        if counts[b]:
-            sel = band == b
-            out.append({"low": edges[b], "high": edges[b + 1], "pairs": int(counts[b]),
-                        "mean_probability": round(float(probs[sel].mean()), 6),
-                        "true_share": round(float(is_match[sel].mean()), 6)})
-    return out
+    return np.clip(band, 0, len(edges) - 2, out=band)
 
 
 def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None,

@@ -127,18 +127,21 @@ def _position_in_runs(values: np.ndarray, start: np.ndarray, stop: np.ndarray, x
     return np.where(found, lo, -1)
 
 
-COUNT_CHUNK = 1 << 20  # positions counted at a time by run_starts
+COUNT_CHUNK = 1 << 16  # positions counted at a time by run_starts
 
 
 def run_starts(ordered: np.ndarray, n: int) -> np.ndarray:
     """``np.searchsorted(ordered, np.arange(n + 1))`` of ascending non-negative positions: where each value's run
-    starts, from the counts of the values below it (counted a chunk at a time, no binary search per value)."""
+    starts, from the counts of the values below it (counted a chunk at a time, each chunk from its own first
+    value: no binary search per value, no wider copy of the positions)."""
     if len(ordered) == 0 or ordered[0] < 0:
         return np.searchsorted(ordered, np.arange(n + 1))
     counts = np.zeros(max(n, int(ordered[-1]) + 1), dtype=np.int64)
     for a in range(0, len(ordered), COUNT_CHUNK):
-        chunk = np.bincount(ordered[a:a + COUNT_CHUNK])
-        counts[:len(chunk)] += chunk
+        part = ordered[a:a + COUNT_CHUNK]
+        first = int(part[0])
+        chunk = np.bincount(part - part.dtype.type(first))
+        counts[first:first + len(chunk)] += chunk
     return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts[:n])])
 
 

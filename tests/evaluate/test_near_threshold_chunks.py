@@ -51,3 +51,14 @@ def test_calibration_bands_in_one_byte_are_the_whole_array_bands(rows):
     is_match = np.array([r[1] for r in rows], dtype=bool)
     got, want = metrics.calibration(probs, is_match), calibration_by_whole_bands(probs, is_match)
     assert json.dumps(got) == json.dumps(want)  # NaN probabilities compare as written
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.one_of(VALUES, st.floats(0, 1)), st.booleans()), max_size=80),
+       st.sampled_from([1, 4, 1 << 20]))
+def test_calibration_by_chunks_is_the_whole_array_bands(rows, chunk):
+    probs = np.array([r[0] for r in rows], dtype=np.float64)
+    is_match = np.array([r[1] for r in rows], dtype=bool)
+    with patch.object(metrics, "NEAR_CHUNK", chunk):
+        got = metrics.calibration(probs, is_match)
+    assert json.dumps(got) == json.dumps(calibration_by_whole_bands(probs, is_match))
