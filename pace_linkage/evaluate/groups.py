@@ -291,24 +291,36 @@ def _below_by_group(g: np.ndarray, links: RunLinks, k: int) -> np.ndarray:
 
 
 def _below_by_groups(codes: list[np.ndarray], ks: list[int], links: RunLinks) -> list[np.ndarray]:
-    """Per group: the summed probability of the candidate pairs below the threshold with an end in it (once
-    for a pair with both ends in it), summed in pair order. ``g``: the group codes in a narrow integer type
-    that holds ``k`` too, so that looking up millions of pair ends reads a small array. A pair that does not
-    count is binned at ``k`` (dropped after). The pairs are read a chunk at a time and each chunk's
-    probabilities added in order to the running sums (``np.add.at``, unbuffered), so each group sums the same
-    probabilities in the same order as one ``np.bincount`` over all the pairs, with no array as long as the
-    pairs. Every group kind (``codes``, each with its ``ks`` groups) is summed in the same pass over the pairs."""
-    by_left, by_right = [np.zeros(k + 1) for k in ks], [np.zeros(k + 1) for k in ks]
+    """Per group kind (``codes``, each with its ``ks`` groups): the summed probability of the candidate pairs
+    below the threshold with an end in the group (once for a pair with both ends in it), summed in pair order.
+    A pair that does not count is binned at ``k`` (dropped after). The pairs are read a chunk at a time; each
+    chunk is binned by ``np.bincount`` after the running sums so far (each bin starts at 0.0, adds its running
+    sum exactly and then the chunk's probabilities in order), so each group sums the same probabilities in the
+    same order as one ``np.bincount`` over all the pairs, with no array as long as the pairs. Every kind is
+    summed in the same pass, each record's groups side by side (one look-up a pair end for all the kinds)."""
+    if not codes:
+        return []
+    side = np.stack(codes, axis=1).astype(np.min_scalar_type(max(ks)))  # a record's group of every kind
+    sums = [[np.zeros(k + 1), np.zeros(k + 1)] for k in ks]  # per kind: by the left end, by the right end
+    first = max(ks) + 1  # the running sums go first (a kind with fewer groups adds 0.0 to its dropped bin)
+    bins, weights = np.empty(first + BELOW_CHUNK, dtype=np.intp), np.empty(first + BELOW_CHUNK)
     for a in range(0, len(links.left), BELOW_CHUNK):
         at = slice(a, a + BELOW_CHUNK)
-        left, right, below, p = links.left[at], links.right[at], links.below[at], links.probability[at]
-        above = ~below
-        for g, k, sums_left, sums_right in zip(codes, ks, by_left, by_right, strict=True):
-            gl, gr = g[left], g[right]
-            np.add.at(sums_left, np.where(below, gl, k), p)
-            np.putmask(gr, above | (gr == gl), k)
-            np.add.at(sums_right, gr, p)
-    return [sums_left[:k] + sums_right[:k] for k, sums_left, sums_right in zip(ks, by_left, by_right, strict=True)]
+        below = links.below[at]
+        of_left, of_right = side[links.left[at]], side[links.right[at]]
+        m = len(below)
+        weights[first:first + m] = links.probability[at]
+        chunk = bins[first:first + m]
+        for j, k in enumerate(ks):
+            gl, gr = of_left[:, j], of_right[:, j]
+            for end in (0, 1):
+                np.copyto(chunk, gl if end == 0 else gr)
+                np.putmask(chunk, ~below if end == 0 else ~below | (gr == gl), k)
+                bins[:first] = np.minimum(np.arange(first), k)
+                weights[:first] = 0.0
+                weights[:k + 1] = sums[j][end]
+                sums[j][end] = np.bincount(bins[:first + m], weights=weights[:first + m], minlength=k + 1)
+    return [left[:k] + right[:k] for k, (left, right) in zip(ks, sums, strict=True)]
 
 
 def linked_less(records: pd.DataFrame, cluster_ids: pd.Series, pairs: pd.DataFrame, probability: np.ndarray,

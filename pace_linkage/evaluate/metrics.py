@@ -340,9 +340,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         sweep = evaluate.threshold_sweep(sweep_pairs, run.records, person, thresholds)
         doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
-        pc = _pairs_completeness(run, person.codes)
-        doc["blocking"].update(pc)
         is_match, code = evaluate.confusion_codes(sweep_pairs, run.records, person, run.threshold)
+        pc = _pairs_completeness(run, person.codes, is_match)  # the candidates' true matches, looked up once
+        doc["blocking"].update(pc)
         doc["confusion"] = confusion_counts(code, pc["true_pairs"])
         doc["calibration"] = calibration(probs, is_match)
         if run.cfg.report.top_errors:
@@ -477,12 +477,14 @@ def clusters_in_record_order(run: RunResults) -> bool:
         np.array_equal(clusters[c].to_numpy(), records[c].to_numpy()) for c in (SOURCE, RECORD_ID))
 
 
-def _pairs_completeness(run: RunResults, person: np.ndarray) -> dict:
+def _pairs_completeness(run: RunResults, person: np.ndarray, is_true: np.ndarray | None = None) -> dict:
     """Share of true matching pairs that blocking proposed at all (overall and per rule), from the person code
-    of each record (:func:`run_person_codes`: records absent from truth are people of their own)."""
+    of each record (:func:`run_person_codes`: records absent from truth are people of their own). ``is_true``:
+    whether each candidate pair is a true match, if known."""
     true_pairs = pairs_within_groups(np.bincount(person)) if len(person) else 0
     p = run.blocking.pairs
-    is_true = evaluate.same_code(person, p[LEFT].to_numpy(), p[RIGHT].to_numpy())
+    if is_true is None:
+        is_true = evaluate.same_code(person, p[LEFT].to_numpy(), p[RIGHT].to_numpy())
     found = int(is_true.sum())
     out = {"true_pairs": true_pairs, "pairs_completeness": round(found / true_pairs, 8) if true_pairs else 1.0}
     per_rule = np.bincount(p[RULE].to_numpy()[is_true], minlength=len(run.cfg.linkage.blocking))
