@@ -393,12 +393,15 @@ def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     true, filled = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
     for a in range(0, len(probs), NEAR_CHUNK):
         at = slice(a, a + NEAR_CHUNK)
-        for b in np.flatnonzero(counts):
-            sel = band[at] == b
-            m = int(np.count_nonzero(sel))
-            gathered[b][filled[b]:filled[b] + m] = probs[at][sel]
-            filled[b] += m
-            true[b] += int(np.count_nonzero(is_match[at][sel]))
+        order = np.argsort(band[at], kind="stable")  # by band, pair order within (one byte: a radix sort)
+        by_band, matched = probs[at][order], is_match[at][order]
+        sizes = np.bincount(band[at], minlength=k)
+        starts = np.cumsum(sizes) - sizes
+        for b in np.flatnonzero(sizes):
+            lo, hi = int(starts[b]), int(starts[b] + sizes[b])
+            gathered[b][filled[b]:filled[b] + hi - lo] = by_band[lo:hi]
+            filled[b] += hi - lo
+            true[b] += int(np.count_nonzero(matched[lo:hi]))
     return [{"low": edges[b], "high": edges[b + 1], "pairs": int(counts[b]),
              "mean_probability": round(float(gathered[b].mean()), 6),
              "true_share": round(float(np.float64(true[b]) / counts[b]), 6)}
