@@ -124,13 +124,21 @@ def first_appearance(codes: np.ndarray) -> np.ndarray:
 
 def combined_key(columns: Sequence[np.ndarray], n: int) -> np.ndarray:
     """:func:`~pace_linkage.engine.blocking.composite_key` of key columns given as codes in order of first
-    appearance (``-1`` = null): the same code per record, without a frame."""
+    appearance (``-1`` = null): the same code per record, without a frame. The columns are combined in mixed
+    radix and renumbered once (renumbering after each column, as composite_key does, gives the same codes: each
+    step numbers the same tuples in the order they first appear), and sooner only if the radix would overflow."""
     key = np.zeros(n, dtype=np.int64)
     null = np.zeros(n, dtype=bool)
+    span = 1  # the key's values are below this
     for codes in columns:
         null |= codes < 0
-        width = int(codes.max()) + 1 if len(codes) else 1
-        key = pd.factorize(key * max(width, 1) + np.maximum(codes, 0))[0].astype(np.int64)
+        width = max(int(codes.max()) + 1 if len(codes) else 1, 1)
+        if span * width >= 1 << 62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max()) + 1 if len(key) else 1
+        key = key * width + np.maximum(codes, 0)
+        span *= width
+    key = pd.factorize(key)[0].astype(np.int64)
     key[null] = -1
     return key
 

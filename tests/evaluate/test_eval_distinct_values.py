@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from pace_linkage.engine import columns
+from pace_linkage.engine import blocking, columns
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.settings import BlockingKey
 from pace_linkage.evaluate import unseen
@@ -103,3 +103,23 @@ def test_text_arrow_cannot_hold_is_coded_by_pandas():
     with patch.multiple(columns, _ARROW_MIN_ROWS=0, _ARROW_DISTINCT_SHARE=-1.0):
         codes, uniques = columns.factorize_text(s)
     assert codes.tolist() == [0, -1, 1, 0] and uniques.tolist() == ["a\ud800", "b"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(-1, 5), min_size=12, max_size=12), min_size=1, max_size=4))
+def test_combined_key_is_composite_key_of_the_columns(columns_):
+    frame = pd.DataFrame({f"k{j}": pd.array(c, dtype="Int64") for j, c in enumerate(columns_)})
+    frame = frame.mask(frame < 0)
+    codes = [unseen.first_appearance(np.array(c, dtype=np.int64)) for c in columns_]
+    want = blocking.composite_key(frame, list(frame.columns))
+    np.testing.assert_array_equal(unseen.combined_key(codes, 12), want)
+
+
+def test_combined_key_renumbers_before_its_radix_would_overflow():
+    rng = np.random.default_rng(5)
+    columns_ = [unseen.first_appearance(rng.integers(-1, 3000, 5000)) for _ in range(7)]  # 3000^7 > 2^62
+    frame = pd.DataFrame({f"k{j}": pd.array(np.where(c < 0, 0, c), dtype="Int64") for j, c in enumerate(columns_)})
+    for j, c in enumerate(columns_):
+        frame.loc[c < 0, f"k{j}"] = pd.NA
+    np.testing.assert_array_equal(unseen.combined_key(columns_, 5000),
+                                  blocking.composite_key(frame, list(frame.columns)))
