@@ -167,10 +167,10 @@ def _weights_histogram(weights: np.ndarray, bins: int = 40) -> dict:
     return {"bins": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str]) -> dict:
+def _overlap(clusters: pd.DataFrame, id_col: str, sources: list[str], cluster: np.ndarray | None = None) -> dict:
     """Persons shared by each pair of partners (evaluate.partner_overlap), partners used per person, and
     each partner's repeat-client rate (share of its records that repeat a person it already holds)."""
-    partners, src, inc = evaluate.partner_incidence(clusters, id_col)
+    partners, src, inc = evaluate.partner_incidence(clusters, id_col, cluster)
     matrix = (inc.T @ inc).toarray()
     pos = {p: i for i, p in enumerate(partners)}
     full = [[int(matrix[pos[a], pos[b]]) if a in pos and b in pos else 0 for b in sources] for a in sources]
@@ -249,12 +249,28 @@ def smallest(idx: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
     return idx[np.lexsort((idx, k))][:max(n, 0)]
 
 
+NEAR_CHUNK = 1 << 20  # pairs read at a time by near_side
+
+
+def near_side(p: np.ndarray, w: np.ndarray, threshold: float, above: bool, n: int) -> np.ndarray:
+    """``smallest(np.flatnonzero(p >= threshold), w, n)`` (``above``), else ``smallest(np.flatnonzero(p <
+    threshold), -w, n)``: the pairs nearest the threshold on one side, a chunk of pairs at a time (each chunk's
+    own nearest are the candidates), so that no array as long as the pairs is made."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for a in range(0, len(p), NEAR_CHUNK):
+        at = slice(a, a + NEAR_CHUNK)
+        side = np.flatnonzero(p[at] >= threshold if above else p[at] < threshold)
+        found.append(a + smallest(side, w[at] if above else -w[at], n))
+    cand = np.concatenate(found)
+    return cand[np.lexsort((cand, w[cand] if above else -w[cand]))][:max(n, 0)]
+
+
 def near_threshold(run: RunResults, n_each: int = 3) -> tuple[list[int], list[str]]:
     """The candidate pairs just above and just below the threshold (ties broken by pair order)."""
     p = run.scored[MATCH_PROBABILITY].to_numpy()
     w = run.scored[MATCH_WEIGHT].to_numpy()
-    above = smallest(np.flatnonzero(p >= run.threshold), w, n_each)
-    below = smallest(np.flatnonzero(p < run.threshold), -w, n_each)
+    above = near_side(p, w, run.threshold, True, n_each)
+    below = near_side(p, w, run.threshold, False, n_each)
     return ([int(i) for i in above] + [int(i) for i in below],
             ["linked, just above the threshold"] * len(above) + ["not linked, just below the threshold"] * len(below))
 
@@ -280,6 +296,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     block_stats = run.blocking.stats.to_dict(orient="records")
     total_pairs = choose2(n)
     cov = coverage(run.batches, cfg)
+    cache = ColumnCache(run.records)  # what the estimate, groups and waterfalls read of the records, derived once
+    cluster = evaluate.group_codes(clusters[id_col])  # the clusters as codes, once: every figure below reads them
+    in_order = clusters_in_record_order(run)  # then they are the records' clusters too
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
@@ -294,8 +313,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         "training": sessions_summary(run.model.info),
         "weights_histogram": _weights_histogram(weights),
         "clusters": run.clusters.stats,
-        "overlap": _overlap(clusters, id_col, sources) if len(clusters) else {},
-        "estimated": estimated_metrics(run, probs),
+        "overlap": _overlap(clusters, id_col, sources, cluster) if len(clusters) else {},
+        "estimated": estimated_metrics(run, probs, cache, cluster if in_order else None),
         "conflicts": _conflict_counts(run.clusters.conflicts),
     }
     partial, empty = partial_summary(run.failures, cfg), empty_sources(run.batches)
@@ -305,26 +324,25 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
-    cache = ColumnCache(run.records)  # what the waterfalls read of the records, derived once for all of them
     if run.cfg.report.explain_examples and len(run.scored):
         doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples), cache)
     for feature in features:
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
-    doc["linked_less"] = linked_less_metrics(run, person)
+    doc["linked_less"] = linked_less_metrics(run, person, cache, cluster if in_order else None)
     if person is not None:
-        of_clusters = person if clusters_in_record_order(run) else truth
-        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col)
-        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col)
+        of_clusters = person if in_order else truth
+        doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col, cluster=cluster)
+        doc["bcubed"] = evaluate.bcubed(clusters, of_clusters, id_column=id_col, cluster=cluster)
         thresholds = sorted({round(float(t), 4) for t in np.linspace(0.05, 0.99, 48)} | {round(run.threshold, 4)})
         sweep_pairs = pd.DataFrame({LEFT: run.blocking.pairs[LEFT].to_numpy(), RIGHT: run.blocking.pairs[RIGHT].to_numpy(),
                                     MATCH_PROBABILITY: probs}, copy=False)  # the run's own arrays, not copies
         sweep = evaluate.threshold_sweep(sweep_pairs, run.records, person, thresholds)
         doc["threshold_sweep"] = sweep.round(6).to_dict(orient="records")
         doc["recommended_threshold"] = evaluate.recommend_threshold(sweep, min_precision=0.99)
-        pc = _pairs_completeness(run, person.codes)
-        doc["blocking"].update(pc)
         is_match, code = evaluate.confusion_codes(sweep_pairs, run.records, person, run.threshold)
+        pc = _pairs_completeness(run, person.codes, is_match)  # the candidates' true matches, looked up once
+        doc["blocking"].update(pc)
         doc["confusion"] = confusion_counts(code, pc["true_pairs"])
         doc["calibration"] = calibration(probs, is_match)
         if run.cfg.report.top_errors:
@@ -332,11 +350,13 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     return doc
 
 
-def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
+def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | None = None,
+                      cluster: np.ndarray | None = None) -> dict:
     """The model's own quality estimate (no truth): precision and the recall among compared pairs
     (:func:`pace_linkage.evaluate.quality.estimated_quality`), and -- unless ``report.missed_sample_pairs`` is 0
     -- the recall counting the matches blocking never compared, with its interval and the looser keys
-    (:func:`pace_linkage.evaluate.missed.label_free_recall`)."""
+    (:func:`pace_linkage.evaluate.missed.label_free_recall`). ``cache``: the records' column codes, shared;
+    ``cluster``: the records' cluster codes, if known."""
     from pace_linkage.engine.linker import Linker
     from pace_linkage.evaluate import missed
 
@@ -347,9 +367,10 @@ def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
         return est
     cfg = run.cfg
     view = missed.RunView(run.records, run.blocking.pairs, probs,
-                          missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column), cfg.linkage.link_type,
+                          missed.cluster_codes(run.records, run.clusters.clusters, cfg.id_column) if cluster is None
+                          else cluster, cfg.linkage.link_type,
                           run.records[SOURCE].isin(cfg.duplicate_free_sources()).to_numpy())
-    scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model)
+    scorer = missed.Scorer(Linker.from_config(cfg), run.records, run.model, cache)
     lf = missed.label_free_recall(view, scorer, missed.looser_keys(cfg.linkage.blocking), sample_pairs=size,
                                   seed=cfg.seed, max_pairs_ratio=cfg.report.missed_max_pairs_ratio,
                                   rules=cfg.linkage.blocking, fields=list(cfg.fields))
@@ -358,31 +379,61 @@ def estimated_metrics(run: RunResults, probs: np.ndarray) -> dict:
 
 def calibration(probs: np.ndarray, is_match: np.ndarray) -> list[dict]:
     """With truth: are the candidate pairs' match probabilities calibrated? Per band of probability, the
-    pairs, their mean probability and the share that are true matches."""
+    pairs, their mean probability and the share that are true matches. The bands are found a chunk of pairs at
+    a time, one byte a pair; each band's probabilities are gathered in pair order and averaged as one array
+    (the same mean as ``probs[band == b].mean()``); its true matches are counted."""
     edges = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
-    band = np.clip(np.searchsorted(edges, probs, side="right") - 1, 0, len(edges) - 2)
-    out = []
-    for b in range(len(edges) - 1):
-        sel = band == b
-        if sel.any():
-            out.append({"low": edges[b], "high": edges[b + 1], "pairs": int(sel.sum()),
-                        "mean_probability": round(float(probs[sel].mean()), 6),
-                        "true_share": round(float(is_match[sel].mean()), 6)})
-    return out
+    k = len(edges) - 1
+    band = np.empty(len(probs), dtype=np.int8)
+    for a in range(0, len(probs), NEAR_CHUNK):
+        band[a:a + NEAR_CHUNK] = _bands(probs[a:a + NEAR_CHUNK], edges)
+    counts = sum((np.bincount(band[a:a + NEAR_CHUNK], minlength=k) for a in range(0, len(band), NEAR_CHUNK)),
+                 np.zeros(k, dtype=np.int64))
+    gathered = [np.empty(int(c)) for c in counts]
+    true, filled = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+    for a in range(0, len(probs), NEAR_CHUNK):
+        at = slice(a, a + NEAR_CHUNK)
+        order = np.argsort(band[at], kind="stable")  # by band, pair order within (one byte: a radix sort)
+        by_band, matched = probs[at][order], is_match[at][order]
+        sizes = np.bincount(band[at], minlength=k)
+        starts = np.cumsum(sizes) - sizes
+        for b in np.flatnonzero(sizes):
+            lo, hi = int(starts[b]), int(starts[b] + sizes[b])
+            gathered[b][filled[b]:filled[b] + hi - lo] = by_band[lo:hi]
+            filled[b] += hi - lo
+            true[b] += int(np.count_nonzero(matched[lo:hi]))
+    return [{"low": edges[b], "high": edges[b + 1], "pairs": int(counts[b]),
+             "mean_probability": round(float(gathered[b].mean()), 6),
+             "true_share": round(float(np.float64(true[b]) / counts[b]), 6)}
+            for b in range(k) if counts[b]]
 
 
-def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None) -> dict:
+def _bands(probs: np.ndarray, edges: list[float]) -> np.ndarray:
+    """``clip(searchsorted(edges, probs, side="right") - 1, 0, len(edges) - 2)`` in one byte a value: the edges
+    at or below each probability (NaN sorts above them all)."""
+    band = np.zeros(len(probs), dtype=np.int8)
+    for edge in edges:
+        band += probs >= edge
+    band[np.isnan(probs)] = len(edges)
+    band -= 1
+    return np.clip(band, 0, len(edges) - 2, out=band)
+
+
+def linked_less_metrics(run: RunResults, truth: pd.DataFrame | evaluate.PersonCodes | None,
+                        cache: ColumnCache | None = None, cluster: np.ndarray | None = None) -> dict:
     """Linkage rate, estimated missed links and (with truth) recall and missed links per group
-    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`."""
+    (partner, sex, age band, council area, and moved with truth): see :mod:`pace_linkage.evaluate.groups`.
+    ``cache``: the records' column codes, if derived already; ``cluster``: the records' cluster codes, if known."""
     probs = run.scored[MATCH_PROBABILITY].to_numpy() if len(run.scored) else np.array([], dtype=np.float64)
     return linked_less(run.records, run.clusters.clusters[run.cfg.id_column], run.blocking.pairs, probs,
-                       run.threshold, run.cfg, truth)
+                       run.threshold, run.cfg, truth, cache=cache, cluster=cluster)
 
 
 def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
     """Pair-level confusion among candidate pairs at the threshold (TP/FP/FN/TN from the label codes of
     :func:`pace_linkage.evaluate.quality.confusion_codes`), and the true pairs blocking never proposed."""
-    c = np.bincount(code, minlength=len(evaluate.CONFUSION_LABELS))
+    c = sum((np.bincount(code[a:a + NEAR_CHUNK], minlength=len(evaluate.CONFUSION_LABELS))  # a chunk at a time
+             for a in range(0, len(code), NEAR_CHUNK)), np.zeros(len(evaluate.CONFUSION_LABELS), dtype=np.int64))
     out = {k.lower(): int(c[i]) for i, k in enumerate(evaluate.CONFUSION_LABELS)}
     out["candidate_pairs"] = int(len(code))
     out["true_pairs"] = int(true_pairs)
@@ -429,12 +480,14 @@ def clusters_in_record_order(run: RunResults) -> bool:
         np.array_equal(clusters[c].to_numpy(), records[c].to_numpy()) for c in (SOURCE, RECORD_ID))
 
 
-def _pairs_completeness(run: RunResults, person: np.ndarray) -> dict:
+def _pairs_completeness(run: RunResults, person: np.ndarray, is_true: np.ndarray | None = None) -> dict:
     """Share of true matching pairs that blocking proposed at all (overall and per rule), from the person code
-    of each record (:func:`run_person_codes`: records absent from truth are people of their own)."""
+    of each record (:func:`run_person_codes`: records absent from truth are people of their own). ``is_true``:
+    whether each candidate pair is a true match, if known."""
     true_pairs = pairs_within_groups(np.bincount(person)) if len(person) else 0
     p = run.blocking.pairs
-    is_true = evaluate.same_code(person, p[LEFT].to_numpy(), p[RIGHT].to_numpy())
+    if is_true is None:
+        is_true = evaluate.same_code(person, p[LEFT].to_numpy(), p[RIGHT].to_numpy())
     found = int(is_true.sum())
     out = {"true_pairs": true_pairs, "pairs_completeness": round(found / true_pairs, 8) if true_pairs else 1.0}
     per_rule = np.bincount(p[RULE].to_numpy()[is_true], minlength=len(run.cfg.linkage.blocking))

@@ -127,29 +127,59 @@ def _position_in_runs(values: np.ndarray, start: np.ndarray, stop: np.ndarray, x
     return np.where(found, lo, -1)
 
 
+COUNT_CHUNK = 1 << 16  # positions counted at a time by run_starts
+
+
+def run_starts(ordered: np.ndarray, n: int) -> np.ndarray:
+    """``np.searchsorted(ordered, np.arange(n + 1))`` of ascending non-negative positions: where each value's run
+    starts, from the counts of the values below it (counted a chunk at a time, each chunk from its own first
+    value: no binary search per value, no wider copy of the positions)."""
+    if len(ordered) == 0 or ordered[0] < 0:
+        return np.searchsorted(ordered, np.arange(n + 1))
+    counts = np.zeros(max(n, int(ordered[-1]) + 1), dtype=np.int64)
+    for a in range(0, len(ordered), COUNT_CHUNK):
+        part = ordered[a:a + COUNT_CHUNK]
+        first = int(part[0])
+        chunk = np.bincount(part - part.dtype.type(first))
+        counts[first:first + len(chunk)] += chunk
+    return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts[:n])])
+
+
 def sample_key_pairs(key: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
     """``size`` record pairs drawn uniformly, with replacement, from the pairs sharing a non-negative ``key``
-    (positions l, r) and the number of such pairs."""
-    pos = np.flatnonzero(key >= 0)
-    if len(pos):  # by key, then position: one sort of distinct (key, position) codes, no stable argsort
-        both = np.sort(key[pos].astype(np.int64) * len(key) + pos)
-        k, pos = np.divmod(both, len(key))
-    else:
-        k = key[pos]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.empty(0, np.int64)
-    sizes = np.diff(np.r_[starts, len(k)]).astype(np.int64)
+    (positions l, r) and the number of such pairs: a key group drawn with probability in proportion to its
+    pairs (groups in key order), then two distinct members of it (members in position order). Only the drawn
+    groups' members are sorted, never all the records."""
+    valid = key >= 0
+    sizes = np.bincount(key[valid]).astype(np.int64) if valid.any() else np.zeros(0, np.int64)
     per_group = sizes * (sizes - 1) // 2
     total = int(per_group.sum())
     if total == 0 or size <= 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), total
-    cum = np.cumsum(per_group)
-    group = np.searchsorted(cum, rng.integers(0, total, size=size), side="right")
+    group = np.searchsorted(np.cumsum(per_group), rng.integers(0, total, size=size), side="right")
     n = sizes[group]
     i = (rng.random(size) * n).astype(np.int64)
     j = (rng.random(size) * (n - 1)).astype(np.int64)
     j += j >= i
-    first = starts[group]
-    return pos[first + i], pos[first + j], total
+    drawn = np.zeros(len(sizes) + 1, dtype=bool)  # the last slot: a null key
+    drawn[group] = True
+    members = np.flatnonzero(drawn[np.where(valid, key, len(sizes))])  # ascending positions
+    rank = np.cumsum(drawn) - 1  # a drawn group's rank among the drawn groups, in key order
+    of_member = rank[key[members]].astype(np.uint16 if rank[-1] < 1 << 16 else np.int64)  # 16 bits: a radix sort
+    order = np.argsort(of_member, kind="stable")
+    members = members[order]  # by key, then position
+    first = np.searchsorted(of_member[order], rank[group])
+    return members[first + i], members[first + j], total
+
+
+def paired_only(key: np.ndarray) -> np.ndarray:
+    """``key`` with ``-1`` for the records alone in their key group: they share no pair, so the pairs of the
+    key are the same, found among fewer records."""
+    valid = key >= 0
+    if not valid.any():
+        return key
+    sizes = np.bincount(key[valid])
+    return np.where(valid & (sizes[np.maximum(key, 0)] >= 2), key, -1)
 
 
 @dataclass
@@ -253,8 +283,7 @@ class RunView:
         np.logical_and(back, rp[1:] < rp[:-1], out=back)
         if back.any():
             return None
-        n = len(self.records)  # searched for in the positions' own type: no wider copy of them
-        return np.searchsorted(lp, np.arange(n + 1, dtype=np.result_type(lp.dtype, np.min_scalar_type(n + 1))))
+        return run_starts(lp, len(self.records))
 
     def candidate_position(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Per record pair, its position among the candidate pairs (either way round), ``-1`` if it is none
@@ -312,7 +341,7 @@ def _draw(view: RunView, codes: np.ndarray, key: LooserKey, size: int, sample_pa
     cluster, not on an earlier key."""
     exact = size <= sample_pairs  # few enough: every pair, exactly
     if exact:
-        left, right = within_group_pairs(codes, key.name, size)
+        left, right = within_group_pairs(paired_only(codes), key.name, size)
     else:
         left, right, _ = sample_key_pairs(codes, sample_pairs, rng)
     new = linkable(view, left, right) & (view.candidate_position(left, right) < 0)

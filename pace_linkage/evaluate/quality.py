@@ -153,7 +153,7 @@ def person_codes(records: pd.DataFrame, truth: pd.DataFrame | PersonCodes) -> Pe
         _check_unique(truth, "truth")
         pos = key_positions(truth, records)
     found = pos >= 0
-    truth_codes = group_codes(_blank_to_null(truth[PERSON_ID]))  # a null/blank person_id is a person of its own
+    truth_codes = person_id_codes(truth[PERSON_ID])  # a null/blank person_id is a person of its own
     codes = np.full(len(records), -1, dtype=np.int64)
     codes[found] = truth_codes[pos[found]]
     absent = int((~found).sum())
@@ -176,6 +176,23 @@ def _same_keys(records: pd.DataFrame, truth: pd.DataFrame) -> bool:
         if a is None or b is None or not np.array_equal(a, b):
             return False
     return True
+
+
+def person_id_codes(values: pd.Series) -> np.ndarray:
+    """``group_codes`` of the person ids with the blank ones (:func:`_blank_to_null`) null, each distinct id
+    looked at once: the codes of the ids that are not blank, renumbered in order of first appearance."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return group_codes(values)
+    codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    blank = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.strip().eq("").to_numpy()
+    keep = np.append(~blank, False)  # code -1 (null) -> the last slot
+    renumber = np.append(np.cumsum(~blank) - 1, -1)
+    out = np.where(keep[codes], renumber[codes], -1).astype(np.int64)
+    null = out < 0
+    if null.any():
+        start = int((~blank).sum())
+        out[null] = start + np.arange(int(null.sum()), dtype=np.int64)
+    return out
 
 
 def _blank_to_null(values: pd.Series) -> pd.Series:
@@ -219,7 +236,8 @@ def pairwise_scores(cluster_ids: Sequence | pd.Series | np.ndarray,
     return {**scores(counts), **counts}
 
 
-def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, Any]:
+def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id",
+                     cluster: np.ndarray | None = None) -> dict[str, Any]:
     """Pairwise precision / recall / F1 of a clustering against truth, counted from group sizes.
 
     ``clusters`` has ``source``, ``record_id`` and ``id_column``; ``truth`` has ``source``,
@@ -227,11 +245,12 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, 
     when they share a person_id. See the module docstring for records absent from truth.
 
     Returns precision, recall, f1, tp, fp, fn, predicted_pairs, true_pairs, records,
-    records_absent_from_truth and truth_rows_not_clustered.
+    records_absent_from_truth and truth_rows_not_clustered. ``cluster``: ``group_codes(clusters[id_column])``,
+    if known.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
     person, absent, not_clustered = person_codes(clusters, truth)
-    counts = pair_counts(group_codes(clusters[id_column]), person)
+    counts = pair_counts(group_codes(clusters[id_column]) if cluster is None else cluster, person)
     return {
         **scores(counts),
         **counts,
@@ -241,19 +260,20 @@ def pairwise_metrics(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, 
     }
 
 
-def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id") -> dict[str, float]:
+def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column: str = "pace_id",
+           cluster: np.ndarray | None = None) -> dict[str, float]:
     """B-cubed precision, recall and F1 (record-level averages, Bagga & Baldwin 1998).
 
     For each record r with cluster C(r) and person P(r): precision(r) = |C(r) & P(r)| / |C(r)| and
     recall(r) = |C(r) & P(r)| / |P(r)| (each record counts itself). Precision and recall are means
     over records; F1 is their harmonic mean. Records absent from truth are their own person. An empty
-    input scores 1.0 / 1.0.
+    input scores 1.0 / 1.0. ``cluster``: ``group_codes(clusters[id_column])``, if known.
     """
     _check_columns(clusters, [*KEY, id_column], "clusters")
     person, _, _ = person_codes(clusters, truth)
     if len(person) == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    cluster = group_codes(clusters[id_column])
+    cluster = group_codes(clusters[id_column]) if cluster is None else cluster
     joint = cluster * (int(person.max()) + 1) + person
     _, inverse, both = np.unique(joint, return_inverse=True, return_counts=True)
     inter = both[inverse].astype(np.float64)
@@ -265,13 +285,16 @@ def bcubed(clusters: pd.DataFrame, truth: pd.DataFrame | PersonCodes, id_column:
 # --------------------------------------------------------------------------------------------------
 # Threshold sweep (connected components at each threshold)
 # --------------------------------------------------------------------------------------------------
-SAME_CODE_CHUNK = 1 << 22  # pairs looked up at a time by same_code
+SAME_CODE_CHUNK = 1 << 18  # pairs looked up at a time by same_code
 
 
 def same_code(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per pair, whether its two records (positions ``left``, ``right``) have the same code: ``codes[left] ==
     codes[right]``, looked up a chunk of pairs at a time so that the two gathered code arrays exist for one
-    chunk only (at millions of pairs, each would be as large as the pairs)."""
+    chunk only (at millions of pairs, each would be as large as the pairs). Codes that fit are looked up as
+    32-bit integers (half the memory to read at random)."""
+    if len(codes) and codes.dtype.kind in "iu" and codes.dtype.itemsize > 4 and -(1 << 31) <= codes.min() and codes.max() < 1 << 31:
+        codes = codes.astype(np.int32)
     out = np.empty(len(left), dtype=bool)
     for a in range(0, len(left), SAME_CODE_CHUNK):
         b = a + SAME_CODE_CHUNK
@@ -383,7 +406,9 @@ def estimated_quality(match_probability: pd.Series | np.ndarray, threshold: floa
     model's calibration. Empty denominators give 1.0.
     """
     p = np.asarray(match_probability, dtype=np.float64)
-    p = p[~np.isnan(p)]
+    nan = np.isnan(p)
+    if nan.any() or not p.flags.c_contiguous:  # otherwise the copy would hold the same values in the same order
+        p = p[~nan]
     linked = p[p >= threshold]
     expected_tp = float(linked.sum())
     total = float(p.sum())
@@ -447,16 +472,18 @@ def partner_overlap(clusters: pd.DataFrame, id_column: str = "pace_id") -> dict[
     return {"partners": partners, "matrix": [[int(v) for v in row] for row in matrix]}
 
 
-def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id") -> tuple[list[str], np.ndarray, Any]:
+def partner_incidence(clusters: pd.DataFrame, id_column: str = "pace_id", cluster: np.ndarray | None = None
+                      ) -> tuple[list[str], np.ndarray, Any]:
     """The partners (sorted names), each record's partner code and the cluster x partner presence matrix
-    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own)."""
+    (sparse CSR, 1 where the cluster holds a record of the partner; a null cluster id is a cluster of its own).
+    ``cluster``: ``group_codes(clusters[id_column])``, if known."""
     _check_columns(clusters, [SOURCE, id_column], "clusters")
     names = clusters[SOURCE].astype(str)
     partners = sorted(names.unique())
     if not partners:
         return [], np.zeros(0, np.int64), None
     src = pd.Categorical(names, categories=partners).codes.astype(np.int64)
-    cid = group_codes(clusters[id_column])
+    cid = group_codes(clusters[id_column]) if cluster is None else cluster
     inc = coo_matrix((np.ones(len(cid), dtype=np.int64), (cid, src)), shape=(int(cid.max()) + 1, len(partners)))
     inc = inc.tocsr()
     inc.data[:] = 1  # duplicates summed by tocsr: presence only

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from pace_linkage.engine.blocking import column_codes, composite_key, drop_common, rule_key
+from pace_linkage.engine.blocking import column_codes, drop_common, rule_key
 from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.keys import part_columns
 from pace_linkage.engine.settings import BlockingKey, BlockingRule
@@ -53,32 +53,94 @@ def parts_key(records: pd.DataFrame, parts: Sequence[Part]) -> np.ndarray:
 class KeyCodes:
     """:func:`parts_key` of one frame of records for many keys, each part's key columns derived once: the
     label-free estimate builds keys of the same few parts (a rule's columns, less one; each column alone)
-    many times. A part's columns are kept as their codes, so a key is the same codes :func:`parts_key`
-    gives (the codes of codes in order of first appearance are the codes themselves)."""
+    many times. A part's columns are kept as their codes in order of first appearance (``-1`` = null), so a
+    key is the same codes :func:`parts_key` gives (the codes of codes in that order are the codes themselves).
+    With the comparisons' :class:`~pace_linkage.engine.columns.ColumnCache` of the same records, a part of
+    text columns is derived from the columns' codes there: an exact part is those codes, a transform is
+    applied to each distinct value once and a set of columns is ranked over their distinct values."""
 
     def __init__(self, records: pd.DataFrame, cache: ColumnCache | None = None):
         self.records = records
-        self.cache = cache  # the comparisons' codes of the same records, for an exact part: derived once
-        self._parts: dict[str, list[pd.Series]] = {}
+        self.cache = cache  # the comparisons' codes of the same records: derived once
+        self._parts: dict[str, list[np.ndarray]] = {}
 
-    def part(self, part: Part) -> list[pd.Series]:
-        """The part's key columns as codes (nullable integers: null where the value is)."""
+    def part(self, part: Part) -> list[np.ndarray]:
+        """The part's key columns as codes in order of first appearance (``-1`` where null)."""
         name = part if isinstance(part, str) else part.model_dump_json()
         if name not in self._parts:
-            self._parts[name] = [pd.Series(pd.arrays.IntegerArray(c, c < 0)) for c in self._codes(part)]
+            self._parts[name] = self._codes(part)
         return self._parts[name]
 
     def _codes(self, part: Part) -> list[np.ndarray]:
-        column = part if isinstance(part, str) else part.column if part.transform == "exact" else None
-        if self.cache is not None and column is not None and column in self.records.columns:
-            return [self.cache.codes(column)]  # pd.factorize's codes, as column_codes gives them
-        return [column_codes(col) for col in part_columns(self.records, part)]
+        key = BlockingKey(column=part) if isinstance(part, str) else part
+        columns = key.source_columns()
+        if self.cache is None or not all(c in self.records.columns for c in columns):
+            return [column_codes(col) for col in part_columns(self.records, part)]
+        if key.transform == "exact":
+            return [self.cache.codes(columns[0])]  # pd.factorize's codes, as column_codes gives them
+        if not all(isinstance(self.records[c].dtype, pd.StringDtype) for c in columns):
+            return [column_codes(col) for col in part_columns(self.records, part)]
+        if key.transform == "set":
+            return self._set_codes(columns)
+        column = columns[0]
+        distinct = pd.DataFrame({column: pd.Series(self.cache.uniques(column), dtype=self.records[column].dtype)})
+        of_value = column_codes(part_columns(distinct, key)[0])  # the transform's code of each distinct value
+        return [first_appearance(_take(of_value, self.cache.codes(column)))]
+
+    def _set_codes(self, columns: Sequence[str]) -> list[np.ndarray]:
+        """:func:`~pace_linkage.engine.keys.sorted_set` of text columns, from their codes: the distinct values
+        of all the columns ranked once, each record's ranks sorted (``-1`` in every column if one is null)."""
+        uniques = [self.cache.uniques(c) for c in columns]
+        rank = pd.factorize(pd.Series(np.concatenate(uniques), dtype="string"), sort=True, use_na_sentinel=True)[0]
+        bounds = np.cumsum([0, *(len(u) for u in uniques)])
+        ranks = np.stack([_take(rank[bounds[i]:bounds[i + 1]], self.cache.codes(c)) for i, c in enumerate(columns)],
+                         axis=1)
+        null = (ranks < 0).any(axis=1)
+        ranks.sort(axis=1)
+        ranks[null] = -1
+        return [first_appearance(ranks[:, j]) for j in range(len(columns))]
 
     def __call__(self, parts: Sequence[Part]) -> np.ndarray:
         """The key of ``parts``, as :func:`parts_key` of the records gives it."""
         columns = [c for p in parts for c in self.part(p)]
-        frame = pd.DataFrame({f"k{j}": c for j, c in enumerate(columns)})
-        return drop_common(composite_key(frame, list(frame.columns)), BlockingRule(name="key", on=list(parts)).max_group)
+        return drop_common(combined_key(columns, len(self.records)), BlockingRule(name="key", on=list(parts)).max_group)
+
+
+def _take(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``values[codes]``, ``-1`` where the code is ``-1``."""
+    if not len(values):
+        return np.full(len(codes), -1, dtype=np.int64)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], -1).astype(np.int64, copy=False)
+
+
+def first_appearance(codes: np.ndarray) -> np.ndarray:
+    """Integer codes renumbered in order of first appearance, ``-1`` kept (as :func:`column_codes` codes a
+    nullable integer column)."""
+    ok = codes >= 0
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[ok] = pd.factorize(codes[ok])[0]
+    return out
+
+
+def combined_key(columns: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """:func:`~pace_linkage.engine.blocking.composite_key` of key columns given as codes in order of first
+    appearance (``-1`` = null): the same code per record, without a frame. The columns are combined in mixed
+    radix and renumbered once (renumbering after each column, as composite_key does, gives the same codes: each
+    step numbers the same tuples in the order they first appear), and sooner only if the radix would overflow."""
+    key = np.zeros(n, dtype=np.int64)
+    null = np.zeros(n, dtype=bool)
+    span = 1  # the key's values are below this
+    for codes in columns:
+        null |= codes < 0
+        width = max(int(codes.max()) + 1 if len(codes) else 1, 1)
+        if span * width >= 1 << 62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max()) + 1 if len(key) else 1
+        key = key * width + np.maximum(codes, 0)
+        span *= width
+    key = pd.factorize(key)[0].astype(np.int64)
+    key[null] = -1
+    return key
 
 
 def base_field(column: str, fields: Iterable[str]) -> str:
