@@ -36,6 +36,7 @@ from pace_linkage.ingest.sources import (
     coverage,
     source_notes,
 )
+from pace_linkage.store.outputs import RunWriter
 from pace_linkage.study.scenarios import scenario_config
 from pace_linkage.study.sharing import check_agreements
 
@@ -168,13 +169,20 @@ def _run(params: RunParams) -> dict:
     run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings,
                      key_id=key_id)
-    metrics_doc = timed("evaluate", tasks.evaluate_run, run, truth_df)
+    writer = RunWriter(Path(params.out), params.run_id)  # pairs.parquet is staged while the run is evaluated
+    try:
+        pipeline.stage_pairs_ahead(writer, run)
+        metrics_doc = timed("evaluate", tasks.evaluate_run, run, truth_df)
+    except BaseException:
+        writer.close()
+        raise
     pw = metrics_doc.get("pairwise")
     if pw:
         p.summary("evaluate", precision=pw["precision"], recall=pw["recall"], f1=pw["f1"], seconds=timings["evaluate"])
     else:
         p.summary("evaluate", seconds=timings["evaluate"])
-    manifest = tasks.finish_run(run, metrics_doc, Path(params.out), params.run_id, params.store, timed, timings, p)
+    manifest = tasks.finish_run(run, metrics_doc, Path(params.out), params.run_id, params.store, timed, timings, p,
+                                writer=writer)
     return {"out": str(Path(params.out)), "manifest": str(manifest), "counts": {
         k: metrics_doc["counts"][k] for k in ("rows_in", "rows_accepted", "rows_quarantined", "rows_withheld")},
         "pairwise": pw, "sources_failed": [f.source for f in failures], "timings": timings}

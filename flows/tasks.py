@@ -290,11 +290,12 @@ def publish(writer: RunWriter, extra: dict) -> Path:
 
 def finish_run(run: metrics.RunResults, metrics_doc: dict, out: Path, run_id: str | None, store: str | None,
                timed, timings: dict[str, float], p, *, extra_csv: dict[str, pd.DataFrame] | None = None,
-               store_task=None) -> Path:
+               store_task=None, writer: RunWriter | None = None) -> Path:
     """The end of every run (:func:`pace_linkage.pipeline.finish_run`, each step a task): report (stage the
     outputs) -> store (commit the run) -> publish (OUT, manifest last), then the Prefect artifacts, whose failure
     is only a warning. ``store_task(writer)`` writes the store (default :func:`store_run`); ``timed`` runs a stage
-    and records its seconds in ``timings``. Returns the manifest's path."""
+    and records its seconds in ``timings``; ``writer``: the run's writer if it was opened before. Returns the
+    manifest's path."""
 
     def stage(writer: RunWriter) -> None:
         timed("report", write_report, run, metrics_doc, writer, extra_csv)
@@ -307,7 +308,7 @@ def finish_run(run: metrics.RunResults, metrics_doc: dict, out: Path, run_id: st
 
     manifest, _ = pipeline.finish_run(
         out, run_id, store, pipeline.manifest_extra(run), stage=stage, write_store=write_store,
-        publish_with=lambda w: timed("publish", publish, w, {"timings_seconds": dict(timings)}))
+        publish_with=lambda w: timed("publish", publish, w, {"timings_seconds": dict(timings)}), writer=writer)
     p.summary("publish", out=str(out), seconds=timings.get("publish", 0.0))
     try:  # after publishing, nothing may fail the run: the artifacts are a convenience
         publish_artifacts(metrics_doc, run.cfg.report.small_count_threshold, dict(timings))

@@ -13,6 +13,7 @@ evaluates, reports and stores a run the same way::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,26 @@ def stage_pairs_file(writer: RunWriter, run: RunResults) -> None:
     writer.write_parquet_parts("pairs.parquet", pairs_slice_makers(run, outputs.PARQUET_ROW_GROUP))
 
 
+def stage_pairs_ahead(writer: RunWriter, run: RunResults) -> None:
+    """Start staging ``run``'s pairs.parquet (:func:`stage_pairs_file`) in a thread while the run is evaluated:
+    it reads the scored pairs only (its row groups' sources are taken here, in the caller's thread), and Arrow
+    encodes on the cores evaluating leaves free. :func:`stage_outputs` collects it; a run that stops first stops
+    it at its next row group."""
+    makers = pairs_slice_makers(run, outputs.PARQUET_ROW_GROUP)
+
+    def write(stop: threading.Event) -> None:
+        def checked(make: Callable[[], pd.DataFrame]) -> Callable[[], pd.DataFrame]:
+            def made() -> pd.DataFrame:
+                if stop.is_set():
+                    raise PaceError("pairs.parquet: the run stopped before it was written")
+                return make()
+            return made
+
+        writer.write_parquet_parts("pairs.parquet", [checked(m) for m in makers])
+
+    writer.write_ahead("pairs.parquet", write)
+
+
 def sections(features: Sequence[Feature] = DEFAULT_FEATURES) -> list[Section]:
     """The sections of a report page: the core ones and the features'."""
     return [*CORE_SECTIONS, *report_sections(features)]
@@ -136,7 +157,8 @@ def stage_outputs(writer: RunWriter, run: RunResults, metrics: dict, report_html
     for name, frame in sorted((extra_csv or {}).items()):
         writer.write_csv(name, frame)
     writer.write_csv("clusters.csv", database.sorted_clusters(run))
-    stage_pairs_file(writer, run)
+    if not writer.collect("pairs.parquet"):  # not started while evaluating (stage_pairs_ahead): written now
+        stage_pairs_file(writer, run)
     writer.write_csv("quarantine.csv", quarantine_summary(run.batches))
     writer.write_csv("conflicts.csv", run.clusters.conflicts)
     for b in run.batches:
@@ -195,15 +217,16 @@ def recover_outputs(out_dir: Path) -> list[str]:
 
 def finish_run(out_dir: Path, run_id: str | None, store: str | None, extra: dict, *,
                stage: Callable[[RunWriter], Any], write_store: Callable[[RunWriter], dict] | None = None,
-               publish_with: Callable[[RunWriter], Path] | None = None) -> tuple[Path, dict | None]:
+               publish_with: Callable[[RunWriter], Path] | None = None, writer: RunWriter | None = None,
+               ) -> tuple[Path, dict | None]:
     """The end of every run, in the one order that keeps OUT and the store together: ``stage(writer)`` writes
     the outputs into the run's staging folder, the staged run is sealed (``extra``: the manifest's entries
     besides the files), ``write_store(writer)`` commits it to ``store`` (if any), and only then is OUT published
     (``publish_with(writer)``, default :meth:`RunWriter.publish`). A failure at any step leaves OUT as it was;
     a run stopped after the store committed stays staged and the next run into OUT publishes it
     (:func:`recover_outputs`; the error says so). Returns the manifest's path and what ``write_store``
-    returned."""
-    writer = RunWriter(Path(out_dir), run_id)
+    returned. ``writer``: the run's writer if it was opened before (e.g. to stage pairs.parquet while evaluating)."""
+    writer = writer or RunWriter(Path(out_dir), run_id)
     stored: dict | None = None
     store_error: BaseException | None = None
     try:
@@ -244,5 +267,6 @@ def release(writer: RunWriter, store_error: BaseException | None = None) -> bool
 
 __all__ = ["DEFAULT_FEATURES", "committed", "evaluate_run", "finish_run", "manifest_extra", "pairs_parquet",
            "read_batches", "read_batch",
-           "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_outputs", "stage_pairs_file",
+           "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_outputs", "stage_pairs_ahead",
+           "stage_pairs_file",
            "store_run", "write_outputs"]

@@ -19,8 +19,10 @@ import functools
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +162,8 @@ class RunWriter:
         self.files: list[str] = []
         self.intent: dict | None = None
         self.published = False
+        self._ahead: dict[str, Future] = {}  # files staged in a thread while the run goes on
+        self._stop = threading.Event()
 
     def path(self, name: str) -> Path:
         p = self.staging / name
@@ -207,9 +211,34 @@ class RunWriter:
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
 
+    def write_ahead(self, name: str, write: Callable[[threading.Event], Any]) -> None:
+        """Start staging ``name`` in a thread of its own while the caller goes on: ``write(stop)`` stages it
+        through this writer's ``write_*`` methods and should give up (raise) once ``stop`` is set. The file is
+        the writer's only once :meth:`collect` has waited for it; :meth:`close` stops and waits for it first."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"stage-{name}")
+        self._ahead[name] = pool.submit(write, self._stop)
+        pool.shutdown(wait=False)
+
+    def collect(self, name: str) -> bool:
+        """Wait for ``name`` started by :meth:`write_ahead` (its error raised here); False if none was started."""
+        future = self._ahead.pop(name, None)
+        if future is None:
+            return False
+        future.result()
+        return True
+
+    def _stop_ahead(self) -> None:
+        self._stop.set()
+        for future in self._ahead.values():
+            with contextlib.suppress(BaseException):
+                future.result()  # it gives up at its next step; what it wrote is removed with the folder
+        self._ahead.clear()
+
     def seal(self, extra: dict[str, Any] | None = None, store: str | None = None) -> dict:
         """Record the staged run as complete: its files' SHA-256, the manifest's ``extra`` entries and the
         ``store`` it is written to (None: none). Returns the intent (see :mod:`pace_linkage.store.publish`)."""
+        for name in list(self._ahead):
+            self.collect(name)
         self.intent = {"run_id": self.run_id, "attempt": self.attempt, "started": self.started,
                        "files": {name: sha256_file(self.staging / name) for name in sorted(self.files)},
                        "extra": dict(extra or {}), "store": store}
@@ -239,6 +268,7 @@ class RunWriter:
 
     def close(self, keep: bool = False) -> None:
         """Release the staging folder's lock; remove the folder unless the run was published or ``keep``."""
+        self._stop_ahead()
         if not self.published and not keep:
             shutil.rmtree(self.staging, ignore_errors=True)
         if self._lock is not None:
