@@ -153,6 +153,23 @@ def _xlsx_header(src: SourceConfig, path: Path) -> list[str] | None:
     """Row 1 of the source's sheet as the reader names its columns (cells the file holds, up to the last one
     with a value); None if the workbook or its sheet cannot be read, or row 1 is empty."""
     from pace_linkage.ingest.sheet import cell_text
+    from pace_linkage.ingest.workbook import quiet
+
+    with quiet():
+        first = _first_row(src, path)
+    if first is None:
+        return None
+    idx, cells = first
+    named = {col: cell_text(v).replace(_BOM, "").strip() for col, v in cells}
+    named = {col: name for col, name in named.items() if name}
+    if idx != 1 or not named:
+        return None
+    return [named.get(col, "") for col in range(1, max(named) + 1)]
+
+
+def _first_row(src: SourceConfig, path: Path) -> tuple[int, list] | None:
+    """(row number, cells) of the first row the source's sheet holds; None if the workbook or its sheet cannot
+    be read."""
     from pace_linkage.ingest.workbook import load_workbook
 
     try:
@@ -164,16 +181,11 @@ def _xlsx_header(src: SourceConfig, path: Path) -> list[str] | None:
             ws = wb.worksheets[0]
         else:
             ws = wb.worksheets[src.sheet] if isinstance(src.sheet, int) else wb[src.sheet]
-        idx, cells = next(ws.present_rows(), (0, []))
+        return next(ws.present_rows(), (0, []))
     except Exception:  # noqa: BLE001 - a missing sheet or a broken one: the reader names the problem
         return None
     finally:
         wb.close()
-    named = {col: cell_text(v).replace(_BOM, "").strip() for col, v in cells}
-    named = {col: name for col, name in named.items() if name}
-    if idx != 1 or not named:
-        return None
-    return [named.get(col, "") for col in range(1, max(named) + 1)]
 
 
 def _jsonl_keys(src: SourceConfig, path: Path, wanted: set[str]) -> list[str] | None:

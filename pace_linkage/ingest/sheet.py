@@ -32,7 +32,7 @@ from openpyxl.utils.cell import get_column_letter
 from pace_linkage.config import SourceConfig
 from pace_linkage.errors import InputError, PaceError
 from pace_linkage.ingest.rows import Extract, RowSet, cell_faults, check_header, check_width, text_extract
-from pace_linkage.ingest.workbook import UNCALCULATED, load_workbook
+from pace_linkage.ingest.workbook import UNCALCULATED, load_workbook, quiet
 
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit: no spreadsheet program writes a row beyond it
 
@@ -55,7 +55,13 @@ def cell_text(v: object) -> str:
 
 
 def read_xlsx(src: SourceConfig, path: Path) -> Extract:
-    """One sheet of a workbook as an :class:`Extract` (see the module docstring for the rules)."""
+    """One sheet of a workbook as an :class:`Extract` (see the module docstring for the rules), openpyxl's
+    warnings silenced (:func:`pace_linkage.ingest.workbook.quiet`)."""
+    with quiet():
+        return _read_sheet(src, path)
+
+
+def _read_sheet(src: SourceConfig, path: Path) -> Extract:
     try:
         wb = load_workbook(path)
     except Exception as exc:  # zipfile.BadZipFile, KeyError for a missing part, XML errors and friends

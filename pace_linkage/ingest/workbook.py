@@ -24,7 +24,9 @@ This module imports openpyxl when it is imported: only sources in xlsx format lo
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,6 +187,15 @@ class WorkbookReader(ExcelReader):
             ws = ReadOnlySheet(self.wb, sheet.name, rel.target, self.shared_strings)
             ws.sheet_state = sheet.state
             self.wb._sheets.append(ws)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """openpyxl's own warnings silenced while a workbook is read: some quote a cell's value (a date serial out
+    of range), and what the reader says about a file is its own, value-free."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def load_workbook(path: Path):
