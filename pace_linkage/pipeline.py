@@ -106,7 +106,7 @@ def stage_pairs_file(writer: RunWriter, run: RunResults) -> None:
 def stage_pairs_ahead(writer: RunWriter, run: RunResults) -> None:
     """Start staging ``run``'s pairs.parquet (:func:`stage_pairs_file`) in a thread while the run is evaluated:
     it reads the scored pairs only (its row groups' sources are taken here, in the caller's thread), and Arrow
-    encodes on the cores evaluating leaves free. :func:`stage_outputs` collects it; a run that stops first stops
+    encodes on the core evaluating leaves free, one row group at a time (the same bytes). :func:`stage_outputs` collects it; a run that stops first stops
     it at its next row group."""
     makers = pairs_slice_makers(run, outputs.PARQUET_ROW_GROUP)
 
@@ -118,7 +118,8 @@ def stage_pairs_ahead(writer: RunWriter, run: RunResults) -> None:
                 return make()
             return made
 
-        writer.write_parquet_parts("pairs.parquet", [checked(m) for m in makers])
+        # one row group at a time: evaluating holds the other core, and a second encoder's row group is memory
+        writer.write_parquet_stream("pairs.parquet", (checked(m)() for m in makers))
 
     writer.write_ahead("pairs.parquet", write)
 

@@ -24,7 +24,7 @@ def _staged(writer: RunWriter) -> bytes:
 
 
 def test_pairs_staged_ahead_are_the_file_staged_in_turn(run, tmp_path, monkeypatch):
-    monkeypatch.setattr(outputs, "PARQUET_ROW_GROUP", 97)  # many row groups: the join runs
+    monkeypatch.setattr(outputs, "PARQUET_ROW_GROUP", 97)  # many row groups
     ahead, in_turn = RunWriter(tmp_path / "a", "ahead"), RunWriter(tmp_path / "b", "in-turn")
     try:
         pipeline.stage_pairs_ahead(ahead, run)
@@ -50,14 +50,14 @@ def test_sealing_waits_for_a_file_staged_ahead(run, tmp_path):
 def test_closing_the_writer_stops_the_file_and_removes_the_staging_folder(run, tmp_path, monkeypatch):
     monkeypatch.setattr(outputs, "PARQUET_ROW_GROUP", 13)
     started, release = threading.Event(), threading.Event()
-    real = outputs.RunWriter.write_parquet_parts
+    real = outputs.RunWriter.write_parquet_stream
 
-    def slow(self, name, makers):
+    def slow(self, name, frames):
         started.set()
         release.wait(10)
-        return real(self, name, makers)
+        return real(self, name, frames)
 
-    monkeypatch.setattr(outputs.RunWriter, "write_parquet_parts", slow)
+    monkeypatch.setattr(outputs.RunWriter, "write_parquet_stream", slow)
     made = []
     real_makers = pipeline.pairs_slice_makers
     monkeypatch.setattr(pipeline, "pairs_slice_makers", lambda r, rows: [
@@ -74,10 +74,10 @@ def test_closing_the_writer_stops_the_file_and_removes_the_staging_folder(run, t
 
 
 def test_an_error_staging_ahead_is_raised_when_collected(run, tmp_path, monkeypatch):
-    def broken(self, name, makers):
+    def broken(self, name, frames):
         raise PaceError("pairs.parquet: disk full")
 
-    monkeypatch.setattr(outputs.RunWriter, "write_parquet_parts", broken)
+    monkeypatch.setattr(outputs.RunWriter, "write_parquet_stream", broken)
     writer = RunWriter(tmp_path / "out", "broken")
     try:
         pipeline.stage_pairs_ahead(writer, run)
