@@ -103,7 +103,10 @@ def judged_at_once(uniques: np.ndarray, held: np.ndarray) -> np.ndarray:
     other text is ruled out at once where it cannot be a token (:func:`could_be_blank`); the rest, and anything
     but text, is left to the caller's rule."""
     judged = np.zeros(len(uniques), dtype=bool)
-    is_text = np.flatnonzero(np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques)))
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # all text (one C-level pass)
+        is_text = np.arange(len(uniques))
+    else:
+        is_text = np.flatnonzero(np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques)))
     arr = arrow_text(uniques[is_text])
     if arr is None or not len(arr):
         return judged
