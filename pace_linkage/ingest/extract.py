@@ -119,7 +119,7 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
     """A delimited file: strictly decoded, header checked, then every record kept, quarantined or skipped as
     blank (:func:`_csv_records`)."""
     text, bad_lines = read_text(src, path)
-    if not text.strip():
+    if not text or text.isspace():  # nothing but blanks (without copying the text, as strip() would)
         if src.allow_empty:
             return empty_extract(src, path.name)
         raise InputError(f"{path}: file is empty (expected a header line; set allow_empty if the partner sends "

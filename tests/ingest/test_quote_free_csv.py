@@ -86,3 +86,14 @@ def test_a_quote_free_file_takes_the_fast_path_and_a_quoted_one_does_not(tmp_pat
     assert rows.blank == 1 and rows.quarantined == [(4, "too_many_fields", "2,Jones,x")]
     assert extract._quote_free_records('id,surname\n1,"Smith"\n', ["id", "surname"], [], src()) is None
     assert extract._quote_free_records(plain, ["id", "surname"], [3], src()) is None  # an undecodable line
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("text", ["", " ", "\n\r\n", "\x1c\u3000\t", "\ufeff\n"])
+def test_a_file_of_blanks_is_empty_unless_allowed(tmp_path, fmt, text):
+    path = tmp_path / f"p.{fmt}"
+    path.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(InputError, match="file is empty"):
+        extract.read_source(src(file=path.name, format=fmt), tmp_path)
+    ext = extract.read_source(src(file=path.name, format=fmt, allow_empty=True), tmp_path)
+    assert ext.rows_in == 0 and len(ext.frame) == 0
