@@ -36,7 +36,10 @@ import csv
 import glob
 import io
 from collections.abc import Callable
+from itertools import compress, repeat
 from pathlib import Path
+
+import numpy as np
 
 from pace_linkage.config import SourceConfig
 from pace_linkage.config.fields import file_pattern_problem
@@ -116,7 +119,7 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
     """A delimited file: strictly decoded, header checked, then every record kept, quarantined or skipped as
     blank (:func:`_csv_records`)."""
     text, bad_lines = read_text(src, path)
-    if not text.strip():
+    if not text or text.isspace():  # nothing but blanks (without copying the text, as strip() would)
         if src.allow_empty:
             return empty_extract(src, path.name)
         raise InputError(f"{path}: file is empty (expected a header line; set allow_empty if the partner sends "
@@ -130,7 +133,9 @@ def _read_csv(src: SourceConfig, path: Path) -> Extract:
         raise InputError(f"{path}: line 1: header cannot be parsed as {src.delimiter!r}-delimited CSV") from None
     as_read = [h.lstrip(BOM) for h in header]
     header = check_header(header, path)
-    rows = _csv_records(reader, text, as_read, set(bad_lines), src)
+    rows = _quote_free_records(text, as_read, bad_lines, src)
+    if rows is None:
+        rows = _csv_records(reader, text, as_read, set(bad_lines), src)
     return text_extract(src.name, path.name, header, rows)
 
 
@@ -179,6 +184,48 @@ def _csv_records(reader, text: str, header: list[str], bad: set[int], src: Sourc
             end = max(reader.line_num, start)
             quarantined.append((start, "malformed_csv", lines_of(start, end)))
             prev_end = end
+    return rows
+
+
+def _quote_free_records(text: str, header: list[str], bad: list[int], src: SourceConfig) -> RowSet | None:
+    """:func:`_csv_records` without the csv module, for a file with no quote character (or None when it cannot
+    be: a quote, an undecodable line, a NUL byte or lone surrogate anywhere, or a line longer than the csv
+    module's field limit). Without quotes a record is one physical line (ending in ``\\r\\n``, ``\\r`` or
+    ``\\n``, as the csv reader splits them) and its fields are the line split on the delimiter, so the rows,
+    their lines and every quarantine reason are the csv reader's. The rows kept come back as one array of
+    cells (records x header), judged line by line only where a row is not plainly a record."""
+    delimiter = src.delimiter
+    if ('"' in text or bad or delimiter in '"\r\n' or "\x00" in text
+            or (may_hold_surrogates(src.encoding) and has_surrogate(text))):
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the last line's ending, not a line of its own
+    lines = lines[1:]  # line 1 is the header
+    size = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    if len(lines) and size.max() > csv.field_size_limit():
+        return None
+    width = len(header)
+    plain = np.fromiter(map(str.count, lines, repeat(delimiter)), dtype=np.int64, count=len(lines)) == width - 1
+    plain &= size <= MAX_CELL_CHARS  # no cell can be longer than its line
+    if width == 1:
+        plain &= np.fromiter(map(bool, map(str.strip, lines)), dtype=bool, count=len(lines))
+    plain &= np.asarray(lines, dtype=object) != delimiter.join(header)
+    rows = RowSet()
+    raw_of = _csv_line_writer(delimiter)
+    for i in np.flatnonzero(~plain).tolist():  # blank, ragged, too long or a repeated header
+        row = lines[i].split(delimiter) if lines[i] else []
+        if not row or (len(row) == 1 and not row[0].strip()):
+            rows.blank += 1
+            continue
+        rows.quarantined.append((i + 2, ";".join(_csv_faults(row, header, False, set(), i + 2, i + 2)), raw_of(row)))
+    kept = lines if plain.all() else list(compress(lines, plain))
+    if kept:
+        cells = delimiter.join(kept).split(delimiter)
+        rows.kept = np.array(cells, dtype=object).reshape(len(kept), width)
+        rows.lines = (np.flatnonzero(plain) + 2).tolist()
     return rows
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from pace_linkage.config import SourceConfig
@@ -56,7 +57,7 @@ class RowSet:
     """The records of a file, sorted: the rows kept (each with the line it starts on), the rows quarantined
     as (line, reasons, raw), the number of blank lines skipped and notes on the file."""
 
-    kept: list[list[str]] = field(default_factory=list)
+    kept: list[list[str]] | np.ndarray = field(default_factory=list)  # or one object array, records x cells
     lines: list[int] = field(default_factory=list)
     quarantined: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
@@ -101,7 +102,8 @@ def empty_extract(src: SourceConfig, file_name: str) -> Extract:
 
 def text_extract(src_name: str, file_name: str, header: list[str], rows: RowSet) -> Extract:
     """The :class:`Extract` of rows of text cells in header order (a csv file or a workbook sheet)."""
-    frame = pd.DataFrame(rows.kept or None, columns=header, dtype=object, index=line_index(rows.lines))
+    kept = rows.kept if isinstance(rows.kept, np.ndarray) else rows.kept or None  # an array: records x cells
+    frame = pd.DataFrame(kept, columns=header, dtype=object, index=line_index(rows.lines))
     q = quarantine_frame(rows.quarantined)
     notes = list(rows.notes)
     if not len(frame) and not len(q):

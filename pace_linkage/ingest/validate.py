@@ -123,6 +123,8 @@ def map_columns(ext: Extract, src: SourceConfig, cfg: PaceConfig) -> tuple[pd.Da
         q["raw"] = _serialise(f.loc[bad], ext.raw_header or ext.header, src.delimiter)
     else:
         q["raw"] = pd.Series(dtype=object)
+    if not bad.any():  # every row kept: the frame is already numbered 0..n-1, and its own (built above)
+        return out, q.reset_index(drop=True)
     return out.loc[~bad].reset_index(drop=True), q.reset_index(drop=True)
 
 

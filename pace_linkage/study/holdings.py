@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from pace_linkage.config import SourceConfig
@@ -84,10 +85,40 @@ def non_blank(column: pd.Series) -> np.ndarray:
     uniques = np.asarray(uniques, dtype=object)
     held = np.ones(len(uniques) + 1, dtype=bool)
     held[-1] = False  # code -1 (null) -> last slot: blank
-    maybe = np.flatnonzero(could_be_blank(uniques) if len(uniques) >= FAST_MIN_VALUES else np.ones(len(uniques), bool))
-    text = pd.Series(uniques[maybe], dtype=object).astype(str).str.strip().str.lower()
-    held[maybe] = ~text.isin(BLANK_TOKENS).to_numpy()
+    todo = np.arange(len(uniques))
+    if len(uniques) >= FAST_MIN_VALUES:
+        todo = np.flatnonzero(~judged_at_once(uniques, held))
+    text = pd.Series(uniques[todo], dtype=object).astype(str).str.strip().str.lower()
+    held[todo] = ~text.isin(BLANK_TOKENS).to_numpy()
     return held[codes]
+
+
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
+_TOKENS = pa.array(sorted(BLANK_TOKENS), type=pa.string())
+
+
+def judged_at_once(uniques: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Boolean per distinct value: judged here, its verdict written to ``held``. ASCII text is trimmed,
+    lower-cased and looked up by whole-array kernels (for ASCII they are ``str.strip().lower()`` exactly);
+    other text is ruled out at once where it cannot be a token (:func:`could_be_blank`); the rest, and anything
+    but text, is left to the caller's rule."""
+    judged = np.zeros(len(uniques), dtype=bool)
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # all text (one C-level pass)
+        is_text = np.arange(len(uniques))
+    else:
+        is_text = np.flatnonzero(np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques)))
+    arr = arrow_text(uniques[is_text])
+    if arr is None or not len(arr):
+        return judged
+    ascii_ = np.asarray(pc.string_is_ascii(arr), dtype=bool)
+    token = np.asarray(pc.is_in(pc.ascii_lower(pc.utf8_trim(arr, characters=_ASCII_SPACE)), value_set=_TOKENS),
+                       dtype=bool)
+    held[is_text[ascii_]] = ~token[ascii_]
+    judged[is_text[ascii_]] = True
+    rest = is_text[~ascii_]
+    if len(rest):
+        judged[rest[~could_be_blank(uniques[rest])]] = True  # held already
+    return judged
 
 
 _LONGEST_TOKEN = max(map(len, BLANK_TOKENS))
