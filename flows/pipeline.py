@@ -165,10 +165,10 @@ def _run(params: RunParams) -> dict:
         from flows.incremental import run_incremental
 
         return run_incremental(params, cfg, records, batches, failures, key_id, truth_df, chosen, timed, timings, p)
-    blocked, gamma, fs, scored, clustered = _link(params, cfg, records, truth_df, chosen, timed, timings, p)
+    blocked, gamma, fs, scored, clustered, coded = _link(params, cfg, records, truth_df, chosen, timed, timings, p)
     run = RunResults(cfg=cfg, threshold=chosen, batches=batches, failures=failures, records=records,
                      blocking=blocked, gamma=gamma, model=fs, scored=scored, clusters=clustered, timings=timings,
-                     key_id=key_id)
+                     key_id=key_id, column_codes=coded)
     writer = RunWriter(Path(params.out), params.run_id)  # pairs.parquet is staged while the run is evaluated
     try:
         pipeline.stage_pairs_ahead(writer, run)
@@ -203,7 +203,8 @@ def _normalise_each(ingested: list[SourceBatch], sources: dict, cfg) -> list[Sou
 
 def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timings: dict, p) -> tuple:
     """block -> compare -> train-model -> score -> cluster: the Linker's steps, each a task (compare and score
-    one task per partition of the candidate pairs). Returns (blocking, gamma, model, scores, clusters)."""
+    one task per partition of the candidate pairs). Returns (blocking, gamma, model, scores, clusters, the
+    comparisons' column codes)."""
     linker = Linker.from_config(cfg)
     blocked = timed("block", tasks.block, linker, records)
     p.summary("block", pairs=len(blocked.pairs), seconds=timings["block"])
@@ -223,13 +224,14 @@ def _link(params: RunParams, cfg, records, truth_df, chosen: float, timed, timin
             for warning in fs.info.get("warnings", []):  # training sessions dropped (names and figures only)
                 p.warn(warning)
         scored = timed("score", linker.score, ctx, blocked.pairs, compared.gamma, fs, mapper)
+    coded = ctx.coded()  # the comparisons' column codes, kept for evaluating (not coded again there)
     ctx.release()
     p.summary("score", pairs=len(scored), links=int((scored["match_probability"] >= chosen).sum()),
               seconds=timings["score"])
     clustered = timed("cluster", tasks.cluster_records, linker, records, scored, chosen)
     p.summary("cluster", records=len(clustered.clusters), clusters=int(clustered.clusters[cfg.id_column].nunique()),
               seconds=timings["cluster"])
-    return blocked, compared.gamma, fs, scored, clustered
+    return blocked, compared.gamma, fs, scored, clustered, coded
 
 
 def pipeline_on(task_runner: str = "local", dask_address: str | None = None, settings: DaskSettings | None = None):

@@ -79,13 +79,23 @@ def _parse_dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 class ColumnCache:
-    """Per-column derived arrays computed once per compare run (codes, strings, dates, numbers)."""
+    """Per-column derived arrays computed once per compare run (codes, strings, dates, numbers).
 
-    def __init__(self, records: pd.DataFrame):
+    ``known``: columns' codes and distinct values another cache derived from the same values (:meth:`coded`
+    of a cache of these records or of some of their columns), taken as they are instead of coded again."""
+
+    def __init__(self, records: pd.DataFrame, known: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
         self.records = records
         self._codes: dict = {}
         self._strings: dict = {}
         self._cache: dict = {}
+        for col, (codes, uniques) in (known or {}).items():
+            if col in records.columns and len(codes) == len(records):
+                self._codes[col], self._strings[col] = codes, uniques
+
+    def coded(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The codes and distinct values of every column coded so far (for a later cache of the same records)."""
+        return {col: (self._codes[col], self._strings[col]) for col in self._codes}
 
     def _col(self, col: str) -> pd.Series:
         if col not in self.records.columns:

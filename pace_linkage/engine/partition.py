@@ -117,6 +117,12 @@ class PartitionContext:
         return PartitionContext(take_rows(self.records, positions, list(self.records.columns)), self.settings,
                                 person)
 
+    def coded(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The column codes the comparisons derived in this process (:meth:`ColumnCache.coded`; none if the
+        cache was never read here, e.g. with the partitions compared elsewhere)."""
+        with self._lock:
+            return {} if self._cache is None else self._cache.coded()
+
     def release(self) -> None:
         """Drop the caches (the run keeps the records; the codes and parsed columns are no longer needed)."""
         with self._lock:

@@ -301,21 +301,24 @@ def _below_by_groups(codes: list[np.ndarray], ks: list[int], links: RunLinks) ->
     if not codes:
         return []
     side = np.stack(codes, axis=1).astype(np.min_scalar_type(max(ks)))  # a record's group of every kind
+    row = np.dtype((np.void, side.shape[1] * side.itemsize))  # ... as one value: a row looked up as one element
+    rows = np.ascontiguousarray(side).view(row).ravel()
     sums = [[np.zeros(k + 1), np.zeros(k + 1)] for k in ks]  # per kind: by the left end, by the right end
     first = max(ks) + 1  # the running sums go first (a kind with fewer groups adds 0.0 to its dropped bin)
     bins, weights = np.empty(first + BELOW_CHUNK, dtype=np.intp), np.empty(first + BELOW_CHUNK)
     for a in range(0, len(links.left), BELOW_CHUNK):
         at = slice(a, a + BELOW_CHUNK)
-        below = links.below[at]
-        of_left, of_right = side[links.left[at]], side[links.right[at]]
-        m = len(below)
+        above = ~links.below[at]
+        of_left, of_right = (rows[ends[at]].view(side.dtype).reshape(-1, side.shape[1])
+                             for ends in (links.left, links.right))
+        m = len(above)
         weights[first:first + m] = links.probability[at]
         chunk = bins[first:first + m]
         for j, k in enumerate(ks):
             gl, gr = of_left[:, j], of_right[:, j]
             for end in (0, 1):
                 np.copyto(chunk, gl if end == 0 else gr)
-                np.putmask(chunk, ~below if end == 0 else ~below | (gr == gl), k)
+                np.putmask(chunk, above if end == 0 else above | (gr == gl), k)
                 bins[:first] = np.minimum(np.arange(first), k)
                 weights[:first] = 0.0
                 weights[:k + 1] = sums[j][end]

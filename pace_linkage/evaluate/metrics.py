@@ -54,6 +54,13 @@ class RunResults:
     clusters: object  # cluster.ClusterResult
     timings: dict[str, float] = field(default_factory=dict)
     key_id: str | None = None  # pseudonymised runs: which key made the tokens (never the key itself)
+    # the comparisons' column codes of these records (ColumnCache.coded), kept for evaluating: read once
+    column_codes: dict = field(default_factory=dict, repr=False)
+
+    def take_column_codes(self) -> dict:
+        """The comparisons' column codes, handed over once (the run no longer holds them)."""
+        codes, self.column_codes = getattr(self, "column_codes", {}), {}
+        return codes
 
 
 TRUTH_ID_COLUMNS = ("person_id", "employer_id")  # the entity id column a truth file may carry
@@ -296,7 +303,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     block_stats = run.blocking.stats.to_dict(orient="records")
     total_pairs = choose2(n)
     cov = coverage(run.batches, cfg)
-    cache = ColumnCache(run.records)  # what the estimate, groups and waterfalls read of the records, derived once
+    # what the estimate, groups and waterfalls read of the records, derived once (or by the comparisons)
+    cache = ColumnCache(run.records, run.take_column_codes())
     cluster = evaluate.group_codes(clusters[id_col])  # the clusters as codes, once: every figure below reads them
     in_order = clusters_in_record_order(run)  # then they are the records' clusters too
     doc: dict = {

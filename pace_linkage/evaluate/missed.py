@@ -444,7 +444,9 @@ def label_free_recall(view: RunView, scorer, keys: Sequence[LooserKey], *, sampl
         inside = scorer(wl, wr)
     lp, rp = view.pairs[LEFT].to_numpy(), view.pairs[RIGHT].to_numpy()
     across = ~same_code(view.cluster, lp, rp)
-    unlinked, unlinked_expected = float((view.probability[across] >= cut).sum()), float(view.probability[across].sum())
+    unlinked_probability = view.probability[across]
+    unlinked, unlinked_expected = float((unlinked_probability >= cut).sum()), float(unlinked_probability.sum())
+    del unlinked_probability
     linked = float(inside.sum())
     # the looser keys and the unseen patterns read the same parts; the scorer's comparisons coded some already
     key_codes = KeyCodes(view.records, getattr(scorer, "cache", None))

@@ -351,7 +351,8 @@ def threshold_sweep(
 
     true = pairs_within_groups(np.bincount(person)) if n else 0
     labels = np.arange(n, dtype=np.int64)  # dense: every code 0..k-1 is in use
-    k, tp, done = n, 0, 0
+    sizes = np.ones(n)  # records per component (whole numbers, summed exactly as floats)
+    k, tp, done, predicted = n, 0, 0, 0
     rows = []
     for t in ts:
         upto = int(np.searchsorted(-prob_sorted, -t, side="right"))  # pairs with prob >= t
@@ -361,7 +362,8 @@ def threshold_sweep(
             at = np.flatnonzero(grew[labels])
             tp += _joint_pairs(merged[labels[at]], person[at]) - _joint_pairs(labels[at], person[at])
             labels, k, done = merged[labels], int(merged.max()) + 1, upto
-        predicted = pairs_within_groups(np.bincount(labels)) if n else 0
+            sizes = np.bincount(merged, weights=sizes, minlength=k)  # the merged components' records
+            predicted = pairs_within_groups(sizes.astype(np.int64))
         counts = {"tp": tp, "fp": predicted - tp, "fn": true - tp, "predicted_pairs": predicted, "true_pairs": true}
         rows.append({
             "threshold": float(t), **scores(counts), "links": upto, "clusters": k,
