@@ -26,19 +26,3 @@ def test_missed_links_by_group_in_chunks_are_the_sums_of_one_pass_bit_for_bit(k,
     with patch.object(groups, "BELOW_CHUNK", chunk):
         got = groups._below_by_group(g, links, k)
     assert got.tobytes() == below_by_group_as_first_written(g, left, right, p, p < 0.5, k).tobytes()
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(1, 6), min_size=1, max_size=4), st.integers(1, 200), st.integers(0, 2**16),
-       st.sampled_from([1, 5, 64]))
-def test_missed_links_of_several_group_kinds_in_one_pass_are_each_kinds_sums(ks, m, seed, chunk):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 12))
-    codes = [rng.integers(0, k, n).astype(np.min_scalar_type(k)) for k in ks]
-    left, right = rng.integers(0, n, m).astype(np.int32), rng.integers(0, n, m).astype(np.int32)
-    p = rng.random(m) ** rng.integers(1, 12, m)
-    links = groups.run_links(np.zeros(n, dtype=np.int64), left, right, p, 0.5)
-    with patch.object(groups, "BELOW_CHUNK", chunk):
-        got = groups._below_by_groups(codes, ks, links)
-    for g, k, sums in zip(codes, ks, got, strict=True):
-        assert sums.tobytes() == below_by_group_as_first_written(g, left, right, p, p < 0.5, k).tobytes()

@@ -13,10 +13,11 @@ from pace_linkage.evaluate import groups
 from tests.evaluate.test_mem_pairs import below_by_group_as_first_written
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.sampled_from([1, 2, 7, 255, 256, 300, 70_000]), min_size=1, max_size=4), st.integers(1, 200),
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.integers(1, 6), st.sampled_from([7, 255, 256, 300, 70_000])), min_size=1, max_size=4),
+       st.integers(1, 200),
        st.integers(0, 2**16), st.sampled_from([1, 5, 64, 1 << 20]))
-def test_missed_links_of_group_kinds_of_any_code_width_are_each_kinds_sums(ks, m, seed, chunk):
+def test_missed_links_of_several_group_kinds_of_any_code_width_in_one_pass_are_each_kinds_sums(ks, m, seed, chunk):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 40))
     codes = [rng.integers(0, k, n).astype(np.min_scalar_type(k)) for k in ks]
