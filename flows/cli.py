@@ -1,4 +1,4 @@
-"""The ``pace-linkage`` command.
+"""The ``pace-linkage`` command: the verbs that run flows and read runs (the app itself: ``flows/command.py``).
 
 Every verb has ``--help``. Expected failures (a :class:`PaceError`) print exactly one line on stderr and
 exit non-zero; a traceback is printed only for bugs, and only with ``--debug``. Nothing printed carries a
@@ -9,7 +9,6 @@ config errors answer at once.
 from __future__ import annotations
 
 import gc
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -17,18 +16,8 @@ from typing import Annotated
 
 import typer
 
-import pace_linkage
-from pace_linkage.errors import ConfigError, PaceError
-
-app = typer.Typer(
-    name="pace-linkage",
-    help="Link PACE partners' client extracts into one PACE person id and report the linkage quality.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-_state = {"debug": False, "verbose": False}
+from flows.command import app, fail, prefect_env
+from pace_linkage.errors import ConfigError
 
 
 class Training(StrEnum):
@@ -39,51 +28,6 @@ class Training(StrEnum):
 class TaskRunner(StrEnum):
     local = "local"
     dask = "dask"
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"pace-linkage {pace_linkage.__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show Prefect's own log lines.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")] = False,
-) -> None:
-    _state["debug"] = debug
-    _state["verbose"] = verbose
-    if debug:  # let the flow's stage guard pass unexpected exceptions through unchanged
-        os.environ["PACE_LINKAGE_DEBUG"] = "1"
-
-
-def fail(exc: BaseException) -> None:
-    """One stderr line and an exit code; a traceback only for bugs with --debug. While a signal stops the
-    command, whatever surfaced is that stop."""
-    from flows.api import Stopped, received_signal
-
-    if received_signal():
-        raise Stopped(received_signal()) from None
-    if isinstance(exc, PaceError):
-        lines = str(exc).splitlines() or [type(exc).__name__]
-        # several config mistakes are reported together, one per line (each one line on its own)
-        for line in lines:
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(exc.exit_code)
-    if _state["debug"]:
-        raise exc
-    typer.echo(f"internal error: {type(exc).__name__} (run again with --debug for a traceback)", err=True)
-    raise typer.Exit(70)
-
-
-def _prefect_env() -> None:
-    import flows.settings  # noqa: F401
-
-    if not _state["verbose"]:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL", "CRITICAL")
 
 
 # ------------------------------------------------------------------------------------------------ synth
@@ -162,7 +106,7 @@ def _run(extracts: Path, out: Path, config: Path | None, truth: Path | None, thr
 
     preflight(cfg, extracts, run_id=run_id, threshold=threshold, allow_partial=flow_options.get("allow_partial", False),
               truth=truth, model=model, clerical=Path(clerical) if clerical else None)
-    _prefect_env()
+    prefect_env()
     from flows.workers import reading_early
     from pace_linkage.pipeline import DEFAULT_FEATURES
 
@@ -276,7 +220,7 @@ def scenarios(
         from flows.preflight import preflight
 
         preflight(list(cfgs.values()), extracts, run_id=run_id, run_id_max=SCENARIOS_RUN_ID_MAX, truth=truth)
-        _prefect_env()
+        prefect_env()
         from flows.api import local_api, warm_up
 
         warm_up()
@@ -523,13 +467,18 @@ def serve(
 
     Needs a running Prefect server (see README: `prefect server start`) and PREFECT_API_URL pointing at it.
     """
-    _prefect_env()
+    prefect_env()
     try:
         from flows.serve import serve_pipeline
 
         serve_pipeline(name)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
+
+
+# ------------------------------------------------------------------ verbs kept in modules of their own
+# Each registers itself on the shared app (flows/command.py) when imported here; import nothing heavy at
+# their top, so that --help stays instant.
 
 
 def main() -> None:

@@ -113,9 +113,9 @@ def test_the_truth_loader_never_quotes_its_first_row(tmp_path):
 
 # ----------------------------------------------------------------------------------------------- the CLI
 def test_cli_fail_prints_only_the_type_of_an_unexpected_exception(capsys, monkeypatch):
-    from flows import cli as cli_module
+    from flows import command as cli_module
 
-    monkeypatch.setitem(cli_module._state, "debug", False)
+    monkeypatch.setitem(cli_module.state, "debug", False)
     for exc in (ValueError(CANARY_NINO), KeyError(CANARY_SURNAME), RuntimeError(f"bad dob {CANARY_DOB}")):
         with pytest.raises(typer.Exit) as ex:
             cli_module.fail(exc)
