@@ -17,8 +17,11 @@ Export (:func:`build_review`):
   remainders, ties to the lower stratum).
 * **Sampling**: without replacement within each stratum, with ``numpy.random.default_rng(seed)``; rows are
   then shuffled (so a reviewer does not read them in probability order) and numbered ``pair_id`` 1..n.
-* **The sheet** shows, per pair, the keys of both records, the match probability and weight, and the
-  *normalised* values of every compared field side by side, then an empty ``label`` column, then the
+* **The sheet** shows, per pair, the keys of both records, the match probability and weight, the level each
+  comparison gave the pair (``level_<comparison>``, from the run's pairs.parquet and model.json; ``null`` where a
+  side had no value), the *normalised* values of every compared field side by side, then those of the other
+  configured fields a reviewer reads for context (middle name, contact details, client id, employer and the
+  like, :func:`context_columns`), then an empty ``label`` column, then the
   bookkeeping the estimate needs (stratum, its number of pairs, the pairs sampled from it, threshold). It
   holds personal data: it is written 0600 (``mask=True`` masks values with :mod:`pace_linkage.redact`).
 
@@ -50,7 +53,8 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
-from pace_linkage.errors import ConfigError, InputError
+from pace_linkage.engine.model import FSModel
+from pace_linkage.errors import ConfigError, InputError, LinkageError
 from pace_linkage.evaluate.tune import (
     PAIR_KEYS,
     RunData,
@@ -179,6 +183,36 @@ def compared_columns(cfg: PaceConfig) -> list[str]:
     return seen
 
 
+def context_columns(cfg: PaceConfig, records: pd.DataFrame) -> list[str]:
+    """The configured fields no comparison uses, in config order, that the records hold: what a reviewer reads
+    beside the compared values."""
+    compared = set(compared_columns(cfg))
+    return [f for f in cfg.fields if f not in compared and f in records.columns]
+
+
+def level_columns(run: RunData, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``level_<comparison>`` -> the label of the level each of ``pairs`` got (``null``: a side had no value),
+    from the run's model.json; empty when the run folder holds no model."""
+    if "model.json" not in run.manifest.get("files", {}):
+        return {}
+    path = run.path / "model.json"
+    try:
+        model = FSModel.load(path)
+    except LinkageError:
+        raise InputError(f"{path}: cannot be read as the run's model") from None
+    out: dict[str, np.ndarray] = {}
+    for comp in model.comparisons:
+        column = f"gamma_{comp.name}"
+        if column not in pairs.columns:
+            continue
+        labels = np.array([*comp.labels, "null"], dtype=object)  # gamma -1 (null) takes the last entry
+        gamma = pairs[column].to_numpy().astype(np.int64)
+        if len(gamma) and (gamma.min() < -1 or gamma.max() >= len(comp.labels)):
+            raise InputError(f"{run.path / 'pairs.parquet'}: column {column} holds a level model.json does not have")
+        out[f"level_{comp.name}"] = labels[gamma]
+    return out
+
+
 def _kind(cfg: PaceConfig, column: str) -> str:
     if column in cfg.fields:
         return cfg.fields[column].kind
@@ -218,7 +252,9 @@ def build_review(run: RunData, records: pd.DataFrame, cfg: PaceConfig, threshold
     out["match_probability"] = np.round(prob[drawn["pos"].to_numpy()], 6)
     if MATCH_WEIGHT in pairs.columns:
         out["match_weight"] = pairs[MATCH_WEIGHT].to_numpy().round(3)
-    for col in compared_columns(cfg):
+    for name, labels in level_columns(run, pairs).items():
+        out[name] = labels
+    for col in [*compared_columns(cfg), *context_columns(cfg, records)]:
         if col not in records.columns:
             continue
         values = records[col]
@@ -498,6 +534,7 @@ def import_review(path: Path, run: RunData, threshold: float | None = None) -> d
 
 __all__ = [
     "LABELS", "Strata", "allocate", "build_review", "check_config_matches", "clerical_frame", "compared_columns",
+    "context_columns", "level_columns",
     "estimate", "import_review", "ratio_estimate", "wilson", "parse_label", "read_labels", "sample_pairs", "stratify",
     "write_review",
 ]
