@@ -56,6 +56,9 @@ class RunResults:
     key_id: str | None = None  # pseudonymised runs: which key made the tokens (never the key itself)
     # the comparisons' column codes of these records (ColumnCache.coded), kept for evaluating: read once
     column_codes: dict = field(default_factory=dict, repr=False)
+    # whether its clusters are the engine's clustering of all its records at its threshold (not an incremental
+    # run's, kept stable by the store): only then does the run folder hold what re-clustering needs
+    reclusterable: bool = True
 
     def take_column_codes(self) -> dict:
         """The comparisons' column codes, handed over once (the run no longer holds them)."""

@@ -198,7 +198,7 @@ def run_results(result: BatchResult, cfg, threshold: float, batches, failures, t
     return RunResults(cfg=cfg, threshold=threshold, batches=batches, failures=failures, records=records,
                       blocking=BlockingResult(pairs=lr, stats=stats), gamma=gamma, model=result.model,
                       scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=result.conflicts, stats=cstats),
-                      timings=timings, key_id=key_id)
+                      timings=timings, key_id=key_id, reclusterable=False)
 
 
 def change_metrics(result: BatchResult) -> dict:
