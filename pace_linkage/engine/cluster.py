@@ -190,6 +190,17 @@ def _cluster_at(
     return labels, found, int(len(e_idx) - kept)
 
 
+def cluster_labels(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, weight: np.ndarray,
+                   threshold: float, settings: ClusteringSettings, field_values: Mapping[str, FieldValues],
+                   duplicate_free: np.ndarray | None, source_codes: np.ndarray) -> np.ndarray:
+    """The cluster label of each of ``n`` records at ``threshold``, as :func:`cluster` makes its clusters (the
+    same conflict rules, no clerical decisions), without ids: for figures at many thresholds."""
+    sel = prob >= threshold
+    labels, _, _ = _cluster_at(n, left[sel].astype(np.int64), right[sel].astype(np.int64), weight[sel], settings,
+                               field_values, duplicate_free, source_codes)
+    return labels
+
+
 def _cannot_clash(a: set, b: set) -> bool:
     """Whether two clusters hold the two ends of one cannot-link pair (tokens ``2c`` and ``2c + 1``)."""
     small, big = (a, b) if len(a) <= len(b) else (b, a)

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pace_linkage.engine.cluster import ClusterResult, FieldValues, cluster
+from pace_linkage.engine.blocking import column_codes
+from pace_linkage.engine.cluster import ClusterResult, FieldValues, cluster, cluster_labels
 from pace_linkage.engine.near import MAX_TOLERANCE
 from pace_linkage.engine.settings import ClusteringSettings
 from pace_linkage.errors import InputError
@@ -66,6 +67,7 @@ class Reclusterer:
     settings: ClusteringSettings
     field_values: dict[str, FieldValues]
     duplicate_free: np.ndarray
+    _sources: np.ndarray | None = None
 
     @classmethod
     def load(cls, run: RunData) -> Reclusterer:
@@ -85,6 +87,17 @@ class Reclusterer:
             field_values = _field_values(run, settings, meta)
         dup_free = run.records[SOURCE].isin(meta.get("duplicate_free_sources", [])).to_numpy()
         return cls(run, meta, settings, field_values, dup_free)
+
+    def labels(self, threshold: float) -> np.ndarray:
+        """Each record's cluster label at ``threshold`` (:meth:`at`'s clusters without ids)."""
+        pairs = self.run.pairs
+        weight = pairs[MATCH_WEIGHT] if MATCH_WEIGHT in pairs.columns else pairs[MATCH_PROBABILITY]
+        if self._sources is None:
+            self._sources = column_codes(self.run.records[SOURCE])
+        return cluster_labels(len(self.run.records), pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy(),
+                              pairs[MATCH_PROBABILITY].to_numpy(np.float64), weight.to_numpy(np.float64),
+                              float(threshold), self.settings, self.field_values, self.duplicate_free,
+                              self._sources)
 
     def at(self, threshold: float, *, named: bool = True, must_link=None, cannot_link=None) -> ClusterResult:
         """The run's clustering at ``threshold`` (and at its named thresholds unless ``named`` is False)."""

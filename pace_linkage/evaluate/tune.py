@@ -115,13 +115,6 @@ class RunData:
         return float(t) if t is not None else None
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__})") from None
-
-
 def _read_clusters(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=[SOURCE, RECORD_ID], encoding="utf-8")
@@ -131,6 +124,47 @@ def _read_clusters(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: cannot be read as the run's clusters CSV ({type(exc).__name__})") from None
     frame = frame.assign(**{SOURCE: unneutralise(frame[SOURCE]), RECORD_ID: unneutralise(frame[RECORD_ID])})
     return frame.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
+
+
+def _read_pairs(path: Path, records: pd.DataFrame) -> pd.DataFrame:
+    """pairs.parquet with ``l`` and ``r``, the record positions of its sides in ``records``. The key columns
+    are looked up in Arrow (joined, then hashed against the records' keys) and kept as categoricals of the
+    records' values, so millions of pairs never become millions of Python strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        missing = [c for c in [*PAIR_KEYS, MATCH_PROBABILITY] if c not in names]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        rest = [c for c in names if c not in PAIR_KEYS]
+        frame = pq.read_table(path, columns=rest, read_dictionary=[c for c in ("blocking_rule",) if c in rest]
+                              ).to_pandas()
+        known = pc.binary_join_element_wise(pa.array(records[SOURCE].to_numpy(), pa.string()),
+                                            pa.array(records[RECORD_ID].to_numpy(), pa.string()), KEY_SEP)
+        if pc.count_distinct(known).as_py() != len(known):
+            raise InputError(f"{path.parent / 'clusters.csv'}: (source, record_id) keys are not unique")
+        at = {}
+        for side in ("l", "r"):
+            keys = pq.read_table(path, columns=[f"source_{side}", f"record_id_{side}"])
+            found = pc.index_in(pc.binary_join_element_wise(keys.column(0), keys.column(1), KEY_SEP), value_set=known)
+            at[side] = pc.fill_null(found, -1).to_numpy().astype(np.int64)
+            del keys, found
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__})") from None
+    lost = int(((at["l"] < 0) | (at["r"] < 0)).sum())
+    if lost:
+        raise InputError(f"{path}: {lost} pair(s) name a record absent from clusters.csv")
+    src_codes, sources = pd.factorize(records[SOURCE])
+    rid_codes, rids = pd.factorize(records[RECORD_ID])
+    keyed = {}
+    for side in ("l", "r"):
+        keyed[f"source_{side}"] = pd.Categorical.from_codes(src_codes[at[side]], categories=sources)
+        keyed[f"record_id_{side}"] = pd.Categorical.from_codes(rid_codes[at[side]], categories=rids)
+    keyed = pd.DataFrame({c: keyed[c] for c in PAIR_KEYS})
+    return pd.concat([keyed, frame], axis=1).assign(**{LEFT: at["l"], RIGHT: at["r"]})
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -153,19 +187,7 @@ def load_run(run_dir: Path) -> RunData:
         except (OSError, ValueError):
             raise InputError(f"{run_dir / 'metrics.json'}: unreadable") from None
     records = _read_clusters(run_dir / "clusters.csv")
-    pairs = _read_parquet(run_dir / "pairs.parquet")
-    missing = [c for c in [*PAIR_KEYS, MATCH_PROBABILITY] if c not in pairs.columns]
-    if missing:
-        raise InputError(f"{run_dir / 'pairs.parquet'}: missing column(s) {', '.join(missing)}")
-    index = pd.Index(key_strings(records[SOURCE], records[RECORD_ID]))
-    if not index.is_unique:
-        raise InputError(f"{run_dir / 'clusters.csv'}: (source, record_id) keys are not unique")
-    left = index.get_indexer(key_strings(pairs["source_l"], pairs["record_id_l"]))
-    right = index.get_indexer(key_strings(pairs["source_r"], pairs["record_id_r"]))
-    lost = int(((left < 0) | (right < 0)).sum())
-    if lost:
-        raise InputError(f"{run_dir / 'pairs.parquet'}: {lost} pair(s) name a record absent from clusters.csv")
-    pairs = pairs.assign(**{LEFT: left.astype(np.int64), RIGHT: right.astype(np.int64)})
+    pairs = _read_pairs(run_dir / "pairs.parquet", records)
     return RunData(run_dir, manifest, metrics, records, pairs)
 
 
