@@ -24,6 +24,7 @@ from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.linker import positional
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
+from pace_linkage.evaluate import curve
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
 from pace_linkage.features import Feature
@@ -341,6 +342,10 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
     doc["linked_less"] = linked_less_metrics(run, person, cache, cluster if in_order else None)
+    if len(run.records) and len(run.scored):  # the same figures tune and the workbench show, at a few thresholds
+        inputs = curve.run_inputs(run, doc["estimated"], None if person is None else person.codes,
+                                  cluster if in_order else None)
+        doc["threshold_curve"] = curve.curve_rows(curve.threshold_curve(inputs))
     if person is not None:
         of_clusters = person if in_order else truth
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col, cluster=cluster)
