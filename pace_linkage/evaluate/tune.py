@@ -205,14 +205,28 @@ def sweep(run: RunData, truth: pd.DataFrame, thresholds: np.ndarray | None = Non
     """Pairwise precision / recall / F1 (cluster level) at each threshold, ascending.
 
     Columns: threshold, match_weight (the threshold in weight space), precision, recall, f1, links,
-    clusters, tp, fp, fn.
+    clusters, tp, fp, fn; for a run folder holding its clustering inputs also the estimated columns of
+    :func:`pace_linkage.evaluate.curve.threshold_curve`, which then makes every figure, with the clusters made as
+    the run makes them (so at the run's threshold they are the run's). An older run folder is swept as
+    connected components of the pairs at or above each threshold.
     """
     grid = threshold_grid(run.threshold) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    if reclusterable(run) and run.threshold is not None:
+        from pace_linkage.evaluate import curve
+
+        frame = curve.threshold_curve(curve.folder_inputs(run, truth), grid)
+        frame = frame[np.isin(frame["threshold"].to_numpy(), grid)].reset_index(drop=True)  # the run's: if asked
+        return frame[SWEEP_COLUMNS + [c for c in curve.CURVE_COLUMNS if c.startswith("est_")]]
     frame = pd.DataFrame({LEFT: run.pairs[LEFT].to_numpy(), RIGHT: run.pairs[RIGHT].to_numpy(),
                           MATCH_PROBABILITY: pair_probability(run.pairs)})
     result = evaluate.threshold_sweep(frame, run.records, truth, grid)
     result.insert(1, "match_weight", weight_from_probability(result["threshold"].to_numpy()))
     return result[SWEEP_COLUMNS]
+
+
+def reclusterable(run: RunData) -> bool:
+    """Whether the run folder holds what re-clustering it needs (clustering.json: runs since it was added)."""
+    return "clustering.json" in run.manifest.get("files", {})
 
 
 def _row_at(sweep_df: pd.DataFrame, threshold: float | None) -> dict[str, Any] | None:
@@ -227,6 +241,14 @@ def _row_at(sweep_df: pd.DataFrame, threshold: float | None) -> dict[str, Any] |
             "links": int(row["links"]), "clusters": int(row["clusters"])}
 
 
+def _note(sweep_df: pd.DataFrame) -> str:
+    if "est_precision" in sweep_df.columns:
+        return ("cluster-level pairwise metrics at each threshold, the clusters made as the run makes them (its "
+                "conflict rules), so the figures at the run's threshold are the run's")
+    return ("cluster-level pairwise metrics of connected components at each threshold (no conflict splitting: "
+            "the run folder predates re-clustering); probabilities derived from match weights")
+
+
 def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float | None = None) -> dict:
     """Recommended thresholds with the figures at each, and at the run's own threshold."""
     picks = evaluate.recommend_threshold(sweep_df, min_precision=min_precision)
@@ -235,8 +257,7 @@ def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float
         "best_f1": _row_at(sweep_df, picks["best_f1"]),
         "min_precision": _row_at(sweep_df, picks["min_precision"]),
         "run_threshold": _row_at(sweep_df, run_threshold),
-        "note": "cluster-level pairwise metrics of connected components at each threshold (no conflict "
-                "splitting); probabilities derived from match weights",
+        "note": _note(sweep_df),
     }
 
 
@@ -246,8 +267,10 @@ def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float
 def sweep_csv_frame(sweep_df: pd.DataFrame) -> pd.DataFrame:
     """thresholds.csv: the sweep with rates rounded to 6 decimals (thresholds kept at full precision)."""
     out = sweep_df.copy()
-    for c in ("precision", "recall", "f1"):
-        out[c] = out[c].round(6)
+    for c in ("precision", "recall", "f1", "est_precision", "est_recall", "est_f1", "est_true_links",
+              "est_false_links", "est_missed"):
+        if c in out.columns:
+            out[c] = out[c].round(6)
     out["match_weight"] = out["match_weight"].round(6)
     return out
 

@@ -110,3 +110,17 @@ def test_a_run_folder_without_clustering_inputs_is_one_line_saying_so(tmp_path):
 
     with pytest.raises(InputError, match="does not list clustering.json"):
         recluster.recluster(tune.load_run(write_run(tmp_path / "old")), 0.9)
+
+
+def test_tune_on_a_reclusterable_folder_agrees_with_the_run_at_its_threshold(finished, synth_data):
+    from pace_linkage.evaluate import quality
+    from pace_linkage.evaluate.metrics import load_truth
+
+    out, run = finished
+    truth = load_truth(synth_data / "truth.csv")
+    data = tune.load_run(out)
+    sweep = tune.sweep(data, truth)
+    at = sweep.loc[sweep["threshold"] == run.threshold].iloc[0]
+    measured = quality.pairwise_metrics(run.clusters.clusters, truth)
+    assert (at["precision"], at["recall"], at["tp"]) == (measured["precision"], measured["recall"], measured["tp"])
+    assert "est_precision" in sweep.columns and "conflict rules" in tune.recommend(sweep, 0.99)["note"]
