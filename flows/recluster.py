@@ -53,7 +53,7 @@ def recluster(
 
 def _recluster(run_dir: Path, threshold: float, out: Path, clerical: Path | None) -> dict:
     from pace_linkage.evaluate import recluster as rc
-    from pace_linkage.evaluate.tune import load_run
+    from pace_linkage.evaluate.runfolder import load_run
     from pace_linkage.incremental.persist import read_clerical_decisions
     from pace_linkage.schema import VERSION
     from pace_linkage.store.files import sha256_file

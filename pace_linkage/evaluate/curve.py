@@ -166,7 +166,7 @@ def run_inputs(run, estimated: dict | None, person: np.ndarray | None,
 
 
 def folder_inputs(run, truth: pd.DataFrame | None = None) -> CurveInputs:
-    """The curve's inputs of a finished run folder (a :class:`pace_linkage.evaluate.tune.RunData`), clustered
+    """The curve's inputs of a finished run folder (a :class:`pace_linkage.evaluate.runfolder.RunData`), clustered
     from its stored codes (:class:`pace_linkage.evaluate.recluster.Reclusterer`)."""
     from pace_linkage.evaluate.quality import person_codes
     from pace_linkage.evaluate.recluster import Reclusterer

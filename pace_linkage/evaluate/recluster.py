@@ -28,7 +28,7 @@ from pace_linkage.engine.cluster import ClusterResult, FieldValues, cluster, clu
 from pace_linkage.engine.near import MAX_TOLERANCE
 from pace_linkage.engine.settings import ClusteringSettings
 from pace_linkage.errors import InputError
-from pace_linkage.evaluate.tune import RunData, key_strings
+from pace_linkage.evaluate.runfolder import RunData, key_strings
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 
 FORMAT = 1
@@ -161,7 +161,7 @@ def recluster(run: RunData, threshold: float, *, must_link=None, cannot_link=Non
 
 def run_folder(path: Path) -> RunData:
     """A finished run folder, for re-clustering (:func:`pace_linkage.evaluate.tune.load_run`)."""
-    from pace_linkage.evaluate.tune import load_run
+    from pace_linkage.evaluate.runfolder import load_run
 
     return load_run(Path(path))
 

@@ -137,7 +137,7 @@ def read_deletions(path: Path) -> pd.DataFrame | None:
 def read_clerical_decisions(path: Path) -> pd.DataFrame:
     """Clerical decisions as (source_l, record_id_l, source_r, record_id_r, decision): review's clerical.csv
     (label match / non-match) or a file with a ``decision`` column; unsure or blank labels are left out."""
-    from pace_linkage.evaluate.tune import unneutralise
+    from pace_linkage.evaluate.runfolder import unneutralise
 
     path = Path(path)
     keys = PAIR_KEY_COLUMNS
