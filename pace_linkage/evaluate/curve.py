@@ -109,7 +109,6 @@ def threshold_curve(inputs: CurveInputs, thresholds: Sequence[float] | None = No
     (``inputs.person``) those of :data:`TRUTH_COLUMNS` (see the module rules)."""
     inputs = _labels_once(inputs)
     q, total = _calibration(inputs)
-    order = np.sort(inputs.probability)
     rows = []
     for t in grid(inputs.run_threshold, thresholds):
         labels = inputs.labels_at(float(t))
@@ -117,7 +116,7 @@ def threshold_curve(inputs: CurveInputs, thresholds: Sequence[float] | None = No
         true_links = min(float(pairs), s_in + q * (pairs - l_in))
         precision, recall = ratio(true_links, pairs), ratio(true_links, total)
         row = {"threshold": float(t), "match_weight": float(np.log2(t / (1.0 - t))),
-               "links": int(len(order) - np.searchsorted(order, t, side="left")), "clusters": clusters,
+               "links": int(np.count_nonzero(inputs.probability >= t)), "clusters": clusters,
                "linked_records": linked, "cluster_pairs": pairs, "est_precision": precision,
                "est_recall": recall, "est_f1": f1_score(precision, recall), "est_true_links": true_links,
                "est_false_links": pairs - true_links, "est_missed": max(0.0, total - true_links)}
