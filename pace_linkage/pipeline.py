@@ -161,7 +161,8 @@ def stage_clustering_inputs(writer: RunWriter, run: RunResults) -> None:
     meta, codes = recluster.clustering_files(
         run.records, order, threshold=run.threshold, named_thresholds=dict(run.cfg.linkage.named_thresholds),
         settings=run.cfg.linkage.clustering, id_prefix=linker.id_prefix, id_column=linker.id_column,
-        duplicate_free_sources=list(linker.duplicate_free_sources))
+        duplicate_free_sources=list(linker.duplicate_free_sources),
+        field_values=getattr(run.clusters, "field_values", None))
     writer.write_json(recluster.JSON_NAME, meta)
     if codes is not None:
         writer.write_parquet(recluster.CODES_NAME, codes)

@@ -54,6 +54,8 @@ class ClusterResult:
     clusters: pd.DataFrame  # source, record_id, pace_id, pace_id_<name>...
     conflicts: pd.DataFrame  # clustering, pace_id, kind, count, resolution
     stats: dict = field(default_factory=dict)
+    # the conflict fields' values as codes (records in the clusters' order), kept for what reads them again
+    field_values: dict = field(default_factory=dict, repr=False)
 
 
 def _components(n: int, l_: np.ndarray, r_: np.ndarray) -> np.ndarray:
@@ -419,4 +421,4 @@ def cluster(
             stats[col]["cannot_link_pairs"] = 0 if cannot is None else int(len(cannot[0]))
     conflicts = pd.DataFrame(conflict_rows, columns=["clustering", "pace_id", "kind", "count", "resolution"])
     conflicts = conflicts.sort_values(["clustering", "pace_id", "kind"], kind="stable").reset_index(drop=True)
-    return ClusterResult(clusters=out, conflicts=conflicts, stats=stats)
+    return ClusterResult(clusters=out, conflicts=conflicts, stats=stats, field_values=field_codes)

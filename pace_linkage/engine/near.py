@@ -38,6 +38,40 @@ def _deletions(values, owner: np.ndarray):
     return pa.concat_arrays(out), np.concatenate(own)
 
 
+def _variants(text: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every value and its deletion variants up to ``tolerance`` deep, as (variant id, code of its value)."""
+    import pyarrow as pa
+
+    values = pa.array(text, type=pa.large_string())
+    variants, owners = [values], [np.arange(len(text), dtype=np.int64)]
+    for _ in range(tolerance):
+        frontier, owner = _deletions(variants[-1], owners[-1])
+        variants.append(frontier)
+        owners.append(owner)
+    ids = pa.concat_arrays(variants).dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return ids, np.concatenate(owners)
+
+
+def _fixed_width_variants(text: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`_variants` at a tolerance of 1 for values all of one length from 2 to 9 ASCII characters (an NI
+    number's shape), in whole arrays: each one-character deletion packed into one integer. (None, None) for
+    other values. Values of one length share a deletion only with one another, so the values themselves are
+    left out."""
+    n = len(text)
+    joined = "".join(text)
+    width = len(joined) // n if n else 0
+    if not n or not 2 <= width <= 9 or len(joined) != n * width or not joined.isascii() \
+            or not (pd.Series(text).str.len().to_numpy() == width).all():
+        return None, None
+    chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
+    packed = np.zeros((width, n, 8), dtype=np.uint8)
+    for i in range(width):
+        packed[i, :, : width - 1] = np.delete(chars, i, axis=1)
+    keys = packed.reshape(width * n, 8).view(np.uint64).ravel()
+    ids = pd.factorize(keys)[0].astype(np.int64)
+    return ids, np.tile(np.arange(n, dtype=np.int64), width)
+
+
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:
     keys = np.sort(keys)
     return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
@@ -50,20 +84,14 @@ def near_pairs(uniques: np.ndarray, tolerance: int) -> np.ndarray:
         return np.empty((0, 2), np.int64)
     if tolerance > MAX_TOLERANCE:
         raise ValueError(f"near_pairs: tolerance above {MAX_TOLERANCE}")
-    import pyarrow as pa
-
     text = np.asarray(uniques, dtype=object)
     if not all(isinstance(v, str) for v in text[:1]) or pd.api.types.infer_dtype(text, skipna=False) != "string":
         text = pd.Series(text).astype(str).to_numpy(dtype=object)
     n = len(text)
-    values = pa.array(text, type=pa.large_string())
-    variants, owners = [values], [np.arange(n, dtype=np.int64)]
-    for _ in range(tolerance):
-        frontier, owner = _deletions(variants[-1], owners[-1])
-        variants.append(frontier)
-        owners.append(owner)
-    ids = pa.concat_arrays(variants).dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    keyed = _sorted_unique(ids * n + np.concatenate(owners))  # (variant, code) once each, sorted by variant
+    ids, owners = _fixed_width_variants(text) if tolerance == 1 else (None, None)
+    if ids is None:
+        ids, owners = _variants(text, tolerance)
+    keyed = _sorted_unique(ids * n + owners)  # (variant, code) once each, sorted by variant
     variant, code = keyed // n, keyed % n
     shared = np.r_[variant[1:] == variant[:-1], False] | np.r_[False, variant[1:] == variant[:-1]]
     if not shared.any():

@@ -147,7 +147,8 @@ def run_inputs(run, estimated: dict | None, person: np.ndarray | None,
     from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, SOURCE
 
     settings = run.cfg.linkage.clustering
-    fields = {c: FieldValues.of(run.records[c], settings.conflict_tolerance.get(c, 0))
+    kept = getattr(run.clusters, "field_values", None) or {}  # the codes the run's clustering made
+    fields = {c: kept.get(c) or FieldValues.of(run.records[c], settings.conflict_tolerance.get(c, 0))
               for c in settings.conflict_fields}
     dup_free = run.records[SOURCE].isin(Linker.from_config(run.cfg).duplicate_free_sources).to_numpy()
     sources = column_codes(run.records[SOURCE])

@@ -37,15 +37,17 @@ JSON_NAME, CODES_NAME = "clustering.json", "clustering.parquet"
 
 def clustering_files(records: pd.DataFrame, order: np.ndarray | None, *, threshold: float,
                      named_thresholds: dict[str, float], settings: ClusteringSettings, id_prefix: str,
-                     id_column: str, duplicate_free_sources: list[str]) -> tuple[dict, pd.DataFrame | None]:
+                     id_column: str, duplicate_free_sources: list[str],
+                     field_values: dict[str, FieldValues] | None = None) -> tuple[dict, pd.DataFrame | None]:
     """What a run writes for re-clustering (module rules): the ``clustering.json`` object and the
     ``clustering.parquet`` frame (None without conflict fields). ``order``: the records' positions in
-    clusters.csv's order (None when they are already in it)."""
+    clusters.csv's order (None when they are already in it); ``field_values``: the conflict fields' codes the
+    clustering made, if kept (else made here from ``records``)."""
     near: dict[str, list[list[int]] | None] = {}
     codes: dict[str, np.ndarray] = {}
     for name in settings.conflict_fields:
         tolerance = settings.conflict_tolerance.get(name, 0)
-        values = FieldValues.of(records[name], tolerance)
+        values = (field_values or {}).get(name) or FieldValues.of(records[name], tolerance)
         at = values.codes if order is None else values.codes[order]
         codes[name] = at.astype(np.int32)
         near[name] = values.near_pairs().tolist() if tolerance <= MAX_TOLERANCE else None

@@ -32,3 +32,11 @@ def test_each_kind_of_keying_error_is_near_and_two_errors_are_not_at_tolerance_o
     for other in (1, 2, 3, 4):  # substitution, insertion, deletion, a swap of neighbours
         assert (0, other) in got
     assert (0, 5) not in got and all(6 not in p for p in got)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=2, max_value=9).flatmap(
+    lambda w: st.lists(st.text(alphabet="AB12\x00", min_size=w, max_size=w), min_size=0, max_size=30, unique=True)))
+def test_values_of_one_length_take_the_whole_array_path_with_the_same_pairs(values):
+    got = near_pairs(np.array(values, dtype=object), 1)
+    assert {tuple(map(int, p)) for p in got} == brute_force(values, 1)
