@@ -157,10 +157,15 @@ def run_inputs(run, estimated: dict | None, person: np.ndarray | None,
     weight = run.scored[MATCH_WEIGHT].to_numpy(np.float64)
     n = len(run.records)
 
+    floor = min(min(METRICS_GRID), float(run.threshold))
+    above = np.flatnonzero(prob >= floor)  # every threshold of the metrics' curve reads only these pairs
+    sub = (left[above], right[above], prob[above], weight[above])
+
     def labels_at(t: float) -> np.ndarray:
         if cluster is not None and t == float(run.threshold):
             return cluster
-        return cluster_labels(n, left, right, prob, weight, t, settings, fields, dup_free, sources)
+        edges = sub if t >= floor else (left, right, prob, weight)
+        return cluster_labels(n, *edges, t, settings, fields, dup_free, sources)
 
     return CurveInputs(n, left, right, prob, labels_at, float(run.threshold), estimated, person)
 

@@ -70,3 +70,13 @@ def test_measured_figures_are_the_pairwise_metrics_of_the_labels(n, data):
     assert row["precision"] == pytest.approx(expected["precision"])
     assert row["recall"] == pytest.approx(expected["recall"])
     assert row["links"] == int((prob >= 0.9).sum())
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.95])
+def test_the_runs_labels_at_a_threshold_are_the_engines_clusters_there(linked, threshold):
+    from pace_linkage.engine.linker import Linker
+
+    run, doc, _ = linked
+    labels = curve.run_inputs(run, doc["estimated"], None).labels_at(threshold)
+    ids = Linker.from_config(run.cfg).cluster(run.records, run.scored, threshold, named=False).clusters["pace_id"]
+    assert len(set(zip(labels, ids, strict=True))) == len(set(labels)) == ids.nunique()  # the same partition
