@@ -479,6 +479,7 @@ def serve(
 # ------------------------------------------------------------------ verbs kept in modules of their own
 # Each registers itself on the shared app (flows/command.py) when imported here; import nothing heavy at
 # their top, so that --help stays instant.
+import flows.recluster  # noqa: E402,F401
 
 
 def main() -> None:

@@ -21,7 +21,9 @@ from typing import Any
 import pandas as pd
 
 from pace_linkage.config import PaceConfig, SourceConfig
+from pace_linkage.engine.linker import Linker
 from pace_linkage.errors import InputError, PaceError
+from pace_linkage.evaluate import recluster
 from pace_linkage.evaluate.metrics import (
     RunResults,
     build_metrics,
@@ -41,7 +43,7 @@ from pace_linkage.ingest.sources import (
 )
 from pace_linkage.report.render import CORE_SECTIONS, render_report
 from pace_linkage.report.section import Section
-from pace_linkage.schema import SOURCE, VERSION
+from pace_linkage.schema import RECORD_ID, SOURCE, VERSION
 from pace_linkage.store import database, outputs, publish
 from pace_linkage.store.outputs import PublishError, RunWriter, parquet_stream_bytes
 from pace_linkage.study import FEATURES
@@ -149,6 +151,23 @@ def manifest_extra(run: RunResults) -> dict:
     return {"config_hash": run.cfg.hash(), "version": VERSION, "timings_seconds": dict(run.timings), **key}
 
 
+def stage_clustering_inputs(writer: RunWriter, run: RunResults) -> None:
+    """Stage clustering.json and clustering.parquet: what re-clustering the run from its folder needs beyond
+    pairs.parquet, without any value (:mod:`pace_linkage.evaluate.recluster`)."""
+    clusters = run.clusters.clusters
+    order = None if database.in_text_order(clusters, SOURCE, RECORD_ID) else \
+        clusters.sort_values([SOURCE, RECORD_ID], kind="stable").index.to_numpy()
+    linker = Linker.from_config(run.cfg)
+    meta, codes = recluster.clustering_files(
+        run.records, order, threshold=run.threshold, named_thresholds=dict(run.cfg.linkage.named_thresholds),
+        settings=run.cfg.linkage.clustering, id_prefix=linker.id_prefix, id_column=linker.id_column,
+        duplicate_free_sources=list(linker.duplicate_free_sources),
+        field_values=getattr(run.clusters, "field_values", None))
+    writer.write_json(recluster.JSON_NAME, meta)
+    if codes is not None:
+        writer.write_parquet(recluster.CODES_NAME, codes)
+
+
 def stage_outputs(writer: RunWriter, run: RunResults, metrics: dict, report_html: str,
                   extra_csv: dict[str, pd.DataFrame] | None = None) -> None:
     """Stage the run's outputs in ``writer`` (nothing reaches OUT before :meth:`RunWriter.publish`):
@@ -165,6 +184,8 @@ def stage_outputs(writer: RunWriter, run: RunResults, metrics: dict, report_html
     for b in run.batches:
         if len(b.quarantine) and run.key_id is None:
             writer.write_csv(f"quarantine/{b.source}.csv", b.quarantine.drop(columns=[SOURCE]))
+    if run.reclusterable:
+        stage_clustering_inputs(writer, run)
     writer.write_text("model.json", run.model.to_json() + "\n")
     writer.write_json("metrics.json", metrics)
     writer.write_text("report.html", report_html)
@@ -268,6 +289,6 @@ def release(writer: RunWriter, store_error: BaseException | None = None) -> bool
 
 __all__ = ["DEFAULT_FEATURES", "committed", "evaluate_run", "finish_run", "manifest_extra", "pairs_parquet",
            "read_batches", "read_batch",
-           "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_outputs", "stage_pairs_ahead",
+           "read_sources", "recover_outputs", "release", "report_page", "run_report", "sections", "stage_clustering_inputs", "stage_outputs", "stage_pairs_ahead",
            "stage_pairs_file",
            "store_run", "write_outputs"]

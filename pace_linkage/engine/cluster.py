@@ -41,6 +41,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from pace_linkage.engine.blocking import column_codes
+from pace_linkage.engine.near import near_pairs
 from pace_linkage.engine.settings import ClusteringSettings
 from pace_linkage.errors import LinkageError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
@@ -53,6 +54,8 @@ class ClusterResult:
     clusters: pd.DataFrame  # source, record_id, pace_id, pace_id_<name>...
     conflicts: pd.DataFrame  # clustering, pace_id, kind, count, resolution
     stats: dict = field(default_factory=dict)
+    # the conflict fields' values as codes (records in the clusters' order), kept for what reads them again
+    field_values: dict = field(default_factory=dict, repr=False)
 
 
 def _components(n: int, l_: np.ndarray, r_: np.ndarray) -> np.ndarray:
@@ -60,15 +63,35 @@ def _components(n: int, l_: np.ndarray, r_: np.ndarray) -> np.ndarray:
     return connected_components(g, directed=False)[1].astype(np.int64)
 
 
-class _Values:
-    """The distinct values of one conflict field, and whether two of them count as different."""
+class FieldValues:
+    """The distinct values of one conflict field as codes per record, and whether two of them count as different.
 
-    def __init__(self, values: pd.Series, tolerance: int):
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        self.codes = codes.astype(np.int64, copy=False)
-        self.uniques = np.asarray(uniques, dtype=object)
+    Made from the values (:meth:`of`), or from codes and the pairs of codes within the tolerance
+    (:meth:`from_codes`, e.g. read back from a run folder, which holds no value): the same answers.
+    """
+
+    def __init__(self, codes: np.ndarray, tolerance: int, uniques: np.ndarray | None = None,
+                 near: np.ndarray | None = None):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.uniques = uniques
         self.tolerance = int(tolerance)
+        self.near = None if near is None else {(int(a), int(b)) for a, b in np.asarray(near).reshape(-1, 2)}
         self._memo: dict[tuple[int, int], bool] = {}
+
+    @classmethod
+    def of(cls, values: pd.Series, tolerance: int) -> FieldValues:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return cls(codes, tolerance, uniques=np.asarray(uniques, dtype=object))
+
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, tolerance: int, near: np.ndarray) -> FieldValues:
+        return cls(codes, tolerance, near=near)
+
+    def near_pairs(self) -> np.ndarray:
+        """The pairs of codes within the tolerance (``a < b``), for :meth:`from_codes`."""
+        if self.near is not None:
+            return np.array(sorted(self.near), dtype=np.int64).reshape(-1, 2)
+        return near_pairs(self.uniques, self.tolerance)
 
     def differ(self, a: int, b: int) -> bool:
         if a == b:
@@ -76,6 +99,8 @@ class _Values:
         if self.tolerance <= 0:
             return True
         key = (a, b) if a < b else (b, a)
+        if self.near is not None:
+            return key not in self.near
         if key not in self._memo:
             d = DamerauLevenshtein.distance(str(self.uniques[a]), str(self.uniques[b]))
             self._memo[key] = d > self.tolerance
@@ -86,7 +111,7 @@ class _Values:
 
 
 def _conflicts(
-    labels: np.ndarray, settings: ClusteringSettings, field_codes: Mapping[str, _Values],
+    labels: np.ndarray, settings: ClusteringSettings, field_codes: Mapping[str, FieldValues],
     dup_free: np.ndarray | None, source_codes: np.ndarray,
 ) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """Per conflict kind: (component labels in conflict, counts, kind)."""
@@ -126,7 +151,7 @@ def _conflicts(
 
 def _cluster_at(
     n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, settings: ClusteringSettings,
-    field_codes: Mapping[str, _Values], dup_free: np.ndarray | None, source_codes: np.ndarray,
+    field_codes: Mapping[str, FieldValues], dup_free: np.ndarray | None, source_codes: np.ndarray,
     n_must: int = 0, cannot: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, str]], int]:
     """Component label per record for the given edges (the first ``n_must`` are must-link edges);
@@ -167,6 +192,17 @@ def _cluster_at(
     return labels, found, int(len(e_idx) - kept)
 
 
+def cluster_labels(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, weight: np.ndarray,
+                   threshold: float, settings: ClusteringSettings, field_values: Mapping[str, FieldValues],
+                   duplicate_free: np.ndarray | None, source_codes: np.ndarray) -> np.ndarray:
+    """The cluster label of each of ``n`` records at ``threshold``, as :func:`cluster` makes its clusters (the
+    same conflict rules, no clerical decisions), without ids: for figures at many thresholds."""
+    sel = prob >= threshold
+    labels, _, _ = _cluster_at(n, left[sel].astype(np.int64), right[sel].astype(np.int64), weight[sel], settings,
+                               field_values, duplicate_free, source_codes)
+    return labels
+
+
 def _cannot_clash(a: set, b: set) -> bool:
     """Whether two clusters hold the two ends of one cannot-link pair (tokens ``2c`` and ``2c + 1``)."""
     small, big = (a, b) if len(a) <= len(b) else (b, a)
@@ -175,7 +211,7 @@ def _cannot_clash(a: set, b: set) -> bool:
 
 def _constrained_merge(
     n: int, l_: np.ndarray, r_: np.ndarray, w: np.ndarray, max_size: int,
-    field_codes: list[tuple[_Values, np.ndarray]], source_codes: np.ndarray, dup_free: np.ndarray | None,
+    field_codes: list[tuple[FieldValues, np.ndarray]], source_codes: np.ndarray, dup_free: np.ndarray | None,
     must: np.ndarray | None = None, cannot: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, np.ndarray]:
     """Re-cluster the records of conflicting components: take their edges strongest first (ties in pair
@@ -291,13 +327,15 @@ def _decision_pairs(pairs, n: int, name: str) -> tuple[np.ndarray, np.ndarray] |
     return l_, r_
 
 
-def _checked_inputs(records: pd.DataFrame, settings: ClusteringSettings, duplicate_free) -> np.ndarray | None:
+def _checked_inputs(records: pd.DataFrame, settings: ClusteringSettings, duplicate_free,
+                    field_values: Mapping[str, FieldValues] | None = None) -> np.ndarray | None:
     """Records carry source, record_id and every conflict field; ``duplicate_free`` (as bool) has one value
     per record."""
     for col in (SOURCE, RECORD_ID):
         if col not in records.columns:
             raise LinkageError(f"cluster: records have no '{col}' column")
-    missing = [c for c in settings.conflict_fields if c not in records.columns]
+    held = records.columns if field_values is None else field_values.keys()
+    missing = [c for c in settings.conflict_fields if c not in held]
     if missing:
         raise LinkageError(f"cluster: conflict field(s) {', '.join(missing)} not in the records")
     if duplicate_free is not None:
@@ -318,21 +356,24 @@ def cluster(
     id_column: str = "pace_id",
     must_link: tuple[np.ndarray, np.ndarray] | None = None,
     cannot_link: tuple[np.ndarray, np.ndarray] | None = None,
+    field_values: Mapping[str, FieldValues] | None = None,
 ) -> ClusterResult:
     """Cluster records at ``threshold`` (column ``pace_id``) and at each named threshold
     (``pace_id_<name>``). ``duplicate_free`` is an optional per-record bool array marking records of
     duplicate-free sources. ``must_link`` / ``cannot_link`` are clerical decisions as (l, r) position
-    arrays (see the module docstring for how they are honoured)."""
+    arrays (see the module docstring for how they are honoured). ``field_values`` (conflict field ->
+    :class:`FieldValues`) stands in for the records' conflict field columns, which are then not read."""
     settings = settings or ClusteringSettings()
     named_thresholds = dict(named_thresholds or {})
     n = len(records)
-    duplicate_free = _checked_inputs(records, settings, duplicate_free)
+    duplicate_free = _checked_inputs(records, settings, duplicate_free, field_values)
     keys = (records[SOURCE].astype(str) + KEY_SEP + records[RECORD_ID].astype(str)).to_numpy(dtype=object)
     if pd.Series(keys).duplicated().any():
         raise LinkageError("cluster: (source, record_id) is not unique")
     key_rank = np.empty(n, dtype=np.int64)
     key_rank[np.argsort(keys, kind="stable")] = np.arange(n)
-    field_codes = {c: _Values(records[c], settings.conflict_tolerance.get(c, 0)) for c in settings.conflict_fields}
+    field_codes = dict(field_values) if field_values is not None else {
+        c: FieldValues.of(records[c], settings.conflict_tolerance.get(c, 0)) for c in settings.conflict_fields}
     source_codes = column_codes(records[SOURCE])
     must = _decision_pairs(must_link, n, "must_link")
     cannot = _decision_pairs(cannot_link, n, "cannot_link")
@@ -380,4 +421,4 @@ def cluster(
             stats[col]["cannot_link_pairs"] = 0 if cannot is None else int(len(cannot[0]))
     conflicts = pd.DataFrame(conflict_rows, columns=["clustering", "pace_id", "kind", "count", "resolution"])
     conflicts = conflicts.sort_values(["clustering", "pace_id", "kind"], kind="stable").reset_index(drop=True)
-    return ClusterResult(clusters=out, conflicts=conflicts, stats=stats)
+    return ClusterResult(clusters=out, conflicts=conflicts, stats=stats, field_values=field_codes)

@@ -117,8 +117,9 @@ class ColumnCache:
         """Codes of two columns in one shared code space (so values can be compared across columns)."""
         key = ("joint", col_a, col_b)
         if key not in self._cache and all(isinstance(self._col(c).dtype, pd.StringDtype) for c in (col_a, col_b)) \
-                and not any(pd.Series(self.uniques(c)).str.contains("\x00", regex=False).any() for c in (col_a, col_b)):
-            # (pandas' hashing reads a string only up to a NUL character: such text is coded as before)
+                and not any(self._col(c).str.contains("\x00", regex=False).any() for c in (col_a, col_b)):
+            # (pandas' hashing reads a string only up to a NUL character, so the column itself is searched: its
+            # distinct values may already have merged a value with one holding a NUL; such text is coded as before)
             self._cache[key], self._cache[("joint_uniques", col_a, col_b)] = self._joint_from_codes(col_a, col_b)
         if key not in self._cache:
             a, b = self._col(col_a), self._col(col_b)

@@ -24,6 +24,7 @@ from pace_linkage.engine.columns import ColumnCache
 from pace_linkage.engine.linker import positional
 from pace_linkage.engine.sessions import sessions_summary
 from pace_linkage.errors import InputError
+from pace_linkage.evaluate import curve
 from pace_linkage.evaluate import quality as evaluate
 from pace_linkage.evaluate.groups import linked_less
 from pace_linkage.features import Feature
@@ -56,6 +57,9 @@ class RunResults:
     key_id: str | None = None  # pseudonymised runs: which key made the tokens (never the key itself)
     # the comparisons' column codes of these records (ColumnCache.coded), kept for evaluating: read once
     column_codes: dict = field(default_factory=dict, repr=False)
+    # whether its clusters are the engine's clustering of all its records at its threshold (not an incremental
+    # run's, kept stable by the store): only then does the run folder hold what re-clustering needs
+    reclusterable: bool = True
 
     def take_column_codes(self) -> dict:
         """The comparisons' column codes, handed over once (the run no longer holds them)."""
@@ -338,6 +342,10 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
     doc["linked_less"] = linked_less_metrics(run, person, cache, cluster if in_order else None)
+    if len(run.records) and len(run.scored):  # the same figures tune and the workbench show, at a few thresholds
+        inputs = curve.run_inputs(run, doc["estimated"], None if person is None else person.codes,
+                                  cluster if in_order else None)
+        doc["threshold_curve"] = curve.curve_rows(curve.threshold_curve(inputs))
     if person is not None:
         of_clusters = person if in_order else truth
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col, cluster=cluster)

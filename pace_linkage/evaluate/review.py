@@ -55,14 +55,11 @@ import pandas as pd
 from pace_linkage.config import PaceConfig
 from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import ConfigError, InputError, LinkageError
+from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, key_strings, unneutralise
 from pace_linkage.evaluate.tune import (
-    PAIR_KEYS,
-    RunData,
     add_to_run,
-    key_strings,
     pair_probability,
     probability_from_weight,
-    unneutralise,
     weight_from_probability,
 )
 from pace_linkage.redact import mask_series

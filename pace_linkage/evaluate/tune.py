@@ -1,11 +1,11 @@
 """Tune: choose the match-probability threshold from a finished run, without comparing again.
 
-A finished run folder holds every candidate pair with its weight (``pairs.parquet``) and every clustered
-record (``clusters.csv``). :func:`load_run` maps the pairs' (source, record_id) keys back to record
-positions, and :func:`sweep` re-clusters at each threshold of a grid with
-:func:`pace_linkage.evaluate.quality.threshold_sweep` (connected components of the pairs >= t, no conflict
-splitting, so figures at the run's own threshold can differ slightly from ``metrics.json``, which
-splits conflicting clusters).
+A finished run folder (read by :mod:`pace_linkage.evaluate.runfolder`) holds every candidate pair with its
+weight (``pairs.parquet``), every clustered record (``clusters.csv``) and, since re-clustering was added, what
+clustering reads beyond the pairs (``clustering.json``). :func:`sweep` then computes every figure with
+:func:`pace_linkage.evaluate.curve.threshold_curve`: the clusters made as the run makes them, so the figures at
+the run's own threshold are metrics.json's. An older folder is swept as connected components of the pairs
+>= t (:func:`pace_linkage.evaluate.quality.threshold_sweep`, no conflict splitting).
 
 Rules:
 
@@ -24,9 +24,7 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -34,11 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pace_linkage.errors import InputError
 from pace_linkage.evaluate import quality as evaluate
-from pace_linkage.redact import FORMULA_STARTS
+from pace_linkage.evaluate.runfolder import (
+    RunData,
+    key_strings,
+    load_run,
+    reclusterable,
+    unneutralise,
+)
 from pace_linkage.report.svg import line_chart
-from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE, VERSION
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, VERSION
 from pace_linkage.store.outputs import (
     FILE_MODE,
     RunWriter,
@@ -48,8 +51,6 @@ from pace_linkage.store.outputs import (
     write_atomic,
 )
 
-KEY_SEP = "\x1f"
-PAIR_KEYS = ["source_l", "record_id_l", "source_r", "record_id_r"]
 EXTREME_WEIGHTS = (7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0)
 SWEEP_COLUMNS = ["threshold", "match_weight", "precision", "recall", "f1", "links", "clusters", "tp", "fp", "fn"]
 
@@ -81,94 +82,6 @@ def threshold_grid(run_threshold: float | None = None) -> np.ndarray:
     return np.unique(np.r_[fine, tails, extra])
 
 
-# --------------------------------------------------------------------------------------------------
-# Reading a finished run
-# --------------------------------------------------------------------------------------------------
-def unneutralise(values: pd.Series) -> pd.Series:
-    """Undo the CSV formula neutralisation (a ``'`` put before a leading ``=``, ``+``, ``-``, ``@``,
-    tab or CR) on text read back from a CSV the pipeline wrote."""
-    s = values.astype(str)
-    guarded = s.str.startswith("'") & s.str.slice(1, 2).isin(FORMULA_STARTS)
-    return s.where(~guarded, s.str.slice(1))
-
-
-def key_strings(source: pd.Series | np.ndarray, record_id: pd.Series | np.ndarray) -> pd.Series:
-    """``source + "\\x1f" + record_id`` per row (a positional Series)."""
-    src = pd.Series(np.asarray(source, dtype=object)).astype(str)
-    rid = pd.Series(np.asarray(record_id, dtype=object)).astype(str)
-    return src + KEY_SEP + rid
-
-
-@dataclass
-class RunData:
-    """A finished run as the tuner needs it: records (positions 0..N-1) and pairs (``l``, ``r``)."""
-
-    path: Path
-    manifest: dict
-    metrics: dict
-    records: pd.DataFrame  # source, record_id (sorted; position = row)
-    pairs: pd.DataFrame  # the pairs.parquet columns + l, r
-
-    @property
-    def threshold(self) -> float | None:
-        t = self.metrics.get("run", {}).get("threshold")
-        return float(t) if t is not None else None
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__})") from None
-
-
-def _read_clusters(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=[SOURCE, RECORD_ID], encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; the run is incomplete") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read as the run's clusters CSV ({type(exc).__name__})") from None
-    frame = frame.assign(**{SOURCE: unneutralise(frame[SOURCE]), RECORD_ID: unneutralise(frame[RECORD_ID])})
-    return frame.sort_values([SOURCE, RECORD_ID], kind="stable").reset_index(drop=True)
-
-
-def load_run(run_dir: Path) -> RunData:
-    """Read a finished run (manifest verified first) and map its pairs to record positions.
-
-    Records are the clustered records of ``clusters.csv`` (singletons included, so truth pairs that no
-    candidate pair covers still count as missed). A pair whose record is not among them is an InputError.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: run folder not found")
-    manifest = verify_manifest(run_dir)
-    for name in ("pairs.parquet", "clusters.csv"):
-        if name not in manifest.get("files", {}):
-            raise InputError(f"{run_dir / 'manifest.json'}: does not list {name}; not a finished linkage run")
-    metrics: dict = {}
-    if "metrics.json" in manifest["files"]:
-        try:
-            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise InputError(f"{run_dir / 'metrics.json'}: unreadable") from None
-    records = _read_clusters(run_dir / "clusters.csv")
-    pairs = _read_parquet(run_dir / "pairs.parquet")
-    missing = [c for c in [*PAIR_KEYS, MATCH_PROBABILITY] if c not in pairs.columns]
-    if missing:
-        raise InputError(f"{run_dir / 'pairs.parquet'}: missing column(s) {', '.join(missing)}")
-    index = pd.Index(key_strings(records[SOURCE], records[RECORD_ID]))
-    if not index.is_unique:
-        raise InputError(f"{run_dir / 'clusters.csv'}: (source, record_id) keys are not unique")
-    left = index.get_indexer(key_strings(pairs["source_l"], pairs["record_id_l"]))
-    right = index.get_indexer(key_strings(pairs["source_r"], pairs["record_id_r"]))
-    lost = int(((left < 0) | (right < 0)).sum())
-    if lost:
-        raise InputError(f"{run_dir / 'pairs.parquet'}: {lost} pair(s) name a record absent from clusters.csv")
-    pairs = pairs.assign(**{LEFT: left.astype(np.int64), RIGHT: right.astype(np.int64)})
-    return RunData(run_dir, manifest, metrics, records, pairs)
-
-
 def pair_probability(pairs: pd.DataFrame) -> np.ndarray:
     """Each pair's match probability, from its weight when the weight is there (see module rules)."""
     if MATCH_WEIGHT in pairs.columns:
@@ -183,9 +96,18 @@ def sweep(run: RunData, truth: pd.DataFrame, thresholds: np.ndarray | None = Non
     """Pairwise precision / recall / F1 (cluster level) at each threshold, ascending.
 
     Columns: threshold, match_weight (the threshold in weight space), precision, recall, f1, links,
-    clusters, tp, fp, fn.
+    clusters, tp, fp, fn; for a run folder holding its clustering inputs also the estimated columns of
+    :func:`pace_linkage.evaluate.curve.threshold_curve`, which then makes every figure, with the clusters made as
+    the run makes them (so at the run's threshold they are the run's). An older run folder is swept as
+    connected components of the pairs at or above each threshold.
     """
     grid = threshold_grid(run.threshold) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    if reclusterable(run) and run.threshold is not None:
+        from pace_linkage.evaluate import curve
+
+        frame = curve.threshold_curve(curve.folder_inputs(run, truth), grid)
+        frame = frame[np.isin(frame["threshold"].to_numpy(), grid)].reset_index(drop=True)  # the run's: if asked
+        return frame[SWEEP_COLUMNS + [c for c in curve.CURVE_COLUMNS if c.startswith("est_")]]
     frame = pd.DataFrame({LEFT: run.pairs[LEFT].to_numpy(), RIGHT: run.pairs[RIGHT].to_numpy(),
                           MATCH_PROBABILITY: pair_probability(run.pairs)})
     result = evaluate.threshold_sweep(frame, run.records, truth, grid)
@@ -205,6 +127,14 @@ def _row_at(sweep_df: pd.DataFrame, threshold: float | None) -> dict[str, Any] |
             "links": int(row["links"]), "clusters": int(row["clusters"])}
 
 
+def _note(sweep_df: pd.DataFrame) -> str:
+    if "est_precision" in sweep_df.columns:
+        return ("cluster-level pairwise metrics at each threshold, the clusters made as the run makes them (its "
+                "conflict rules), so the figures at the run's threshold are the run's")
+    return ("cluster-level pairwise metrics of connected components at each threshold (no conflict splitting: "
+            "the run folder predates re-clustering); probabilities derived from match weights")
+
+
 def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float | None = None) -> dict:
     """Recommended thresholds with the figures at each, and at the run's own threshold."""
     picks = evaluate.recommend_threshold(sweep_df, min_precision=min_precision)
@@ -213,8 +143,7 @@ def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float
         "best_f1": _row_at(sweep_df, picks["best_f1"]),
         "min_precision": _row_at(sweep_df, picks["min_precision"]),
         "run_threshold": _row_at(sweep_df, run_threshold),
-        "note": "cluster-level pairwise metrics of connected components at each threshold (no conflict "
-                "splitting); probabilities derived from match weights",
+        "note": _note(sweep_df),
     }
 
 
@@ -224,8 +153,10 @@ def recommend(sweep_df: pd.DataFrame, min_precision: float, run_threshold: float
 def sweep_csv_frame(sweep_df: pd.DataFrame) -> pd.DataFrame:
     """thresholds.csv: the sweep with rates rounded to 6 decimals (thresholds kept at full precision)."""
     out = sweep_df.copy()
-    for c in ("precision", "recall", "f1"):
-        out[c] = out[c].round(6)
+    for c in ("precision", "recall", "f1", "est_precision", "est_recall", "est_f1", "est_true_links",
+              "est_false_links", "est_missed"):
+        if c in out.columns:
+            out[c] = out[c].round(6)
     out["match_weight"] = out["match_weight"].round(6)
     return out
 

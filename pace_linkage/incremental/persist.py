@@ -137,7 +137,7 @@ def read_deletions(path: Path) -> pd.DataFrame | None:
 def read_clerical_decisions(path: Path) -> pd.DataFrame:
     """Clerical decisions as (source_l, record_id_l, source_r, record_id_r, decision): review's clerical.csv
     (label match / non-match) or a file with a ``decision`` column; unsure or blank labels are left out."""
-    from pace_linkage.evaluate.tune import unneutralise
+    from pace_linkage.evaluate.runfolder import unneutralise
 
     path = Path(path)
     keys = PAIR_KEY_COLUMNS
@@ -198,7 +198,7 @@ def run_results(result: BatchResult, cfg, threshold: float, batches, failures, t
     return RunResults(cfg=cfg, threshold=threshold, batches=batches, failures=failures, records=records,
                       blocking=BlockingResult(pairs=lr, stats=stats), gamma=gamma, model=result.model,
                       scored=scored, clusters=ClusterResult(clusters=clusters, conflicts=result.conflicts, stats=cstats),
-                      timings=timings, key_id=key_id)
+                      timings=timings, key_id=key_id, reclusterable=False)
 
 
 def change_metrics(result: BatchResult) -> dict:

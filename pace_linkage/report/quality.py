@@ -140,10 +140,37 @@ def _precision_recall_figure(sweep: list, markers: list, pg: Page) -> str | None
     return figure(chart, "Precision against recall: moving the threshold trades one for the other.")
 
 
+def _curve_figure(curve: list, markers: list, pg: Page) -> str:
+    """The threshold curve: estimated precision and recall at each threshold (measured beside them with truth),
+    with the links and clusters each threshold would give."""
+    measured = any(is_num(r.get("precision")) for r in curve)
+    keys = [("est_precision", "estimated precision"), ("est_recall", "estimated recall")]
+    if measured:
+        keys += [("precision", "precision (truth)"), ("recall", "recall (truth)")]
+    xs = [float(r.get("threshold")) for r in curve]
+    series = [(name, [r.get(k) for r in curve]) for k, name in keys]
+    lowest = min([float(v) for _, vals in series for v in vals if is_num(v)] or [0.0])
+    chart = svg.line_chart(pg.chart_id("threshold curve"), xs, series, markers=markers,
+                           y_range=(max(0.0, math.floor(lowest * 20) / 20), 1.0),
+                           title="Estimated precision and recall against the threshold",
+                           desc="Pairwise over the clusters each threshold would give, made as the run makes "
+                                "them; estimated from the model without truth.",
+                           x_label="match probability threshold", y_label="score")
+    headers = ["Threshold", "Links", "Clusters", "Linked records", "Est. precision", "Est. recall",
+               *(["Precision", "Recall"] if measured else [])]
+    rows = [[fixed(r.get("threshold"), 3), pg.n(r.get("links")), pg.n(r.get("clusters")),
+             pg.n(r.get("linked_records")), fixed(r.get("est_precision")), fixed(r.get("est_recall")),
+             *([fixed(r.get("precision")), fixed(r.get("recall"))] if measured else [])] for r in curve]
+    return figure(chart, "What each threshold would give. The estimate needs no truth: it reads the model's "
+                  "match probabilities and the run's estimate of the matches blocking never compared.",
+                  table("Threshold curve", headers, rows))
+
+
 def threshold(m: Mapping[str, Any], pg: Page) -> str | None:
-    """The chosen and recommended thresholds, the threshold sweep and the precision-recall curve."""
-    sweep, rec = m.get("threshold_sweep"), m.get("recommended_threshold")
-    if not sweep and not isinstance(rec, Mapping):
+    """The chosen and recommended thresholds, the threshold curve (with or without truth), the threshold sweep
+    and the precision-recall curve (with truth)."""
+    sweep, rec, curve = m.get("threshold_sweep"), m.get("recommended_threshold"), m.get("threshold_curve")
+    if not sweep and not curve and not isinstance(rec, Mapping):
         return None
     chosen = (m.get("run") or {}).get("threshold")
     rec = rec or {}
@@ -153,6 +180,10 @@ def threshold(m: Mapping[str, Any], pg: Page) -> str | None:
     found = [(name, fixed(x, 4)) for x, name in markers]
     if found:
         parts.append(facts(found))
+    if curve:
+        parts.append(_curve_figure(curve, markers, pg))
+        parts.append(note("Apply another threshold without linking again: pace-linkage recluster --run OUT "
+                          "--threshold X --out DIR writes the new set of ids."))
     if sweep:
         parts.append(_sweep_figure(sweep, markers, pg))
         pr = _precision_recall_figure(sweep, markers, pg)
@@ -166,7 +197,7 @@ SECTIONS = (
     Section(180, "confusion", "Confusion counts (candidate pairs, against truth)", ("confusion",), confusion),
     Section(190, "top-errors", "Top false positives and false negatives", ("top_errors",), top_errors),
     Section(200, "estimated", "Estimated quality (no truth)", ("estimated",), estimated),
-    Section(210, "threshold", "Threshold", ("threshold_sweep", "recommended_threshold"), threshold),
+    Section(210, "threshold", "Threshold", ("threshold_curve", "threshold_sweep", "recommended_threshold"), threshold),
 )
 
 __all__ = ["PAIR_COUNTS", "SECTIONS", "against_truth", "confusion", "confusion_names", "estimated", "threshold",
