@@ -92,8 +92,8 @@ def figures_at(bench: Workbench, threshold: float) -> dict:
         raise InputError("threshold: must be strictly between 0 and 1")
     inputs = curve.CurveInputs(bench.inputs.n, bench.inputs.left, bench.inputs.right, bench.inputs.probability,
                                bench.labels_at, bench.inputs.run_threshold, bench.inputs.estimated)
-    row = curve.threshold_curve(inputs, [threshold])
-    return _plain(row.loc[row["threshold"] == threshold].iloc[0].to_dict())
+    rows = curve.threshold_curve(inputs, [threshold]).to_dict(orient="records")  # ints stay ints
+    return _plain(next(r for r in rows if r["threshold"] == threshold))
 
 
 def _key(run: RunData, position: int) -> dict:
