@@ -9,7 +9,8 @@ Rules (the page shows record ids and holds labels, so only its analyst may reach
   SameSite=Strict cookie and is sent on without the token in its URL; every request without the token or the
   cookie gets 403;
 * every asset comes from the package (no CDN) under a strict Content-Security-Policy (scripts and styles from the
-  page's own origin only, nothing inline, no frames); responses are not cached;
+  page's own origin only, nothing inline, no frames, no 'unsafe-eval': charts are Vega-Lite specs rendered by the
+  vendored Vega with its expression interpreter); responses are not cached;
 * a mistake in a request is 400 with one line naming the parameter, never a value from the data.
 """
 
@@ -26,10 +27,16 @@ COOKIE = "pace_workbench"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+# the chart libraries vendored for the report (pace_linkage/report/vendor), served as they are
+VENDOR = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.js")
 
 
 def _asset(name: str) -> str:
     return resources.files("pace_linkage.workbench").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _vendor(name: str) -> str:
+    return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
 def create_app(run_dir: Path, token: str, port: int | None = None):
@@ -74,6 +81,12 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
             return Response("not found", status_code=404)
         return Response(_asset(name), media_type=ASSETS[name])
 
+    @app.get("/vendor/{name}")
+    def vendor(name: str) -> Response:
+        if name not in VENDOR:
+            return Response("not found", status_code=404)
+        return Response(_vendor(name), media_type="text/javascript")
+
     @app.get("/api/run")
     def run_facts() -> dict:
         return {"threshold": bench.threshold, "records": int(len(bench.run.records)),
@@ -106,4 +119,4 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
     return app
 
 
-__all__ = ["COOKIE", "CSP", "create_app"]
+__all__ = ["COOKIE", "CSP", "VENDOR", "create_app"]

@@ -50,6 +50,7 @@ def test_the_page_and_its_assets_come_from_the_package_under_a_strict_policy(fol
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe" not in policy
     assert c.get("/static/app.js").status_code == 200 and c.get("/static/other.js").status_code == 404
+    assert c.get("/vendor/vega.min.js").status_code == 200 and c.get("/vendor/../app.py").status_code == 404
 
 
 def test_moving_the_threshold_changes_the_links_clusters_and_estimates(folder):

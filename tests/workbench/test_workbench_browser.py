@@ -66,6 +66,8 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
             assert refused.status == 403
             page.goto(f"http://127.0.0.1:{server.port}/?token={token}")
             page.wait_for_selector("body[data-ready=yes]")
+            page.wait_for_selector("#curve-chart svg path")  # the curve drawn by the vendored Vega, no eval
+            assert page.locator("#curve-chart svg text").count() > 5
             before = {k: page.text_content(f'#figures dd[data-key="{k}"]') for k in ("clusters", "estimated precision")}
             page.eval_on_selector("#threshold", "el => { el.value = '0.05'; el.dispatchEvent(new Event('input')); }")
             page.wait_for_function("() => document.querySelector('#threshold-value').textContent === '0.050'")
@@ -112,5 +114,5 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
     # the only failures: the page asked for without the token (and the browser's icon request beside it)
     assert {path for path, status in failed if status == 403} <= {"/", "/favicon.ico"} and ("/", 403) in failed
     assert all(status == 403 for _, status in failed)
-    assert all("403" in e for e in errors)
+    assert all("403" in e for e in errors), errors
     assert requests and all(u.startswith("http://127.0.0.1:") for u in requests)

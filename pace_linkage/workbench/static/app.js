@@ -49,6 +49,26 @@ async function showThreshold(t) {
   facts($("figures"), items);
 }
 
+function curveChart(rows, truth) {
+  // a Vega-Lite spec, the data inline; rendered by the vendored Vega through its expression interpreter
+  const series = [["est_precision", "estimated precision"], ["est_recall", "estimated recall"],
+    ...(truth ? [["precision", "precision (truth)"], ["recall", "recall (truth)"]] : [])];
+  const values = rows.flatMap((r) => series.map(([k, name]) => ({ threshold: r.threshold, measure: name, value: r[k] })));
+  const low = Math.max(0, Math.floor(Math.min(...values.map((v) => v.value)) * 20) / 20);
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 560, height: 260,
+    data: { values }, mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "threshold", type: "quantitative", title: "match probability threshold" },
+      y: { field: "value", type: "quantitative", title: "pairwise over clusters", scale: { domain: [low, 1] } },
+      color: { field: "measure", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 0 } },
+      tooltip: [{ field: "measure" }, { field: "threshold", format: ".3f" }, { field: "value", format: ".4f" }],
+    },
+  };
+  return vegaEmbed("#curve-chart", spec, { ast: true, expr: vegaInterpreter.expressionInterpreter,
+    renderer: "svg", actions: false, defaultStyle: false, tooltip: { disableDefaultStyle: true } });
+}
+
 async function showCurve() {
   const rows = await api("/api/curve");
   const truth = rows.length && rows[0].precision !== undefined;
@@ -63,6 +83,7 @@ async function showCurve() {
     [fmt(r.threshold, 3), fmt(r.links), fmt(r.clusters), fmt(r.est_precision), fmt(r.est_recall),
       ...(truth ? [fmt(r.precision), fmt(r.recall)] : [])].forEach((v, i) => cell(tr, v, i > 0));
   });
+  await curveChart(rows, truth);
 }
 
 function waterfall(el, w) {
