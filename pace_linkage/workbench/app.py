@@ -108,6 +108,10 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
     def cluster(q: str, t: float) -> dict:
         return views.cluster_view(bench, q, t)
 
+    @app.get("/api/partners")
+    def partners() -> list:
+        return views.by_partner(bench)
+
     @app.get("/api/label")
     def label_next() -> dict:
         return views.label_queue(bench)

@@ -9,6 +9,7 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
   what the stored weight holds beyond them (term-frequency adjustments).
 * :func:`cluster_view`: a cluster found by its pace id or one record's key, its records and the scored pairs
   between them, whether each links at the threshold, and the conflicts the run reported for it.
+* :func:`by_partner`: per partner, what it holds and how well it links (see the function).
 * :func:`label_queue` / :func:`save_label`: pairs near the threshold to label (match, non-match, unsure), drawn
   with the clerical review's strata. Every label is kept in the run folder's labels.csv, and the decisions in its
   clerical.csv, which a re-clustering (``recluster --clerical``) and the next incremental run (``--clerical``)
@@ -170,6 +171,44 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
                     "was refused by a conflict rule (see conflicts)"}
 
 
+def by_partner(bench: Workbench) -> list[dict]:
+    """Per partner: records, rows quarantined and the commonest reason, the share of its records linked to
+    another, the expected precision of the links touching its records (their mean match probability), an
+    estimated recall (those links' expected true matches over themselves plus the matches the run estimates it
+    missed), the measured recall with truth, and each field's share of valid values."""
+    if "partners" in bench.cache:
+        return bench.cache["partners"]
+    m = bench.run.metrics
+    by_source = (m.get("counts") or {}).get("by_source") or {}
+    groups = {r.get("group"): r for r in (m.get("linked_less") or {}).get("partner") or [] if isinstance(r, dict)}
+    pairs, t = bench.run.pairs, bench.threshold
+    prob = pairs[MATCH_PROBABILITY].to_numpy()
+    linked = prob >= t
+    src = bench.run.records[SOURCE].to_numpy()
+    left_src, right_src = src[pairs[LEFT].to_numpy()], src[pairs[RIGHT].to_numpy()]
+    out = []
+    for source in sorted(set(by_source) | set(groups)):
+        counts, group = by_source.get(source) or {}, groups.get(source) or {}
+        touches = linked & ((left_src == source) | (right_src == source))
+        found = float(prob[touches].sum())
+        missed = group.get("estimated_missed_links")
+        reasons = counts.get("reasons") or {}
+        fields = (m.get("coverage") or {}).get(source) or {}
+        out.append(_plain({
+            "partner": source, "label": counts.get("label", source), "records": group.get("records"),
+            "rows_quarantined": counts.get("rows_quarantined"),
+            "top_reason": min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None,
+            "linkage_rate": group.get("linkage_rate"),
+            "est_precision": found / int(touches.sum()) if touches.any() else None,
+            "est_recall": found / (found + float(missed)) if missed is not None and found + float(missed) else None,
+            "recall": group.get("recall"),
+            "valid": {f: round(v["valid"] / v["rows"], 4) for f, v in sorted(fields.items())
+                      if isinstance(v, dict) and v.get("rows")},
+        }))
+    bench.cache["partners"] = out
+    return out
+
+
 def _read_keyed(bench: Workbench, name: str) -> pd.DataFrame:
     """labels.csv or clerical.csv of the run folder (keys and label), empty when the folder has none."""
     if name not in bench.run.manifest.get("files", {}):
@@ -213,5 +252,5 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
     return label_queue(bench)
 
 
-__all__ = ["LABELS", "LABELS_NAME", "Workbench", "cluster_view", "curve_rows", "figures_at", "label_queue",
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "label_queue",
            "save_label", "waterfall"]

@@ -98,3 +98,14 @@ def test_labels_are_kept_in_the_run_folder_and_a_new_workbench_reads_them(folder
     assert again["next"]["pair"] not in done
     assert load_run(folder).manifest["files"]["labels.csv"]  # the manifest vouches for the new files
     assert c.post("/api/label/0/maybe").status_code == 400
+
+
+def test_by_partner_has_every_partner_with_rates_between_0_and_1(folder):
+    rows = client(folder).get("/api/partners").json()
+    metrics = load_run(folder).metrics
+    assert [r["partner"] for r in rows] == sorted(metrics["counts"]["by_source"])
+    for r in rows:
+        for key in ("linkage_rate", "est_precision", "est_recall", "recall"):
+            assert r[key] is None or 0 <= r[key] <= 1, key
+        assert all(0 <= v <= 1 for v in r["valid"].values())
+    assert sum(r["records"] for r in rows) == len(load_run(folder).records)

@@ -68,6 +68,9 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
             page.wait_for_selector("body[data-ready=yes]")
             page.wait_for_selector("#curve-chart svg path")  # the curve drawn by the vendored Vega, no eval
             assert page.locator("#curve-chart svg text").count() > 5
+            page.click("#partner-table thead th:nth-child(2)")  # sort by records, largest first
+            records = [int(v.replace(",", "")) for v in page.locator("#partner-table tbody td:nth-child(2)").all_text_contents()]
+            assert len(records) > 2 and records == sorted(records, reverse=True)
             before = {k: page.text_content(f'#figures dd[data-key="{k}"]') for k in ("clusters", "estimated precision")}
             page.eval_on_selector("#threshold", "el => { el.value = '0.05'; el.dispatchEvent(new Event('input')); }")
             page.wait_for_function("() => document.querySelector('#threshold-value').textContent === '0.050'")

@@ -131,6 +131,37 @@ async function showCluster(query) {
   }
 }
 
+function sortable(t) {
+  // click a heading: sort by that column (numbers as numbers, a dash last); again: the other way
+  [...t.tHead.rows[0].cells].forEach((th, col) => {
+    th.tabIndex = 0;
+    th.addEventListener("click", () => {
+      const down = th.dataset.sort !== "down";
+      [...t.tHead.rows[0].cells].forEach((h) => delete h.dataset.sort);
+      th.dataset.sort = down ? "down" : "up";
+      const key = (tr) => { const v = tr.cells[col].textContent.replace(/,/g, ""); const n = Number(v); return v === "–" ? null : (Number.isNaN(n) ? v : n); };
+      const rows = [...t.tBodies[0].rows].sort((a, b) => {
+        const x = key(a), y = key(b);
+        if (x === null || y === null) return (x === null) - (y === null);
+        return (x < y ? -1 : x > y ? 1 : 0) * (down ? -1 : 1);
+      });
+      t.tBodies[0].append(...rows);
+    });
+  });
+}
+
+async function showPartners() {
+  const rows = await api("/api/partners");
+  const truth = rows.some((r) => r.recall !== null && r.recall !== undefined);
+  const t = table($("partners"), ["partner", "records", "quarantined", "commonest reason", "linked", "est. precision",
+    "est. recall", ...(truth ? ["recall (truth)"] : []), "fields under 90% valid"],
+    rows.map((r) => [r.label, fmt(r.records), fmt(r.rows_quarantined), r.top_reason || "–", fmt(r.linkage_rate),
+      fmt(r.est_precision), fmt(r.est_recall), ...(truth ? [fmt(r.recall)] : []),
+      Object.entries(r.valid).filter(([, v]) => v < 0.9).map(([f, v]) => `${f} ${(100 * v).toFixed(0)}%`).join(", ") || "none"]));
+  t.id = "partner-table";
+  sortable(t);
+}
+
 function showQueue(q) {
   state.label = q.next;
   const counts = Object.entries(q.labelled).map(([k, v]) => `${k}: ${v}`).join(", ");
@@ -163,6 +194,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   await showThreshold(Number(run.threshold));
   await showCurve();
+  await showPartners();
   showQueue(await api("/api/label"));
   document.body.dataset.ready = "yes";
 });
