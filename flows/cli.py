@@ -480,6 +480,7 @@ def serve(
 # Each registers itself on the shared app (flows/command.py) when imported here; import nothing heavy at
 # their top, so that --help stays instant.
 import flows.recluster  # noqa: E402,F401
+import flows.workbench  # noqa: E402,F401
 
 
 def main() -> None:

@@ -39,6 +39,8 @@ MAY_IMPORT: dict[str, set[str]] = {
 MAY_IMPORT["pace_linkage.evaluate"] = set().union(*MAY_IMPORT.values(), MAY_IMPORT) - {"pace_linkage.evaluate"}
 MAY_IMPORT["pace_linkage.study"] = MAY_IMPORT["pace_linkage.evaluate"] | {"pace_linkage.evaluate"}
 MAY_IMPORT["pace_linkage.incremental"] = MAY_IMPORT["pace_linkage.study"]  # beside study, not above it
+MAY_IMPORT["pace_linkage.workbench"] = MAY_IMPORT["pace_linkage.study"] | {"pace_linkage.study",
+                                                                           "pace_linkage.incremental"}
 MAY_IMPORT["pace_linkage.pipeline"] = MAY_IMPORT["pace_linkage.study"] | {"pace_linkage.study",
                                                                           "pace_linkage.incremental"}
 MAY_IMPORT["pace_linkage"] = BOTTOM  # the package's face: its public names are imported on first use

@@ -336,8 +336,10 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["sources_empty"] = empty
     if cfg.report.notes:
         doc["report_notes"] = list(cfg.report.notes)
+    explained: list[int] = []  # the pairs the page explains near the threshold: not repeated among the errors
     if run.cfg.report.explain_examples and len(run.scored):
-        doc["explanations"] = explain_pairs(run, *near_threshold(run, run.cfg.report.explain_examples), cache)
+        near = near_threshold(run, run.cfg.report.explain_examples)
+        doc["explanations"], explained = explain_pairs(run, *near, cache), near[0]
     for feature in features:
         doc.update(feature.metrics(run, truth))
     person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
@@ -362,7 +364,7 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["confusion"] = confusion_counts(code, pc["true_pairs"])
         doc["calibration"] = calibration(probs, is_match)
         if run.cfg.report.top_errors:
-            doc["top_errors"] = top_errors(run, code, run.cfg.report.top_errors, cache)
+            doc["top_errors"] = top_errors(run, code, run.cfg.report.top_errors, cache, explained)
     return doc
 
 
@@ -457,16 +459,19 @@ def confusion_counts(code: np.ndarray, true_pairs: int) -> dict:
     return out
 
 
-def top_errors(run: RunResults, code: np.ndarray, n: int, cache: ColumnCache | None = None) -> dict:
+def top_errors(run: RunResults, code: np.ndarray, n: int, cache: ColumnCache | None = None,
+               shown: Sequence[int] = ()) -> dict:
     """The ``n`` highest-weighted false-positive candidate pairs (linked at the threshold, different
     persons) and false-negative ones (not linked, same person), explained with masked values as in
-    :func:`explain_pairs`; the titles name the run's entity. Ties in weight go to the earlier pair."""
+    :func:`explain_pairs`; the titles name the run's entity. Ties in weight go to the earlier pair. Pairs in
+    ``shown`` (already explained on the page) are left out, so no pair is shown twice."""
     w = run.scored[MATCH_WEIGHT].to_numpy()
     entity = run.cfg.entity
     out = {}
     for key, label, title in [("false_positives", "FP", f"false positive: linked, different {entity}s"),
                               ("false_negatives", "FN", f"false negative: not linked, same {entity}")]:
-        idx = smallest(np.flatnonzero(code == evaluate.CONFUSION_LABELS.index(label)), -w, n)
+        found = np.flatnonzero(code == evaluate.CONFUSION_LABELS.index(label))
+        idx = smallest(found[~np.isin(found, np.asarray(shown, dtype=np.int64))], -w, n)
         out[key] = explain_pairs(run, [int(i) for i in idx], [title] * len(idx), cache)
     return out
 

@@ -165,10 +165,20 @@ def _fmt_t(t: float) -> str:
     return f"{t:.2f}" if 0.01 <= t <= 0.99 and abs(t * 100 - round(t * 100)) < 1e-9 else f"{t:.6g}"
 
 
+def _zoom(frame: pd.DataFrame, series: list[tuple[str, str]]) -> tuple[float, float]:
+    """The rate axis from just below the lowest value shown (to a twentieth) to 1, so that lines near the top
+    do not sit flat along it."""
+    values = frame[[c for _, c in series]].to_numpy(dtype=np.float64)
+    low = float(np.nanmin(values)) if values.size and np.isfinite(values).any() else 0.0
+    return max(0.0, math.floor(low * 20) / 20), 1.0
+
+
 def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tuning") -> str:
     """A self-contained page: two inline-SVG charts (precision, recall and F1 against the threshold as a
     probability, and against it as a match weight, where the tails are visible) and the sweep table."""
     series_names = [("Precision", "precision"), ("Recall", "recall"), ("F1", "f1")]
+    if "est_precision" in sweep_df.columns:
+        series_names += [("Estimated precision", "est_precision"), ("Estimated recall", "est_recall")]
     markers_p, markers_w = [], []
     for key, name in (("best_f1", "best F1"), ("min_precision", f"precision >= {rec['min_precision_target']:g}"),
                       ("run_threshold", "run threshold")):
@@ -178,6 +188,7 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
             if math.isfinite(row["match_weight"]):
                 markers_w.append((row["match_weight"], name))
     fine = sweep_df[(sweep_df["threshold"] >= 0.01 - 1e-12) & (sweep_df["threshold"] <= 0.99 + 1e-12)]
+    finite = sweep_df[np.isfinite(sweep_df["match_weight"])]
     chart_p = line_chart(
         "tune-probability", fine["threshold"].tolist(),
         [(n, fine[c].tolist()) for n, c in series_names],
@@ -185,14 +196,15 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
         desc="Cluster-level pairwise precision, recall and F1 at thresholds 0.01 to 0.99; dashed lines mark the "
              "recommended thresholds.",
         x_label="match probability threshold", y_label="rate", markers=[m for m in markers_p if 0.01 <= m[0] <= 0.99],
+        y_range=_zoom(fine, series_names),
     )
-    finite = sweep_df[np.isfinite(sweep_df["match_weight"])]
     chart_w = line_chart(
         "tune-weight", finite["match_weight"].tolist(),
         [(n, finite[c].tolist()) for n, c in series_names],
         title="Precision, recall and F1 against the threshold as a match weight",
         desc="The same sweep on the match-weight (log2 odds) scale, including the extreme thresholds.",
         x_label="threshold match weight (log2 odds)", y_label="rate", markers=markers_w,
+        y_range=_zoom(finite, series_names),
     )
     picks = []
     for key, name in (("best_f1", "Best F1"), ("min_precision", f"Lowest threshold with precision >= "

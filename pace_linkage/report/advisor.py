@@ -69,8 +69,8 @@ def calibration(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 SECTIONS = (
-    Section(205, "blocking-advisor", "What blocking probably missed (no truth)", (), advisor),
-    Section(206, "calibration", "Calibration (against truth)", ("calibration",), calibration),
+    Section(46, "blocking-advisor", "What blocking probably missed (no truth)", (), advisor),
+    Section(48, "calibration", "Calibration (against truth)", ("calibration",), calibration),
 )
 
 __all__ = ["SECTIONS", "advisor", "calibration"]

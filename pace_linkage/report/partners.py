@@ -138,8 +138,8 @@ def linked_less(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 SECTIONS = (
-    Section(220, "overlap", "Partner overlap", ("overlap",), overlap),
-    Section(230, "linked-less", "Who gets linked less", ("linked_less",), linked_less),
+    Section(108, "overlap", "Partner overlap", ("overlap",), overlap),
+    Section(52, "linked-less", "Who gets linked less", ("linked_less",), linked_less),
 )
 
 __all__ = ["LINKED_LESS_INTRO", "SECTIONS", "group_headings", "linked_less", "overlap"]

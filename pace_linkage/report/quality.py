@@ -193,11 +193,11 @@ def threshold(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 SECTIONS = (
-    Section(170, "quality", "Quality against truth", ("pairwise", "bcubed"), against_truth),
+    Section(42, "quality", "Quality against truth", ("pairwise", "bcubed"), against_truth),
     Section(180, "confusion", "Confusion counts (candidate pairs, against truth)", ("confusion",), confusion),
     Section(190, "top-errors", "Top false positives and false negatives", ("top_errors",), top_errors),
-    Section(200, "estimated", "Estimated quality (no truth)", ("estimated",), estimated),
-    Section(210, "threshold", "Threshold", ("threshold_curve", "threshold_sweep", "recommended_threshold"), threshold),
+    Section(44, "estimated", "Estimated quality (no truth)", ("estimated",), estimated),
+    Section(105, "threshold", "Threshold", ("threshold_curve", "threshold_sweep", "recommended_threshold"), threshold),
 )
 
 __all__ = ["PAIR_COUNTS", "SECTIONS", "against_truth", "confusion", "confusion_names", "estimated", "threshold",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pace_linkage.report.page import Page, bullets, cards, facts, fixed
+from pace_linkage.report.page import Page, bullets, cards, facts, fixed, is_num
 from pace_linkage.report.section import Section
 
 ROW_COUNTS = [("rows_in", "Rows in"), ("rows_accepted", "Rows accepted"),
@@ -43,7 +43,33 @@ def key_figures(m: Mapping[str, Any], pg: Page) -> str | None:
     elif est:
         items += [("Estimated precision", fixed(est.get("precision"))),
                   ("Estimated recall", fixed(est.get("recall")))]
+    items += _weakest(m, pg)
     return cards(items) if items else None
+
+
+def _weakest(m: Mapping[str, Any], pg: Page) -> list[tuple[str, str]]:
+    """The worst-linked partner (lowest recall against truth, else lowest share of records linked to another)
+    and the reason that quarantined the most rows."""
+    out = []
+    by_source = (m.get("counts") or {}).get("by_source") or {}
+    rows = [r for r in ((m.get("linked_less") or {}).get("partner") or []) if isinstance(r, Mapping)]
+    key = "recall" if rows and all(is_num(r.get("recall")) for r in rows) else "linkage_rate"
+    rows = [r for r in rows if is_num(r.get(key))]
+    if len(rows) > 1:
+        worst = min(rows, key=lambda r: (float(r[key]), str(r.get("group"))))
+        label = (by_source.get(worst.get("group")) or {}).get("label") or worst.get("group")
+        what = "recall" if key == "recall" else "linked"
+        out.append(("Worst-linked partner", f"{escape(str(label))} ({what} {fixed(worst[key], 3)})"))
+    reasons: dict[str, int] = {}
+    for counts in by_source.values():
+        for reason, n in ((counts or {}).get("reasons") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+    if reasons:
+        top = min(reasons, key=lambda r: (-reasons[r], r))
+        out.append(("Largest quarantine reason", f"{escape(top)} ({pg.n(reasons[top])} rows)"))
+    elif by_source:
+        out.append(("Largest quarantine reason", "none: no row quarantined"))
+    return out
 
 
 def _rows_missing(partial: Mapping[str, Any], pg: Page) -> str:

@@ -140,7 +140,7 @@ def aggregates_withheld(m: Mapping[str, Any], pg: Page) -> str | None:
 
 AGGREGATES_WITHHELD = Section(100, "aggregates-withheld", "Clients without consent (aggregates only)",
                               ("aggregates_withheld",), aggregates_withheld)
-AGGREGATES = Section(240, "aggregates", "Aggregate-only sharing: what counts alone show", ("aggregates",),
+AGGREGATES = Section(109, "aggregates", "Aggregate-only sharing: what counts alone show", ("aggregates",),
                      aggregates)
 
 __all__ = ["AGGREGATES", "AGGREGATES_WITHHELD", "aggregates", "aggregates_body", "aggregates_withheld", "published"]

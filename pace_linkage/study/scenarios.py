@@ -25,7 +25,8 @@ Comparison conventions (:func:`comparison_rows`):
 * ``recall_all_true_pairs`` = true positives / true pairs in the *whole* truth file: what withholding costs,
   since pairs whose records were never shared cannot be found;
 * persons = distinct pace ids; ``persons_2plus`` = persons whose records are held by two or more partners;
-* ``f1_change`` = F1 minus the baseline scenario's F1.
+* ``f1_change`` = F1 minus the baseline scenario's F1; ``recall_all_change`` = recall of all true pairs minus
+  the baseline's: what a scenario costs, which the F1 over the records it linked does not show.
 """
 
 from __future__ import annotations
@@ -223,21 +224,25 @@ def _is_number(v) -> bool:
 
 
 def comparison_rows(rows: list[dict], baseline: str) -> list[dict]:
-    """Fill in ``f1_change`` (F1 minus the baseline's F1) where both are numbers; rows without linkage keep
+    """Fill in ``f1_change`` (F1 minus the baseline's F1) and ``recall_all_change`` (likewise for the recall of
+    all true pairs) where both are numbers; rows without linkage keep
     their "n/a", and a linked row is left None when the baseline was not run. Order is kept."""
     base = next((r for r in rows if r["scenario"] == baseline), None)
     base_f1 = base.get("f1") if base else None
+    base_all = base.get("recall_all_true_pairs") if base else None
     out = []
     for r in rows:
         r = dict(r)
         if _is_number(r.get("f1")):
             r["f1_change"] = r["f1"] - base_f1 if _is_number(base_f1) else None
+        if _is_number(r.get("recall_all_true_pairs")):
+            r["recall_all_change"] = r["recall_all_true_pairs"] - base_all if _is_number(base_all) else None
         out.append(r)
     return out
 
 
 COLUMNS = ["scenario", "label", "partners", "records_linked", "rows_withheld", "precision", "recall", "f1",
-           "recall_all_true_pairs", "bcubed_f1", "persons", "persons_2plus", "f1_change", "note"]
+           "recall_all_true_pairs", "bcubed_f1", "persons", "persons_2plus", "f1_change", "recall_all_change", "note"]
 
 
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:

@@ -96,14 +96,19 @@ def _sec_comparison(doc: Mapping[str, Any], pg: Page) -> str | None:
                                     "recall, F1 and recall of all true pairs; the table above gives the figures.",
                                x_label="pairwise measure (0 to 1)")
         parts.append(figure(chart, "Linkage quality per scenario (aggregate-only has no linkage).", wide=True))
-        change = [(str(r.get("label") or r.get("scenario")), _num_or_none(r.get("f1_change"))) for r in linked]
-        if any(v is not None for _, v in change):
-            chart = svg.hbar_chart(pg.chart_id("f1 change"), [c for c, _ in change],
-                                   [("F1 change (points)", [None if v is None else 100 * v for _, v in change])],
-                                   title="F1 change against the baseline, in points",
-                                   desc="One bar per linked scenario: its F1 minus the baseline's F1, times 100; "
-                                        "left of zero is a loss.", x_label="F1 change (points)")
-            parts.append(figure(chart, "What each way of sharing costs in F1.", wide=True))
+        change = {key: [_num_or_none(r.get(key)) for r in linked] for key in ("recall_all_change", "f1_change")}
+        if any(v is not None for values in change.values() for v in values):
+            series = [(name, [None if v is None else 100 * v for v in change[key]]) for key, name in
+                      (("recall_all_change", "recall of all true pairs (points)"),
+                       ("f1_change", "F1 over the records linked (points)"))]
+            chart = svg.hbar_chart(pg.chart_id("scenario cost"), cats, series,
+                                   title="What each scenario costs against the baseline, in points",
+                                   desc="Per linked scenario: the change in the recall of all true pairs (the "
+                                        "pairs it can no longer find, its records unshared) and in F1 over the "
+                                        "records it linked, times 100; left of zero is a loss.",
+                                   x_label="change against the baseline (points)")
+            parts.append(figure(chart, "What each way of sharing costs: the pairs it loses (recall of all true "
+                                       "pairs) beside the F1 over the records it still links.", wide=True))
         chart = svg.hbar_chart(pg.chart_id("persons seen by two or more partners"), cats,
                                [("persons", [pg.v(r.get("persons_2plus")) if is_num(r.get("persons_2plus"))
                                              else None for r in linked])],

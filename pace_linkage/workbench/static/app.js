@@ -1,0 +1,200 @@
+"use strict";
+// The workbench page: every figure comes from the JSON endpoints; text is set with textContent only.
+const $ = (id) => document.getElementById(id);
+const fmt = (v, d = 4) => (v === null || v === undefined ? "–" : typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-GB") : v.toFixed(d)) : String(v));
+let state = { threshold: null, label: null };
+
+async function api(path, options) {
+  const response = await fetch(path, options);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function cell(row, value, numeric) {
+  const td = document.createElement("td");
+  td.textContent = value;
+  if (numeric) td.className = "num";
+  row.appendChild(td);
+  return td;
+}
+
+function table(el, headers, rows) {
+  const t = document.createElement("table");
+  const head = t.createTHead().insertRow();
+  headers.forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
+  const body = t.createTBody();
+  rows.forEach((r) => { const tr = body.insertRow(); r.forEach((v, i) => cell(tr, v, i > 0)); });
+  el.replaceChildren(t);
+  return t;
+}
+
+function facts(el, items) {
+  el.replaceChildren();
+  items.forEach(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v; dd.dataset.key = k;
+    el.append(dt, dd);
+  });
+}
+
+async function showThreshold(t) {
+  state.threshold = t;
+  $("threshold-value").textContent = t.toFixed(3);
+  const f = await api(`/api/threshold?t=${t}`);
+  const items = [["links", fmt(f.links)], ["clusters", fmt(f.clusters)], ["linked records", fmt(f.linked_records)],
+    ["estimated precision", fmt(f.est_precision)], ["estimated recall", fmt(f.est_recall)],
+    ["estimated false links", fmt(f.est_false_links, 1)], ["estimated missed", fmt(f.est_missed, 1)]];
+  if (f.precision !== undefined) items.push(["precision (truth)", fmt(f.precision)], ["recall (truth)", fmt(f.recall)]);
+  facts($("figures"), items);
+}
+
+function curveChart(rows, truth) {
+  // a Vega-Lite spec, the data inline; rendered by the vendored Vega through its expression interpreter
+  const series = [["est_precision", "estimated precision"], ["est_recall", "estimated recall"],
+    ...(truth ? [["precision", "precision (truth)"], ["recall", "recall (truth)"]] : [])];
+  const values = rows.flatMap((r) => series.map(([k, name]) => ({ threshold: r.threshold, measure: name, value: r[k] })));
+  const low = Math.max(0, Math.floor(Math.min(...values.map((v) => v.value)) * 20) / 20);
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 560, height: 260,
+    data: { values }, mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "threshold", type: "quantitative", title: "match probability threshold" },
+      y: { field: "value", type: "quantitative", title: "pairwise over clusters", scale: { domain: [low, 1] } },
+      color: { field: "measure", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 0 } },
+      tooltip: [{ field: "measure" }, { field: "threshold", format: ".3f" }, { field: "value", format: ".4f" }],
+    },
+  };
+  return vegaEmbed("#curve-chart", spec, { ast: true, expr: vegaInterpreter.expressionInterpreter,
+    renderer: "svg", actions: false, defaultStyle: false, tooltip: { disableDefaultStyle: true } });
+}
+
+async function showCurve() {
+  const rows = await api("/api/curve");
+  const truth = rows.length && rows[0].precision !== undefined;
+  const headers = ["threshold", "links", "clusters", "est. precision", "est. recall", ...(truth ? ["precision", "recall"] : [])];
+  const t = $("curve");
+  const head = t.tHead; head.replaceChildren();
+  const hr = head.insertRow();
+  headers.forEach((h) => { const th = document.createElement("th"); th.textContent = h; hr.appendChild(th); });
+  const body = t.tBodies[0]; body.replaceChildren();
+  rows.forEach((r) => {
+    const tr = body.insertRow();
+    [fmt(r.threshold, 3), fmt(r.links), fmt(r.clusters), fmt(r.est_precision), fmt(r.est_recall),
+      ...(truth ? [fmt(r.precision), fmt(r.recall)] : [])].forEach((v, i) => cell(tr, v, i > 0));
+  });
+  await curveChart(rows, truth);
+}
+
+function waterfall(el, w) {
+  el.replaceChildren();
+  const p = document.createElement("p");
+  p.textContent = `pair ${w.pair}: ${w.left.source}/${w.left.record_id} and ${w.right.source}/${w.right.record_id}` +
+    ` (blocking rule ${w.blocking_rule}); match weight ${fmt(w.match_weight, 2)}, probability ${fmt(w.match_probability)}`;
+  el.appendChild(p);
+  const holder = document.createElement("div");
+  el.appendChild(holder);
+  table(holder, ["comparison", "level", "weight"], w.rows.map((r) => [r.comparison, r.level, fmt(r.weight, 2)]))
+    .classList.add("waterfall");
+}
+
+async function showPair(n) {
+  waterfall($("pair"), await api(`/api/pair/${n}`));
+}
+
+async function showCluster(query) {
+  $("cluster-error").textContent = "";
+  let c;
+  try { c = await api(`/api/cluster?q=${encodeURIComponent(query)}&t=${state.threshold}`); }
+  catch (e) { $("cluster-error").textContent = e.message; $("cluster").replaceChildren(); return; }
+  const el = $("cluster"); el.replaceChildren();
+  const p = document.createElement("p");
+  p.textContent = `${c.records.length} record(s) at threshold ${c.threshold.toFixed(3)}; the run's pace id(s): ${c.run_pace_ids.join(", ")}`;
+  el.appendChild(p);
+  const recs = document.createElement("div"); el.appendChild(recs);
+  table(recs, ["source", "record id"], c.records.map((r) => [r.source, r.record_id])).id = "cluster-records";
+  const edges = document.createElement("div"); el.appendChild(edges);
+  const t = table(edges, ["pair", "left", "right", "weight", "probability", "links"],
+    c.pairs.map((e) => [String(e.pair), `${e.left.source}/${e.left.record_id}`, `${e.right.source}/${e.right.record_id}`,
+      fmt(e.match_weight, 2), fmt(e.match_probability), e.links ? "yes" : "no"]));
+  t.id = "cluster-pairs";
+  [...t.tBodies[0].rows].forEach((tr, i) => {
+    tr.className = c.pairs[i].links ? "links" : (c.pairs[i].match_probability >= c.threshold ? "refused" : "");
+    const b = document.createElement("button"); b.className = "pair"; b.type = "button";
+    b.textContent = tr.cells[0].textContent; tr.cells[0].replaceChildren(b);
+    b.addEventListener("click", () => { $("pair-number").value = c.pairs[i].pair; showPair(c.pairs[i].pair); });
+  });
+  const n = document.createElement("p"); n.className = "note"; n.textContent = c.note; el.appendChild(n);
+  if (c.conflicts.length) {
+    const k = document.createElement("div"); el.appendChild(k);
+    table(k, ["kind", "count", "resolution"], c.conflicts.map((r) => [r.kind, r.count, r.resolution]));
+  }
+}
+
+function sortable(t) {
+  // click a heading: sort by that column (numbers as numbers, a dash last); again: the other way
+  [...t.tHead.rows[0].cells].forEach((th, col) => {
+    th.tabIndex = 0;
+    th.addEventListener("click", () => {
+      const down = th.dataset.sort !== "down";
+      [...t.tHead.rows[0].cells].forEach((h) => delete h.dataset.sort);
+      th.dataset.sort = down ? "down" : "up";
+      const key = (tr) => { const v = tr.cells[col].textContent.replace(/,/g, ""); const n = Number(v); return v === "–" ? null : (Number.isNaN(n) ? v : n); };
+      const rows = [...t.tBodies[0].rows].sort((a, b) => {
+        const x = key(a), y = key(b);
+        if (x === null || y === null) return (x === null) - (y === null);
+        return (x < y ? -1 : x > y ? 1 : 0) * (down ? -1 : 1);
+      });
+      t.tBodies[0].append(...rows);
+    });
+  });
+}
+
+async function showPartners() {
+  const rows = await api("/api/partners");
+  const truth = rows.some((r) => r.recall !== null && r.recall !== undefined);
+  const t = table($("partners"), ["partner", "records", "quarantined", "commonest reason", "linked", "est. precision",
+    "est. recall", ...(truth ? ["recall (truth)"] : []), "fields under 90% valid"],
+    rows.map((r) => [r.label, fmt(r.records), fmt(r.rows_quarantined), r.top_reason || "–", fmt(r.linkage_rate),
+      fmt(r.est_precision), fmt(r.est_recall), ...(truth ? [fmt(r.recall)] : []),
+      Object.entries(r.valid).filter(([, v]) => v < 0.9).map(([f, v]) => `${f} ${(100 * v).toFixed(0)}%`).join(", ") || "none"]));
+  t.id = "partner-table";
+  sortable(t);
+}
+
+function showQueue(q) {
+  state.label = q.next;
+  const counts = Object.entries(q.labelled).map(([k, v]) => `${k}: ${v}`).join(", ");
+  $("label-counts").textContent = `Labelled so far: ${counts || "none"}`;
+  if (q.next) waterfall($("label-pair"), q.next); else $("label-pair").textContent = "Every offered pair is labelled.";
+}
+
+async function label(value) {
+  if (!state.label) return;
+  showQueue(await api(`/api/label/${state.label.pair}/${value}`, { method: "POST" }));
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const run = await api("/api/run");
+  $("run-facts").textContent = `${fmt(run.records)} records, ${fmt(run.pairs)} scored pairs; the run linked at ${run.threshold}` +
+    (run.truth ? "; the run had truth" : "; no truth: figures are estimated");
+  const slider = $("threshold");
+  slider.value = run.threshold;
+  let timer = null;
+  slider.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => showThreshold(Number(slider.value)), 150);
+  });
+  $("cluster-form").addEventListener("submit", (e) => { e.preventDefault(); showCluster($("cluster-query").value); });
+  $("pair-form").addEventListener("submit", (e) => { e.preventDefault(); showPair(Number($("pair-number").value)); });
+  document.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLInputElement) return;
+    const value = { m: "match", n: "non-match", u: "unsure" }[e.key];
+    if (value) label(value);
+  });
+  await showThreshold(Number(run.threshold));
+  await showCurve();
+  await showPartners();
+  showQueue(await api("/api/label"));
+  document.body.dataset.ready = "yes";
+});

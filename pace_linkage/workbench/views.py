@@ -1,0 +1,256 @@
+"""What the workbench shows, as plain data: pure functions over a finished run folder.
+
+Every answer is a JSON-ready dict (no numpy types, a deterministic order). Record ids are shown: the analyst is
+entitled to them, and the workbench serves only the analyst's own browser; nothing here is logged.
+
+* :func:`figures_at`: the threshold curve's row at any threshold (:mod:`pace_linkage.evaluate.curve`), the
+  clusters made as the run makes them.
+* :func:`waterfall`: a scored pair's comparisons, each level's label and weight (``log2(m / u)``), the prior, and
+  what the stored weight holds beyond them (term-frequency adjustments).
+* :func:`cluster_view`: a cluster found by its pace id or one record's key, its records and the scored pairs
+  between them, whether each links at the threshold, and the conflicts the run reported for it.
+* :func:`by_partner`: per partner, what it holds and how well it links (see the function).
+* :func:`label_queue` / :func:`save_label`: pairs near the threshold to label (match, non-match, unsure), drawn
+  with the clerical review's strata. Every label is kept in the run folder's labels.csv, and the decisions in its
+  clerical.csv, which a re-clustering (``recluster --clerical``) and the next incremental run (``--clerical``)
+  honour: match = must-link, non-match = cannot-link. Both are written atomically, 0600, the manifest updated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pace_linkage.engine.model import FSModel
+from pace_linkage.errors import InputError, LinkageError
+from pace_linkage.evaluate import curve, review
+from pace_linkage.evaluate.recluster import Reclusterer
+from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, load_run
+from pace_linkage.evaluate.tune import add_to_run
+from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
+from pace_linkage.store.outputs import csv_bytes
+
+LABELS = ("match", "non-match", "unsure")
+LABELS_NAME = "labels.csv"  # every label given in the workbench, unsure ones too (clerical.csv: the decisions)
+QUEUE = 200  # pairs offered for labelling, drawn around the threshold with the review's strata
+
+
+@dataclass
+class Workbench:
+    """A finished run folder, loaded once, and what the pages ask of it at the chosen threshold."""
+
+    run: RunData
+    model: FSModel | None
+    clustering: Reclusterer
+    inputs: curve.CurveInputs
+    threshold: float
+    cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, run_dir: Path) -> Workbench:
+        run = load_run(Path(run_dir))
+        if run.threshold is None:
+            raise InputError(f"{Path(run_dir) / 'metrics.json'}: no run threshold recorded")
+        model = None
+        if "model.json" in run.manifest.get("files", {}):
+            try:
+                model = FSModel.load(run.path / "model.json")
+            except LinkageError:
+                raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
+        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold))
+
+    def labels_at(self, threshold: float) -> np.ndarray:
+        key = ("labels", float(threshold))
+        if key not in self.cache:
+            if len(self.cache) > 16:  # a slider visits many thresholds: keep the latest few
+                self.cache.clear()
+            self.cache[key] = self.clustering.labels(float(threshold))
+        return self.cache[key]
+
+
+def _plain(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else
+                round(float(v), 6) if isinstance(v, float | np.floating) else
+                int(v) if isinstance(v, int | np.integer) else v) for k, v in row.items()}
+
+
+def curve_rows(bench: Workbench) -> list[dict]:
+    """The threshold curve on the fine grid (estimated, and measured if the run had truth)."""
+    if "curve" not in bench.cache:
+        frame = curve.threshold_curve(bench.inputs, curve.FINE_GRID)
+        bench.cache["curve"] = [_plain(r) for r in frame.to_dict(orient="records")]
+    return bench.cache["curve"]
+
+
+def figures_at(bench: Workbench, threshold: float) -> dict:
+    """The curve's figures at ``threshold`` (strictly between 0 and 1)."""
+    if not 0 < threshold < 1:
+        raise InputError("threshold: must be strictly between 0 and 1")
+    inputs = curve.CurveInputs(bench.inputs.n, bench.inputs.left, bench.inputs.right, bench.inputs.probability,
+                               bench.labels_at, bench.inputs.run_threshold, bench.inputs.estimated)
+    rows = curve.threshold_curve(inputs, [threshold]).to_dict(orient="records")  # ints stay ints
+    return _plain(next(r for r in rows if r["threshold"] == threshold))
+
+
+def _key(run: RunData, position: int) -> dict:
+    return {"source": str(run.records[SOURCE].iat[position]), "record_id": str(run.records[RECORD_ID].iat[position])}
+
+
+def waterfall(bench: Workbench, pair: int) -> dict:
+    """The waterfall of scored pair number ``pair`` (its row in pairs.parquet)."""
+    pairs = bench.run.pairs
+    if not 0 <= pair < len(pairs):
+        raise InputError(f"pair: no scored pair number {pair}")
+    rows = []
+    total = float(pairs[MATCH_WEIGHT].iat[pair]) if MATCH_WEIGHT in pairs.columns else math.nan
+    if bench.model is not None:
+        rows.append({"comparison": "prior", "level": "prior match probability", "weight": bench.model.prior_weight})
+        for comp in bench.model.comparisons:
+            column = f"gamma_{comp.name}"
+            if column not in pairs.columns:
+                continue
+            g = int(pairs[column].iat[pair])
+            weight = 0.0 if g < 0 else float(np.log2(comp.m[g] / comp.u[g]))
+            rows.append({"comparison": comp.name, "level": "null" if g < 0 else comp.labels[g], "weight": weight})
+        rest = total - sum(r["weight"] for r in rows)
+        if math.isfinite(rest) and abs(rest) > 1e-6:
+            rows.append({"comparison": "term frequency", "level": "adjustments for common and rare values",
+                         "weight": rest})
+    return {"pair": pair, "left": _key(bench.run, int(pairs[LEFT].iat[pair])),
+            "right": _key(bench.run, int(pairs[RIGHT].iat[pair])), "blocking_rule": str(pairs["blocking_rule"].iat[pair])
+            if "blocking_rule" in pairs.columns else None,
+            "match_weight": total, "match_probability": float(pairs[MATCH_PROBABILITY].iat[pair]),
+            "rows": [_plain(r) for r in rows]}
+
+
+def _find(bench: Workbench, query: str) -> int | None:
+    """A record position from ``source/record_id``, or any record of the cluster with pace id ``query``."""
+    run = bench.run
+    if "/" in query:
+        source, record_id = query.split("/", 1)
+        hit = np.flatnonzero((run.records[SOURCE].to_numpy() == source) & (run.records[RECORD_ID].to_numpy() == record_id))
+        return int(hit[0]) if len(hit) else None
+    ids = bench.cache.get("run_ids")
+    if ids is None:
+        ids = bench.cache["run_ids"] = pd.read_csv(run.path / "clusters.csv", dtype=str, usecols=[2],
+                                                   keep_default_na=False).iloc[:, 0].to_numpy()
+    hit = np.flatnonzero(ids == query)
+    return int(hit[0]) if len(hit) else None
+
+
+def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
+    """The cluster at ``threshold`` holding the record ``query`` names (a pace id of the run, or
+    ``source/record_id``): its records, the scored pairs between them and the run's conflicts for it."""
+    at = _find(bench, query.strip())
+    if at is None:
+        raise InputError("cluster: no record or pace id matches the search")
+    labels = bench.labels_at(threshold)
+    members = np.flatnonzero(labels == labels[at])
+    pairs = bench.run.pairs
+    left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
+    inside = np.flatnonzero(np.isin(left, members) & np.isin(right, members))
+    prob = pairs[MATCH_PROBABILITY].to_numpy()
+    edges = [{"pair": int(i), "left": _key(bench.run, int(left[i])), "right": _key(bench.run, int(right[i])),
+              "match_weight": round(float(pairs[MATCH_WEIGHT].iat[i]), 4) if MATCH_WEIGHT in pairs.columns else None,
+              "match_probability": round(float(prob[i]), 6), "links": bool(prob[i] >= threshold)}
+             for i in inside[np.argsort(-prob[inside], kind="stable")]]
+    ids = bench.cache.get("run_ids")
+    run_ids = sorted({str(ids[m]) for m in members}) if ids is not None else []
+    conflicts = []
+    if "conflicts.csv" in bench.run.manifest.get("files", {}) and run_ids:
+        table = pd.read_csv(bench.run.path / "conflicts.csv", dtype=str, keep_default_na=False)
+        conflicts = table[table["pace_id"].isin(run_ids)].to_dict(orient="records")
+    return {"threshold": threshold, "records": [_key(bench.run, int(m)) for m in members], "pairs": edges,
+            "run_pace_ids": run_ids, "conflicts": conflicts,
+            "note": "pairs not listed were never compared; a pair at or above the threshold that does not link "
+                    "was refused by a conflict rule (see conflicts)"}
+
+
+def by_partner(bench: Workbench) -> list[dict]:
+    """Per partner: records, rows quarantined and the commonest reason, the share of its records linked to
+    another, the expected precision of the links touching its records (their mean match probability), an
+    estimated recall (those links' expected true matches over themselves plus the matches the run estimates it
+    missed), the measured recall with truth, and each field's share of valid values."""
+    if "partners" in bench.cache:
+        return bench.cache["partners"]
+    m = bench.run.metrics
+    by_source = (m.get("counts") or {}).get("by_source") or {}
+    groups = {r.get("group"): r for r in (m.get("linked_less") or {}).get("partner") or [] if isinstance(r, dict)}
+    pairs, t = bench.run.pairs, bench.threshold
+    prob = pairs[MATCH_PROBABILITY].to_numpy()
+    linked = prob >= t
+    src = bench.run.records[SOURCE].to_numpy()
+    left_src, right_src = src[pairs[LEFT].to_numpy()], src[pairs[RIGHT].to_numpy()]
+    out = []
+    for source in sorted(set(by_source) | set(groups)):
+        counts, group = by_source.get(source) or {}, groups.get(source) or {}
+        touches = linked & ((left_src == source) | (right_src == source))
+        found = float(prob[touches].sum())
+        missed = group.get("estimated_missed_links")
+        reasons = counts.get("reasons") or {}
+        fields = (m.get("coverage") or {}).get(source) or {}
+        out.append(_plain({
+            "partner": source, "label": counts.get("label", source), "records": group.get("records"),
+            "rows_quarantined": counts.get("rows_quarantined"),
+            "top_reason": min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None,
+            "linkage_rate": group.get("linkage_rate"),
+            "est_precision": found / int(touches.sum()) if touches.any() else None,
+            "est_recall": found / (found + float(missed)) if missed is not None and found + float(missed) else None,
+            "recall": group.get("recall"),
+            "valid": {f: round(v["valid"] / v["rows"], 4) for f, v in sorted(fields.items())
+                      if isinstance(v, dict) and v.get("rows")},
+        }))
+    bench.cache["partners"] = out
+    return out
+
+
+def _read_keyed(bench: Workbench, name: str) -> pd.DataFrame:
+    """labels.csv or clerical.csv of the run folder (keys and label), empty when the folder has none."""
+    if name not in bench.run.manifest.get("files", {}):
+        return pd.DataFrame(columns=[*PAIR_KEYS, "label"])
+    return review.read_clerical(bench.run.path / name)
+
+
+def _labelled(bench: Workbench) -> pd.DataFrame:
+    return _read_keyed(bench, LABELS_NAME)
+
+
+def label_queue(bench: Workbench, seed: int = 42) -> dict:
+    """The next pair to label (drawn around the run's threshold with the review's strata, those labelled left
+    out) and how many pairs are labelled so far, by label."""
+    if "queue" not in bench.cache:
+        drawn = review.sample_pairs(review.pair_probability(bench.run.pairs), bench.threshold, n=QUEUE, seed=seed)
+        bench.cache["queue"] = drawn["pos"].to_numpy().tolist()
+    labelled = _labelled(bench)
+    done = set(zip(*(labelled[c].astype(str) for c in PAIR_KEYS), strict=True))
+    pairs = bench.run.pairs
+    nxt = next((p for p in bench.cache["queue"] if tuple(str(pairs[c].iat[p]) for c in PAIR_KEYS) not in done), None)
+    counts = {k: int(v) for k, v in labelled["label"].value_counts().sort_index().items()}
+    return {"next": None if nxt is None else waterfall(bench, int(nxt)), "labelled": counts}
+
+
+def save_label(bench: Workbench, pair: int, label: str) -> dict:
+    """Keep ``label`` for scored pair ``pair`` in the run folder's clerical.csv (written atomically, 0600, the
+    manifest updated); the latest label of a pair wins."""
+    if label not in LABELS:
+        raise InputError(f"label: one of {', '.join(LABELS)}")
+    pairs = bench.run.pairs
+    if not 0 <= pair < len(pairs):
+        raise InputError(f"pair: no scored pair number {pair}")
+    row = pd.DataFrame([{**{c: str(pairs[c].iat[pair]) for c in PAIR_KEYS}, "label": label}])
+    labels = pd.concat([_labelled(bench)[[*PAIR_KEYS, "label"]], row], ignore_index=True)
+    labels = labels.drop_duplicates(PAIR_KEYS, keep="last").sort_values(PAIR_KEYS, kind="stable")
+    decided = review.clerical_frame(labels, _read_keyed(bench, "clerical.csv"))
+    manifest = add_to_run(bench.run.path, {LABELS_NAME: csv_bytes(labels.reset_index(drop=True)),
+                                           "clerical.csv": csv_bytes(decided)})
+    bench.run.manifest = json.loads(manifest.read_text(encoding="utf-8"))
+    return label_queue(bench)
+
+
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "label_queue",
+           "save_label", "waterfall"]

@@ -1,0 +1,121 @@
+"""The workbench as an analyst uses it, in a real headless browser (Debian's chromium via Playwright): move the
+threshold and see the figures change, open a cluster and a pair's waterfall, label three pairs with the keyboard,
+restart the server and find the labels kept. Nothing is fetched from anywhere but 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+class Server:
+    """The workbench served by uvicorn on 127.0.0.1 in a thread, as the command serves it."""
+
+    def __init__(self, folder: Path, token: str):
+        import uvicorn
+
+        from flows.workbench import free_port
+        from pace_linkage.workbench.app import create_app
+
+        self.port = free_port()
+        config = uvicorn.Config(create_app(folder, token, self.port), host="127.0.0.1", port=self.port,
+                                access_log=False, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it as root)")
+def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_labelled(run_out, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    folder = shutil.copytree(run_out[0], tmp_path / "run")
+    token = "browser-test-token"
+    server = Server(folder, token)
+    requests: list[str] = []
+    errors: list[str] = []
+    failed: list[tuple[str, int]] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("request", lambda req: requests.append(req.url))
+            page.on("response", lambda r: failed.append((r.url.split(str(server.port), 1)[1], r.status))
+                    if r.status >= 400 else None)
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            refused = page.goto(f"http://127.0.0.1:{server.port}/")
+            assert refused.status == 403
+            page.goto(f"http://127.0.0.1:{server.port}/?token={token}")
+            page.wait_for_selector("body[data-ready=yes]")
+            page.wait_for_selector("#curve-chart svg path")  # the curve drawn by the vendored Vega, no eval
+            assert page.locator("#curve-chart svg text").count() > 5
+            page.click("#partner-table thead th:nth-child(2)")  # sort by records, largest first
+            records = [int(v.replace(",", "")) for v in page.locator("#partner-table tbody td:nth-child(2)").all_text_contents()]
+            assert len(records) > 2 and records == sorted(records, reverse=True)
+            before = {k: page.text_content(f'#figures dd[data-key="{k}"]') for k in ("clusters", "estimated precision")}
+            page.eval_on_selector("#threshold", "el => { el.value = '0.05'; el.dispatchEvent(new Event('input')); }")
+            page.wait_for_function("() => document.querySelector('#threshold-value').textContent === '0.050'")
+            page.wait_for_function(f"() => document.querySelector('#figures dd[data-key=\"clusters\"]').textContent "
+                                   f"!== {before['clusters']!r}")
+            after = {k: page.text_content(f'#figures dd[data-key="{k}"]') for k in ("clusters", "estimated precision")}
+            assert after["clusters"] != before["clusters"]
+            assert after["estimated precision"] != before["estimated precision"]
+            page.eval_on_selector("#threshold", "el => { el.value = '0.9'; el.dispatchEvent(new Event('input')); }")
+            page.wait_for_function("() => document.querySelector('#threshold-value').textContent === '0.900'")
+            record = page.eval_on_selector("#label-pair p", "el => el.textContent").split(": ")[1].split(" and ")[0]
+            page.fill("#cluster-query", record)
+            page.click("#cluster-form button")
+            page.wait_for_selector("#cluster-records tbody tr")
+            assert page.locator("#cluster-records tbody tr").count() >= 1
+            if page.locator("#cluster-pairs button.pair").count():
+                page.locator("#cluster-pairs button.pair").first.click()
+            else:
+                page.fill("#pair-number", "0")
+                page.click("#pair-form button")
+            page.wait_for_selector("#pair table.waterfall tbody tr")
+            assert page.locator("#pair table.waterfall tbody tr").count() >= 3
+            labelled = []
+            for key in ("m", "n", "u"):
+                current = page.text_content("#label-pair p")
+                labelled.append(current)
+                page.locator("body").press(key)
+                page.wait_for_function(f"() => document.querySelector('#label-pair p').textContent !== {current!r}")
+            assert page.text_content("#label-counts") == "Labelled so far: match: 1, non-match: 1, unsure: 1"
+            browser.close()
+        server.stop()
+        server = Server(folder, token)  # a new server over the same folder
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page()
+            page.on("request", lambda req: requests.append(req.url))
+            page.goto(f"http://127.0.0.1:{server.port}/?token={token}")
+            page.wait_for_selector("body[data-ready=yes]")
+            assert page.text_content("#label-counts") == "Labelled so far: match: 1, non-match: 1, unsure: 1"
+            assert page.text_content("#label-pair p") not in labelled
+            browser.close()
+    finally:
+        server.stop()
+    # the only failures: the page asked for without the token (and the browser's icon request beside it)
+    assert {path for path, status in failed if status == 403} <= {"/", "/favicon.ico"} and ("/", 403) in failed
+    assert all(status == 403 for _, status in failed)
+    assert all("403" in e for e in errors), errors
+    assert requests and all(u.startswith("http://127.0.0.1:") for u in requests)
