@@ -42,7 +42,7 @@ def _vendor(name: str) -> str:
 def create_app(run_dir: Path, token: str, port: int | None = None):
     """The FastAPI application over the run folder ``run_dir``, reachable with ``token``."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+    from fastapi.responses import JSONResponse, RedirectResponse, Response
 
     bench = views.Workbench.open(Path(run_dir))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -70,6 +70,14 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
     @app.exception_handler(PaceError)
     async def one_line(_request: Request, exc: PaceError):
         return JSONResponse({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}, 400)
+
+    _routes(app, bench)
+    return app
+
+
+def _routes(app, bench: views.Workbench) -> None:
+    """The page, its assets and the JSON endpoints."""
+    from fastapi.responses import HTMLResponse, Response
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -120,7 +128,6 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
     def label(pair: int, label: str) -> dict:
         return views.save_label(bench, pair, label)
 
-    return app
 
 
 __all__ = ["COOKIE", "CSP", "VENDOR", "create_app"]
