@@ -9,6 +9,7 @@ import stat
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from run_folder import bench_run  # noqa: F401, F811 (the fixture)
 
 from pace_linkage.evaluate.runfolder import load_run
 from pace_linkage.workbench.app import create_app
@@ -17,10 +18,9 @@ TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture()
-def folder(run_out, tmp_path):
+def folder(bench_run, tmp_path):  # noqa: F811
     """A copy of the session's finished run (labels change the folder)."""
-    out, _ = run_out
-    return shutil.copytree(out, tmp_path / "run")
+    return shutil.copytree(bench_run, tmp_path / "run")
 
 
 def client(folder) -> TestClient:

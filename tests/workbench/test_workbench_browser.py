@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_folder import bench_run  # noqa: F401, F811 (the fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +45,10 @@ class Server:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it as root)")
-def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_labelled(run_out, tmp_path):
+def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_labelled(bench_run, tmp_path):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
-    folder = shutil.copytree(run_out[0], tmp_path / "run")
+    folder = shutil.copytree(bench_run, tmp_path / "run")
     token = "browser-test-token"
     server = Server(folder, token)
     requests: list[str] = []
