@@ -159,7 +159,19 @@ def clusters(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 WATERFALL_INTRO = ("<p>Each bar is one comparison's contribution (log2 Bayes factor); with the prior they add up to "
-                   "the pair's match weight. Values are masked.</p>")
+                   "the pair's match weight. Each pair is named by its records' source and record id, as "
+                   "clusters.csv names them (<code>pace-linkage workbench</code> shows any pair); values are "
+                   "masked.</p>")
+
+
+def pair_keys(ex: Mapping[str, Any]) -> str:
+    """A pair's two records as clusters.csv names them (``source record_id``), or its sources alone when the
+    metrics give no record ids."""
+    sources = [str(s) for s in ex.get("sources") or []]
+    ids = [str(r) for r in ex.get("records") or []]
+    if len(ids) == len(sources):
+        return " / ".join(f"{s} {r}" for s, r in zip(sources, ids, strict=True))
+    return " / ".join(sources)
 
 
 def waterfalls(items: Any, pg: Page, name: str = "Pair") -> list[str]:
@@ -169,8 +181,7 @@ def waterfalls(items: Any, pg: Page, name: str = "Pair") -> list[str]:
         rows = ex.get("rows") or []
         cats = [f"{r.get('comparison')}: {r.get('level')}" for r in rows]
         weights = [float(r["weight"]) if is_num(r.get("weight")) else None for r in rows]
-        src = " / ".join(str(s) for s in ex.get("sources") or [])
-        title = f"{name} {i}: {ex.get('title', '')} ({src})"
+        title = f"{name} {i}: {ex.get('title', '')} ({pair_keys(ex)})"
         chart = charts.hbar_chart(pg.chart_id(f"waterfall {name} {i}"), cats, [("weight", weights)], title=title,
                                desc=f"match weight {fixed(ex.get('match_weight'), 2)}, probability "
                                     f"{fixed(ex.get('match_probability'), 4)}", x_label="contribution to match weight")
@@ -199,5 +210,5 @@ SECTIONS = (
     Section(160, "explanations", "Why pairs link: explanations near the threshold", ("explanations",), explanations),
 )
 
-__all__ = ["SECTIONS", "WATERFALL_INTRO", "blocking", "cluster_facts", "clusters", "explanations", "model_weights",
+__all__ = ["SECTIONS", "WATERFALL_INTRO", "blocking", "pair_keys", "cluster_facts", "clusters", "explanations", "model_weights",
            "threshold_weight", "waterfalls", "weights_histogram"]
