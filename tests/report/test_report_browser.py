@@ -4,7 +4,7 @@ Every chart is drawn by the vendored Vega inlined in the page, under the page's 
 of any chart is cut (each SVG text element's box lies inside its chart's SVG box, and no label ends in an
 ellipsis); nothing is requested from anywhere; long tables sort by a heading. `make test` installs chromium when
 it is missing and the tests run as root (as in CI); elsewhere, without chromium, these tests are skipped with a
-reason. A PNG screenshot of the run's report is saved next to the test's output.
+reason. A PNG screenshot of the top of the run's report is saved next to the test's output.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def open_page(browser, path: Path, screenshot: Path | None = None) -> tuple[list
     seen["csp"] = page.evaluate("() => window.cspViolations || []")
     seen["page"] = page
     if screenshot:
-        page.screenshot(path=str(screenshot), full_page=True)
+        page.screenshot(path=str(screenshot))  # the top of the page (a full-page shot costs seconds)
     return charts, seen
 
 
@@ -87,7 +87,7 @@ def test_report_draws_every_chart_whole_under_its_policy_without_fetching(browse
     charts, seen = open_page(browser, out / "report.html", shot)
     seen["page"].close()
     assert_drawn_whole(charts, seen, at_least=10)
-    assert shot.stat().st_size > 20_000
+    assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
 
 
