@@ -95,7 +95,7 @@ def markdown(results: dict) -> str:
 def chart(results: dict) -> str:
     """Two panels, one row per dataset and one bar per tool: pairwise F1 (axis from the lowest F1 shown,
     rounded down, to 1) and wall time in seconds (log scale)."""
-    from pace_linkage.report.svg import PALETTE, line, nice_ticks, rect, svg, text
+    from benchmarks.svgkit import PALETTE, line, nice_ticks, rect, svg, text
 
     rows = ordered(results)
     tools = [t for t in TOOLS if any(t in ds["tools"] for ds in rows)]

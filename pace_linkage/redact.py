@@ -134,6 +134,16 @@ def mask_postal_code(v: Any) -> str:
     return _AFTER_FIRST2.sub("*", s) if len(s) >= POSTAL_KEEP_FROM else _mask_all(s)
 
 
+NINO_LIKE = re.compile(r"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])\d{4}(\d{2})", re.IGNORECASE)
+
+
+def mask_nino_runs(v: Any) -> str:
+    """A key shown whole (a record id), except that any run shaped like an NI number in it (prefix letters and
+    six digits, anywhere) has its middle four digits masked: ``PW100063`` -> ``PW****63``, ``SDS-001234`` as
+    it is. A partner may key its records by NI number; no raw one reaches a report."""
+    return "" if _is_null(v) else NINO_LIKE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", _text(v))
+
+
 def mask_id(v: Any) -> str:
     """Every character but the last two masked: ``SDS-001234`` -> ``********34``."""
     return "" if _is_null(v) else _KEEP_LAST2.sub("*", _text(v))
@@ -488,12 +498,14 @@ def safe_header(label: Any) -> Any:
 __all__ = [
     "FORMULA_STARTS",
     "MASKERS",
+    "NINO_LIKE",
     "SUPPRESSED",
     "TOTAL",
     "mask_dob",
     "mask_email",
     "mask_frame",
     "mask_id",
+    "mask_nino_runs",
     "mask_name",
     "mask_nino",
     "mask_phone",

@@ -221,12 +221,13 @@ def _field_kind(cfg: PaceConfig, column: str) -> str:
 
 def explain_pairs(run: RunResults, positions: list[int], titles: list[str], cache: ColumnCache | None = None
                   ) -> list[dict]:
-    """Waterfalls of the given candidate pairs: per comparison the (masked) values, level and weight; the
+    """Waterfalls of the given candidate pairs (each pair's sources and record ids, as clusters.csv names its
+    records, any NI-number-shaped run in an id masked): per comparison the (masked) values, level and weight; the
     weights, prior included, add up to the pair's match weight. Values are masked by kind (J*** M****).
     ``cache``: the records' :class:`~pace_linkage.engine.columns.ColumnCache`, shared by every waterfall of the
     run (term frequencies are counted over all the records, once)."""
     from pace_linkage.engine.score import explain
-    from pace_linkage.redact import mask_value
+    from pace_linkage.redact import mask_nino_runs, mask_value
 
     specs = {c.name: c for c in run.cfg.linkage.comparisons}
     rec, pairs = run.records, run.blocking.pairs
@@ -243,6 +244,7 @@ def explain_pairs(run: RunResults, positions: list[int], titles: list[str], cach
                        "right": mask_value(kind, rec[spec.column].iat[r_])}
             rows.append({**row, "weight": round(float(row["weight"]), 4)})
         out.append({"title": title, "sources": [str(rec[SOURCE].iat[l_]), str(rec[SOURCE].iat[r_])],
+                    "records": [mask_nino_runs(rec[RECORD_ID].iat[l_]), mask_nino_runs(rec[RECORD_ID].iat[r_])],
                     "match_weight": round(float(run.scored[MATCH_WEIGHT].iat[pos]), 4),
                     "match_probability": round(float(run.scored[MATCH_PROBABILITY].iat[pos]), 6), "rows": rows})
     return out

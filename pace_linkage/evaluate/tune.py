@@ -40,7 +40,7 @@ from pace_linkage.evaluate.runfolder import (
     reclusterable,
     unneutralise,
 )
-from pace_linkage.report.svg import line_chart
+from pace_linkage.report import charts
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT, VERSION
 from pace_linkage.store.outputs import (
     FILE_MODE,
@@ -174,8 +174,9 @@ def _zoom(frame: pd.DataFrame, series: list[tuple[str, str]]) -> tuple[float, fl
 
 
 def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tuning") -> str:
-    """A self-contained page: two inline-SVG charts (precision, recall and F1 against the threshold as a
-    probability, and against it as a match weight, where the tails are visible) and the sweep table."""
+    """A self-contained offline page: two Vega-Lite charts (precision, recall and F1 against the threshold as a
+    probability, and against it as a match weight, where the tails are visible) drawn by the vendored Vega under
+    a Content-Security-Policy that runs only the page's own scripts, and the sweep table (sortable)."""
     series_names = [("Precision", "precision"), ("Recall", "recall"), ("F1", "f1")]
     if "est_precision" in sweep_df.columns:
         series_names += [("Estimated precision", "est_precision"), ("Estimated recall", "est_recall")]
@@ -189,7 +190,7 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
                 markers_w.append((row["match_weight"], name))
     fine = sweep_df[(sweep_df["threshold"] >= 0.01 - 1e-12) & (sweep_df["threshold"] <= 0.99 + 1e-12)]
     finite = sweep_df[np.isfinite(sweep_df["match_weight"])]
-    chart_p = line_chart(
+    chart_p = charts.line_chart(
         "tune-probability", fine["threshold"].tolist(),
         [(n, fine[c].tolist()) for n, c in series_names],
         title="Precision, recall and F1 against the match-probability threshold",
@@ -198,7 +199,7 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
         x_label="match probability threshold", y_label="rate", markers=[m for m in markers_p if 0.01 <= m[0] <= 0.99],
         y_range=_zoom(fine, series_names),
     )
-    chart_w = line_chart(
+    chart_w = charts.line_chart(
         "tune-weight", finite["match_weight"].tolist(),
         [(n, finite[c].tolist()) for n, c in series_names],
         title="Precision, recall and F1 against the threshold as a match weight",
@@ -224,16 +225,18 @@ def render_html(sweep_df: pd.DataFrame, rec: dict, title: str = "Threshold tunin
     )
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{charts.content_security_policy()}">'
         f"<title>{escape(title)}</title><style>"
         "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
         "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-        "svg{display:block;margin:1rem 0}</style></head><body>"
+        ".vl-chart{margin:0 0 1.5rem}.vl-chart svg{max-width:100%;height:auto}.chart-title{font-weight:600}"
+        "th button.sort{font:inherit;border:0;background:none;padding:0;cursor:pointer}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f"<p>pace-linkage {escape(VERSION)}. {escape(rec['note'])}.</p>"
         f"<ul>{''.join(picks)}</ul>{chart_p}{chart_w}"
         "<h2>Sweep</h2><table><thead><tr><th>threshold</th><th>weight</th><th>precision</th><th>recall</th>"
         f"<th>F1</th><th>links</th><th>clusters</th></tr></thead><tbody>{rows}</tbody></table>"
-        "</body></html>\n"
+        f"{charts.scripts()}</body></html>\n"
     )
 
 

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from pace_linkage.features import Feature
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import EntityWords, Page, facts, figure, note, table
 from pace_linkage.report.section import Section
 
@@ -51,7 +51,7 @@ def changes(m: Mapping[str, Any], pg: Page) -> str | None:
         per_partner = table("What changed, per partner", ["Partner"] + [h for _, h in columns], rows)
         series = [(h, [0 if pg.suppressed(by[s].get(k, 0)) else by[s].get(k, 0) for s in srcs])
                   for k, h in columns if k in ("new", "updated", "deleted")]
-        chart = svg.hbar_chart(pg.chart_id("changes by partner"), srcs, series, stacked=True,
+        chart = charts.hbar_chart(pg.chart_id("changes by partner"), srcs, series, stacked=True,
                                title="Records new, updated and deleted in this delivery",
                                desc="Per partner: records new, updated and deleted in this delivery.")
         parts.append(figure(chart, "Records per partner in this delivery.", per_partner, wide=True))

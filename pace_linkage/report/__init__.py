@@ -2,7 +2,7 @@
 
 :mod:`.page` holds the building blocks a section renderer uses, :mod:`.section` the :class:`Section`
 record, and one module per family of core sections (:mod:`.summary`, :mod:`.sources`, :mod:`.linkage`,
-:mod:`.quality`, :mod:`.partners`); :mod:`.svg` draws the charts.
+:mod:`.quality`, :mod:`.partners`); :mod:`.charts` builds the charts (Vega-Lite specs drawn by the vendored Vega).
 """
 
 from pace_linkage.report.render import CORE_SECTIONS, render_markdown_summary, render_report

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import (
     DASH,
     EntityWords,
@@ -46,7 +46,7 @@ def blocking(m: Mapping[str, Any], pg: Page) -> str | None:
         names = [str(r.get("name", r.get("rule", i))) for i, r in enumerate(rules)]
         series = [("generated", [pg.v(r.get("pairs_generated")) for r in rules]),
                   ("added (new)", [pg.v(r.get("pairs_added")) for r in rules])]
-        chart = svg.hbar_chart(pg.chart_id("blocking rules"), names, series, title="Pairs per blocking rule",
+        chart = charts.hbar_chart(pg.chart_id("blocking rules"), names, series, title="Pairs per blocking rule",
                                desc="Pairs each rule generated, and those it added beyond earlier rules.",
                                x_label="pairs")
         has_pc = any("pairs_completeness" in r for r in rules)
@@ -81,7 +81,7 @@ def model_weights(m: Mapping[str, Any], pg: Page) -> str | None:
             rows.append([escape(str(c.get("name"))), escape(str(lv.get("label"))), short(lv.get("m")),
                          short(lv.get("u")), fixed(w, 2) if is_num(w) else DASH])
     if cats:
-        chart = svg.hbar_chart(pg.chart_id("match weights"), cats, [("weight", weights)],
+        chart = charts.hbar_chart(pg.chart_id("match weights"), cats, [("weight", weights)],
                                title="Match weight of each comparison level",
                                desc="log2(m/u) per level; right of zero is evidence for a match, left against.",
                                x_label="match weight (log2 Bayes factor)")
@@ -111,7 +111,7 @@ def weights_histogram(m: Mapping[str, Any], pg: Page) -> str | None:
         bins = [float(i) for i in range(len(counts) + 1)]
     tw = threshold_weight(m)
     markers = [(tw, "threshold")] if tw is not None else []
-    chart = svg.histogram(pg.chart_id("weights histogram"), bins, [pg.v(c) for c in counts], markers=markers,
+    chart = charts.histogram_chart(pg.chart_id("weights histogram"), bins, [pg.v(c) for c in counts], markers=markers,
                           title="Distribution of candidate-pair match weights",
                           desc="Number of candidate pairs per match-weight bin; the dashed line is the threshold.",
                           x_label="match weight (log2 odds)", y_label="pairs")
@@ -147,7 +147,7 @@ def clusters(m: Mapping[str, Any], pg: Page) -> str | None:
     dist = c.get("size_distribution") or main_clustering(m).get("size_distribution") or {}
     if dist:
         sizes = sorted(dist, key=lambda s: (float(s) if re.fullmatch(r"-?\d+(\.\d+)?", str(s)) else math.inf, str(s)))
-        chart = svg.hbar_chart(pg.chart_id("cluster sizes"), [f"size {s}" for s in sizes],
+        chart = charts.hbar_chart(pg.chart_id("cluster sizes"), [f"size {s}" for s in sizes],
                                [("clusters", [pg.v(dist[s]) for s in sizes])],
                                title="Clusters by size", log=True,
                                desc="Number of clusters holding each number of records (log scale).",
@@ -159,7 +159,19 @@ def clusters(m: Mapping[str, Any], pg: Page) -> str | None:
 
 
 WATERFALL_INTRO = ("<p>Each bar is one comparison's contribution (log2 Bayes factor); with the prior they add up to "
-                   "the pair's match weight. Values are masked.</p>")
+                   "the pair's match weight. Each pair is named by its records' source and record id, as "
+                   "clusters.csv names them (<code>pace-linkage workbench</code> shows any pair); values are "
+                   "masked.</p>")
+
+
+def pair_keys(ex: Mapping[str, Any]) -> str:
+    """A pair's two records as clusters.csv names them (``source record_id``), or its sources alone when the
+    metrics give no record ids."""
+    sources = [str(s) for s in ex.get("sources") or []]
+    ids = [str(r) for r in ex.get("records") or []]
+    if len(ids) == len(sources):
+        return " / ".join(f"{s} {r}" for s, r in zip(sources, ids, strict=True))
+    return " / ".join(sources)
 
 
 def waterfalls(items: Any, pg: Page, name: str = "Pair") -> list[str]:
@@ -169,9 +181,8 @@ def waterfalls(items: Any, pg: Page, name: str = "Pair") -> list[str]:
         rows = ex.get("rows") or []
         cats = [f"{r.get('comparison')}: {r.get('level')}" for r in rows]
         weights = [float(r["weight"]) if is_num(r.get("weight")) else None for r in rows]
-        src = " / ".join(str(s) for s in ex.get("sources") or [])
-        title = f"{name} {i}: {ex.get('title', '')} ({src})"
-        chart = svg.hbar_chart(pg.chart_id(f"waterfall {name} {i}"), cats, [("weight", weights)], title=title,
+        title = f"{name} {i}: {ex.get('title', '')} ({pair_keys(ex)})"
+        chart = charts.hbar_chart(pg.chart_id(f"waterfall {name} {i}"), cats, [("weight", weights)], title=title,
                                desc=f"match weight {fixed(ex.get('match_weight'), 2)}, probability "
                                     f"{fixed(ex.get('match_probability'), 4)}", x_label="contribution to match weight")
         values = table(title, ["Comparison", "Left", "Right", "Level", "Weight"],
@@ -199,5 +210,5 @@ SECTIONS = (
     Section(160, "explanations", "Why pairs link: explanations near the threshold", ("explanations",), explanations),
 )
 
-__all__ = ["SECTIONS", "WATERFALL_INTRO", "blocking", "cluster_facts", "clusters", "explanations", "model_weights",
+__all__ = ["SECTIONS", "WATERFALL_INTRO", "blocking", "pair_keys", "cluster_facts", "clusters", "explanations", "model_weights",
            "threshold_weight", "waterfalls", "weights_histogram"]

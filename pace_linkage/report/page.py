@@ -170,8 +170,14 @@ def table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]], *
             f"<tbody>{body}</tbody></table></div>")
 
 
+SIDE_COLUMNS = 3  # a table with more columns goes below its chart, where every column has room
+
+
 def figure(chart: str, caption: str, table_html: str = "", wide: bool = False) -> str:
-    """A chart (inline SVG) with its caption, and the table giving its figures beside or below it."""
+    """A chart (:mod:`pace_linkage.report.charts`) with its caption, and the table giving its figures beside it,
+    or below it when ``wide`` or when the table has more than :data:`SIDE_COLUMNS` columns (a narrow column
+    would hide some behind a horizontal scroll)."""
+    wide = wide or table_html.count('<th scope="col"') > SIDE_COLUMNS
     cls = "figure wide" if wide else "figure"
     return (f'<div class="{cls}"><figure>{chart}<figcaption>{escape(caption)}</figcaption></figure>'
             f"{table_html}</div>")

@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import DASH, EntityWords, Page, figure, humanise, is_num, percent, table
 from pace_linkage.report.section import Section
 
@@ -18,7 +18,7 @@ from pace_linkage.report.section import Section
 def _partners_per_person(ppp: Mapping[str, Any], pg: Page) -> str:
     w = pg.words
     ks = sorted(ppp, key=lambda s: (float(s) if re.fullmatch(r"\d+", str(s)) else math.inf, str(s)))
-    chart = svg.hbar_chart(pg.chart_id("partners per person"), [f"{k} partner(s)" for k in ks],
+    chart = charts.hbar_chart(pg.chart_id("partners per person"), [f"{k} partner(s)" for k in ks],
                            [(w.persons, [pg.v(ppp[k]) for k in ks])], log=True,
                            title=f"{w.Persons} by number of partners holding them",
                            desc=f"How many {w.persons} are known to one, two or more partners (log scale).",
@@ -48,7 +48,7 @@ def overlap(m: Mapping[str, Any], pg: Page) -> str | None:
         shade.append(srow)
         texts.append(trow)
     labels = [pg.label(p) for p in partners]
-    chart = svg.heatmap(pg.chart_id("partner overlap"), labels, partners, shade, texts,
+    chart = charts.heatmap_chart(pg.chart_id("partner overlap"), labels, partners, shade, texts,
                         title=f"{w.Persons} shared by each pair of partners",
                         desc=f"Number of {w.persons} ({w.ids}) with records at both partners; the diagonal (grey) is "
                              f"the number of {w.persons} each partner holds. Colour is on a log scale.")
@@ -123,7 +123,7 @@ def linked_less(m: Mapping[str, Any], pg: Page) -> str | None:
         series = [("records not linked %", rate_v)] + ([("true pairs missed %", recall_v)] if has_truth else [])
         heading = headings.get(kind, humanise(kind))
         what = "Records not linked" + (" and true pairs missed" if has_truth else "")
-        chart = svg.hbar_chart(pg.chart_id(f"linked less {kind}"), cats, series,
+        chart = charts.hbar_chart(pg.chart_id(f"linked less {kind}"), cats, series,
                                title=f"{what}: {heading.lower()}",
                                desc="Per group, the percentage of records not linked to any other record"
                                     + (" and the percentage of true matching pairs missed (1 - recall)"

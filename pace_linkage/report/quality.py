@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.linkage import WATERFALL_INTRO, waterfalls
 from pace_linkage.report.page import EntityWords, Page, facts, figure, fixed, is_num, note, table
 from pace_linkage.report.section import Section
@@ -111,7 +111,7 @@ def _sweep_figure(sweep: list, markers: list, pg: Page) -> str:
               [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]]
     lowest = min([float(v) for _, vals in series for v in vals if is_num(v)] or [0.0])
     y_range = (max(0.0, math.floor(lowest * 10) / 10), 1.0)  # zoom in on the top of the scale
-    chart = svg.line_chart(pg.chart_id("threshold sweep"), xs, series, markers=markers, y_range=y_range,
+    chart = charts.line_chart(pg.chart_id("threshold sweep"), xs, series, markers=markers, y_range=y_range,
                            title="Precision, recall and F1 against the match-probability threshold",
                            desc="Pairwise quality of connected-component clusters at each threshold; "
                                 "dashed lines mark the chosen and recommended thresholds.",
@@ -131,7 +131,7 @@ def _precision_recall_figure(sweep: list, markers: list, pg: Page) -> str | None
     at = {name: min(sweep, key=lambda r, x=x: abs(float(r["threshold"]) - float(x))) for x, name in markers}
     pr_markers = [(float(r["recall"]), f"{name} ({fixed(r['threshold'], 2)})") for name, r in at.items()]
     lo = min(min(p for _, p in pr), min(r for r, _ in pr))
-    chart = svg.line_chart(
+    chart = charts.line_chart(
         pg.chart_id("precision recall curve"), [r for r, _ in pr], [("precision", [p for _, p in pr])],
         markers=pr_markers, y_range=(max(0.0, math.floor(lo * 10) / 10), 1.0),
         title="Precision-recall curve over thresholds",
@@ -150,7 +150,7 @@ def _curve_figure(curve: list, markers: list, pg: Page) -> str:
     xs = [float(r.get("threshold")) for r in curve]
     series = [(name, [r.get(k) for r in curve]) for k, name in keys]
     lowest = min([float(v) for _, vals in series for v in vals if is_num(v)] or [0.0])
-    chart = svg.line_chart(pg.chart_id("threshold curve"), xs, series, markers=markers,
+    chart = charts.line_chart(pg.chart_id("threshold curve"), xs, series, markers=markers,
                            y_range=(max(0.0, math.floor(lowest * 20) / 20), 1.0),
                            title="Estimated precision and recall against the threshold",
                            desc="Pairwise over the clusters each threshold would give, made as the run makes "

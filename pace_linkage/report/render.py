@@ -1,8 +1,9 @@
 """Render the run's metrics (aggregates only) as one self-contained HTML page and a markdown summary.
 
-The HTML has no external reference at all: CSS is inlined from ``style.css``, charts are inline SVG
-drawn by :mod:`pace_linkage.report.svg`, there is no JavaScript, and a Content-Security-Policy meta tag
-forbids loading anything. Output is deterministic: the same metrics dict gives byte-identical HTML
+The HTML has no external reference at all: CSS is inlined from ``style.css``, charts are Vega-Lite specs
+(:mod:`pace_linkage.report.charts`) drawn by the vendored Vega inlined in the page, and a
+Content-Security-Policy meta tag forbids loading anything and runs only those scripts (by their sha256). Every
+chart's figures are also in a table, for readers without JavaScript. Output is deterministic: the same metrics dict gives byte-identical HTML
 (no timestamps; mappings are shown in the order given, or sorted where the order is numeric).
 
 A page is a list of :class:`~pace_linkage.report.section.Section` s, rendered in their ``order``: the core
@@ -28,7 +29,7 @@ from string import Template
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import advisor, linkage, partners, quality, sources, summary, training
+from pace_linkage.report import advisor, charts, linkage, partners, quality, sources, summary, training
 from pace_linkage.report.page import DASH, Page, asset, facts, fixed, is_num, short, table
 from pace_linkage.report.section import Section
 
@@ -115,7 +116,7 @@ def render_page(doc: Mapping[str, Any], sections: Sequence[Section], *, title: s
     return Template(asset("template.html")).substitute(
         alert=summary.first_line(doc, pg) or "", title=escape(title), style=asset("style.css"),
         subtitle=f'<p class="subtitle">{escape("; ".join(sub))}.</p>' if sub else "", toc="".join(toc),
-        body="".join(body), footer=escape(footer),
+        body="".join(body), footer=escape(footer), csp=charts.content_security_policy(), scripts=charts.scripts(),
     )
 
 

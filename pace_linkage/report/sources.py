@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import DASH, Page, bullets, facts, figure, note, percent, table
 from pace_linkage.report.section import Section
 
@@ -43,7 +43,7 @@ def rows_per_source(m: Mapping[str, Any], pg: Page) -> str | None:
     srcs = list(by)
     cats = [pg.label(s) + (" – failed" if (by[s] or {}).get("failed") else "") for s in srcs]
     series = [(name, [pg.v((by[s] or {}).get(key)) for s in srcs]) for key, name in kinds]
-    chart = svg.hbar_chart(pg.chart_id("rows by source"), cats, series, stacked=True,
+    chart = charts.hbar_chart(pg.chart_id("rows by source"), cats, series, stacked=True,
                            title="Rows accepted, quarantined and withheld per source",
                            desc="Stacked horizontal bars, one per source; the table beside gives the figures.",
                            x_label="rows")
@@ -91,7 +91,7 @@ def coverage(m: Mapping[str, Any], pg: Page) -> str | None:
                          pg.n(c.get("valid")), DASH if not c.get("rows") else percent(r)])
         shade.append(srow)
         texts.append(trow)
-    chart = svg.heatmap(pg.chart_id("identifier validity"), [pg.label(s) for s in srcs], fields, shade, texts,
+    chart = charts.heatmap_chart(pg.chart_id("identifier validity"), [pg.label(s) for s in srcs], fields, shade, texts,
                         title="Identifier validity per partner",
                         desc="Share of each partner's rows holding a valid value of each field; darker is higher.")
     validity = table("Identifier coverage and validity", ["Source", "Field", "Rows", "Present", "Valid", "Valid %"],

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import DASH, Page, figure, is_num, note, table
 from pace_linkage.report.section import Section
 
@@ -67,14 +67,14 @@ def _charts(month: Mapping[str, Any], pg: Page, lab: Callable[[str], str], withh
     parts = []
     partners = [str(p) for p in month.get("partners") or []]
     if partners:
-        chart = svg.hbar_chart(pg.chart_id(f"aggregates partners {withheld}"), [lab(p) for p in partners],
+        chart = charts.hbar_chart(pg.chart_id(f"aggregates partners {withheld}"), [lab(p) for p in partners],
                                [("clients", [_bar(v) for v in month.get("row_totals") or []])],
                                title=f"Clients per partner ({str(month.get('label', '')).lower()})",
                                desc="One bar per partner: its clients (contacts) in the table below; a hidden "
                                     "total (*) has no bar.", x_label="clients (contacts)")
         parts.append(figure(chart, "Clients per partner (hidden totals drawn as no bar)."))
     if month.get("kind") == "month" and month.get("categories"):
-        chart = svg.hbar_chart(pg.chart_id(f"aggregates months {withheld}"), [str(c) for c in month["categories"]],
+        chart = charts.hbar_chart(pg.chart_id(f"aggregates months {withheld}"), [str(c) for c in month["categories"]],
                                [("clients", [_bar(v) for v in month.get("column_totals") or []])],
                                title="Clients per month, all partners",
                                desc="One bar per month of first service or contact: clients counted by all "

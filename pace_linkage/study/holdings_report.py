@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from pace_linkage.redact import SUPPRESSED
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import DASH, Page, figure, is_num, note, percent, table
 from pace_linkage.report.section import Section
 
@@ -52,7 +52,7 @@ def holdings(m: Mapping[str, Any], pg: Page) -> str | None:
         shade.append(srow)
         texts.append(trow)
         rows.append([escape(pg.label(s)), pg.n(rows_by.get(s)) if s in rows_by else DASH, *trow])
-    chart = svg.heatmap(pg.chart_id("partner holdings"), [pg.label(s) for s in srcs], items, shade, texts,
+    chart = charts.heatmap_chart(pg.chart_id("partner holdings"), [pg.label(s) for s in srcs], items, shade, texts,
                         title="What each partner holds",
                         desc="Share of each partner's accepted rows with a value for each data item; "
                              "darker is more complete, grey hatching means the partner does not record it.")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pace_linkage.report import svg
+from pace_linkage.report import charts
 from pace_linkage.report.page import DASH, Page, cards, facts, figure, fixed, is_num, note, table
 from pace_linkage.report.render import render_page
 from pace_linkage.report.section import Section
@@ -90,7 +90,7 @@ def _sec_comparison(doc: Mapping[str, Any], pg: Page) -> str | None:
         series = [(name, [_num_or_none(r.get(key)) for r in linked]) for key, name in
                   (("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
                    ("recall_all_true_pairs", "recall of all true pairs"))]
-        chart = svg.hbar_chart(pg.chart_id("scenario quality"), cats, series,
+        chart = charts.hbar_chart(pg.chart_id("scenario quality"), cats, series,
                                title="Precision, recall and F1 per scenario",
                                desc="Grouped horizontal bars, one group per linked scenario: pairwise precision, "
                                     "recall, F1 and recall of all true pairs; the table above gives the figures.",
@@ -101,7 +101,7 @@ def _sec_comparison(doc: Mapping[str, Any], pg: Page) -> str | None:
             series = [(name, [None if v is None else 100 * v for v in change[key]]) for key, name in
                       (("recall_all_change", "recall of all true pairs (points)"),
                        ("f1_change", "F1 over the records linked (points)"))]
-            chart = svg.hbar_chart(pg.chart_id("scenario cost"), cats, series,
+            chart = charts.hbar_chart(pg.chart_id("scenario cost"), cats, series,
                                    title="What each scenario costs against the baseline, in points",
                                    desc="Per linked scenario: the change in the recall of all true pairs (the "
                                         "pairs it can no longer find, its records unshared) and in F1 over the "
@@ -109,7 +109,7 @@ def _sec_comparison(doc: Mapping[str, Any], pg: Page) -> str | None:
                                    x_label="change against the baseline (points)")
             parts.append(figure(chart, "What each way of sharing costs: the pairs it loses (recall of all true "
                                        "pairs) beside the F1 over the records it still links.", wide=True))
-        chart = svg.hbar_chart(pg.chart_id("persons seen by two or more partners"), cats,
+        chart = charts.hbar_chart(pg.chart_id("persons seen by two or more partners"), cats,
                                [("persons", [pg.v(r.get("persons_2plus")) if is_num(r.get("persons_2plus"))
                                              else None for r in linked])],
                                title="Persons seen by two or more partners",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -17,5 +18,6 @@ def test_the_rate_axis_starts_just_below_the_lowest_value():
                           "links": 10, "clusters": 5, "tp": 1, "fp": 0, "fn": 0})
     rec = tune.recommend(sweep, 0.99, 0.9)
     html = tune.render_html(sweep, rec)
-    ticks = [float(v) for v in re.findall(r'text-anchor="end" font-size="10">([0-9.]+)</text>', html)]
-    assert ticks and min(ticks) >= 0.95 - 1e-9 and max(ticks) <= 1.0 + 1e-9
+    specs = [json.loads(s) for s in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', html)]
+    domains = [spec["layer"][0]["encoding"]["y"]["scale"]["domain"] for spec in specs]
+    assert len(domains) == 2 and all(0.95 - 1e-9 <= lo < hi <= 1.0 + 1e-9 for lo, hi in domains)

@@ -1,15 +1,20 @@
-"""report: one self-contained, deterministic HTML page (inline SVG charts) and a markdown summary."""
+"""report: one self-contained, deterministic HTML page (Vega-Lite charts drawn by the inlined vendored Vega, under a
+Content-Security-Policy naming its scripts' digests) and a markdown summary."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pace_linkage.report import render_markdown_summary, render_report
-from pace_linkage.report.svg import hbar_chart, heatmap, histogram, line_chart, nice_ticks
+from pace_linkage.report import charts, render_markdown_summary, render_report
+from pace_linkage.report.charts import hbar_chart, heatmap_chart, histogram_chart, line_chart
 
 
 def sample_metrics() -> dict:
@@ -65,15 +70,16 @@ def sample_metrics() -> dict:
     }
 
 
-SVG = re.compile(r"<svg\b[^>]*>")
+SPEC = re.compile(r'<div class="vl-chart" id="([^"]+)"[^>]*></div><script type="application/json" id="([^"]+)">(.*?)'
+                  r"</script>", re.S)
 
 
-def svg_sizes(html: str) -> list[tuple[float, float]]:
+def chart_specs(html: str) -> list[dict]:
+    """Every chart's Vega-Lite spec on a page (each a div and its JSON block, the block named after the div)."""
     out = []
-    for tag in SVG.findall(html):
-        w = float(re.search(r'\bwidth="([\d.]+)"', tag).group(1))
-        h = float(re.search(r'\bheight="([\d.]+)"', tag).group(1))
-        out.append((w, h))
+    for div, block, data in SPEC.findall(html):
+        assert block == div + "-spec"
+        out.append(json.loads(data))
     return out
 
 
@@ -89,18 +95,33 @@ def test_report_is_deterministic_byte_for_byte():
 
 
 def test_report_has_no_external_references(html):
-    assert "http://" not in html and "https://" not in html
-    assert "<script" not in html.lower()
-    assert not re.search(r'\b(src|href)="(?!#)', html), "only in-page anchors may be linked"
-    assert "url(" not in html
+    markup = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # the page without the vendored code
+    assert "http://" not in markup and "https://" not in markup
+    assert not re.search(r'\b(src|href)="(?!#)', markup), "only in-page anchors may be linked"
+    assert "url(" not in markup and "sourceMappingURL" not in html
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html).group(1)
+    assert policy.startswith("default-src 'none';") and "unsafe-eval" not in policy
+    script = re.search(r"script-src ([^;]+)", policy).group(1).split()
+    assert script == charts.csp_hashes() and all(s.startswith("'sha256-") for s in script)
 
 
-def test_report_draws_every_chart_as_inline_svg_with_a_size(html):
-    sizes = svg_sizes(html)
+def test_every_executable_script_on_the_page_is_one_the_policy_names_by_its_digest(html):
+    inline = re.findall(r"<script>(.*?)</script>", html, re.S)
+    digests = [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline]
+    assert len(inline) == 5 and digests == charts.csp_hashes()
+    assert len(re.findall(r"<script\b", html)) == len(inline) + len(chart_specs(html))  # the rest are JSON blocks
+
+
+def test_report_draws_every_chart_as_a_vega_lite_spec_with_its_data_inline(html):
+    specs = chart_specs(html)
     # rows per source, validity, blocking, weights per level, histogram, cluster sizes, sweep, PR curve, overlap
-    assert len(sizes) == 9
-    assert all(w > 0 and h > 0 for w, h in sizes)
-    assert html.count("<title id=") == 9 and html.count("<table>") >= 8
+    assert len(specs) == 9
+    for spec in specs:
+        data = spec.get("data") or {}
+        assert data.get("values"), "data inline"
+        assert spec["config"]["axis"]["labelLimit"] == 0 and spec["config"]["legend"]["labelLimit"] == 0
+        assert spec["width"] and spec["height"] and spec["description"]
+    assert html.count('class="chart-title"') == 9 and html.count("<table>") >= 8
 
 
 def test_report_shows_each_section_heading(html):
@@ -119,7 +140,7 @@ def test_report_renders_an_empty_or_partial_metrics_dict():
     assert "<html" in render_report({}, title="Empty")
     partial = {"run": {"seed": 1}, "counts": {"rows_in": 10, "rows_accepted": 10, "rows_quarantined": 0}}
     html = render_report(partial, title="Partial")
-    assert "Rows per source" in html and "Partner overlap" not in html and "<svg" not in html
+    assert "Rows per source" in html and "Partner overlap" not in html and chart_specs(html) == []
 
 
 @pytest.mark.parametrize("drop", list(sample_metrics()))
@@ -145,7 +166,10 @@ def test_report_suppresses_small_counts_everywhere(html):
     assert '<th scope="row">names_canon</th><td class=num>3,000</td><td class=num>*</td>' in suppressed
     sds_overlap = re.search(r"Skills Development Scotland \(sds\)</th>(<td class=num>[^<]*</td>){4}</tr>", suppressed)
     assert sds_overlap.group(0).endswith("<td class=num>*</td></tr>")
-    assert "(dwp) – Quarantined: 2" in html and "(dwp) – Quarantined" not in suppressed  # no bar drawn
+    def dwp_quarantined(page: str) -> list:
+        return [v["value"] for spec in chart_specs(page) for v in spec["data"].get("values", [])
+                if v.get("category") == "DWP / Jobcentre Plus (dwp)" and v.get("series") == "Quarantined"]
+    assert dwp_quarantined(html) == [2.0] and dwp_quarantined(suppressed) == [None]  # no bar drawn
     assert "<dt>Rows withheld</dt><dd>*</dd>" in suppressed
     assert "<td class=num>*</td>" not in html  # nothing suppressed by default
 
@@ -153,7 +177,8 @@ def test_report_suppresses_small_counts_everywhere(html):
 def test_report_escapes_text_from_the_metrics():
     metrics = {"sources_failed": [{"source": "x", "file": "<b>.csv", "error": "<script>alert(1)</script>"}]}
     html = render_report(metrics, title="<i>T</i>")
-    assert "<script>" not in html and "&lt;script&gt;" in html and "<i>T</i>" not in html
+    page = html[:html.index("</main>")]  # before the page's own scripts
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<i>T</i>" not in html
 
 
 def test_report_does_not_mutate_the_metrics():
@@ -176,27 +201,52 @@ def test_markdown_summary_lists_key_figures():
 # --------------------------------------------------------------------------------------------------
 # the chart kit
 # --------------------------------------------------------------------------------------------------
-def test_nice_ticks_cover_the_range_with_round_steps():
-    assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert nice_ticks(0, 1234) == [0, 500, 1000, 1500]
-    assert nice_ticks(-4.3, 13.1) == [-5, 0, 5, 10, 15]
-    assert nice_ticks(0.5, 0.99, cover=False) == [0.5, 0.6, 0.7, 0.8, 0.9]
-
-
 @pytest.mark.parametrize("chart", [
     lambda: hbar_chart("c1", ["a", "b"], [("x", [1, None]), ("y", [-2, 3])], title="t", desc="d"),
     lambda: hbar_chart("c2", [], [("x", [])], title="t", desc="d", stacked=True),
-    lambda: histogram("c3", [0, 1, 2], [5, None], title="t", desc="d", markers=[(1.5, "m")]),
+    lambda: histogram_chart("c3", [0, 1, 2], [5, None], title="t", desc="d", markers=[(1.5, "m")]),
     lambda: line_chart("c4", [0.5], [("p", [0.9])], title="t", desc="d", markers=[(0.9, "m")]),
-    lambda: heatmap("c5", ["r"], ["c"], [[None]], [["*"]], title="t", desc="d"),
+    lambda: heatmap_chart("c5", ["r"], ["c"], [[None]], [["*"]], title="t", desc="d"),
 ])
-def test_every_chart_is_one_accessible_svg_with_positive_size(chart):
+def test_every_chart_is_one_described_spec_with_its_title_in_html(chart):
     out = chart()
-    assert out.startswith("<svg") and out.endswith("</svg>") and out.count("<svg") == 1
-    assert 'role="img"' in out and "<title id=" in out and "<desc id=" in out
-    (w, h), = svg_sizes(out)
-    assert w > 0 and h > 0
-    assert "nan" not in out.lower().replace("nan;", "")
+    (spec,) = chart_specs(out)
+    assert out.startswith('<p class="chart-title">t</p><div class="vl-chart"') and 'role="img" aria-label="t. d"' in out
+    assert "title" not in spec and spec["description"] == "d"  # the title is HTML, where it wraps
+    assert "NaN" not in out and "Infinity" not in out
+
+
+def test_a_suppressed_or_missing_value_gets_no_mark_and_a_negative_weight_its_own_colour():
+    (spec,) = chart_specs(hbar_chart("c", ["a", "b", "c"], [("w", [2.0, None, -1.5])], title="t", desc="d"))
+    values = spec["data"]["values"]
+    assert [v["value"] for v in values] == [2.0, None, -1.5]
+    assert [v["fill"] for v in values] == [charts.PALETTE[0], charts.PALETTE[0], charts.NEGATIVE]
+    assert spec["encoding"]["y"]["sort"] == ["a", "b", "c"]  # the categories in the order given
+
+
+def test_chart_data_cannot_close_its_json_block():
+    name = "</script><script>alert(1)</script> & <!--"
+    out = hbar_chart("c", [name], [("w", [1])], title="t", desc="d")
+    assert "</script><script>alert" not in out and "<!--" not in out
+    assert chart_specs(out)[0]["data"]["values"][0]["category"] == name
+
+
+def test_grouped_bars_sit_side_by_side_and_stacked_bars_stack():
+    grouped = chart_specs(hbar_chart("g", ["a"], [("x", [1]), ("y", [2])], title="t", desc="d"))[0]
+    stacked = chart_specs(hbar_chart("s", ["a"], [("x", [1]), ("y", [2])], title="t", desc="d", stacked=True))[0]
+    assert grouped["encoding"]["yOffset"]["field"] == "series" and grouped["encoding"]["x"]["stack"] is None
+    assert "yOffset" not in stacked and stacked["encoding"]["x"]["stack"] == "zero"
+
+
+@given(st.lists(st.tuples(st.text(max_size=30), st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                                                          st.integers(-10**9, 10**9))), max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_any_values_make_a_json_spec_the_same_twice(rows):
+    cats, vals = [c for c, _ in rows], [v for _, v in rows]
+    a = hbar_chart("c", cats, [("v", vals)], title="t", desc="d")
+    assert a == hbar_chart("c", cats, [("v", vals)], title="t", desc="d")
+    (spec,) = chart_specs(a)  # strict JSON: no NaN or Infinity
+    assert [v["category"] for v in spec["data"]["values"]] == [str(c) for c in cats]
 
 
 def test_report_reads_engine_cluster_stats_per_id_column_and_overlap_extras():
@@ -217,4 +267,4 @@ def test_report_reads_engine_cluster_stats_per_id_column_and_overlap_extras():
     assert "<code>pace_id_strict</code>" in html and "Clusterings" in html
     assert '<th scope="row">nino</th><td class=num>40</td><td class=num>40</td><td class=num>36</td>' in html
     assert "Persons by number of partners" in html and "5.0%" in html
-    assert len(svg_sizes(html)) == 3  # blocking, overlap heatmap, partners per person
+    assert len(chart_specs(html)) == 3  # blocking, overlap heatmap, partners per person

@@ -19,7 +19,7 @@ def test_every_session_with_its_lambda_m_and_outcome_is_on_the_page():
     metrics = {"model": model_summary(model), "training": sessions_summary(model.info)}
     json.dumps(metrics)  # metrics.json can hold it
     html = render_report(metrics, title="t")
-    section = html[html.index('id="training"'):]
+    section = html[html.index('id="training"'):html.index("</main>")]
     assert "household (dropped)" in section and "dropped: lambda" in section and "ran to the edge" in section
     assert "deterministic rules (dob) at a stated recall of 0.5" in section
     hh = next(x for x in metrics["training"]["sessions"] if x["rule"] == "household")

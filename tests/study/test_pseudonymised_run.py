@@ -35,7 +35,9 @@ def test_a_pseudonymised_run_writes_no_raw_identifier_and_records_only_the_key_i
         text = p.read_bytes().decode("utf-8", errors="replace")
         assert key not in text, p.name
         if p.suffix in (".csv", ".json", ".html"):
-            upper = text.upper()
+            # the page's own scripts are the vendored chart code (fixed, digest-checked: Vega's 'marshall' is a
+            # surname); the charts' data, in JSON blocks, is searched with the rest
+            upper = re.sub(r"<script>.*?</script>", "", text, flags=re.S).upper()
             assert not [n for n in stems if n in upper], p.name
             assert not [s for s in surnames if re.search(rf"\b{re.escape(s)}\b", upper)], p.name
     m = json.loads((out / "metrics.json").read_text())
