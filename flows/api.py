@@ -64,7 +64,7 @@ def die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -109,7 +109,7 @@ def start_server(timeout: float = START_TIMEOUT, start=_start) -> tuple[subproce
     """A Prefect API server on a free loopback port, started by ``start(port)``: its process and API URL.
     Until it answers, a forced exit of the command kills it."""
     for _ in range(3):  # the port may be taken between choosing it and the server binding it
-        port = _free_port()
+        port = free_port()
         proc = start(port)
         url = f"http://127.0.0.1:{port}/api"
         _servers.append(proc)

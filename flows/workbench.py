@@ -10,14 +10,6 @@ import typer
 from flows.command import app, fail
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @app.command()
 def workbench(
     run_dir: Annotated[Path, typer.Option("--run", help="A finished run folder (made since re-clustering was added).")],
@@ -32,6 +24,7 @@ def workbench(
     import secrets
 
     try:
+        from flows.api import free_port
         from pace_linkage.workbench.app import create_app
 
         port = port or free_port()

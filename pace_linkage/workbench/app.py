@@ -60,7 +60,10 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
             return response
         if not hmac.compare_digest(request.cookies.get(COOKIE, ""), token):
             return Response("refused: open the address the workbench printed, with its token", status_code=403)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 -- a bug: its type only, never its message (it may quote data)
+            response = JSONResponse({"error": f"internal error: {type(exc).__name__}"}, 500)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -109,3 +109,15 @@ def test_by_partner_has_every_partner_with_rates_between_0_and_1(folder):
             assert r[key] is None or 0 <= r[key] <= 1, key
         assert all(0 <= v <= 1 for v in r["valid"].values())
     assert sum(r["records"] for r in rows) == len(load_run(folder).records)
+
+
+def test_a_bug_answers_500_with_its_type_only_never_its_message(folder, monkeypatch):
+    from pace_linkage.workbench import views
+
+    def broken(*_args):
+        raise ValueError("AB123456C is the value a message might quote")
+
+    monkeypatch.setattr(views, "figures_at", broken)
+    answer = client(folder).get("/api/threshold?t=0.5")
+    assert answer.status_code == 500 and answer.json() == {"error": "internal error: ValueError"}
+    assert "content-security-policy" in answer.headers

@@ -25,7 +25,7 @@ class Server:
     def __init__(self, folder: Path, token: str):
         import uvicorn
 
-        from flows.workbench import free_port
+        from flows.api import free_port
         from pace_linkage.workbench.app import create_app
 
         self.port = free_port()
