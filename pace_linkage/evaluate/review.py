@@ -446,9 +446,10 @@ def ratio_estimate(y: np.ndarray, x: np.ndarray, stratum: np.ndarray, big_n: dic
             "effective_n": round(n_eff, 2), "labelled": int(labelled)}
 
 
-def estimate(labels: pd.DataFrame, run: RunData, threshold: float) -> dict:
-    """Precision and recall of the candidate pairs at ``threshold``, estimated from the labels."""
-    prob = pair_probability(run.pairs)
+def estimate(labels: pd.DataFrame, run: RunData, threshold: float, prob: np.ndarray | None = None) -> dict:
+    """Precision and recall of the candidate pairs at ``threshold``, estimated from the labels (``prob``: the
+    pairs' probabilities as :func:`pair_probability` gives them, when the caller holds them already)."""
+    prob = pair_probability(run.pairs) if prob is None else prob
     per = labels.assign(
         linked=prob[labels["pos"].to_numpy()] >= threshold,
         decided=labels["label"].isin(["match", "non-match"]).to_numpy(),

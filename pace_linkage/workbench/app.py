@@ -20,8 +20,9 @@ import hmac
 from importlib import resources
 from pathlib import Path
 
-from pace_linkage.errors import PaceError
-from pace_linkage.workbench import views
+from pace_linkage.errors import InputError, PaceError
+from pace_linkage.evaluate import curve
+from pace_linkage.workbench import clerical, views
 
 COOKIE = "pace_workbench"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -110,6 +111,16 @@ def _routes(app, bench: views.Workbench) -> None:
     @app.get("/api/threshold")
     def at_threshold(t: float) -> dict:
         return views.figures_at(bench, t)
+
+    @app.get("/api/clerical")
+    def clerical_at(t: float) -> dict:
+        if not 0 < t < 1:
+            raise InputError("t: must be strictly between 0 and 1")
+        return clerical.figures(bench, t)
+
+    @app.get("/api/clerical/curve")
+    def clerical_curve() -> list:
+        return clerical.curve(bench, curve.FINE_GRID)
 
     @app.get("/api/pair/{pair}")
     def pair(pair: int) -> dict:

@@ -67,8 +67,9 @@ class Workbench:
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
         if key not in self.cache:
-            if len(self.cache) > 16:  # a slider visits many thresholds: keep the latest few
-                self.cache.clear()
+            held = [k for k in self.cache if isinstance(k, tuple) and k[0] == "labels"]
+            for old in held[:-15]:  # a slider visits many thresholds: keep the latest few clusterings
+                del self.cache[old]
             self.cache[key] = self.clustering.labels(float(threshold))
         return self.cache[key]
 
@@ -220,12 +221,25 @@ def _labelled(bench: Workbench) -> pd.DataFrame:
     return _read_keyed(bench, LABELS_NAME)
 
 
+def given_labels(bench: Workbench) -> pd.DataFrame:
+    """Every label given so far (labels.csv: the pair's keys and its latest label)."""
+    return _labelled(bench)
+
+
+def queue_sample(bench: Workbench, seed: int = 42) -> pd.DataFrame:
+    """The pairs offered for labelling, in the order offered: the clerical review's stratified sample around the
+    run's threshold (``pos``, ``stratum``, ``stratum_pairs``), drawn once."""
+    if "sample" not in bench.cache:
+        bench.cache["sample"] = review.sample_pairs(review.pair_probability(bench.run.pairs), bench.threshold,
+                                                    n=QUEUE, seed=seed)
+    return bench.cache["sample"]
+
+
 def label_queue(bench: Workbench, seed: int = 42) -> dict:
     """The next pair to label (drawn around the run's threshold with the review's strata, those labelled left
     out) and how many pairs are labelled so far, by label."""
     if "queue" not in bench.cache:
-        drawn = review.sample_pairs(review.pair_probability(bench.run.pairs), bench.threshold, n=QUEUE, seed=seed)
-        bench.cache["queue"] = drawn["pos"].to_numpy().tolist()
+        bench.cache["queue"] = queue_sample(bench, seed)["pos"].to_numpy().tolist()
     labelled = _labelled(bench)
     done = set(zip(*(labelled[c].astype(str) for c in PAIR_KEYS), strict=True))
     pairs = bench.run.pairs
@@ -252,5 +266,5 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
     return label_queue(bench)
 
 
-__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "label_queue",
-           "save_label", "waterfall"]
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "given_labels", "label_queue",
+           "queue_sample", "save_label", "waterfall"]

@@ -46,24 +46,39 @@ async function showThreshold(t) {
     ["estimated precision", fmt(f.est_precision)], ["estimated recall", fmt(f.est_recall)],
     ["estimated false links", fmt(f.est_false_links, 1)], ["estimated missed", fmt(f.est_missed, 1)]];
   if (f.precision !== undefined) items.push(["precision (truth)", fmt(f.precision)], ["recall (truth)", fmt(f.recall)]);
+  const c = await api(`/api/clerical?t=${t}`);
+  const ci = (e) => (e && e.estimate !== null ? `${fmt(e.estimate)} (${fmt(e.ci_low, 3)}–${fmt(e.ci_high, 3)})` : "–");
+  items.push(["labelled pairs decided", fmt(c.decided)], ["clerical precision (95% interval)", ci(c.precision)],
+    ["clerical recall (95% interval)", ci(c.recall)]);
   facts($("figures"), items);
 }
 
-function curveChart(rows, truth) {
-  // a Vega-Lite spec, the data inline; rendered by the vendored Vega through its expression interpreter
+function curveChart(rows, truth, clerical) {
+  // a Vega-Lite spec, the data inline; rendered by the vendored Vega through its expression interpreter.
+  // Clerical estimates (from labels) are drawn with their 95% intervals as bands.
   const series = [["est_precision", "estimated precision"], ["est_recall", "estimated recall"],
     ...(truth ? [["precision", "precision (truth)"], ["recall", "recall (truth)"]] : [])];
   const values = rows.flatMap((r) => series.map(([k, name]) => ({ threshold: r.threshold, measure: name, value: r[k] })));
-  const low = Math.max(0, Math.floor(Math.min(...values.map((v) => v.value)) * 20) / 20);
+  const bands = clerical.flatMap((r) => [["precision", "clerical precision"], ["recall", "clerical recall"]].map(([k, name]) =>
+    ({ threshold: r.threshold, measure: name, value: r[k], low: r[`${k}_low`], high: r[`${k}_high`] })));
+  values.push(...bands);
+  const low = Math.max(0, Math.floor(Math.min(...values.map((v) => (v.low ?? v.value))) * 20) / 20);
+  const x = { field: "threshold", type: "quantitative", title: "match probability threshold" };
+  const color = { field: "measure", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 0, columns: 3 } };
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 560, height: 260,
-    data: { values }, mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "threshold", type: "quantitative", title: "match probability threshold" },
-      y: { field: "value", type: "quantitative", title: "pairwise over clusters", scale: { domain: [low, 1] } },
-      color: { field: "measure", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 0 } },
-      tooltip: [{ field: "measure" }, { field: "threshold", format: ".3f" }, { field: "value", format: ".4f" }],
-    },
+    data: { values },
+    layer: [
+      { transform: [{ filter: "isValid(datum.low)" }], mark: { type: "area", opacity: 0.15 },
+        encoding: { x, y: { field: "low", type: "quantitative" }, y2: { field: "high" }, color } },
+      { mark: { type: "line", point: true },
+        encoding: {
+          x, color,
+          y: { field: "value", type: "quantitative", title: "precision / recall", scale: { domain: [low, 1] } },
+          tooltip: [{ field: "measure" }, { field: "threshold", format: ".3f" }, { field: "value", format: ".4f" },
+            { field: "low", format: ".3f", title: "95% low" }, { field: "high", format: ".3f", title: "95% high" }],
+        } },
+    ],
   };
   return vegaEmbed("#curve-chart", spec, { ast: true, expr: vegaInterpreter.expressionInterpreter,
     renderer: "svg", actions: false, defaultStyle: false, tooltip: { disableDefaultStyle: true } });
@@ -71,8 +86,11 @@ function curveChart(rows, truth) {
 
 async function showCurve() {
   const rows = await api("/api/curve");
+  const clerical = await api("/api/clerical/curve");
+  const byT = new Map(clerical.map((r) => [r.threshold, r]));
   const truth = rows.length && rows[0].precision !== undefined;
-  const headers = ["threshold", "links", "clusters", "est. precision", "est. recall", ...(truth ? ["precision", "recall"] : [])];
+  const headers = ["threshold", "links", "clusters", "est. precision", "est. recall", ...(truth ? ["precision", "recall"] : []),
+    ...(clerical.length ? ["clerical precision", "clerical recall"] : [])];
   const t = $("curve");
   const head = t.tHead; head.replaceChildren();
   const hr = head.insertRow();
@@ -81,9 +99,11 @@ async function showCurve() {
   rows.forEach((r) => {
     const tr = body.insertRow();
     [fmt(r.threshold, 3), fmt(r.links), fmt(r.clusters), fmt(r.est_precision), fmt(r.est_recall),
-      ...(truth ? [fmt(r.precision), fmt(r.recall)] : [])].forEach((v, i) => cell(tr, v, i > 0));
+      ...(truth ? [fmt(r.precision), fmt(r.recall)] : []),
+      ...(clerical.length ? [fmt(byT.get(r.threshold)?.precision), fmt(byT.get(r.threshold)?.recall)] : [])]
+      .forEach((v, i) => cell(tr, v, i > 0));
   });
-  await curveChart(rows, truth);
+  await curveChart(rows, truth, clerical);
 }
 
 function waterfall(el, w) {
@@ -172,6 +192,8 @@ function showQueue(q) {
 async function label(value) {
   if (!state.label) return;
   showQueue(await api(`/api/label/${state.label.pair}/${value}`, { method: "POST" }));
+  await showThreshold(state.threshold);  // the clerical estimate moves with every label
+  await showCurve();
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
