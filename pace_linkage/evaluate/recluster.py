@@ -161,6 +161,53 @@ def recluster(run: RunData, threshold: float, *, must_link=None, cannot_link=Non
     return Reclusterer.load(run).at(threshold, must_link=must_link, cannot_link=cannot_link)
 
 
+def out_problem(run_dir: Path, out: Path) -> str | None:
+    """Where a new set of ids may not go: the run folder itself, inside it, a folder holding it, or a file."""
+    run_abs, out_abs = Path(run_dir).resolve(), Path(out).resolve()
+    if out_abs == run_abs or run_abs in out_abs.parents:
+        return f"--out {out}: inside the run folder {run_dir}; name a folder of its own"
+    if out_abs in run_abs.parents:
+        return f"--out {out}: holds the run folder {run_dir}; name a folder of its own"
+    if Path(out).exists() and not Path(out).is_dir():
+        return f"--out {out}: not a folder"
+    return None
+
+
+def save(run: RunData, threshold: float, out: Path, *, clustering: Reclusterer | None = None,
+         decisions: pd.DataFrame | None = None, decisions_path: Path | None = None) -> dict:
+    """The ids at ``threshold`` written to ``out`` as a set of their own, published atomically (manifest last):
+    clusters.csv, conflicts.csv, metrics.json (the clusters' figures) and a manifest naming the run they come
+    from (its config hash, its manifest's SHA-256, its threshold), the threshold and the number of clerical
+    ``decisions`` honoured (must-link / cannot-link, as read from ``decisions_path``). Returns the figures:
+    records, clusters, singletons, conflicts..."""
+    from pace_linkage.schema import VERSION
+    from pace_linkage.store.files import sha256_file
+    from pace_linkage.store.outputs import RunWriter
+
+    if problem := out_problem(run.path, out):
+        raise InputError(problem)
+    must = cannot = None
+    if decisions is not None and len(decisions):
+        must, cannot = decision_positions(run, decisions, Path(decisions_path or "clerical decisions"))
+    clustering = clustering or Reclusterer.load(run)
+    result = clustering.at(threshold, must_link=must, cannot_link=cannot)
+    figures = {"records": int(len(result.clusters)), **result.stats[clustering.meta["id_column"]]}
+    writer = RunWriter(Path(out))
+    try:
+        writer.write_csv("clusters.csv", result.clusters)
+        writer.write_csv("conflicts.csv", result.conflicts)
+        writer.write_json("metrics.json", {"clusters": result.stats, "recluster": figures})
+        writer.publish({"version": VERSION, "kind": "recluster", "threshold": float(threshold),
+                        "source_run": {"config_hash": run.manifest.get("config_hash"),
+                                       "manifest_sha256": sha256_file(run.path / "manifest.json"),
+                                       "threshold": run.threshold},
+                        "clerical_decisions": 0 if decisions is None else int(len(decisions))})
+    except BaseException:
+        writer.discard()
+        raise
+    return figures
+
+
 def run_folder(path: Path) -> RunData:
     """A finished run folder, for re-clustering (:func:`pace_linkage.evaluate.tune.load_run`)."""
     from pace_linkage.evaluate.runfolder import load_run
@@ -168,5 +215,5 @@ def run_folder(path: Path) -> RunData:
     return load_run(Path(path))
 
 
-__all__ = ["CODES_NAME", "JSON_NAME", "Reclusterer", "clustering_files", "decision_positions", "recluster",
-           "run_folder"]
+__all__ = ["CODES_NAME", "JSON_NAME", "Reclusterer", "clustering_files", "decision_positions", "out_problem",
+           "recluster", "run_folder", "save"]

@@ -40,8 +40,9 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
-def create_app(run_dir: Path, token: str, port: int | None = None):
-    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``."""
+def create_app(run_dir: Path, token: str, port: int | None = None, save_to: Path | None = None):
+    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; sets of ids are saved
+    under ``save_to`` (None: saving is refused)."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -75,11 +76,11 @@ def create_app(run_dir: Path, token: str, port: int | None = None):
     async def one_line(_request: Request, exc: PaceError):
         return JSONResponse({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}, 400)
 
-    _routes(app, bench)
+    _routes(app, bench, save_to)
     return app
 
 
-def _routes(app, bench: views.Workbench) -> None:
+def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     """The page, its assets and the JSON endpoints."""
     from fastapi.responses import HTMLResponse, Response
 
@@ -101,7 +102,7 @@ def _routes(app, bench: views.Workbench) -> None:
 
     @app.get("/api/run")
     def run_facts() -> dict:
-        return {"threshold": bench.threshold, "records": int(len(bench.run.records)),
+        return {"threshold": bench.threshold, "can_save": save_to is not None, "records": int(len(bench.run.records)),
                 "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
 
     @app.get("/api/curve")
@@ -111,6 +112,10 @@ def _routes(app, bench: views.Workbench) -> None:
     @app.get("/api/threshold")
     def at_threshold(t: float) -> dict:
         return views.figures_at(bench, t)
+
+    @app.post("/api/save")
+    def save_ids(t: float) -> dict:
+        return views.save_ids(bench, t, save_to)
 
     @app.get("/api/clerical")
     def clerical_at(t: float) -> dict:

@@ -210,6 +210,26 @@ def by_partner(bench: Workbench) -> list[dict]:
     return out
 
 
+def save_ids(bench: Workbench, threshold: float, save_to: Path | None) -> dict:
+    """The ids at ``threshold`` saved as a set of their own in ``save_to``/ids-at-<threshold> (see
+    :func:`pace_linkage.evaluate.recluster.save`), honouring the decisions labelled so far (the run folder's
+    clerical.csv: match = must-link, non-match = cannot-link). A set saved again at the same threshold is
+    replaced. Without ``save_to`` (the command's ``--save-to``) nothing is written."""
+    from pace_linkage.evaluate.recluster import save
+    from pace_linkage.incremental.persist import read_clerical_decisions
+
+    if save_to is None:
+        raise InputError("save: start the workbench with --save-to DIR to save sets of ids")
+    if not 0 < threshold < 1:
+        raise InputError("threshold: must be strictly between 0 and 1")
+    clerical = bench.run.path / "clerical.csv"
+    decisions = read_clerical_decisions(clerical) if "clerical.csv" in bench.run.manifest.get("files", {}) else None
+    out = Path(save_to) / f"ids-at-{threshold:.6g}"
+    figures = save(bench.run, threshold, out, clustering=bench.clustering, decisions=decisions, decisions_path=clerical)
+    return _plain({"folder": str(out), "threshold": threshold,
+                   "clerical_decisions": 0 if decisions is None else len(decisions), **figures})
+
+
 def _read_keyed(bench: Workbench, name: str) -> pd.DataFrame:
     """labels.csv or clerical.csv of the run folder (keys and label), empty when the folder has none."""
     if name not in bench.run.manifest.get("files", {}):
@@ -267,4 +287,4 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
 
 
 __all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "given_labels", "label_queue",
-           "queue_sample", "save_label", "waterfall"]
+           "queue_sample", "save_ids", "save_label", "waterfall"]

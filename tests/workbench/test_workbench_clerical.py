@@ -90,3 +90,43 @@ def test_the_estimate_moves_with_each_label_given_in_the_workbench(folder):
     assert after["precision"] is not None or after["recall"] is not None
     assert len(c.get("/api/clerical/curve").json()) > 1
     assert c.get("/api/clerical?t=0").status_code == 400
+
+
+def test_the_ids_at_a_chosen_threshold_are_saved_as_recluster_saves_them_honouring_the_labels(folder, tmp_path):
+    from pace_linkage.evaluate import recluster
+    from pace_linkage.evaluate.runfolder import load_run
+
+    bare = TestClient(create_app(folder, TOKEN), base_url="http://127.0.0.1")
+    bare.get(f"/?token={TOKEN}", follow_redirects=False)
+    assert bare.get("/api/run").json()["can_save"] is False
+    refused = bare.post("/api/save?t=0.5")
+    assert refused.status_code == 400 and "--save-to" in refused.json()["error"]
+    saves = tmp_path / "saved"
+    c = TestClient(create_app(folder, TOKEN, save_to=saves), base_url="http://127.0.0.1")
+    c.get(f"/?token={TOKEN}", follow_redirects=False)
+    pair = c.get("/api/label").json()["next"]
+    c.post(f"/api/label/{pair['pair']}/non-match")
+    answer = c.post("/api/save?t=0.5")
+    assert answer.status_code == 200, answer.text
+    made = answer.json()
+    assert made["folder"] == str(saves / "ids-at-0.5") and made["clerical_decisions"] == 1
+    run = load_run(folder)
+    from pace_linkage.incremental.persist import read_clerical_decisions
+
+    expected = recluster.save(run, 0.5, tmp_path / "by-command", decisions=read_clerical_decisions(folder / "clerical.csv"))
+    assert (saves / "ids-at-0.5" / "clusters.csv").read_bytes() == (tmp_path / "by-command" / "clusters.csv").read_bytes()
+    assert made["clusters"] == expected["clusters"]
+    ids = pd.read_csv(saves / "ids-at-0.5" / "clusters.csv", dtype=str).set_index(["source", "record_id"])["pace_id"]
+    left, right = (pair["left"]["source"], pair["left"]["record_id"]), (pair["right"]["source"], pair["right"]["record_id"])
+    assert ids[left] != ids[right]  # the non-match label parts the pair
+    assert c.post("/api/save?t=1").status_code == 400
+
+
+def test_the_command_refuses_a_save_folder_inside_the_run_in_one_line(folder):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["workbench", "--run", str(folder), "--save-to", str(folder / "ids")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1 and "--save-to" in lines[0] and "inside the run folder" in lines[0]

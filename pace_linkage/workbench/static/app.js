@@ -207,6 +207,16 @@ document.addEventListener("DOMContentLoaded", async () => {
     clearTimeout(timer);
     timer = setTimeout(() => showThreshold(Number(slider.value)), 150);
   });
+  $("save").disabled = !run.can_save;
+  $("save-result").textContent = run.can_save ? "" : "(start the workbench with --save-to DIR to save)";
+  $("save").addEventListener("click", async () => {
+    $("save-result").textContent = "saving…";
+    try {
+      const s = await api(`/api/save?t=${state.threshold}`, { method: "POST" });
+      $("save-result").textContent = `saved ${fmt(s.clusters)} clusters of ${fmt(s.records)} records ` +
+        `(${fmt(s.clerical_decisions)} labelled decisions honoured) in ${s.folder}`;
+    } catch (e) { $("save-result").textContent = e.message; }
+  });
   $("cluster-form").addEventListener("submit", (e) => { e.preventDefault(); showCluster($("cluster-query").value); });
   $("pair-form").addEventListener("submit", (e) => { e.preventDefault(); showPair(Number($("pair-number").value)); });
   document.addEventListener("keydown", (e) => {
