@@ -34,6 +34,7 @@ from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, load_run
 from pace_linkage.evaluate.tune import add_to_run
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 from pace_linkage.store.outputs import csv_bytes
+from pace_linkage.workbench.refusals import refused_links
 
 LABELS = ("match", "non-match", "unsure")
 LABELS_NAME = "labels.csv"  # every label given in the workbench, unsure ones too (clerical.csv: the decisions)
@@ -167,9 +168,9 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
         table = pd.read_csv(bench.run.path / "conflicts.csv", dtype=str, keep_default_na=False)
         conflicts = table[table["pace_id"].isin(run_ids)].to_dict(orient="records")
     return {"threshold": threshold, "records": [_key(bench.run, int(m)) for m in members], "pairs": edges,
-            "run_pace_ids": run_ids, "conflicts": conflicts,
-            "note": "pairs not listed were never compared; a pair at or above the threshold that does not link "
-                    "was refused by a conflict rule (see conflicts)"}
+            "refused": refused_links(bench, labels, at, threshold), "run_pace_ids": run_ids, "conflicts": conflicts,
+            "note": "pairs not listed were never compared; links at or above the threshold to records outside "
+                    "the cluster were refused by a conflict rule (listed with their reasons)"}
 
 
 def by_partner(bench: Workbench) -> list[dict]:

@@ -121,3 +121,26 @@ def test_a_bug_answers_500_with_its_type_only_never_its_message(folder, monkeypa
     answer = client(folder).get("/api/threshold?t=0.5")
     assert answer.status_code == 500 and answer.json() == {"error": "internal error: ValueError"}
     assert "content-security-policy" in answer.headers
+
+
+def test_a_cluster_lists_the_links_refused_at_the_threshold_with_the_rule_that_refused_them(folder):
+    import numpy as np
+
+    from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RIGHT
+    from pace_linkage.workbench import views
+
+    bench = views.Workbench.open(folder)
+    pairs, t = bench.run.pairs, 0.05
+    labels = bench.labels_at(t)
+    left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
+    crossing = np.flatnonzero((pairs[MATCH_PROBABILITY].to_numpy() >= t) & (labels[left] != labels[right]))
+    assert len(crossing), "the synthetic run has links refused at a low threshold"
+    at = int(left[crossing[0]])
+    query = f"{bench.run.records['source'].iat[at]}/{bench.run.records['record_id'].iat[at]}"
+    view = client(folder).get(f"/api/cluster?q={query}&t={t}").json()
+    refused = {r["pair"]: r for r in view["refused"]}
+    assert int(crossing[0]) in refused
+    for r in view["refused"]:
+        assert r["probability"] >= t and r["other_cluster_records"] >= 1 and r["reasons"]
+        assert all(x.split(":")[0] in ("size limit", "conflict", "duplicate-free source") for x in r["reasons"])
+    assert view["refused"] == sorted(view["refused"], key=lambda r: -r["probability"])

@@ -144,6 +144,18 @@ async function showCluster(query) {
     b.textContent = tr.cells[0].textContent; tr.cells[0].replaceChildren(b);
     b.addEventListener("click", () => { $("pair-number").value = c.pairs[i].pair; showPair(c.pairs[i].pair); });
   });
+  if (c.refused.length) {
+    const h = document.createElement("h3"); h.textContent = "Links refused"; el.appendChild(h);
+    const holder = document.createElement("div"); el.appendChild(holder);
+    const r = table(holder, ["pair", "probability", "other cluster's records", "why"],
+      c.refused.map((e) => [String(e.pair), fmt(e.probability), fmt(e.other_cluster_records), e.reasons.join("; ")]));
+    r.id = "cluster-refused";
+    [...r.tBodies[0].rows].forEach((tr, i) => {
+      const b = document.createElement("button"); b.className = "pair"; b.type = "button";
+      b.textContent = tr.cells[0].textContent; tr.cells[0].replaceChildren(b);
+      b.addEventListener("click", () => { $("pair-number").value = c.refused[i].pair; showPair(c.refused[i].pair); });
+    });
+  }
   const n = document.createElement("p"); n.className = "note"; n.textContent = c.note; el.appendChild(n);
   if (c.conflicts.length) {
     const k = document.createElement("div"); el.appendChild(k);
