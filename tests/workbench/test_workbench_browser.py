@@ -101,6 +101,10 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
                 page.locator("body").press(key)
                 page.wait_for_function(f"() => document.querySelector('#label-pair p').textContent !== {current!r}")
             assert page.text_content("#label-counts") == "Labelled so far: match: 1, non-match: 1, unsure: 1"
+            # the clerical estimate moves with the labels: two decided, an estimate with its interval
+            page.wait_for_function("() => document.querySelector('#figures dd[data-key=\"labelled pairs decided\"]')"
+                                   "?.textContent === '2'")
+            page.wait_for_selector("#curve tbody tr")
             browser.close()
         server.stop()
         server = Server(folder, token)  # a new server over the same folder
