@@ -17,6 +17,10 @@ pairs.parquet, model.json ...) on the default synthetic data and FEBRL 3 are byt
 error type (one error type at a time, and several at once) and their candidate pairs against the rules before
 key transforms (benchmarks/bench_blocking_stress.py).
 
+``python -m benchmarks estimate [--quick]`` sets the label-free estimate's precision and recall (and the clerical
+estimate from the workbench's labelling queue, labelled from truth) beside the truth on the default synthetic
+data, FEBRL 3 and the independent generator's data (benchmarks/bench_estimate.py).
+
 ``python -m benchmarks independent --people N --out DIR`` writes a PACE-like data set from a second generator
 that shares no code with ``synthetic/`` (benchmarks/independent.py), with its config and truth.
 
@@ -58,6 +62,11 @@ def main() -> int:
         from e2e import main as e2e
 
         return e2e(sys.argv[2:])
+    if sys.argv[1:2] == ["estimate"]:
+        sys.path.insert(0, str(HERE))
+        from bench_estimate import main as estimate
+
+        return estimate(sys.argv[2:])
     if sys.argv[1:2] == ["same-outputs"]:
         sys.path.insert(0, str(HERE))
         from same_outputs import main as same_outputs
