@@ -14,12 +14,15 @@ from flows.command import app, fail
 def workbench(
     run_dir: Annotated[Path, typer.Option("--run", help="A finished run folder (made since re-clustering was added).")],
     port: Annotated[int | None, typer.Option("--port", min=1024, max=65535, help="Port on 127.0.0.1 (default: a free one).")] = None,
+    extracts: Annotated[Path | None, typer.Option("--extracts", help="The extracts the run linked: pairs then show both records' normalised values (read once at start, shown only in the page).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="The run's top-level config, to normalise the extracts (default config/pace.yaml).")] = None,
 ) -> None:
     """Open a finished run in a local web application: choose a threshold and see what it would give (estimated without truth), look inside clusters and pairs, label pairs with the keyboard.
 
     It listens on 127.0.0.1 only and prints an address with a random token: open that address in your browser;
-    a request without the token is refused. Labels are kept in the run folder (labels.csv, and the decisions in
-    clerical.csv for `recluster --clerical` and the next incremental run). Stop it with Ctrl-C.
+    a request without the token is refused. With --extracts, a pair's waterfall shows both records' normalised
+    values (held in memory, shown only in the page, never logged). Labels are kept in the run folder (labels.csv,
+    and the decisions in clerical.csv for `recluster --clerical` and the next incremental run). Stop it with Ctrl-C.
     """
     import secrets
 
@@ -29,11 +32,15 @@ def workbench(
 
         port = port or free_port()
         token = secrets.token_urlsafe(32)
-        application = create_app(run_dir, token, port)
+        application = create_app(run_dir, token, port, extracts, config)
+        values = application.state.bench.values
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     import uvicorn
 
-    typer.echo(f"workbench    run={run_dir}\nopen         http://127.0.0.1:{port}/?token={token}\n"
+    if values is not None and values.warning:
+        typer.echo(f"warning: {values.warning}", err=True)
+    loaded = "loaded" if values is not None else "not loaded (see --extracts)"
+    typer.echo(f"workbench    run={run_dir}  values={loaded}\nopen         http://127.0.0.1:{port}/?token={token}\n"
                "(Ctrl-C stops it)")
     uvicorn.run(application, host="127.0.0.1", port=port, access_log=False, log_level="warning")

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from pace_linkage.errors import PaceError
-from pace_linkage.workbench import views
+from pace_linkage.workbench import patterns, views
 
 COOKIE = "pace_workbench"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -39,13 +39,16 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
-def create_app(run_dir: Path, token: str, port: int | None = None):
-    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``."""
+def create_app(run_dir: Path, token: str, port: int | None = None, extracts: Path | None = None,
+               config: Path | None = None):
+    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; with ``extracts`` (read
+    with ``config``) waterfalls show the records' normalised values. The workbench is ``app.state.bench``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir))
+    bench = views.Workbench.open(Path(run_dir), extracts, config)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())
 
     @app.middleware("http")
@@ -100,7 +103,7 @@ def _routes(app, bench: views.Workbench) -> None:
 
     @app.get("/api/run")
     def run_facts() -> dict:
-        return {"threshold": bench.threshold, "records": int(len(bench.run.records)),
+        return {"threshold": bench.threshold, "records": int(len(bench.run.records)), "values": bench.values is not None,
                 "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
 
     @app.get("/api/curve")
@@ -114,6 +117,14 @@ def _routes(app, bench: views.Workbench) -> None:
     @app.get("/api/pair/{pair}")
     def pair(pair: int) -> dict:
         return views.waterfall(bench, pair)
+
+    @app.get("/api/patterns")
+    def pattern_table(t: float) -> dict:
+        return patterns.gamma_patterns(bench, t)
+
+    @app.get("/api/patterns/{pattern}")
+    def pattern_sample(pattern: str, n: int = 20) -> dict:
+        return patterns.pattern_pairs(bench, pattern, n=n)
 
     @app.get("/api/cluster")
     def cluster(q: str, t: float) -> dict:
@@ -130,7 +141,6 @@ def _routes(app, bench: views.Workbench) -> None:
     @app.post("/api/label/{pair}/{label}")
     def label(pair: int, label: str) -> dict:
         return views.save_label(bench, pair, label)
-
 
 
 __all__ = ["COOKIE", "CSP", "VENDOR", "create_app"]

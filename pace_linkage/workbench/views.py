@@ -6,7 +6,9 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
 * :func:`figures_at`: the threshold curve's row at any threshold (:mod:`pace_linkage.evaluate.curve`), the
   clusters made as the run makes them.
 * :func:`waterfall`: a scored pair's comparisons, each level's label and weight (``log2(m / u)``), the prior, and
-  what the stored weight holds beyond them (term-frequency adjustments).
+  what the stored weight holds beyond them (term-frequency adjustments); when the workbench was given the
+  extracts, each comparison's normalised values on both sides and the context fields'
+  (:mod:`pace_linkage.workbench.values`), else a note that no values are loaded.
 * :func:`cluster_view`: a cluster found by its pace id or one record's key, its records and the scored pairs
   between them, whether each links at the threshold, and the conflicts the run reported for it.
 * :func:`by_partner`: per partner, what it holds and how well it links (see the function).
@@ -34,6 +36,7 @@ from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, load_run
 from pace_linkage.evaluate.tune import add_to_run
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 from pace_linkage.store.outputs import csv_bytes
+from pace_linkage.workbench.values import RecordValues, load_values, pair_values
 
 LABELS = ("match", "non-match", "unsure")
 LABELS_NAME = "labels.csv"  # every label given in the workbench, unsure ones too (clerical.csv: the decisions)
@@ -50,9 +53,12 @@ class Workbench:
     inputs: curve.CurveInputs
     threshold: float
     cache: dict = field(default_factory=dict)
+    values: RecordValues | None = None  # the records' normalised values, when the extracts were given
 
     @classmethod
-    def open(cls, run_dir: Path) -> Workbench:
+    def open(cls, run_dir: Path, extracts: Path | None = None, config: Path | None = None) -> Workbench:
+        """The run folder ``run_dir``; with ``extracts`` its records' values too (:mod:`pace_linkage.workbench.
+        values`, normalised with ``config``, default the package's)."""
         run = load_run(Path(run_dir))
         if run.threshold is None:
             raise InputError(f"{Path(run_dir) / 'metrics.json'}: no run threshold recorded")
@@ -62,13 +68,15 @@ class Workbench:
                 model = FSModel.load(run.path / "model.json")
             except LinkageError:
                 raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
-        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold))
+        values = None if extracts is None else load_values(run, Path(extracts), config)
+        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), values=values)
 
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
         if key not in self.cache:
-            if len(self.cache) > 16:  # a slider visits many thresholds: keep the latest few
-                self.cache.clear()
+            held = [k for k in self.cache if isinstance(k, tuple) and k[0] == "labels"]
+            for k in held[:-16]:  # a slider visits many thresholds: keep the latest few (and nothing else goes)
+                del self.cache[k]
             self.cache[key] = self.clustering.labels(float(threshold))
         return self.cache[key]
 
@@ -121,11 +129,15 @@ def waterfall(bench: Workbench, pair: int) -> dict:
         if math.isfinite(rest) and abs(rest) > 1e-6:
             rows.append({"comparison": "term frequency", "level": "adjustments for common and rare values",
                          "weight": rest})
-    return {"pair": pair, "left": _key(bench.run, int(pairs[LEFT].iat[pair])),
-            "right": _key(bench.run, int(pairs[RIGHT].iat[pair])), "blocking_rule": str(pairs["blocking_rule"].iat[pair])
-            if "blocking_rule" in pairs.columns else None,
+    left, right = int(pairs[LEFT].iat[pair]), int(pairs[RIGHT].iat[pair])
+    values = pair_values(bench.values, left, right)
+    for r in rows:  # each comparison's field, its values side by side
+        r.update(values.get("compared", {}).get(r["comparison"], {}))
+    return {"pair": pair, "left": _key(bench.run, left), "right": _key(bench.run, right),
+            "blocking_rule": str(pairs["blocking_rule"].iat[pair]) if "blocking_rule" in pairs.columns else None,
             "match_weight": total, "match_probability": float(pairs[MATCH_PROBABILITY].iat[pair]),
-            "rows": [_plain(r) for r in rows]}
+            "rows": [_plain(r) for r in rows], "values_loaded": values["values_loaded"],
+            "values_note": values["values_note"], **({"context": values["context"]} if "context" in values else {})}
 
 
 def _find(bench: Workbench, query: str) -> int | None:
