@@ -1,6 +1,6 @@
 """The workbench as an analyst uses it, in a real headless browser (Debian's chromium via Playwright): move the
-threshold and see the figures change, open a cluster and a pair's waterfall, label three pairs with the keyboard,
-restart the server and find the labels kept. Nothing is fetched from anywhere but 127.0.0.1."""
+threshold and see the figures change, open a cluster and a pair's waterfall, open a comparison pattern and explain
+one of its pairs, label three pairs with the keyboard, restart the server and find the labels kept. Nothing is fetched from anywhere but 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -94,6 +94,23 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
                 page.click("#pair-form button")
             page.wait_for_selector("#pair table.waterfall tbody tr")
             assert page.locator("#pair table.waterfall tbody tr").count() >= 3
+            # the comparison viewer: patterns sorted by pairs, one opened, one of its pairs explained
+            page.wait_for_selector("#pattern-table tbody tr button.pattern")
+            page.wait_for_selector("#pattern-chart svg path")  # pairs by pattern weight, drawn like the curve
+            columns = page.locator("#pattern-table thead th").all_text_contents()
+            page.click(f"#pattern-table thead th:nth-child({columns.index('pairs') + 1})")
+            counts = [int(v.replace(",", "")) for v in
+                      page.locator(f"#pattern-table tbody td:nth-child({columns.index('pairs') + 1})").all_text_contents()]
+            assert len(counts) > 3 and counts == sorted(counts, reverse=True)
+            pattern = page.text_content("#pattern-table tbody tr:first-child button.pattern")
+            page.click("#pattern-table tbody tr:first-child button.pattern")
+            page.wait_for_selector("#pattern-sample tbody tr button.pair")
+            assert page.text_content("#pattern-pairs p").startswith(f"pattern {pattern}: {counts[0]:,} pair(s)")
+            chosen = page.text_content("#pattern-sample tbody tr:first-child button.pair")
+            page.click("#pattern-sample tbody tr:first-child button.pair")
+            page.wait_for_function(f"() => (document.querySelector('#pair p') || {{}}).textContent?.startsWith('pair {chosen}:')")
+            assert page.locator("#pair table.waterfall tbody tr").count() >= 3
+            assert "--extracts" in page.text_content("#pair p.values-note")  # this workbench holds no values
             labelled = []
             for key in ("m", "n", "u"):
                 current = page.text_content("#label-pair p")
