@@ -48,6 +48,7 @@ class Grouping:
     prob_max: np.ndarray
     weight: np.ndarray | None  # prior + level weights; None when the run folder holds no model
     ids: list[str]
+    listed: tuple[np.ndarray, list[dict]] | None = None  # the listing's order and rows, made on first use
 
 
 def _comparisons(bench: Workbench) -> tuple[list[str], list[list[str]]]:
@@ -122,24 +123,32 @@ def _order(g: Grouping) -> np.ndarray:
     return np.lexsort((ids, by))
 
 
+def _listed(g: Grouping) -> tuple[np.ndarray, list[dict]]:
+    """The patterns in listing order and what a threshold does not change of each (worked out once)."""
+    if g.listed is None:
+        order = _order(g)
+        rows = []
+        for i in order.tolist():
+            levels = {n: "null" if g.levels[i, j] < 0 else g.labels[j][g.levels[i, j]] for j, n in enumerate(g.names)}
+            rows.append({"pattern": g.ids[i], "levels": levels, **_plain({
+                "pairs": g.count[i], "weight": None if g.weight is None else float(g.weight[i]),
+                "mean_probability": float(g.prob_sum[i] / g.count[i]),
+                "min_probability": float(g.prob_min[i]), "max_probability": float(g.prob_max[i])})})
+        g.listed = (order, rows)
+    return g.listed
+
+
 def gamma_patterns(bench: Workbench, threshold: float) -> dict:
     """Every pattern among the scored pairs (see the module rules): its id, each comparison's level label, its
     pairs, those linking at ``threshold``, its weight and its pairs' mean / min / max stored match probability."""
     if not 0 < threshold < 1:
         raise InputError("threshold: must be strictly between 0 and 1")
     g = grouping(bench)
+    order, rows = _listed(g)
     linked = bench.run.pairs[MATCH_PROBABILITY].to_numpy(np.float64) >= threshold
-    links = np.bincount(g.group, weights=linked, minlength=len(g.ids)).astype(np.int64)
-    rows = []
-    for i in _order(g).tolist():
-        rows.append({"pattern": g.ids[i],
-                     "levels": {n: "null" if g.levels[i, j] < 0 else g.labels[j][g.levels[i, j]]
-                                for j, n in enumerate(g.names)},
-                     **_plain({"pairs": g.count[i], "links": links[i],
-                               "weight": None if g.weight is None else float(g.weight[i]),
-                               "mean_probability": float(g.prob_sum[i] / g.count[i]),
-                               "min_probability": float(g.prob_min[i]), "max_probability": float(g.prob_max[i])})})
-    return {"threshold": threshold, "comparisons": g.names, "pairs": int(g.count.sum()), "patterns": rows}
+    links = np.bincount(g.group, weights=linked, minlength=len(g.ids)).astype(np.int64)[order].tolist()
+    return {"threshold": threshold, "comparisons": g.names, "pairs": int(g.count.sum()),
+            "patterns": [{**r, "links": k} for r, k in zip(rows, links, strict=True)]}
 
 
 def pattern_pairs(bench: Workbench, pattern: str, n: int = 20, seed: int = 42) -> dict:

@@ -19,12 +19,12 @@ function cell(row, value, numeric) {
   return td;
 }
 
-function table(el, headers, rows) {
+function table(el, headers, rows, numeric = (i) => i > 0) {
   const t = document.createElement("table");
   const head = t.createTHead().insertRow();
   headers.forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
   const body = t.createTBody();
-  rows.forEach((r) => { const tr = body.insertRow(); r.forEach((v, i) => cell(tr, v, i > 0)); });
+  rows.forEach((r) => { const tr = body.insertRow(); r.forEach((v, i) => cell(tr, v, numeric(i))); });
   el.replaceChildren(t);
   return t;
 }
@@ -97,10 +97,10 @@ function waterfall(el, w) {
   const side = (v) => (v === null || v === undefined ? "–" : v);
   const values = w.values_loaded ? ["left value", "right value"] : [];
   table(holder, ["comparison", "level", "weight", ...values], w.rows.map((r) => [r.comparison, r.level, fmt(r.weight, 2),
-    ...(w.values_loaded ? (r.field ? [side(r.left), side(r.right)] : ["", ""]) : [])])).classList.add("waterfall");
+    ...(w.values_loaded ? (r.field ? [side(r.left), side(r.right)] : ["", ""]) : [])]), (i) => i === 2).classList.add("waterfall");
   if (w.values_loaded && w.context && w.context.length) {
     const ctx = document.createElement("div"); el.appendChild(ctx);
-    table(ctx, ["other field", "left value", "right value"], w.context.map((r) => [r.field, side(r.left), side(r.right)]))
+    table(ctx, ["other field", "left value", "right value"], w.context.map((r) => [r.field, side(r.left), side(r.right)]), () => false)
       .classList.add("context");
   }
   if (w.values_note) {
@@ -140,7 +140,8 @@ async function showPatternPairs(id) {
   el.appendChild(p);
   const holder = document.createElement("div"); el.appendChild(holder);
   const t = table(holder, ["pair", "left", "right", "weight", "probability"], s.sample.map((e) => [String(e.pair),
-    `${e.left.source}/${e.left.record_id}`, `${e.right.source}/${e.right.record_id}`, fmt(e.match_weight, 2), fmt(e.match_probability)]));
+    `${e.left.source}/${e.left.record_id}`, `${e.right.source}/${e.right.record_id}`, fmt(e.match_weight, 2),
+    e.match_probability.toFixed(6)]), (i) => i >= 3);
   t.id = "pattern-sample";
   [...t.tBodies[0].rows].forEach((tr, i) => {
     tr.className = s.sample[i].match_probability >= state.threshold ? "links" : "";
@@ -168,12 +169,11 @@ async function showPatterns() {
   const shown = rows.slice(0, PATTERN_ROWS);
   const t = table($("patterns"), ["pattern", ...answer.comparisons, "pairs", "links", "weight", "mean probability"],
     shown.map((r) => [r.pattern, ...answer.comparisons.map((c) => r.levels[c]), fmt(r.pairs), fmt(r.links),
-      fmt(r.weight, 2), fmt(r.mean_probability)]));
+      fmt(r.weight, 2), r.mean_probability.toFixed(4)]), (j) => j > answer.comparisons.length);
   t.id = "pattern-table";
   state.patterns = new Map();
   [...t.tBodies[0].rows].forEach((tr, i) => {
     state.patterns.set(shown[i].pattern, tr);
-    [...tr.cells].forEach((td, j) => { td.className = j > answer.comparisons.length ? "num" : ""; });
     const b = document.createElement("button"); b.className = "pattern"; b.type = "button";
     b.textContent = shown[i].pattern; tr.cells[0].replaceChildren(b);
     b.addEventListener("click", () => showPatternPairs(shown[i].pattern));
