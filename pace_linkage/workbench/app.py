@@ -89,6 +89,10 @@ def _routes(app, bench: views.Workbench) -> None:
     def page() -> str:
         return _asset("index.html")
 
+    @app.get("/favicon.ico")
+    def icon() -> Response:  # the page names none; a browser asks anyway (after a refused page, say)
+        return Response(status_code=204)
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in ASSETS:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from pace_linkage.errors import InputError
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RIGHT
-from pace_linkage.workbench.views import Workbench, _key, _plain
+from pace_linkage.workbench.views import Workbench, plain, record_key
 
 CACHE_KEY = "patterns"
 NULL = "n"  # a null level in a pattern id
@@ -130,7 +130,7 @@ def _listed(g: Grouping) -> tuple[np.ndarray, list[dict]]:
         rows = []
         for i in order.tolist():
             levels = {n: "null" if g.levels[i, j] < 0 else g.labels[j][g.levels[i, j]] for j, n in enumerate(g.names)}
-            rows.append({"pattern": g.ids[i], "levels": levels, **_plain({
+            rows.append({"pattern": g.ids[i], "levels": levels, **plain({
                 "pairs": g.count[i], "weight": None if g.weight is None else float(g.weight[i]),
                 "mean_probability": float(g.prob_sum[i] / g.count[i]),
                 "min_probability": float(g.prob_min[i]), "max_probability": float(g.prob_max[i])})})
@@ -170,8 +170,8 @@ def pattern_pairs(bench: Workbench, pattern: str, n: int = 20, seed: int = 42) -
     left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
     prob = pairs[MATCH_PROBABILITY].to_numpy()
     weight = pairs[MATCH_WEIGHT].to_numpy() if MATCH_WEIGHT in pairs.columns else None
-    sample = [{"pair": int(i), "left": _key(bench.run, int(left[i])), "right": _key(bench.run, int(right[i])),
-               **_plain({"match_weight": None if weight is None else float(weight[i]),
+    sample = [{"pair": int(i), "left": record_key(bench.run, int(left[i])), "right": record_key(bench.run, int(right[i])),
+               **plain({"match_weight": None if weight is None else float(weight[i]),
                          "match_probability": float(prob[i])})} for i in members.tolist()]
     return {"pattern": pattern, "pairs": int(g.count[row]), "seed": seed, "sample": sample}
 

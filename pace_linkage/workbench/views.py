@@ -81,7 +81,8 @@ class Workbench:
         return self.cache[key]
 
 
-def _plain(row: dict) -> dict:
+def plain(row: dict) -> dict:
+    """``row`` JSON-ready: numpy numbers as Python's, floats rounded to 6 places, a non-finite float as None."""
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else
                 round(float(v), 6) if isinstance(v, float | np.floating) else
                 int(v) if isinstance(v, int | np.integer) else v) for k, v in row.items()}
@@ -91,7 +92,7 @@ def curve_rows(bench: Workbench) -> list[dict]:
     """The threshold curve on the fine grid (estimated, and measured if the run had truth)."""
     if "curve" not in bench.cache:
         frame = curve.threshold_curve(bench.inputs, curve.FINE_GRID)
-        bench.cache["curve"] = [_plain(r) for r in frame.to_dict(orient="records")]
+        bench.cache["curve"] = [plain(r) for r in frame.to_dict(orient="records")]
     return bench.cache["curve"]
 
 
@@ -102,10 +103,11 @@ def figures_at(bench: Workbench, threshold: float) -> dict:
     inputs = curve.CurveInputs(bench.inputs.n, bench.inputs.left, bench.inputs.right, bench.inputs.probability,
                                bench.labels_at, bench.inputs.run_threshold, bench.inputs.estimated)
     rows = curve.threshold_curve(inputs, [threshold]).to_dict(orient="records")  # ints stay ints
-    return _plain(next(r for r in rows if r["threshold"] == threshold))
+    return plain(next(r for r in rows if r["threshold"] == threshold))
 
 
-def _key(run: RunData, position: int) -> dict:
+def record_key(run: RunData, position: int) -> dict:
+    """The source and record id of the run's record at ``position``."""
     return {"source": str(run.records[SOURCE].iat[position]), "record_id": str(run.records[RECORD_ID].iat[position])}
 
 
@@ -133,10 +135,10 @@ def waterfall(bench: Workbench, pair: int) -> dict:
     values = pair_values(bench.values, left, right)
     for r in rows:  # each comparison's field, its values side by side
         r.update(values.get("compared", {}).get(r["comparison"], {}))
-    return {"pair": pair, "left": _key(bench.run, left), "right": _key(bench.run, right),
+    return {"pair": pair, "left": record_key(bench.run, left), "right": record_key(bench.run, right),
             "blocking_rule": str(pairs["blocking_rule"].iat[pair]) if "blocking_rule" in pairs.columns else None,
             "match_weight": total, "match_probability": float(pairs[MATCH_PROBABILITY].iat[pair]),
-            "rows": [_plain(r) for r in rows], "values_loaded": values["values_loaded"],
+            "rows": [plain(r) for r in rows], "values_loaded": values["values_loaded"],
             "values_note": values["values_note"], **({"context": values["context"]} if "context" in values else {})}
 
 
@@ -167,7 +169,7 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
     inside = np.flatnonzero(np.isin(left, members) & np.isin(right, members))
     prob = pairs[MATCH_PROBABILITY].to_numpy()
-    edges = [{"pair": int(i), "left": _key(bench.run, int(left[i])), "right": _key(bench.run, int(right[i])),
+    edges = [{"pair": int(i), "left": record_key(bench.run, int(left[i])), "right": record_key(bench.run, int(right[i])),
               "match_weight": round(float(pairs[MATCH_WEIGHT].iat[i]), 4) if MATCH_WEIGHT in pairs.columns else None,
               "match_probability": round(float(prob[i]), 6), "links": bool(prob[i] >= threshold)}
              for i in inside[np.argsort(-prob[inside], kind="stable")]]
@@ -177,7 +179,7 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     if "conflicts.csv" in bench.run.manifest.get("files", {}) and run_ids:
         table = pd.read_csv(bench.run.path / "conflicts.csv", dtype=str, keep_default_na=False)
         conflicts = table[table["pace_id"].isin(run_ids)].to_dict(orient="records")
-    return {"threshold": threshold, "records": [_key(bench.run, int(m)) for m in members], "pairs": edges,
+    return {"threshold": threshold, "records": [record_key(bench.run, int(m)) for m in members], "pairs": edges,
             "run_pace_ids": run_ids, "conflicts": conflicts,
             "note": "pairs not listed were never compared; a pair at or above the threshold that does not link "
                     "was refused by a conflict rule (see conflicts)"}
@@ -206,7 +208,7 @@ def by_partner(bench: Workbench) -> list[dict]:
         missed = group.get("estimated_missed_links")
         reasons = counts.get("reasons") or {}
         fields = (m.get("coverage") or {}).get(source) or {}
-        out.append(_plain({
+        out.append(plain({
             "partner": source, "label": counts.get("label", source), "records": group.get("records"),
             "rows_quarantined": counts.get("rows_quarantined"),
             "top_reason": min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None,
@@ -265,4 +267,4 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
 
 
 __all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "label_queue",
-           "save_label", "waterfall"]
+           "plain", "record_key", "save_label", "waterfall"]
