@@ -48,8 +48,13 @@ def load_values(run: RunData, extracts: Path, config: Path | None = None) -> Rec
     from pace_linkage.config import load_config
     from pace_linkage.pipeline import read_sources
 
+    if not Path(extracts).is_dir():
+        raise InputError(f"{extracts}: extracts folder not found")
     cfg = load_config(config)
-    warning = review.check_config_matches(cfg, run)
+    warning = None
+    if review.check_config_matches(cfg, run):
+        warning = (f"{run.path / 'manifest.json'}: config_hash differs from the given config; values are shown as the "
+                   "given config normalises them (pass the --config the run used)")
     records = read_sources(cfg, Path(extracts))
     index = pd.Index(key_strings(records[SOURCE], records[RECORD_ID]))
     at = index.get_indexer(key_strings(run.records[SOURCE], run.records[RECORD_ID]))

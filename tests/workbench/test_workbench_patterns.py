@@ -4,7 +4,9 @@ deterministic and of their pattern; values appear in a waterfall only when the w
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 
 import pandas as pd
 import pytest
@@ -109,3 +111,22 @@ def test_values_appear_in_a_waterfall_only_when_the_extracts_are_given(plain, be
     assert shown and w["context"] and {r["field"] for r in w["context"]}.isdisjoint({r["field"] for r in compared})
     assert "left" in full.get("/api/label").json()["next"]["rows"][1]  # the labelling pane shows them too
     assert not any(v in caplog.text for v in shown if len(v) > 3)  # shown, never logged
+
+
+def test_a_config_not_the_runs_is_a_warning_and_records_missing_from_the_extracts_stop_the_start(
+        bench_run, synth_data, tmp_path):  # noqa: F811
+    from pace_linkage.errors import InputError
+
+    folder = shutil.copytree(bench_run, tmp_path / "run")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config_hash"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    w = client(folder, extracts=synth_data / "extracts").get("/api/pair/0").json()
+    assert w["values_loaded"] is True and "config_hash differs" in w["values_note"]
+    extracts = shutil.copytree(synth_data / "extracts", tmp_path / "extracts")
+    source = extracts / "sds_pace_clients.csv"
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    source.write_text("".join(lines[:-1]), encoding="utf-8")  # one record fewer
+    with pytest.raises(InputError) as info:
+        create_app(bench_run, TOKEN, extracts=extracts)
+    assert str(info.value) == f"{extracts}: 1 of the run's records are not in these extracts; pass the extracts the run linked"
