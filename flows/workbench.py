@@ -10,6 +10,18 @@ import typer
 from flows.command import app, fail
 
 
+def _records(extracts: Path, config: Path | None):
+    """The extracts read and normalised with the config (default the package's), as `review export` reads them."""
+    from pace_linkage.config import load_config
+    from pace_linkage.errors import InputError
+    from pace_linkage.pipeline import read_sources
+
+    if not extracts.is_dir():
+        raise InputError(f"{extracts}: extracts folder not found")
+    cfg = load_config(config)
+    return read_sources(cfg, extracts), cfg
+
+
 @app.command()
 def workbench(
     run_dir: Annotated[Path, typer.Option("--run", help="A finished run folder (made since re-clustering was added).")],
@@ -32,7 +44,8 @@ def workbench(
 
         port = port or free_port()
         token = secrets.token_urlsafe(32)
-        application = create_app(run_dir, token, port, extracts, config)
+        records, cfg = _records(extracts, config) if extracts is not None else (None, None)
+        application = create_app(run_dir, token, port, records, cfg)
         values = application.state.bench.values
     except Exception as exc:  # noqa: BLE001
         fail(exc)

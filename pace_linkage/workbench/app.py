@@ -39,14 +39,14 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
-def create_app(run_dir: Path, token: str, port: int | None = None, extracts: Path | None = None,
-               config: Path | None = None):
-    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; with ``extracts`` (read
-    with ``config``) waterfalls show the records' normalised values. The workbench is ``app.state.bench``."""
+def create_app(run_dir: Path, token: str, port: int | None = None, records=None, cfg=None):
+    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; given ``records`` (the
+    extracts read and normalised with ``cfg``) waterfalls show the records' values. The workbench is
+    ``app.state.bench``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir), extracts, config)
+    bench = views.Workbench.open(Path(run_dir), records, cfg)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())

@@ -3,7 +3,7 @@
 Rules:
 
 * The extracts are read and normalised once, at start, as the pipeline does (:func:`pace_linkage.pipeline.
-  read_sources`) with the given config; the values shown are the *normalised* ones the comparisons saw, as the
+  read_sources`, called by the command) with the given config; the values shown are the *normalised* ones the comparisons saw, as the
   clerical review's sheet shows them (:mod:`pace_linkage.evaluate.review`): each comparison's field, then the
   configured fields no comparison uses (:func:`pace_linkage.evaluate.review.context_columns`).
 * A config whose hash is not the run's gives a value-free warning (:func:`pace_linkage.evaluate.review.
@@ -15,11 +15,11 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pace_linkage.config import PaceConfig
 from pace_linkage.errors import InputError
 from pace_linkage.evaluate import review
 from pace_linkage.evaluate.runfolder import RunData, key_strings
@@ -42,26 +42,18 @@ class RecordValues:
         return None if values is None else values[position]
 
 
-def load_values(run: RunData, extracts: Path, config: Path | None = None) -> RecordValues:
-    """The run's records' normalised values, read from ``extracts`` with ``config`` (default: the package's
-    default config, as ``pace-linkage run`` uses)."""
-    from pace_linkage.config import load_config
-    from pace_linkage.pipeline import read_sources
-
-    if not Path(extracts).is_dir():
-        raise InputError(f"{extracts}: extracts folder not found")
-    cfg = load_config(config)
+def record_values(run: RunData, records: pd.DataFrame, cfg: PaceConfig) -> RecordValues:
+    """The run's records' normalised values from ``records`` (the extracts read and normalised with ``cfg`` as
+    the pipeline reads them: :func:`pace_linkage.pipeline.read_sources`)."""
     warning = None
     if review.check_config_matches(cfg, run):
         warning = (f"{run.path / 'manifest.json'}: config_hash differs from the given config; values are shown as the "
                    "given config normalises them (pass the --config the run used)")
-    records = read_sources(cfg, Path(extracts))
     index = pd.Index(key_strings(records[SOURCE], records[RECORD_ID]))
     at = index.get_indexer(key_strings(run.records[SOURCE], run.records[RECORD_ID]))
     lost = int((at < 0).sum())
     if lost:
-        raise InputError(f"{extracts}: {lost} of the run's records are not in these extracts; "
-                         "pass the extracts the run linked")
+        raise InputError(f"extracts: {lost} of the run's records are not in them; pass the extracts the run linked")
     compared = {c.name: c.column for c in cfg.linkage.comparisons if c.column in records.columns}
     context = review.context_columns(cfg, records)
     fields = {}
@@ -83,4 +75,4 @@ def pair_values(values: RecordValues | None, left: int, right: int) -> dict:
     return {"values_loaded": True, "values_note": values.warning, "compared": by_comparison, "context": context}
 
 
-__all__ = ["NOT_LOADED", "RecordValues", "load_values", "pair_values"]
+__all__ = ["NOT_LOADED", "RecordValues", "pair_values", "record_values"]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pace_linkage.config import PaceConfig
 from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import InputError, LinkageError
 from pace_linkage.evaluate import curve, review
@@ -36,7 +37,7 @@ from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, load_run
 from pace_linkage.evaluate.tune import add_to_run
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 from pace_linkage.store.outputs import csv_bytes
-from pace_linkage.workbench.values import RecordValues, load_values, pair_values
+from pace_linkage.workbench.values import RecordValues, pair_values, record_values
 
 LABELS = ("match", "non-match", "unsure")
 LABELS_NAME = "labels.csv"  # every label given in the workbench, unsure ones too (clerical.csv: the decisions)
@@ -56,9 +57,9 @@ class Workbench:
     values: RecordValues | None = None  # the records' normalised values, when the extracts were given
 
     @classmethod
-    def open(cls, run_dir: Path, extracts: Path | None = None, config: Path | None = None) -> Workbench:
-        """The run folder ``run_dir``; with ``extracts`` its records' values too (:mod:`pace_linkage.workbench.
-        values`, normalised with ``config``, default the package's)."""
+    def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None) -> Workbench:
+        """The run folder ``run_dir``; with ``records`` (the extracts read and normalised with ``cfg``) its
+        records' values too (:mod:`pace_linkage.workbench.values`)."""
         run = load_run(Path(run_dir))
         if run.threshold is None:
             raise InputError(f"{Path(run_dir) / 'metrics.json'}: no run threshold recorded")
@@ -68,7 +69,7 @@ class Workbench:
                 model = FSModel.load(run.path / "model.json")
             except LinkageError:
                 raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
-        values = None if extracts is None else load_values(run, Path(extracts), config)
+        values = None if records is None or cfg is None else record_values(run, records, cfg)
         return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), values=values)
 
     def labels_at(self, threshold: float) -> np.ndarray:

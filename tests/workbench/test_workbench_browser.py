@@ -27,10 +27,14 @@ class Server:
         import uvicorn
 
         from flows.api import free_port
+        from pace_linkage.config import load_config
+        from pace_linkage.pipeline import read_sources
         from pace_linkage.workbench.app import create_app
 
+        cfg = load_config()
+        values = (read_sources(cfg, extracts), cfg) if extracts is not None else ()
         self.port = free_port()
-        config = uvicorn.Config(create_app(folder, token, self.port, extracts), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(create_app(folder, token, self.port, *values), host="127.0.0.1", port=self.port,
                                 access_log=False, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

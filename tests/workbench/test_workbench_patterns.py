@@ -26,6 +26,16 @@ def client(folder, **options) -> TestClient:
 
 
 @pytest.fixture(scope="module")
+def extracted(synth_data) -> dict:
+    """The run's extracts read and normalised with the default config, as the command reads them."""
+    from pace_linkage.config import load_config
+    from pace_linkage.pipeline import read_sources
+
+    cfg = load_config()
+    return {"records": read_sources(cfg, synth_data / "extracts"), "cfg": cfg}
+
+
+@pytest.fixture(scope="module")
 def plain(bench_run):  # noqa: F811 (nothing here writes to the folder: one client for the module)
     return client(bench_run)
 
@@ -84,20 +94,17 @@ def test_an_unknown_pattern_is_a_one_line_400(plain, pattern):
     assert plain.get(f"/api/patterns/{some}?n=0").json() == {"error": "n: must be between 1 and 1000"}
 
 
-def test_values_appear_in_a_waterfall_only_when_the_extracts_are_given(plain, bench_run, synth_data, caplog):  # noqa: F811
-    from pace_linkage.config import load_config
-    from pace_linkage.pipeline import read_sources
-
+def test_values_appear_in_a_waterfall_only_when_the_extracts_are_given(plain, bench_run, extracted, caplog):  # noqa: F811
     bare = plain.get("/api/pair/0").json()
     assert bare["values_loaded"] is False and "--extracts" in bare["values_note"]
     assert all("left" not in r for r in bare["rows"]) and "context" not in bare
     assert plain.get("/api/run").json()["values"] is False
     caplog.set_level(logging.DEBUG)
-    full = client(bench_run, extracts=synth_data / "extracts")
+    full = client(bench_run, **extracted)
     assert full.get("/api/run").json()["values"] is True
     w = full.get("/api/pair/0").json()
     assert w["values_loaded"] is True and w["values_note"] is None  # the run's own config
-    records = read_sources(load_config(), synth_data / "extracts").set_index(["source", "record_id"])
+    records = extracted["records"].set_index(["source", "record_id"])
     left, right = records.loc[(w["left"]["source"], w["left"]["record_id"])], \
         records.loc[(w["right"]["source"], w["right"]["record_id"])]
     compared = [r for r in w["rows"] if "field" in r]
@@ -114,19 +121,16 @@ def test_values_appear_in_a_waterfall_only_when_the_extracts_are_given(plain, be
 
 
 def test_a_config_not_the_runs_is_a_warning_and_records_missing_from_the_extracts_stop_the_start(
-        bench_run, synth_data, tmp_path):  # noqa: F811
+        bench_run, extracted, tmp_path):  # noqa: F811
     from pace_linkage.errors import InputError
 
     folder = shutil.copytree(bench_run, tmp_path / "run")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["config_hash"] = "0" * 64
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    w = client(folder, extracts=synth_data / "extracts").get("/api/pair/0").json()
+    w = client(folder, **extracted).get("/api/pair/0").json()
     assert w["values_loaded"] is True and "config_hash differs" in w["values_note"]
-    extracts = shutil.copytree(synth_data / "extracts", tmp_path / "extracts")
-    source = extracts / "sds_pace_clients.csv"
-    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-    source.write_text("".join(lines[:-1]), encoding="utf-8")  # one record fewer
+    fewer = extracted["records"].iloc[1:]  # one record of the run missing
     with pytest.raises(InputError) as info:
-        create_app(bench_run, TOKEN, extracts=extracts)
-    assert str(info.value) == f"{extracts}: 1 of the run's records are not in these extracts; pass the extracts the run linked"
+        create_app(bench_run, TOKEN, records=fewer, cfg=extracted["cfg"])
+    assert str(info.value) == "extracts: 1 of the run's records are not in them; pass the extracts the run linked"
