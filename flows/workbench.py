@@ -10,18 +10,34 @@ import typer
 from flows.command import app, fail
 
 
+def _records(extracts: Path, config: Path | None):
+    """The extracts read and normalised with the config (default the package's), as `review export` reads them."""
+    from pace_linkage.config import load_config
+    from pace_linkage.errors import InputError
+    from pace_linkage.pipeline import read_sources
+
+    if not extracts.is_dir():
+        raise InputError(f"{extracts}: extracts folder not found")
+    cfg = load_config(config)
+    return read_sources(cfg, extracts), cfg
+
+
 @app.command()
 def workbench(
     run_dir: Annotated[Path, typer.Option("--run", help="A finished run folder (made since re-clustering was added).")],
     port: Annotated[int | None, typer.Option("--port", min=1024, max=65535, help="Port on 127.0.0.1 (default: a free one).")] = None,
     save_to: Annotated[Path | None, typer.Option("--save-to", help="Folder where 'Save these ids' writes a set of ids at the chosen threshold (ids-at-<threshold>/, as `recluster` writes); not inside --run. Without it nothing is saved.")] = None,
+    extracts: Annotated[Path | None, typer.Option("--extracts", help="The extracts the run linked: pairs then show both records' normalised values (read once at start, shown only in the page).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="The run's top-level config, to normalise the extracts (default config/pace.yaml).")] = None,
 ) -> None:
     """Open a finished run in a local web application: choose a threshold and see what it would give (estimated without truth), look inside clusters and pairs, label pairs with the keyboard.
 
     It listens on 127.0.0.1 only and prints an address with a random token: open that address in your browser;
-    a request without the token is refused. Labels are kept in the run folder (labels.csv, and the decisions in
-    clerical.csv for `recluster --clerical` and the next incremental run); with --save-to, the ids at the
-    chosen threshold can be saved as a set of their own, the labels' decisions honoured. Stop it with Ctrl-C.
+    a request without the token is refused. With --extracts, a pair's waterfall shows both records' normalised
+    values (held in memory, shown only in the page, never logged). Labels are kept in the run folder (labels.csv,
+    and the decisions in clerical.csv for `recluster --clerical` and the next incremental run); with --save-to,
+    the ids at the chosen threshold can be saved as a set of their own, the labels' decisions honoured. Stop it
+    with Ctrl-C.
     """
     import secrets
 
@@ -35,11 +51,16 @@ def workbench(
             raise InputError(problem.replace("--out", "--save-to", 1))
         port = port or free_port()
         token = secrets.token_urlsafe(32)
-        application = create_app(run_dir, token, port, save_to)
+        records, cfg = _records(extracts, config) if extracts is not None else (None, None)
+        application = create_app(run_dir, token, port, records, cfg, save_to=save_to)
+        values = application.state.bench.values
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     import uvicorn
 
-    typer.echo(f"workbench    run={run_dir}\nopen         http://127.0.0.1:{port}/?token={token}\n"
+    if values is not None and values.warning:
+        typer.echo(f"warning: {values.warning}", err=True)
+    loaded = "loaded" if values is not None else "not loaded (see --extracts)"
+    typer.echo(f"workbench    run={run_dir}  values={loaded}\nopen         http://127.0.0.1:{port}/?token={token}\n"
                "(Ctrl-C stops it)")
     uvicorn.run(application, host="127.0.0.1", port=port, access_log=False, log_level="warning")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pace_linkage.errors import InputError, PaceError
 from pace_linkage.evaluate import curve
-from pace_linkage.workbench import clerical, views
+from pace_linkage.workbench import clerical, patterns, views
 
 COOKIE = "pace_workbench"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -40,14 +40,17 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
-def create_app(run_dir: Path, token: str, port: int | None = None, save_to: Path | None = None):
-    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; sets of ids are saved
-    under ``save_to`` (None: saving is refused)."""
+def create_app(run_dir: Path, token: str, port: int | None = None, records=None, cfg=None,
+               save_to: Path | None = None):
+    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; given ``records`` (the
+    extracts read and normalised with ``cfg``) waterfalls show the records' values; sets of ids are saved under
+    ``save_to`` (None: saving is refused). The workbench is ``app.state.bench``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir))
+    bench = views.Workbench.open(Path(run_dir), records, cfg)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())
 
     @app.middleware("http")
@@ -88,6 +91,10 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     def page() -> str:
         return _asset("index.html")
 
+    @app.get("/favicon.ico")
+    def icon() -> Response:  # the page names none; a browser asks anyway (after a refused page, say)
+        return Response(status_code=204)
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in ASSETS:
@@ -102,7 +109,8 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
 
     @app.get("/api/run")
     def run_facts() -> dict:
-        return {"threshold": bench.threshold, "can_save": save_to is not None, "records": int(len(bench.run.records)),
+        return {"threshold": bench.threshold, "can_save": save_to is not None, "values": bench.values is not None,
+                "records": int(len(bench.run.records)),
                 "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
 
     @app.get("/api/curve")
@@ -131,6 +139,14 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     def pair(pair: int) -> dict:
         return views.waterfall(bench, pair)
 
+    @app.get("/api/patterns")
+    def pattern_table(t: float) -> dict:
+        return patterns.gamma_patterns(bench, t)
+
+    @app.get("/api/patterns/{pattern}")
+    def pattern_sample(pattern: str, n: int = 20) -> dict:
+        return patterns.pattern_pairs(bench, pattern, n=n)
+
     @app.get("/api/cluster")
     def cluster(q: str, t: float) -> dict:
         return views.cluster_view(bench, q, t)
@@ -146,7 +162,6 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     @app.post("/api/label/{pair}/{label}")
     def label(pair: int, label: str) -> dict:
         return views.save_label(bench, pair, label)
-
 
 
 __all__ = ["COOKIE", "CSP", "VENDOR", "create_app"]

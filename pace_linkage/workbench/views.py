@@ -6,7 +6,9 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
 * :func:`figures_at`: the threshold curve's row at any threshold (:mod:`pace_linkage.evaluate.curve`), the
   clusters made as the run makes them.
 * :func:`waterfall`: a scored pair's comparisons, each level's label and weight (``log2(m / u)``), the prior, and
-  what the stored weight holds beyond them (term-frequency adjustments).
+  what the stored weight holds beyond them (term-frequency adjustments); when the workbench was given the
+  extracts, each comparison's normalised values on both sides and the context fields'
+  (:mod:`pace_linkage.workbench.values`), else a note that no values are loaded.
 * :func:`cluster_view`: a cluster found by its pace id or one record's key, its records and the scored pairs
   between them, whether each links at the threshold, and the conflicts the run reported for it.
 * :func:`by_partner`: per partner, what it holds and how well it links (see the function).
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pace_linkage.config import PaceConfig
 from pace_linkage.engine.model import FSModel
 from pace_linkage.errors import InputError, LinkageError
 from pace_linkage.evaluate import curve, review
@@ -35,6 +38,7 @@ from pace_linkage.evaluate.tune import add_to_run
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
 from pace_linkage.store.outputs import csv_bytes
 from pace_linkage.workbench.refusals import refused_links
+from pace_linkage.workbench.values import RecordValues, pair_values, record_values
 
 LABELS = ("match", "non-match", "unsure")
 LABELS_NAME = "labels.csv"  # every label given in the workbench, unsure ones too (clerical.csv: the decisions)
@@ -51,9 +55,12 @@ class Workbench:
     inputs: curve.CurveInputs
     threshold: float
     cache: dict = field(default_factory=dict)
+    values: RecordValues | None = None  # the records' normalised values, when the extracts were given
 
     @classmethod
-    def open(cls, run_dir: Path) -> Workbench:
+    def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None) -> Workbench:
+        """The run folder ``run_dir``; with ``records`` (the extracts read and normalised with ``cfg``) its
+        records' values too (:mod:`pace_linkage.workbench.values`)."""
         run = load_run(Path(run_dir))
         if run.threshold is None:
             raise InputError(f"{Path(run_dir) / 'metrics.json'}: no run threshold recorded")
@@ -63,19 +70,21 @@ class Workbench:
                 model = FSModel.load(run.path / "model.json")
             except LinkageError:
                 raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
-        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold))
+        values = None if records is None or cfg is None else record_values(run, records, cfg)
+        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), values=values)
 
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
         if key not in self.cache:
             held = [k for k in self.cache if isinstance(k, tuple) and k[0] == "labels"]
-            for old in held[:-15]:  # a slider visits many thresholds: keep the latest few clusterings
-                del self.cache[old]
+            for k in held[:-16]:  # a slider visits many thresholds: keep the latest few (and nothing else goes)
+                del self.cache[k]
             self.cache[key] = self.clustering.labels(float(threshold))
         return self.cache[key]
 
 
-def _plain(row: dict) -> dict:
+def plain(row: dict) -> dict:
+    """``row`` JSON-ready: numpy numbers as Python's, floats rounded to 6 places, a non-finite float as None."""
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else
                 round(float(v), 6) if isinstance(v, float | np.floating) else
                 int(v) if isinstance(v, int | np.integer) else v) for k, v in row.items()}
@@ -85,7 +94,7 @@ def curve_rows(bench: Workbench) -> list[dict]:
     """The threshold curve on the fine grid (estimated, and measured if the run had truth)."""
     if "curve" not in bench.cache:
         frame = curve.threshold_curve(bench.inputs, curve.FINE_GRID)
-        bench.cache["curve"] = [_plain(r) for r in frame.to_dict(orient="records")]
+        bench.cache["curve"] = [plain(r) for r in frame.to_dict(orient="records")]
     return bench.cache["curve"]
 
 
@@ -96,10 +105,11 @@ def figures_at(bench: Workbench, threshold: float) -> dict:
     inputs = curve.CurveInputs(bench.inputs.n, bench.inputs.left, bench.inputs.right, bench.inputs.probability,
                                bench.labels_at, bench.inputs.run_threshold, bench.inputs.estimated)
     rows = curve.threshold_curve(inputs, [threshold]).to_dict(orient="records")  # ints stay ints
-    return _plain(next(r for r in rows if r["threshold"] == threshold))
+    return plain(next(r for r in rows if r["threshold"] == threshold))
 
 
-def _key(run: RunData, position: int) -> dict:
+def record_key(run: RunData, position: int) -> dict:
+    """The source and record id of the run's record at ``position``."""
     return {"source": str(run.records[SOURCE].iat[position]), "record_id": str(run.records[RECORD_ID].iat[position])}
 
 
@@ -123,11 +133,15 @@ def waterfall(bench: Workbench, pair: int) -> dict:
         if math.isfinite(rest) and abs(rest) > 1e-6:
             rows.append({"comparison": "term frequency", "level": "adjustments for common and rare values",
                          "weight": rest})
-    return {"pair": pair, "left": _key(bench.run, int(pairs[LEFT].iat[pair])),
-            "right": _key(bench.run, int(pairs[RIGHT].iat[pair])), "blocking_rule": str(pairs["blocking_rule"].iat[pair])
-            if "blocking_rule" in pairs.columns else None,
+    left, right = int(pairs[LEFT].iat[pair]), int(pairs[RIGHT].iat[pair])
+    values = pair_values(bench.values, left, right)
+    for r in rows:  # each comparison's field, its values side by side
+        r.update(values.get("compared", {}).get(r["comparison"], {}))
+    return {"pair": pair, "left": record_key(bench.run, left), "right": record_key(bench.run, right),
+            "blocking_rule": str(pairs["blocking_rule"].iat[pair]) if "blocking_rule" in pairs.columns else None,
             "match_weight": total, "match_probability": float(pairs[MATCH_PROBABILITY].iat[pair]),
-            "rows": [_plain(r) for r in rows]}
+            "rows": [plain(r) for r in rows], "values_loaded": values["values_loaded"],
+            "values_note": values["values_note"], **({"context": values["context"]} if "context" in values else {})}
 
 
 def _find(bench: Workbench, query: str) -> int | None:
@@ -157,7 +171,7 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     left, right = pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()
     inside = np.flatnonzero(np.isin(left, members) & np.isin(right, members))
     prob = pairs[MATCH_PROBABILITY].to_numpy()
-    edges = [{"pair": int(i), "left": _key(bench.run, int(left[i])), "right": _key(bench.run, int(right[i])),
+    edges = [{"pair": int(i), "left": record_key(bench.run, int(left[i])), "right": record_key(bench.run, int(right[i])),
               "match_weight": round(float(pairs[MATCH_WEIGHT].iat[i]), 4) if MATCH_WEIGHT in pairs.columns else None,
               "match_probability": round(float(prob[i]), 6), "links": bool(prob[i] >= threshold)}
              for i in inside[np.argsort(-prob[inside], kind="stable")]]
@@ -167,7 +181,7 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     if "conflicts.csv" in bench.run.manifest.get("files", {}) and run_ids:
         table = pd.read_csv(bench.run.path / "conflicts.csv", dtype=str, keep_default_na=False)
         conflicts = table[table["pace_id"].isin(run_ids)].to_dict(orient="records")
-    return {"threshold": threshold, "records": [_key(bench.run, int(m)) for m in members], "pairs": edges,
+    return {"threshold": threshold, "records": [record_key(bench.run, int(m)) for m in members], "pairs": edges,
             "refused": refused_links(bench, labels, at, threshold), "run_pace_ids": run_ids, "conflicts": conflicts,
             "note": "pairs not listed were never compared; links at or above the threshold to records outside "
                     "the cluster were refused by a conflict rule (listed with their reasons)"}
@@ -196,7 +210,7 @@ def by_partner(bench: Workbench) -> list[dict]:
         missed = group.get("estimated_missed_links")
         reasons = counts.get("reasons") or {}
         fields = (m.get("coverage") or {}).get(source) or {}
-        out.append(_plain({
+        out.append(plain({
             "partner": source, "label": counts.get("label", source), "records": group.get("records"),
             "rows_quarantined": counts.get("rows_quarantined"),
             "top_reason": min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None,
@@ -227,7 +241,7 @@ def save_ids(bench: Workbench, threshold: float, save_to: Path | None) -> dict:
     decisions = read_clerical_decisions(clerical) if "clerical.csv" in bench.run.manifest.get("files", {}) else None
     out = Path(save_to) / f"ids-at-{threshold:.6g}"
     figures = save(bench.run, threshold, out, clustering=bench.clustering, decisions=decisions, decisions_path=clerical)
-    return _plain({"folder": str(out), "threshold": threshold,
+    return plain({"folder": str(out), "threshold": threshold,
                    "clerical_decisions": 0 if decisions is None else len(decisions), **figures})
 
 
@@ -287,5 +301,5 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
     return label_queue(bench)
 
 
-__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "given_labels", "label_queue",
-           "queue_sample", "save_ids", "save_label", "waterfall"]
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "given_labels",
+           "label_queue", "plain", "queue_sample", "record_key", "save_ids", "save_label", "waterfall"]

@@ -1,6 +1,7 @@
 """The workbench as an analyst uses it, in a real headless browser (Debian's chromium via Playwright): move the
-threshold and see the figures change, open a cluster and a pair's waterfall, label three pairs with the keyboard,
-restart the server and find the labels kept. Nothing is fetched from anywhere but 127.0.0.1."""
+threshold and see the figures change, open a cluster and a pair's waterfall, open a comparison pattern and explain
+one of its pairs, label three pairs with the keyboard, restart the server (given the extracts now) and find the
+labels kept and the records' values shown. Nothing is fetched from anywhere but 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -22,14 +23,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background
 class Server:
     """The workbench served by uvicorn on 127.0.0.1 in a thread, as the command serves it."""
 
-    def __init__(self, folder: Path, token: str):
+    def __init__(self, folder: Path, token: str, extracts: Path | None = None):
         import uvicorn
 
         from flows.api import free_port
+        from pace_linkage.config import load_config
+        from pace_linkage.pipeline import read_sources
         from pace_linkage.workbench.app import create_app
 
+        cfg = load_config()
+        values = (read_sources(cfg, extracts), cfg) if extracts is not None else ()
         self.port = free_port()
-        config = uvicorn.Config(create_app(folder, token, self.port), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(create_app(folder, token, self.port, *values), host="127.0.0.1", port=self.port,
                                 access_log=False, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -44,8 +49,28 @@ class Server:
         self.thread.join(10)
 
 
+def open_a_pattern_and_explain_one_of_its_pairs(page) -> None:
+    """The comparison viewer: patterns sorted by pairs, the largest opened, one of its pairs explained."""
+    page.wait_for_selector("#pattern-table tbody tr button.pattern")
+    page.wait_for_selector("#pattern-chart svg path")  # pairs by pattern weight, drawn like the curve
+    columns = page.locator("#pattern-table thead th").all_text_contents()
+    page.click(f"#pattern-table thead th:nth-child({columns.index('pairs') + 1})")
+    counts = [int(v.replace(",", "")) for v in
+              page.locator(f"#pattern-table tbody td:nth-child({columns.index('pairs') + 1})").all_text_contents()]
+    assert len(counts) > 3 and counts == sorted(counts, reverse=True)
+    pattern = page.text_content("#pattern-table tbody tr:first-child button.pattern")
+    page.click("#pattern-table tbody tr:first-child button.pattern")
+    page.wait_for_selector("#pattern-sample tbody tr button.pair")
+    assert page.text_content("#pattern-pairs p").startswith(f"pattern {pattern}: {counts[0]:,} pair(s)")
+    chosen = page.text_content("#pattern-sample tbody tr:first-child button.pair")
+    page.click("#pattern-sample tbody tr:first-child button.pair")
+    page.wait_for_function(f"() => (document.querySelector('#pair p') || {{}}).textContent?.startsWith('pair {chosen}:')")
+    assert page.locator("#pair table.waterfall tbody tr").count() >= 3
+    assert "--extracts" in page.text_content("#pair p.values-note")  # this workbench holds no values
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it as root)")
-def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_labelled(bench_run, tmp_path):  # noqa: F811
+def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_labelled(bench_run, synth_data, tmp_path):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     folder = shutil.copytree(bench_run, tmp_path / "run")
@@ -94,6 +119,7 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
                 page.click("#pair-form button")
             page.wait_for_selector("#pair table.waterfall tbody tr")
             assert page.locator("#pair table.waterfall tbody tr").count() >= 3
+            open_a_pattern_and_explain_one_of_its_pairs(page)
             labelled = []
             for key in ("m", "n", "u"):
                 current = page.text_content("#label-pair p")
@@ -107,7 +133,7 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
             page.wait_for_selector("#curve tbody tr")
             browser.close()
         server.stop()
-        server = Server(folder, token)  # a new server over the same folder
+        server = Server(folder, token, synth_data / "extracts")  # a new server over the same folder, with values
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = browser.new_page()
@@ -116,6 +142,9 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
             page.wait_for_selector("body[data-ready=yes]")
             assert page.text_content("#label-counts") == "Labelled so far: match: 1, non-match: 1, unsure: 1"
             assert page.text_content("#label-pair p") not in labelled
+            headings = page.locator("#label-pair table.waterfall thead th").all_text_contents()
+            assert headings[-2:] == ["left value", "right value"]
+            assert page.locator("#label-pair table.context tbody tr").count() >= 1
             browser.close()
     finally:
         server.stop()

@@ -2,7 +2,7 @@
 // The workbench page: every figure comes from the JSON endpoints; text is set with textContent only.
 const $ = (id) => document.getElementById(id);
 const fmt = (v, d = 4) => (v === null || v === undefined ? "–" : typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-GB") : v.toFixed(d)) : String(v));
-let state = { threshold: null, label: null };
+let state = { threshold: null, label: null, patterns: null };
 
 async function api(path, options) {
   const response = await fetch(path, options);
@@ -19,12 +19,12 @@ function cell(row, value, numeric) {
   return td;
 }
 
-function table(el, headers, rows) {
+function table(el, headers, rows, numeric = (i) => i > 0) {
   const t = document.createElement("table");
   const head = t.createTHead().insertRow();
   headers.forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
   const body = t.createTBody();
-  rows.forEach((r) => { const tr = body.insertRow(); r.forEach((v, i) => cell(tr, v, i > 0)); });
+  rows.forEach((r) => { const tr = body.insertRow(); r.forEach((v, i) => cell(tr, v, numeric(i))); });
   el.replaceChildren(t);
   return t;
 }
@@ -114,12 +114,94 @@ function waterfall(el, w) {
   el.appendChild(p);
   const holder = document.createElement("div");
   el.appendChild(holder);
-  table(holder, ["comparison", "level", "weight"], w.rows.map((r) => [r.comparison, r.level, fmt(r.weight, 2)]))
-    .classList.add("waterfall");
+  const side = (v) => (v === null || v === undefined ? "–" : v);
+  const values = w.values_loaded ? ["left value", "right value"] : [];
+  table(holder, ["comparison", "level", "weight", ...values], w.rows.map((r) => [r.comparison, r.level, fmt(r.weight, 2),
+    ...(w.values_loaded ? (r.field ? [side(r.left), side(r.right)] : ["", ""]) : [])]), (i) => i === 2).classList.add("waterfall");
+  if (w.values_loaded && w.context && w.context.length) {
+    const ctx = document.createElement("div"); el.appendChild(ctx);
+    table(ctx, ["other field", "left value", "right value"], w.context.map((r) => [r.field, side(r.left), side(r.right)]), () => false)
+      .classList.add("context");
+  }
+  if (w.values_note) {
+    const n = document.createElement("p"); n.className = "note values-note"; n.textContent = w.values_note; el.appendChild(n);
+  }
 }
 
 async function showPair(n) {
   waterfall($("pair"), await api(`/api/pair/${n}`));
+}
+
+function patternChart(rows) {
+  // pairs by pattern weight, split by whether they link at the current threshold (a Vega-Lite spec)
+  const values = rows.flatMap((r) => [{ weight: r.weight, pairs: r.links, status: "links" },
+    { weight: r.weight, pairs: r.pairs - r.links, status: "does not link" }]).filter((v) => v.weight !== null && v.pairs > 0);
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 560, height: 200,
+    data: { values }, mark: "bar",
+    encoding: {
+      x: { field: "weight", type: "quantitative", bin: { maxbins: 40 }, title: "pattern weight (prior + levels, bits)" },
+      y: { aggregate: "sum", field: "pairs", type: "quantitative", title: "scored pairs" },
+      color: { field: "status", type: "nominal", title: null, sort: ["links", "does not link"],
+        legend: { orient: "bottom", labelLimit: 0 } },
+      tooltip: [{ field: "status" }, { field: "weight", bin: true, title: "weight" },
+        { aggregate: "sum", field: "pairs", title: "pairs" }],
+    },
+  };
+  return vegaEmbed("#pattern-chart", spec, { ast: true, expr: vegaInterpreter.expressionInterpreter,
+    renderer: "svg", actions: false, defaultStyle: false, tooltip: { disableDefaultStyle: true } });
+}
+
+async function showPatternPairs(id) {
+  const s = await api(`/api/patterns/${encodeURIComponent(id)}`);
+  const el = $("pattern-pairs"); el.replaceChildren();
+  const p = document.createElement("p");
+  p.textContent = `pattern ${s.pattern}: ${fmt(s.pairs)} pair(s)` + (s.sample.length < s.pairs ? `, ${s.sample.length} drawn at random` : "");
+  el.appendChild(p);
+  const holder = document.createElement("div"); el.appendChild(holder);
+  const t = table(holder, ["pair", "left", "right", "weight", "probability"], s.sample.map((e) => [String(e.pair),
+    `${e.left.source}/${e.left.record_id}`, `${e.right.source}/${e.right.record_id}`, fmt(e.match_weight, 2),
+    e.match_probability.toFixed(6)]), (i) => i >= 3);
+  t.id = "pattern-sample";
+  [...t.tBodies[0].rows].forEach((tr, i) => {
+    tr.className = s.sample[i].match_probability >= state.threshold ? "links" : "";
+    const b = document.createElement("button"); b.className = "pair"; b.type = "button";
+    b.textContent = tr.cells[0].textContent; tr.cells[0].replaceChildren(b);
+    b.addEventListener("click", async () => {
+      $("pair-number").value = s.sample[i].pair;
+      await showPair(s.sample[i].pair);
+      $("pair-section").scrollIntoView();
+    });
+  });
+}
+
+const PATTERN_ROWS = 1000; // the table lists the heaviest patterns; the chart counts every one
+
+async function showPatterns() {
+  const answer = await api(`/api/patterns?t=${state.threshold}`);
+  const rows = answer.patterns;
+  if (state.patterns) {
+    // the threshold moved: update the links of the rows shown (the table keeps its order) and the chart
+    rows.forEach((r) => { const tr = state.patterns.get(r.pattern); if (tr) tr.cells[tr.cells.length - 3].textContent = fmt(r.links); });
+    await patternChart(rows);
+    return;
+  }
+  const shown = rows.slice(0, PATTERN_ROWS);
+  const t = table($("patterns"), ["pattern", ...answer.comparisons, "pairs", "links", "weight", "mean probability"],
+    shown.map((r) => [r.pattern, ...answer.comparisons.map((c) => r.levels[c]), fmt(r.pairs), fmt(r.links),
+      fmt(r.weight, 2), r.mean_probability.toFixed(4)]), (j) => j > answer.comparisons.length);
+  t.id = "pattern-table";
+  state.patterns = new Map();
+  [...t.tBodies[0].rows].forEach((tr, i) => {
+    state.patterns.set(shown[i].pattern, tr);
+    const b = document.createElement("button"); b.className = "pattern"; b.type = "button";
+    b.textContent = shown[i].pattern; tr.cells[0].replaceChildren(b);
+    b.addEventListener("click", () => showPatternPairs(shown[i].pattern));
+  });
+  sortable(t);
+  $("pattern-count").textContent = `${fmt(rows.length)} pattern(s) among ${fmt(answer.pairs)} scored pairs` +
+    (rows.length > PATTERN_ROWS ? `; the ${PATTERN_ROWS} heaviest listed` : "");
+  await patternChart(rows);
 }
 
 async function showCluster(query) {
@@ -217,7 +299,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   let timer = null;
   slider.addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => showThreshold(Number(slider.value)), 150);
+    timer = setTimeout(async () => { await showThreshold(Number(slider.value)); await showPatterns(); }, 150);
   });
   $("save").disabled = !run.can_save;
   $("save-result").textContent = run.can_save ? "" : "(start the workbench with --save-to DIR to save)";
@@ -239,6 +321,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   await showThreshold(Number(run.threshold));
   await showCurve();
   await showPartners();
+  await showPatterns();
   showQueue(await api("/api/label"));
   document.body.dataset.ready = "yes";
 });
