@@ -39,12 +39,13 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
-def create_app(run_dir: Path, token: str, port: int | None = None):
-    """The FastAPI application over the run folder ``run_dir``, reachable with ``token``."""
+def create_app(run_dir: Path, token: str, port: int | None = None, store: str | None = None):
+    """The FastAPI application over the run folder ``run_dir`` (and the central store at the URL ``store``, if
+    given: cluster histories, labels kept there too), reachable with ``token``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir))
+    bench = views.Workbench.open(Path(run_dir), store)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())
 
@@ -101,7 +102,8 @@ def _routes(app, bench: views.Workbench) -> None:
     @app.get("/api/run")
     def run_facts() -> dict:
         return {"threshold": bench.threshold, "records": int(len(bench.run.records)),
-                "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
+                "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench)),
+                "store": bench.store is not None}
 
     @app.get("/api/curve")
     def curve_rows() -> list:
