@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from run_folder import bench_run  # noqa: F401, F811 (the fixture)
+from run_folder import Delivery, bench_run, deliveries  # noqa: F401, F811 (the fixtures)
 
 from pace_linkage.errors import ConfigError, InputError
 from pace_linkage.evaluate.runfolder import load_run
@@ -30,57 +30,12 @@ def client(folder, url=None) -> TestClient:
     return c
 
 
-class Delivery:
-    """One incremental run through the flow's tasks: load the state (and the store's labels), link, store."""
-
-    def __init__(self, url, cfg, batches, records: pd.DataFrame, run_id: str, clerical: pd.DataFrame | None = None):
-        from flows.incremental import link_batch, load_state, store_increment
-
-        thr = cfg.linkage.threshold
-        state, model, version, labels, seen = load_state.fn(str(url), cfg, records, run_id)
-        self.labels = labels
-        clerical = persist.with_labels(labels, clerical)  # as the flow does
-        self.result = link_batch.fn(state, records, cfg, model=model, run_id=run_id, threshold=thr, deletions=None,
-                                    clerical=clerical, refresh_model=False)
-        run = persist.run_results(self.result, cfg, thr, batches, [], {}, None)
-        store_increment.fn(run, self.result, str(url), run_id, version, labels_applied=seen)
-
-    def pid(self, source: str, record_id: str) -> str:
-        a = self.result.state.assignments
-        return a.loc[(a["source"] == source) & (a["record_id"] == record_id), "pace_id"].item()
-
-
-@pytest.fixture(scope="module")
-def deliveries(synth_data, tmp_path_factory):
-    """The bench run's records as two deliveries into one store (m1, then m2 with a must-link joining two of
-    m1's persons); also a copy of the store as m1 left it."""
-    from pace_linkage.config import load_config
-    from pace_linkage.ingest.sources import assemble
-    from pace_linkage.pipeline import read_batches
-
-    cfg = load_config()
-    batches, _ = read_batches(cfg, synth_data / "extracts")
-    records = assemble(batches)
-    first = np.random.default_rng(3).random(len(records)) < 0.6
-    base = tmp_path_factory.mktemp("wb-store")
-    db = base / "pace.duckdb"
-    m1 = Delivery(db, cfg, batches, records[first].reset_index(drop=True), "m1")
-    shutil.copy(db, base / "after_m1.duckdb")
-    persons = m1.result.state.assignments.drop_duplicates("pace_id")
-    a, b = persons.iloc[[0, 1]].to_dict("records")
-    must = pd.DataFrame([{"source_l": a["source"], "record_id_l": a["record_id"], "source_r": b["source"],
-                          "record_id_r": b["record_id"], "decision": "must_link"}])
-    m2 = Delivery(db, cfg, batches, records[~first].reset_index(drop=True), "m2", clerical=must)
-    return {"cfg": cfg, "batches": batches, "records": records, "first": first, "db": db,
-            "after_m1": base / "after_m1.duckdb", "m1": m1, "m2": m2, "a": a, "b": b}
-
-
 @pytest.fixture()
 def folder(bench_run, tmp_path):  # noqa: F811
     return shutil.copytree(bench_run, tmp_path / "run")
 
 
-def test_the_cluster_studio_shows_the_ids_history_across_two_incremental_runs(folder, deliveries):
+def test_the_cluster_studio_shows_the_ids_history_across_two_incremental_runs(folder, deliveries):  # noqa: F811
     a, b, m2 = deliveries["a"], deliveries["b"], deliveries["m2"]
     survivor = m2.pid(a["source"], a["record_id"])
     assert survivor == m2.pid(b["source"], b["record_id"])  # the must-link merged the two persons
@@ -124,7 +79,7 @@ def pairs_in_state(folder, assignments: pd.DataFrame) -> pd.DataFrame:
     return pairs.dropna(subset=["id_l", "id_r"])
 
 
-def test_labels_given_with_a_store_land_there_and_the_next_run_honours_them(folder, deliveries, tmp_path):
+def test_labels_given_with_a_store_land_there_and_the_next_run_honours_them(folder, deliveries, tmp_path):  # noqa: F811
     db = shutil.copy(deliveries["after_m1"], tmp_path / "pace.duckdb")
     m1 = deliveries["m1"].result.state
     pairs = pairs_in_state(folder, m1.assignments)
@@ -171,7 +126,7 @@ def test_a_clerical_file_wins_over_a_label_on_the_same_pair():
     assert persist.with_labels(labels.iloc[:0], None) is None
 
 
-def test_without_a_store_labels_touch_no_store(folder, deliveries, tmp_path):
+def test_without_a_store_labels_touch_no_store(folder, deliveries, tmp_path):  # noqa: F811
     db = Path(shutil.copy(deliveries["after_m1"], tmp_path / "pace.duckdb"))
     before = db.read_bytes()
     c = client(folder)
@@ -213,3 +168,16 @@ def test_history_follows_ids_through_splits_and_merges_both_ways_and_leaves_othe
     assert by_record["events"]["seq"].tolist() == [0, 1, 3, 4, 5, 6]
     assert cluster_history(h, ids, ["PZ"], pd.DataFrame({"source": ["s"], "record_id": ["9"]}))[
         "events"]["seq"].tolist() == [2]
+
+
+def test_the_command_refuses_a_bad_store_in_one_line_naming_no_secret(folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["workbench", "--run", str(folder), "--store", "postgresql://me:s3cret@h/pace"])
+    assert res.exit_code != 0 and "s3cret" not in res.output and "Traceback" not in res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "--store: a password in the URL is refused" in errors[0]
+    res = CliRunner().invoke(app, ["workbench", "--run", str(folder), "--store", str(tmp_path / "no.duckdb")])
+    assert res.exit_code != 0 and "no such store" in res.output and not (tmp_path / "no.duckdb").exists()
