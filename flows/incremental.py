@@ -89,7 +89,8 @@ def run_incremental(params: RunParams, cfg: PaceConfig, records: pd.DataFrame, b
         raise ConfigError("run --incremental: needs --store (the persons and ids live in the central store)")
     run_id = params.run_id or uuid.uuid4().hex
     state, fs, version, labels, labels_seen = timed("load-state", load_state, params.store, cfg, records, run_id)
-    p.summary("load-state", records=len(state.records), persons=state.persons(), model="stored" if fs else "none")
+    p.summary("load-state", records=len(state.records), persons=state.persons(), model="stored" if fs else "none",
+              labels=len(labels))
     if params.model:
         fs = FSModel.load(Path(params.model))
     deletions = persist.read_deletions(Path(params.extracts) / persist.DELETIONS_FILE)

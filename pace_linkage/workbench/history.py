@@ -68,11 +68,10 @@ def _survivor_closure(ids: pd.DataFrame, chosen: set[str], id_col: str) -> pd.Da
     rows = ids[ids[id_col].isin(chosen)]
     while True:
         more = set(rows.loc[rows["status"] == "retired", "survivor"].dropna()) - set(rows[id_col])
-        if not more:
+        added = ids[ids[id_col].isin(more)]
+        if added.empty:  # none left (a survivor never issued: resolve says the chain is broken)
             return rows
-        rows = pd.concat([rows, ids[ids[id_col].isin(more)]], ignore_index=True)
-        if not ids[id_col].isin(more).any():
-            return rows
+        rows = pd.concat([rows, added], ignore_index=True)
 
 
 def cluster_history(history: pd.DataFrame, ids: pd.DataFrame, pace_ids: Iterable[str],

@@ -17,7 +17,8 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
 
 With a central store (``store``: its URL; the workbench opens it for each read or write, never holding it):
 :func:`cluster_view` adds the history of the cluster's persistent ids across incremental runs
-(:mod:`pace_linkage.workbench.history`; the store's id history is read once), and :func:`save_label` first
+(:mod:`pace_linkage.workbench.history`; the store's id history is read once: restart the workbench to see
+runs made since), and :func:`save_label` first
 appends the label to the store's ``labels`` table (one transaction; nothing is kept if the store refuses it),
 which the next incremental run honours as it honours ``--clerical``. Without a store nothing touches one.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +61,7 @@ class Workbench:
     threshold: float
     store: str | None = None
     cache: dict = field(default_factory=dict)
+    saving: threading.Lock = field(default_factory=threading.Lock)  # one label at a time (requests run in threads)
 
     @classmethod
     def open(cls, run_dir: Path, store: str | None = None) -> Workbench:
@@ -284,7 +287,13 @@ def label_queue(bench: Workbench, seed: int = 42) -> dict:
 def save_label(bench: Workbench, pair: int, label: str) -> dict:
     """Keep ``label`` for scored pair ``pair`` in the run folder's clerical.csv (written atomically, 0600, the
     manifest updated); the latest label of a pair wins. With a store, the label is appended to its ``labels``
-    table first (keys and label, the run's id; one transaction)."""
+    table first (keys and label, the run's id; one transaction; if the store refuses it, nothing is kept).
+    One label is saved at a time."""
+    with bench.saving:
+        return _save_label(bench, pair, label)
+
+
+def _save_label(bench: Workbench, pair: int, label: str) -> dict:
     if label not in LABELS:
         raise InputError(f"label: one of {', '.join(LABELS)}")
     pairs = bench.run.pairs
