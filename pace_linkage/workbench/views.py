@@ -18,9 +18,9 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
 With a central store (``store``: its URL; the workbench opens it for each read or write, never holding it):
 :func:`cluster_view` adds the history of the cluster's persistent ids across incremental runs
 (:mod:`pace_linkage.workbench.history`; the store's id history is read once: restart the workbench to see
-runs made since), and :func:`save_label` first
-appends the label to the store's ``labels`` table (one transaction; nothing is kept if the store refuses it),
-which the next incremental run honours as it honours ``--clerical``. Without a store nothing touches one.
+runs made since), and :func:`save_label` first appends the label to the store's ``labels`` table (one
+transaction; nothing is kept if the store refuses it), which the next incremental run honours as it honours
+``--clerical``. Without a store nothing touches one.
 """
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ def cluster_history(bench: Workbench, run_ids: list[str], records: list[dict]) -
 
 def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     """The cluster at ``threshold`` holding the record ``query`` names (a pace id of the run, or
-    ``source/record_id``): its records, the scored pairs between them and the run's conflicts for it."""
+    ``source/record_id``): its records, the scored pairs between them, the run's conflicts for it and, with a
+    store, its history across incremental runs (:func:`cluster_history`; None without one)."""
     at = _find(bench, query.strip())
     if at is None:
         raise InputError("cluster: no record or pace id matches the search")
@@ -312,5 +313,5 @@ def _save_label(bench: Workbench, pair: int, label: str) -> dict:
     return label_queue(bench)
 
 
-__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "label_queue",
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_history", "cluster_view", "curve_rows", "figures_at", "label_queue",
            "save_label", "waterfall"]
