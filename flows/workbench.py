@@ -29,6 +29,8 @@ def workbench(
     save_to: Annotated[Path | None, typer.Option("--save-to", help="Folder where 'Save these ids' writes a set of ids at the chosen threshold (ids-at-<threshold>/, as `recluster` writes); not inside --run. Without it nothing is saved.")] = None,
     extracts: Annotated[Path | None, typer.Option("--extracts", help="The extracts the run linked: pairs then show both records' normalised values (read once at start, shown only in the page).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="The run's top-level config, to normalise the extracts (default config/pace.yaml).")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="The central store (a DuckDB path, duckdb:// or postgresql:// URL, as for run): "
+                                              "cluster histories across incremental runs, and labels kept there too.")] = None,
 ) -> None:
     """Open a finished run in a local web application: choose a threshold and see what it would give (estimated without truth), look inside clusters and pairs, label pairs with the keyboard.
 
@@ -38,6 +40,10 @@ def workbench(
     and the decisions in clerical.csv for `recluster --clerical` and the next incremental run); with --save-to,
     the ids at the chosen threshold can be saved as a set of their own, the labels' decisions honoured. Stop it
     with Ctrl-C.
+
+    With --store (which must exist), the cluster studio shows the history of the cluster's pace ids across the
+    store's incremental runs, and each label is also appended to the store's labels table: the next incremental
+    run against that store honours match / non-match labels as --clerical decisions. Without it no store is touched.
     """
     import secrets
 
@@ -52,15 +58,18 @@ def workbench(
         port = port or free_port()
         token = secrets.token_urlsafe(32)
         records, cfg = _records(extracts, config) if extracts is not None else (None, None)
-        application = create_app(run_dir, token, port, records, cfg, save_to=save_to)
+        application = create_app(run_dir, token, port, records, cfg, save_to=save_to, store=store)
         values = application.state.bench.values
     except Exception as exc:  # noqa: BLE001
         fail(exc)
     import uvicorn
 
+    from pace_linkage.store.urls import describe
+
     if values is not None and values.warning:
         typer.echo(f"warning: {values.warning}", err=True)
     loaded = "loaded" if values is not None else "not loaded (see --extracts)"
-    typer.echo(f"workbench    run={run_dir}  values={loaded}\nopen         http://127.0.0.1:{port}/?token={token}\n"
+    shown = f"\nstore        {describe(store)}" if store else ""
+    typer.echo(f"workbench    run={run_dir}  values={loaded}{shown}\nopen         http://127.0.0.1:{port}/?token={token}\n"
                "(Ctrl-C stops it)")
     uvicorn.run(application, host="127.0.0.1", port=port, access_log=False, log_level="warning")

@@ -205,15 +205,16 @@ def write_outputs(run: RunResults, metrics: dict, report_html: str, out_dir: Pat
 
 def store_run(url: str, run: RunResults, run_id: str, *, state: dict[str, pd.DataFrame] | None = None,
               log: dict[str, pd.DataFrame] | None = None, attempt: str | None = None,
-              expect_state: database.StateVersion | None = None) -> dict:
+              expect_state: database.StateVersion | None = None, extra_meta: dict | None = None) -> dict:
     """Write the run into the central store at ``url`` in one transaction
     (:mod:`pace_linkage.store.database`): its records, clusters, pairs and what the sharing agreements release
     to each partner (:func:`pace_linkage.study.sharing.released_fields`), with an incremental run's ``state``
     (written only if the store's state is still at ``expect_state``) and ``log``; ``attempt`` is the staged
-    outputs' (:attr:`RunWriter.attempt`), so OUT and the store can be matched after a kill."""
+    outputs' (:attr:`RunWriter.attempt`), so OUT and the store can be matched after a kill; ``extra_meta`` goes
+    into the run's metadata."""
     released = released_fields(run.records, database.sorted_clusters(run), run.cfg, run.cfg.id_column)
     return database.store_run(url, run, run_id, pairs=pairs_frame(run), released=released, state=state,
-                              log=log, attempt=attempt, expect_state=expect_state)
+                              log=log, attempt=attempt, expect_state=expect_state, extra_meta=extra_meta)
 
 
 # --------------------------------------------------------------------------------------------------

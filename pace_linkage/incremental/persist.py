@@ -15,6 +15,11 @@ deliveries' side files:
   ``consent_withdrawn`` or another lower-case word; blank = ``deleted``).
 * clerical decisions: review's ``clerical.csv`` (``source_l, record_id_l, source_r, record_id_r, label`` with
   ``match`` / ``non-match``), or the same with a ``decision`` column (``must_link`` / ``cannot_link``).
+* the store's ``labels`` (given in the workbench with ``--store``, :func:`label_decisions`): an incremental run
+  takes the match / non-match labels no earlier incremental run applied as this run's clerical decisions, just
+  as ``--clerical`` gives them (the file wins on a pair both name). Unsure labels are left out, as in
+  ``clerical.csv``; of the rest, a pair's latest label counts. The number of the last label read is kept in the
+  run's metadata (``labels_applied``), so the next run applies only labels given since.
 
 Stored values come back with the database's types; :func:`load_state` casts the record columns back to the
 dtypes a freshly normalised batch has (``like``), so hashes and comparisons are unchanged by the round trip.
@@ -37,10 +42,13 @@ from pace_linkage.incremental.state import (
     State,
     empty_state,
     history_columns,
+    oriented,
 )
 from pace_linkage.schema import RECORD_ID, SOURCE
+from pace_linkage.store.base import LABELS, StateVersion
 
 DELETIONS_FILE = "deletions.csv"
+LABELS_APPLIED = "labels_applied"  # the run metadata key: the number (seq) of the last store label applied
 _LABEL_TO_DECISION = {"match": "must_link", "non-match": "cannot_link",
                       "must_link": "must_link", "cannot_link": "cannot_link"}
 
@@ -155,6 +163,37 @@ def read_clerical_decisions(path: Path) -> pd.DataFrame:
     out = frame.loc[keep, keys].apply(lambda s: unneutralise(s.str.strip()))
     out["decision"] = decided[keep].to_numpy()
     return out.reset_index(drop=True)
+
+
+def label_decisions(store, version: StateVersion) -> tuple[pd.DataFrame, int]:
+    """The store's labels (an open :class:`~pace_linkage.store.base.Store`) that the incremental run at
+    ``version`` (the state this run read) and those before it have not applied, as clerical decisions (pair
+    keys, ``decision``; a pair's latest match / non-match label, unsure ones left out), and the number of the
+    last label read (to record as :data:`LABELS_APPLIED`)."""
+    info = store.run_info(version.run_id) if version.run_id else None
+    applied = int((info or {}).get("meta", {}).get(LABELS_APPLIED, 0))
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*PAIR_KEY_COLUMNS, "decision"]})
+    if not store.has_table(LABELS):
+        return empty, applied
+    labels = store.read(LABELS)
+    seen = max(applied, int(labels["seq"].max())) if len(labels) else applied
+    new = labels[(labels["seq"] > applied) & labels["label"].isin(["match", "non-match"])]
+    if new.empty:
+        return empty, seen
+    latest = oriented(new.sort_values("seq", kind="stable")).drop_duplicates(PAIR_KEY_COLUMNS, keep="last")
+    out = latest[PAIR_KEY_COLUMNS].astype(str).assign(decision=latest["label"].map(_LABEL_TO_DECISION).to_numpy())
+    return out.reset_index(drop=True), seen
+
+
+def with_labels(labels: pd.DataFrame, clerical: pd.DataFrame | None) -> pd.DataFrame | None:
+    """This run's clerical decisions: the store's ``labels`` (:func:`label_decisions`) and the ``--clerical``
+    file's, the file's winning on a pair both name."""
+    if clerical is None or clerical.empty:
+        return labels if len(labels) else clerical
+    if labels.empty:
+        return clerical
+    both = oriented(pd.concat([labels, clerical[[*PAIR_KEY_COLUMNS, "decision"]]], ignore_index=True))
+    return both.drop_duplicates(PAIR_KEY_COLUMNS, keep="last").reset_index(drop=True)
 
 
 def run_results(result: BatchResult, cfg, threshold: float, batches, failures, timings: dict,

@@ -225,6 +225,17 @@ def pair_keys(f: pd.DataFrame) -> pd.Series:
                      dtype=object)
 
 
+def oriented(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` (the :data:`PAIR_KEY_COLUMNS` and more) with each pair's sides swapped where needed so the left
+    key sorts first, the way decisions are kept."""
+    out = pairs.copy()
+    swap = record_keys(out, "source_l", "record_id_l") > record_keys(out, "source_r", "record_id_r")
+    for a, b in (("source_l", "source_r"), ("record_id_l", "record_id_r")):
+        la, lb = out[a].to_numpy(dtype=object).copy(), out[b].to_numpy(dtype=object).copy()
+        out[a], out[b] = np.where(swap, lb, la), np.where(swap, la, lb)
+    return out
+
+
 def prepare_clerical(state: State, clerical: pd.DataFrame | None, run_id: str) -> tuple[pd.DataFrame, dict]:
     """Stored decisions plus this run's (``clerical``), each with its run id and oriented so the left key
     sorts first; a later decision on a pair replaces the earlier one. Sorted by key pair. Also the counts
@@ -240,14 +251,9 @@ def prepare_clerical(state: State, clerical: pd.DataFrame | None, run_id: str) -
         if bad.any():
             raise LinkageError(f"incremental: {int(bad.sum())} clerical decision(s) are neither must_link nor "
                                "cannot_link")
-        kl, kr = record_keys(new, "source_l", "record_id_l"), record_keys(new, "source_r", "record_id_r")
-        if (kl == kr).any():
+        if (record_keys(new, "source_l", "record_id_l") == record_keys(new, "source_r", "record_id_r")).any():
             raise LinkageError("incremental: a clerical decision pairs a record with itself")
-        swap = kl > kr
-        for a, b in (("source_l", "source_r"), ("record_id_l", "record_id_r")):
-            la, lb = new[a].to_numpy(dtype=object).copy(), new[b].to_numpy(dtype=object).copy()
-            new[a], new[b] = np.where(swap, lb, la), np.where(swap, la, lb)
-        new = new.drop_duplicates()
+        new = oriented(new).drop_duplicates()
         if new.duplicated(PAIR_KEY_COLUMNS).any():
             raise LinkageError("incremental: a pair has both must_link and cannot_link in this run's decisions")
         new["run_id"] = run_id

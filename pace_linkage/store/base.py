@@ -10,7 +10,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,14 @@ _ORDER = {
     "state_records": "source, record_id", "state_assignments": "source, record_id",
     "state_ids": "2",  # run_id, then the id column (its name varies)
     "state_clerical": "source_l, record_id_l, source_r, record_id_r", "state_model": "run_id",
-    "id_history": "run_id, seq", "removed_records": "run_id, source, record_id",
+    "id_history": "run_id, seq", "removed_records": "run_id, source, record_id", "labels": "seq",
     "released": "1, 2, 3, 4, 5, 6",  # run_id, to_source, the id column (its name varies), from_source, field, value
 }
 RUNS = "runs"
+# Append-only: the labels an analyst gave pairs in the workbench (pair keys, label, a number counting on across
+# the store; ``run_id`` = the run the label was given on). No field values. Incremental runs read it (persist).
+LABELS = "labels"
+LABEL_COLUMNS = ("source_l", "record_id_l", "source_r", "record_id_r", "label")
 # One row: how many incremental runs have replaced the state, and the last of them. A run reads it with the state
 # and writes only if it is unchanged (Store.write_run's ``expect_state``), so incremental runs are serialisable.
 STATE_HEAD = "state_head"
@@ -172,16 +176,27 @@ class Store:
         frames, extra = self._checked_frames(run_id, tables, state, log)
         counts = {name: int(len(df)) for name, df in frames.items()}
         row = self._runs_row(run_id, frames, meta)
-        self._stage = "opening the transaction"
-        self._begin()
-        try:
-            self._lock_writers()
+
+        def body() -> None:
             if state is not None:
                 self._stage = f"checking table {STATE_HEAD}"
                 self._check_state(expect_state)
             self._write_all(run_id, frames, extra, row, meta)
             if state is not None:
                 self._advance_state(run_id)
+
+        self._transaction(f"run {run_id}", body)
+        return counts
+
+    def _transaction(self, what: str, body: Callable[[], Any]) -> Any:
+        """``body()`` in one transaction, writers taking turns: committed, or rolled back on any error (a
+        database error becomes one :class:`StoreError` line naming ``what`` and the stage, never the database's
+        message; a serialisation failure a :class:`StoreConflict`)."""
+        self._stage = "opening the transaction"
+        self._begin()
+        try:
+            self._lock_writers()
+            out = body()
             self._stage = "commit"
             self._commit()
         except PaceError:
@@ -191,14 +206,39 @@ class Store:
             self._rollback()
             err = (StoreConflict(f"store {self.location}: another run wrote the store at the same time; nothing "
                                  "was written: run again") if self._is_conflict(exc)
-                   else db_error(self.location, f"run {run_id}: {self._stage}", exc))
+                   else db_error(self.location, f"{what}: {self._stage}", exc))
             err.maybe_committed = self._stage == "commit"  # a failed COMMIT may still have committed
         except BaseException:
             self._rollback()
             raise
         else:
-            return counts
+            return out
         raise err  # outside the except block: the database's message (it may quote a value) is not chained
+
+    def append_labels(self, run_id: str, labels: pd.DataFrame) -> list[int]:
+        """Append ``labels`` (the columns of :data:`LABEL_COLUMNS`, as text) given on run ``run_id`` to the
+        append-only :data:`LABELS` table, in one transaction, numbered (``seq``) on from the table's last number in
+        their order. The table is made from the first frame. Returns the numbers given."""
+        run_id = str(run_id)
+        if not run_id:
+            raise ConfigError("store: run id is empty")
+        missing = [c for c in LABEL_COLUMNS if c not in labels.columns]
+        if missing:
+            raise ConfigError(f"store: table {LABELS}: missing column(s) {', '.join(missing)}")
+        frame = labels[list(LABEL_COLUMNS)].astype(str).reset_index(drop=True)
+
+        def body() -> list[int]:
+            self._stage = f"reading table {LABELS}"
+            last = self._fetch(f"SELECT max(seq) FROM {self._t(LABELS)}") if self._column_types(LABELS) else []
+            start = int(last[0][0]) + 1 if last and last[0][0] is not None else 1
+            numbered = frame.assign(seq=np.arange(start, start + len(frame), dtype=np.int64))
+            self._stage = f"writing table {LABELS}"
+            self._ensure_table(LABELS, numbered)
+            if len(numbered):
+                self._write_table(LABELS, numbered, run_id)
+            return numbered["seq"].tolist()
+
+        return self._transaction(f"labels of run {run_id}", body)
 
     def _checked_frames(self, run_id: str, tables: Mapping[str, pd.DataFrame],
                         state: Mapping[str, pd.DataFrame] | None, log: Mapping[str, pd.DataFrame] | None
@@ -313,7 +353,7 @@ class Store:
 
     def read(self, name: str, run_id: str | None = None) -> pd.DataFrame:
         """One table (optionally one run's rows), in a stable order."""
-        if name not in (*TABLES, RUNS, *STATE_TABLES, *LOG_TABLES):
+        if name not in (*TABLES, RUNS, *STATE_TABLES, *LOG_TABLES, LABELS):
             raise ConfigError(f"store: unknown table {name}")
         order = _ORDER.get(name) or ("run_id" if name == RUNS else "run_id, " + (
             "source, record_id" if name in _KEYED else "source_l, record_id_l, source_r, record_id_r"))

@@ -18,6 +18,7 @@ Tables (every one keyed by ``run_id``)::
     clusters  run_id, source, record_id, pace_id, pace_id_<named threshold> ...
     pairs     run_id, source_l, record_id_l, source_r, record_id_r, blocking_rule, gamma_*, match_weight,
               match_probability
+    labels    run_id (the run the label was given on), source_l, record_id_l, source_r, record_id_r, label, seq
 
 Rules:
 
@@ -34,6 +35,9 @@ Rules:
 * A run's metadata records the attempt that wrote it (``meta.attempt``): the output folder's staged run names
   the same attempt, so a run stopped between the store's commit and publishing is published by the next run
   (:func:`stored_attempt`, :mod:`pace_linkage.store.publish`).
+* ``labels`` is append-only (:meth:`Store.append_labels`: the workbench's labels, each in one transaction,
+  numbered on by ``seq``); writing a run never touches it. It holds keys and labels, no field value, and no
+  partner role is granted it.
 * Columns follow the frames: a table is created from the first frame written to it, and columns a later
   run brings (a new field, a new comparison) are added. A column the run lacks is NULL for that run. A
   column whose type changed is refused (a ``ConfigError`` naming table and column).
@@ -44,7 +48,8 @@ Rules:
 Partner access (PostgreSQL only):
 
 * Each partner (source) gets a role ``pace_<source>`` (created ``NOLOGIN`` if missing: the DBA grants
-  login). It has no privilege on ``pairs`` (pairs cross partners), the incremental state or the logs.
+  login). It has no privilege on ``pairs`` (pairs cross partners), the incremental state, the logs or the
+  labels.
 * ``runs`` has **row-level security** too: a partner role sees only the runs it took part in (its source is in
   the run's ``sources``), and of them only ``run_id``, ``written_at``, ``config_hash``, ``version`` and
   ``threshold`` (column privileges): not the other partners, the run's totals nor its metadata. The view
@@ -73,6 +78,8 @@ import pandas as pd
 
 from pace_linkage.schema import RECORD_ID, SOURCE, VERSION
 from pace_linkage.store.base import (
+    LABEL_COLUMNS,
+    LABELS,
     LOG_TABLES,
     PARTNER_VIEW,
     RUNS,
@@ -168,12 +175,12 @@ def private_columns(cfg) -> list[str]:
 def store_run(url: str | os.PathLike, run, run_id: str, *, pairs: pd.DataFrame, released: pd.DataFrame,
               state: Mapping[str, pd.DataFrame] | None = None,
               log: Mapping[str, pd.DataFrame] | None = None, attempt: str | None = None,
-              expect_state: StateVersion | None = None) -> dict[str, Any]:
+              expect_state: StateVersion | None = None, extra_meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write a finished run into the store at ``url`` (:func:`run_tables`, with an incremental run's ``state``
-    and ``log`` tables, in the same transaction, if the state is still at ``expect_state``); ``attempt`` goes
-    into the run's metadata. Returns row counts and the seconds taken."""
+    and ``log`` tables, in the same transaction, if the state is still at ``expect_state``); ``attempt`` and
+    ``extra_meta`` go into the run's metadata. Returns row counts and the seconds taken."""
     t0 = time.perf_counter()
-    meta = {**run_meta(run), **({"attempt": attempt} if attempt else {})}
+    meta = {**run_meta(run), **(extra_meta or {}), **({"attempt": attempt} if attempt else {})}
     with open_store(url, private_columns=private_columns(run.cfg)) as st:
         tables = run_tables(run, pairs=pairs, released=released)
         counts = st.write_run(run_id, tables, meta, state=state, log=log, expect_state=expect_state)
@@ -192,7 +199,7 @@ def stored_attempt(url: str | os.PathLike, run_id: str) -> str | None:
 
 
 __all__ = [
-    "TABLES", "STATE_TABLES", "STATE_HEAD", "LOG_TABLES", "RUNS", "PARTNER_VIEW", "Store", "StoreError",
+    "TABLES", "STATE_TABLES", "STATE_HEAD", "LOG_TABLES", "LABELS", "LABEL_COLUMNS", "RUNS", "PARTNER_VIEW", "Store", "StoreError",
     "StoreConflict", "StateVersion", "DuckDBStore", "PostgresStore", "open_store", "parse_url", "describe",
     "run_tables", "run_meta", "private_columns", "sorted_clusters", "in_text_order", "store_run", "stored_attempt", "logical_type",
 ]

@@ -41,14 +41,15 @@ def _vendor(name: str) -> str:
 
 
 def create_app(run_dir: Path, token: str, port: int | None = None, records=None, cfg=None,
-               save_to: Path | None = None):
+               save_to: Path | None = None, store: str | None = None):
     """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; given ``records`` (the
     extracts read and normalised with ``cfg``) waterfalls show the records' values; sets of ids are saved under
-    ``save_to`` (None: saving is refused). The workbench is ``app.state.bench``."""
+    ``save_to`` (None: saving is refused); with the central store at the URL ``store``, cluster histories, and
+    labels kept there too. The workbench is ``app.state.bench``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir), records, cfg)
+    bench = views.Workbench.open(Path(run_dir), records, cfg, store=store)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())
@@ -110,7 +111,7 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     @app.get("/api/run")
     def run_facts() -> dict:
         return {"threshold": bench.threshold, "can_save": save_to is not None, "values": bench.values is not None,
-                "records": int(len(bench.run.records)),
+                "store": bench.store is not None, "records": int(len(bench.run.records)),
                 "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
 
     @app.get("/api/curve")

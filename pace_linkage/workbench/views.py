@@ -16,12 +16,20 @@ entitled to them, and the workbench serves only the analyst's own browser; nothi
   with the clerical review's strata. Every label is kept in the run folder's labels.csv, and the decisions in its
   clerical.csv, which a re-clustering (``recluster --clerical``) and the next incremental run (``--clerical``)
   honour: match = must-link, non-match = cannot-link. Both are written atomically, 0600, the manifest updated.
+
+With a central store (``store``: its URL; the workbench opens it for each read or write, never holding it):
+:func:`cluster_view` adds the history of the cluster's persistent ids across incremental runs
+(:mod:`pace_linkage.workbench.history`; the store's id history is read once: restart the workbench to see
+runs made since), and :func:`save_label` first appends the label to the store's ``labels`` table (one
+transaction; nothing is kept if the store refuses it), which the next incremental run honours as it honours
+``--clerical``. Without a store nothing touches one.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +44,9 @@ from pace_linkage.evaluate.recluster import Reclusterer
 from pace_linkage.evaluate.runfolder import PAIR_KEYS, RunData, load_run
 from pace_linkage.evaluate.tune import add_to_run
 from pace_linkage.schema import LEFT, MATCH_PROBABILITY, MATCH_WEIGHT, RECORD_ID, RIGHT, SOURCE
+from pace_linkage.store.database import open_store, parse_url
 from pace_linkage.store.outputs import csv_bytes
+from pace_linkage.workbench import history
 from pace_linkage.workbench.refusals import refused_links
 from pace_linkage.workbench.values import RecordValues, pair_values, record_values
 
@@ -54,16 +64,26 @@ class Workbench:
     clustering: Reclusterer
     inputs: curve.CurveInputs
     threshold: float
+    store: str | None = None
     cache: dict = field(default_factory=dict)
     values: RecordValues | None = None  # the records' normalised values, when the extracts were given
+    saving: threading.Lock = field(default_factory=threading.Lock)  # one label at a time (requests run in threads)
 
     @classmethod
-    def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None) -> Workbench:
+    def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None,
+             store: str | None = None) -> Workbench:
         """The run folder ``run_dir``; with ``records`` (the extracts read and normalised with ``cfg``) its
-        records' values too (:mod:`pace_linkage.workbench.values`)."""
+        records' values too (:mod:`pace_linkage.workbench.values`); with ``store``, the store at that URL, which
+        must exist."""
+        if store is not None:
+            parse_url(store)  # a bad location is refused before the run is read
         run = load_run(Path(run_dir))
         if run.threshold is None:
             raise InputError(f"{Path(run_dir) / 'metrics.json'}: no run threshold recorded")
+        if store is not None:
+            if not str(run.manifest.get("run_id") or ""):
+                raise InputError(f"{run.path / 'manifest.json'}: no run id recorded (labels in the store name it)")
+            open_store(store, create=False).close()  # one line if it cannot be opened
         model = None
         if "model.json" in run.manifest.get("files", {}):
             try:
@@ -71,7 +91,8 @@ class Workbench:
             except LinkageError:
                 raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
         values = None if records is None or cfg is None else record_values(run, records, cfg)
-        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), values=values)
+        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), store,
+                   values=values)
 
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
@@ -151,17 +172,48 @@ def _find(bench: Workbench, query: str) -> int | None:
         source, record_id = query.split("/", 1)
         hit = np.flatnonzero((run.records[SOURCE].to_numpy() == source) & (run.records[RECORD_ID].to_numpy() == record_id))
         return int(hit[0]) if len(hit) else None
-    ids = bench.cache.get("run_ids")
-    if ids is None:
-        ids = bench.cache["run_ids"] = pd.read_csv(run.path / "clusters.csv", dtype=str, usecols=[2],
-                                                   keep_default_na=False).iloc[:, 0].to_numpy()
-    hit = np.flatnonzero(ids == query)
+    hit = np.flatnonzero(_run_ids(bench) == query)
     return int(hit[0]) if len(hit) else None
+
+
+def _run_ids(bench: Workbench) -> np.ndarray:
+    """Each record's pace id in the run (clusters.csv's id column), read once."""
+    if "run_ids" not in bench.cache:
+        bench.cache["run_ids"] = pd.read_csv(bench.run.path / "clusters.csv", dtype=str, usecols=[2],
+                                             keep_default_na=False).iloc[:, 0].to_numpy()
+    return bench.cache["run_ids"]
+
+
+def _stored_history(bench: Workbench) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's ``id_history`` and ``state_ids`` (empty when no incremental run wrote them), read once."""
+    if "store_history" not in bench.cache:
+        with open_store(bench.store, create=False) as st:
+            found = st.has_table("id_history") and st.has_table("state_ids")
+            bench.cache["store_history"] = (st.read("id_history"), st.read("state_ids").drop(columns=["run_id"])) \
+                if found else (pd.DataFrame(), pd.DataFrame())
+    return bench.cache["store_history"]
+
+
+def cluster_history(bench: Workbench, run_ids: list[str], records: list[dict]) -> dict | None:
+    """The cluster's history across the store's incremental runs (None without a store): its events and
+    ids, as :func:`pace_linkage.workbench.history.cluster_history` gives them."""
+    if bench.store is None:
+        return None
+    events, ids = _stored_history(bench)
+    if events.empty:
+        return {"events": [], "ids": []}
+    found = history.cluster_history(events, ids, run_ids, pd.DataFrame(records, columns=[SOURCE, RECORD_ID]))
+    id_col = history.id_column(events)
+    rows = found["events"].rename(columns={id_col: "id"})
+    return {"events": [plain(r) for r in rows.astype(object).where(rows.notna(), None).to_dict(orient="records")],
+            "ids": [plain(r) for r in found["ids"].astype(object).where(found["ids"].notna(), None)
+                    .to_dict(orient="records")]}
 
 
 def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
     """The cluster at ``threshold`` holding the record ``query`` names (a pace id of the run, or
-    ``source/record_id``): its records, the scored pairs between them and the run's conflicts for it."""
+    ``source/record_id``): its records, the scored pairs between them, the run's conflicts for it and, with a
+    store, its history across incremental runs (:func:`cluster_history`; None without one)."""
     at = _find(bench, query.strip())
     if at is None:
         raise InputError("cluster: no record or pace id matches the search")
@@ -175,14 +227,16 @@ def cluster_view(bench: Workbench, query: str, threshold: float) -> dict:
               "match_weight": round(float(pairs[MATCH_WEIGHT].iat[i]), 4) if MATCH_WEIGHT in pairs.columns else None,
               "match_probability": round(float(prob[i]), 6), "links": bool(prob[i] >= threshold)}
              for i in inside[np.argsort(-prob[inside], kind="stable")]]
-    ids = bench.cache.get("run_ids")
-    run_ids = sorted({str(ids[m]) for m in members}) if ids is not None else []
+    ids = _run_ids(bench)
+    run_ids = sorted({str(ids[m]) for m in members})
+    records = [record_key(bench.run, int(m)) for m in members]
     conflicts = []
     if "conflicts.csv" in bench.run.manifest.get("files", {}) and run_ids:
         table = pd.read_csv(bench.run.path / "conflicts.csv", dtype=str, keep_default_na=False)
         conflicts = table[table["pace_id"].isin(run_ids)].to_dict(orient="records")
-    return {"threshold": threshold, "records": [record_key(bench.run, int(m)) for m in members], "pairs": edges,
+    return {"threshold": threshold, "records": records, "pairs": edges,
             "refused": refused_links(bench, labels, at, threshold), "run_pace_ids": run_ids, "conflicts": conflicts,
+            "history": cluster_history(bench, run_ids, records),
             "note": "pairs not listed were never compared; links at or above the threshold to records outside "
                     "the cluster were refused by a conflict rule (listed with their reasons)"}
 
@@ -285,13 +339,23 @@ def label_queue(bench: Workbench, seed: int = 42) -> dict:
 
 def save_label(bench: Workbench, pair: int, label: str) -> dict:
     """Keep ``label`` for scored pair ``pair`` in the run folder's clerical.csv (written atomically, 0600, the
-    manifest updated); the latest label of a pair wins."""
+    manifest updated); the latest label of a pair wins. With a store, the label is appended to its ``labels``
+    table first (keys and label, the run's id; one transaction; if the store refuses it, nothing is kept).
+    One label is saved at a time."""
+    with bench.saving:
+        return _save_label(bench, pair, label)
+
+
+def _save_label(bench: Workbench, pair: int, label: str) -> dict:
     if label not in LABELS:
         raise InputError(f"label: one of {', '.join(LABELS)}")
     pairs = bench.run.pairs
     if not 0 <= pair < len(pairs):
         raise InputError(f"pair: no scored pair number {pair}")
     row = pd.DataFrame([{**{c: str(pairs[c].iat[pair]) for c in PAIR_KEYS}, "label": label}])
+    if bench.store is not None:
+        with open_store(bench.store, create=False) as st:
+            st.append_labels(str(bench.run.manifest["run_id"]), row)
     labels = pd.concat([_labelled(bench)[[*PAIR_KEYS, "label"]], row], ignore_index=True)
     labels = labels.drop_duplicates(PAIR_KEYS, keep="last").sort_values(PAIR_KEYS, kind="stable")
     decided = review.clerical_frame(labels, _read_keyed(bench, "clerical.csv"))
@@ -301,5 +365,6 @@ def save_label(bench: Workbench, pair: int, label: str) -> dict:
     return label_queue(bench)
 
 
-__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_view", "curve_rows", "figures_at", "given_labels",
-           "label_queue", "plain", "queue_sample", "record_key", "save_ids", "save_label", "waterfall"]
+__all__ = ["LABELS", "LABELS_NAME", "Workbench", "by_partner", "cluster_history", "cluster_view", "curve_rows",
+           "figures_at", "given_labels", "label_queue", "plain", "queue_sample", "record_key", "save_ids", "save_label",
+           "waterfall"]

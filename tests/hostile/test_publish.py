@@ -441,7 +441,7 @@ class Increment:
         self.url, self.folder, self.run_id, self.cfg = url, folder, run_id, load_config()
         self.batches, self.failures = read_batches(self.cfg, folder / "extracts")
         self.records = assemble(self.batches)
-        self.state, self.model, self.version = load_state.fn(url, self.cfg, self.records, run_id)
+        self.state, self.model, self.version, _, _ = load_state.fn(url, self.cfg, self.records, run_id)
 
     def finish(self) -> dict:
         from flows.incremental import link_batch, store_increment

@@ -230,3 +230,17 @@ def test_a_partner_role_reads_only_the_values_released_to_it(url):
             assert con.execute("SELECT count(*) FROM pace.released").fetchall() == [(0,)]
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 con.execute("DELETE FROM pace.released")
+
+
+def test_workbench_labels_append_in_order_on_postgresql_and_no_partner_reads_them(url):
+    write(url)
+    label = pd.DataFrame([{"source_l": "dwp", "record_id_l": "000", "source_r": "sds", "record_id_r": "000",
+                           "label": "non-match"}])
+    with store.open_store(url, create=False) as st:
+        assert st.append_labels("r1", label) == [1]
+        assert st.append_labels("r1", pd.concat([label.assign(label="match"), label], ignore_index=True)) == [2, 3]
+        back = st.read(store.LABELS)
+    assert back.columns.tolist() == ["run_id", *store.LABEL_COLUMNS, "seq"]
+    assert back["seq"].tolist() == [1, 2, 3] and back["label"].tolist() == ["non-match", "match", "non-match"]
+    with as_role(url, "pace_dwp") as con, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        con.execute("SELECT * FROM pace.labels")

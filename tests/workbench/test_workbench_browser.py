@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from run_folder import bench_run  # noqa: F401, F811 (the fixture)
+from run_folder import bench_run, deliveries  # noqa: F401, F811 (the fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background
 class Server:
     """The workbench served by uvicorn on 127.0.0.1 in a thread, as the command serves it."""
 
-    def __init__(self, folder: Path, token: str, extracts: Path | None = None):
+    def __init__(self, folder: Path, token: str, extracts: Path | None = None, store: str | None = None):
         import uvicorn
 
         from flows.api import free_port
@@ -34,7 +34,7 @@ class Server:
         cfg = load_config()
         values = (read_sources(cfg, extracts), cfg) if extracts is not None else ()
         self.port = free_port()
-        config = uvicorn.Config(create_app(folder, token, self.port, *values), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(create_app(folder, token, self.port, *values, store=store), host="127.0.0.1", port=self.port,
                                 access_log=False, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -153,3 +153,32 @@ def test_an_analyst_moves_the_threshold_looks_inside_and_labels_pairs_that_stay_
     assert all(status == 403 for _, status in failed)
     assert all("403" in e for e in errors), errors
     assert requests and all(u.startswith("http://127.0.0.1:") for u in requests)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it as root)")
+def test_with_a_store_the_cluster_studio_draws_the_ids_history_as_tables(bench_run, deliveries, tmp_path):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    folder = shutil.copytree(bench_run, tmp_path / "run")
+    db = shutil.copy(deliveries["db"], tmp_path / "pace.duckdb")
+    a = deliveries["a"]
+    server = Server(folder, "browser-test-token", store=str(db))
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{server.port}/?token=browser-test-token")
+            page.wait_for_selector("body[data-ready=yes]")
+            page.fill("#cluster-query", f"{a['source']}/{a['record_id']}")
+            page.click("#cluster-form button")
+            page.wait_for_selector("#cluster-history tbody tr")
+            events = page.locator("#cluster-history tbody td:nth-child(3)").all_text_contents()
+            runs = page.locator("#cluster-history tbody td:nth-child(1)").all_text_contents()
+            statuses = page.locator("#cluster-ids tbody td:nth-child(2)").all_text_contents()
+            browser.close()
+    finally:
+        server.stop()
+    assert "merged" in events and "created" in events and set(runs) == {"m1", "m2"}
+    assert sorted(statuses) == ["active", "retired"] and not errors

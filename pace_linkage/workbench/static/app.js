@@ -243,6 +243,24 @@ async function showCluster(query) {
     const k = document.createElement("div"); el.appendChild(k);
     table(k, ["kind", "count", "resolution"], c.conflicts.map((r) => [r.kind, r.count, r.resolution]));
   }
+  if (c.history) showHistory(el, c.history);
+}
+
+function showHistory(el, h) {
+  // the cluster's persistent ids across the store's incremental runs: the ids, then every event, in order
+  const title = document.createElement("h3"); title.textContent = "History across incremental runs"; el.appendChild(title);
+  if (!h.events.length) {
+    const none = document.createElement("p"); none.className = "note";
+    none.textContent = "The store holds no incremental history for these records."; el.appendChild(none);
+    return;
+  }
+  const ids = document.createElement("div"); el.appendChild(ids);
+  table(ids, ["id", "status", "now", "created in run", "last changed in run"],
+    h.ids.map((r) => [r.id, r.status, r.now, r.created_run || "–", r.changed_run || "–"])).id = "cluster-ids";
+  const events = document.createElement("div"); el.appendChild(events);
+  table(events, ["run", "seq", "event", "id", "other id", "record", "detail"],
+    h.events.map((r) => [r.run_id, String(r.seq), r.event, r.id || "–", r.other_id || "–",
+      r.source ? `${r.source}/${r.record_id}` : "–", r.detail || ""])).id = "cluster-history";
 }
 
 function sortable(t) {
