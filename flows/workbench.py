@@ -29,13 +29,15 @@ def workbench(
     save_to: Annotated[Path | None, typer.Option("--save-to", help="Folder where 'Save these ids' writes a set of ids at the chosen threshold (ids-at-<threshold>/, as `recluster` writes); not inside --run. Without it nothing is saved.")] = None,
     extracts: Annotated[Path | None, typer.Option("--extracts", help="The extracts the run linked: pairs then show both records' normalised values (read once at start, shown only in the page).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="The run's top-level config, to normalise the extracts (default config/pace.yaml).")] = None,
+    truth: Annotated[Path | None, typer.Option("--truth", help="Truth CSV (source,record_id,person_id): the curve and the figures at any threshold are then measured too, beside the estimates.")] = None,
     store: Annotated[str | None, typer.Option("--store", help="The central store (a DuckDB path, duckdb:// or postgresql:// URL, as for run): "
                                               "cluster histories across incremental runs, and labels kept there too.")] = None,
 ) -> None:
     """Open a finished run in a local web application: choose a threshold and see what it would give (estimated without truth), look inside clusters and pairs, label pairs with the keyboard.
 
     It listens on 127.0.0.1 only and prints an address with a random token: open that address in your browser;
-    a request without the token is refused. With --extracts, a pair's waterfall shows both records' normalised
+    a request without the token is refused. With --truth, the figures are measured as well as estimated.
+    With --extracts, a pair's waterfall shows both records' normalised
     values (held in memory, shown only in the page, never logged). Labels are kept in the run folder (labels.csv,
     and the decisions in clerical.csv for `recluster --clerical` and the next incremental run); with --save-to,
     the ids at the chosen threshold can be saved as a set of their own, the labels' decisions honoured. Stop it
@@ -57,8 +59,11 @@ def workbench(
             raise InputError(problem.replace("--out", "--save-to", 1))
         port = port or free_port()
         token = secrets.token_urlsafe(32)
+        from pace_linkage.evaluate.metrics import load_truth
+
         records, cfg = _records(extracts, config) if extracts is not None else (None, None)
-        application = create_app(run_dir, token, port, records, cfg, save_to=save_to, store=store)
+        application = create_app(run_dir, token, port, records, cfg, save_to=save_to, store=store,
+                                 truth=None if truth is None else load_truth(truth))
         values = application.state.bench.values
     except Exception as exc:  # noqa: BLE001
         fail(exc)

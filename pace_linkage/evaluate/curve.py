@@ -170,19 +170,21 @@ def run_inputs(run, estimated: dict | None, person: np.ndarray | None,
     return CurveInputs(n, left, right, prob, labels_at, float(run.threshold), estimated, person)
 
 
-def folder_inputs(run, truth: pd.DataFrame | None = None) -> CurveInputs:
+def folder_inputs(run, truth: pd.DataFrame | None = None,
+                  labels_at: Callable[[float], np.ndarray] | None = None) -> CurveInputs:
     """The curve's inputs of a finished run folder (a :class:`pace_linkage.evaluate.runfolder.RunData`), clustered
-    from its stored codes (:class:`pace_linkage.evaluate.recluster.Reclusterer`)."""
+    from its stored codes (:class:`pace_linkage.evaluate.recluster.Reclusterer`, or ``labels_at`` when the caller
+    holds one)."""
     from pace_linkage.evaluate.quality import person_codes
     from pace_linkage.evaluate.recluster import Reclusterer
     from pace_linkage.schema import LEFT, MATCH_PROBABILITY, RIGHT
 
-    clustering = Reclusterer.load(run)
+    labels_at = labels_at or Reclusterer.load(run).labels
     person = None if truth is None else person_codes(run.records, truth).codes
     if run.threshold is None:
         raise ValueError("folder_inputs: the run records no threshold")
     return CurveInputs(len(run.records), run.pairs[LEFT].to_numpy(), run.pairs[RIGHT].to_numpy(),
-                       run.pairs[MATCH_PROBABILITY].to_numpy(np.float64), clustering.labels, float(run.threshold),
+                       run.pairs[MATCH_PROBABILITY].to_numpy(np.float64), labels_at, float(run.threshold),
                        run.metrics.get("estimated"), person)
 
 

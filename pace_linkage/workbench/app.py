@@ -41,15 +41,16 @@ def _vendor(name: str) -> str:
 
 
 def create_app(run_dir: Path, token: str, port: int | None = None, records=None, cfg=None,
-               save_to: Path | None = None, store: str | None = None):
+               save_to: Path | None = None, store: str | None = None, truth=None):
     """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; given ``records`` (the
     extracts read and normalised with ``cfg``) waterfalls show the records' values; sets of ids are saved under
     ``save_to`` (None: saving is refused); with the central store at the URL ``store``, cluster histories, and
-    labels kept there too. The workbench is ``app.state.bench``."""
+    labels kept there too; with ``truth`` (a truth frame) the figures measured too. The workbench is
+    ``app.state.bench``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-    bench = views.Workbench.open(Path(run_dir), records, cfg, store=store)
+    bench = views.Workbench.open(Path(run_dir), records, cfg, store=store, truth=truth)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())

@@ -62,7 +62,7 @@ class Workbench:
     run: RunData
     model: FSModel | None
     clustering: Reclusterer
-    inputs: curve.CurveInputs
+    inputs: curve.CurveInputs | None  # set by open, over the workbench's own clustering
     threshold: float
     store: str | None = None
     cache: dict = field(default_factory=dict)
@@ -71,10 +71,10 @@ class Workbench:
 
     @classmethod
     def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None,
-             store: str | None = None) -> Workbench:
+             store: str | None = None, truth: pd.DataFrame | None = None) -> Workbench:
         """The run folder ``run_dir``; with ``records`` (the extracts read and normalised with ``cfg``) its
         records' values too (:mod:`pace_linkage.workbench.values`); with ``store``, the store at that URL, which
-        must exist."""
+        must exist; with ``truth`` (:func:`pace_linkage.evaluate.metrics.load_truth`), the figures measured."""
         if store is not None:
             parse_url(store)  # a bad location is refused before the run is read
         run = load_run(Path(run_dir))
@@ -91,8 +91,9 @@ class Workbench:
             except LinkageError:
                 raise InputError(f"{run.path / 'model.json'}: cannot be read as the run's model") from None
         values = None if records is None or cfg is None else record_values(run, records, cfg)
-        return cls(run, model, Reclusterer.load(run), curve.folder_inputs(run), float(run.threshold), store,
-                   values=values)
+        bench = cls(run, model, Reclusterer.load(run), None, float(run.threshold), store, values=values)
+        bench.inputs = curve.folder_inputs(run, truth, labels_at=bench.labels_at)  # one clustering, its cache shared
+        return bench
 
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
@@ -123,9 +124,7 @@ def figures_at(bench: Workbench, threshold: float) -> dict:
     """The curve's figures at ``threshold`` (strictly between 0 and 1)."""
     if not 0 < threshold < 1:
         raise InputError("threshold: must be strictly between 0 and 1")
-    inputs = curve.CurveInputs(bench.inputs.n, bench.inputs.left, bench.inputs.right, bench.inputs.probability,
-                               bench.labels_at, bench.inputs.run_threshold, bench.inputs.estimated)
-    rows = curve.threshold_curve(inputs, [threshold]).to_dict(orient="records")  # ints stay ints
+    rows = curve.threshold_curve(bench.inputs, [threshold]).to_dict(orient="records")  # ints stay ints
     return plain(next(r for r in rows if r["threshold"] == threshold))
 
 

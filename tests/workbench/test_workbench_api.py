@@ -144,3 +144,18 @@ def test_a_cluster_lists_the_links_refused_at_the_threshold_with_the_rule_that_r
         assert r["probability"] >= t and r["other_cluster_records"] >= 1 and r["reasons"]
         assert all(x.split(":")[0] in ("size limit", "conflict", "duplicate-free source") for x in r["reasons"])
     assert view["refused"] == sorted(view["refused"], key=lambda r: -r["probability"])
+
+
+def test_with_truth_the_figures_at_the_runs_threshold_are_the_runs_measured_ones(folder, synth_data):
+    from pace_linkage.evaluate.metrics import load_truth
+
+    c = TestClient(create_app(folder, TOKEN, truth=load_truth(synth_data / "truth.csv")), base_url="http://127.0.0.1")
+    c.get(f"/?token={TOKEN}", follow_redirects=False)
+    run = c.get("/api/run").json()
+    assert run["truth"] is True
+    at = c.get(f"/api/threshold?t={run['threshold']}").json()
+    measured = load_run(folder).metrics["pairwise"]
+    assert at["precision"] == pytest.approx(measured["precision"], abs=1e-6)
+    assert at["recall"] == pytest.approx(measured["recall"], abs=1e-6)
+    assert all("precision" in r for r in c.get("/api/curve").json())
+    assert client(folder).get("/api/run").json()["truth"] is False

@@ -311,7 +311,7 @@ async function label(value) {
 document.addEventListener("DOMContentLoaded", async () => {
   const run = await api("/api/run");
   $("run-facts").textContent = `${fmt(run.records)} records, ${fmt(run.pairs)} scored pairs; the run linked at ${run.threshold}` +
-    (run.truth ? "; the run had truth" : "; no truth: figures are estimated");
+    (run.truth ? "; truth given: figures measured as well as estimated" : "; no truth given (--truth): figures are estimated");
   const slider = $("threshold");
   slider.value = run.threshold;
   let timer = null;
