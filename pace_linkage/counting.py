@@ -28,3 +28,16 @@ def pairs_sharing_code(codes) -> int:
     codes = np.asarray(codes, dtype=np.int64)
     codes = codes[codes >= 0]
     return pairs_within_groups(np.bincount(codes)) if len(codes) else 0
+
+
+def distinct_ints(values) -> np.ndarray:
+    """The distinct values of an integer array, ascending: ``np.unique(values)``, by sorting a copy. (NumPy's own
+    ``unique`` without counts or indices goes through a hash table, several times slower than a sort once the
+    values are many and mostly distinct, as record and cluster codes are.)"""
+    s = np.sort(np.asarray(values).ravel())
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]

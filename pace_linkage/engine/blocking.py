@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pace_linkage.counting import choose2, pairs_sharing_code, pairs_within_groups
+from pace_linkage.counting import choose2, distinct_ints, pairs_sharing_code, pairs_within_groups
 from pace_linkage.engine.keys import key_frame
 from pace_linkage.engine.settings import BlockingRule
 from pace_linkage.errors import LinkageError
@@ -99,7 +99,7 @@ def _new_group_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of records sharing a non-negative key with at least one new record (new members of a
     group sorted first, each paired with the members after it). Positions, not yet ordered l < r."""
-    new_keys = np.unique(key[new & (key >= 0)])
+    new_keys = distinct_ints(key[new & (key >= 0)])
     pos = np.flatnonzero((key >= 0) & np.isin(key, new_keys))  # only groups holding a new record
     if len(pos) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)

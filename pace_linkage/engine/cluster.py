@@ -40,6 +40,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from pace_linkage.counting import distinct_ints
 from pace_linkage.engine.blocking import column_codes
 from pace_linkage.engine.near import near_pairs
 from pace_linkage.engine.settings import ClusteringSettings
@@ -127,7 +128,7 @@ def _conflicts(
         if not ok.any():
             continue
         width = int(codes.max()) + 1
-        distinct = np.unique(labels[ok] * width + codes[ok])
+        distinct = distinct_ints(labels[ok] * width + codes[ok])
         per_label = np.bincount(distinct // width, minlength=n_labels)
         bad = np.flatnonzero(per_label > 1)
         if len(bad) and vals.tolerance > 0:  # near-identical values (keying errors) are one value
@@ -168,7 +169,7 @@ def _cluster_at(
     if not found or (flag and not len(clerical_bad)):
         return labels, [(bad, cnt, kind) for bad, cnt, kind in found], 0
     # flag: only the components breaking a cannot-link decision are re-clustered, by the decisions alone
-    bad_labels = clerical_bad if flag else np.unique(np.concatenate([b for b, _, _ in found]))
+    bad_labels = clerical_bad if flag else distinct_ints(np.concatenate([b for b, _, _ in found]))
     nodes = np.flatnonzero(np.isin(labels, bad_labels))
     e_idx = np.flatnonzero(np.isin(labels[l_], bad_labels))
     local = np.full(n, -1, dtype=np.int64)
@@ -291,7 +292,7 @@ def _pace_ids(keys: np.ndarray, labels: np.ndarray, key_rank: np.ndarray, id_pre
     if hashes is None:
         hashes = np.full(len(keys), None, dtype=object)
         cache["hashes"] = hashes
-    need = np.unique(rep)
+    need = distinct_ints(rep)
     need = need[pd.isna(hashes[need])]
     # surrogatepass: the UTF-8 bytes of every valid key, and no crash on a lone surrogate (the readers quarantine
     # such rows; a frame handed to the engine directly may still hold one)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pace_linkage.counting import distinct_ints
 from pace_linkage.engine import partition
 from pace_linkage.engine.blocking import BlockingResult, block
 from pace_linkage.engine.cluster import ClusterResult, cluster
@@ -171,7 +172,7 @@ class Linker:
         it (same index, same rule codes). A frame's rows are taken before its context is built, so nothing
         is copied per record of the whole frame."""
         l_, r_ = pairs[LEFT].to_numpy(np.int64), pairs[RIGHT].to_numpy(np.int64)
-        involved = np.unique(np.concatenate([l_, r_]))
+        involved = distinct_ints(np.concatenate([l_, r_]))
         if isinstance(records, PartitionContext):
             ctx, n = records.subset(involved), len(records.records)
         else:

@@ -90,29 +90,44 @@ def _labels_once(inputs: CurveInputs) -> CurveInputs:
                        inputs.estimated, inputs.person)
 
 
-def _calibration(inputs: CurveInputs) -> tuple[float, float]:
-    """(q, M): the expected match rate of cluster pairs never scored, and the expected true pairs in all."""
-    labels = inputs.labels_at(inputs.run_threshold)
-    s_in, l_in, pairs, _, _ = _inside(inputs, labels)
+def _calibration(inputs: CurveInputs, at_run: tuple) -> tuple[float, float]:
+    """(q, M): the expected match rate of cluster pairs never scored, and the expected true pairs in all
+    (``at_run``: :func:`_inside` at the run's threshold)."""
+    s_in, l_in, pairs, _, _ = at_run
     est = inputs.estimated or {}
     linked, recall = est.get("expected_true_pairs_linked"), est.get("recall")
     if linked is None or not recall:
-        across = ~same_code(labels, inputs.left, inputs.right)
+        across = ~same_code(inputs.labels_at(inputs.run_threshold), inputs.left, inputs.right)
         return 1.0, s_in + (pairs - l_in) + float(inputs.probability[across].sum())
     unscored = pairs - l_in
     q = min(1.0, max(0.0, float(est.get("recovered_by_clustering", 0.0)) / unscored)) if unscored else 1.0
     return q, float(linked) / float(recall)
 
 
-def threshold_curve(inputs: CurveInputs, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
-    """One row per threshold (ascending): the columns of :data:`CURVE_COLUMNS`, and with truth
-    (``inputs.person``) those of :data:`TRUTH_COLUMNS` (see the module rules)."""
+def cluster_figures(inputs: CurveInputs, thresholds: Sequence[float] | None = None) -> dict[float, tuple]:
+    """What the curve reads of the clusters at each threshold of its grid, none of it from the label-free
+    estimate: ``{threshold: (_inside figures, truth counts or None)}``. The costly part of the curve (a clustering
+    at each threshold), so a caller may compute it while the estimate is made (:func:`threshold_curve`'s
+    ``figures``)."""
     inputs = _labels_once(inputs)
-    q, total = _calibration(inputs)
-    rows = []
+    out = {}
     for t in grid(inputs.run_threshold, thresholds):
         labels = inputs.labels_at(float(t))
-        s_in, l_in, pairs, clusters, linked = _inside(inputs, labels)
+        out[float(t)] = (_inside(inputs, labels), None if inputs.person is None else pair_counts(labels, inputs.person))
+    return out
+
+
+def threshold_curve(inputs: CurveInputs, thresholds: Sequence[float] | None = None,
+                    figures: dict[float, tuple] | None = None) -> pd.DataFrame:
+    """One row per threshold (ascending): the columns of :data:`CURVE_COLUMNS`, and with truth
+    (``inputs.person``) those of :data:`TRUTH_COLUMNS` (see the module rules). ``figures``:
+    :func:`cluster_figures` of the same inputs and thresholds, when computed already."""
+    inputs = _labels_once(inputs)
+    figures = cluster_figures(inputs, thresholds) if figures is None else figures
+    q, total = _calibration(inputs, figures[float(inputs.run_threshold)][0])
+    rows = []
+    for t in grid(inputs.run_threshold, thresholds):
+        (s_in, l_in, pairs, clusters, linked), counts = figures[float(t)]
         true_links = min(float(pairs), s_in + q * (pairs - l_in))
         precision, recall = ratio(true_links, pairs), ratio(true_links, total)
         row = {"threshold": float(t), "match_weight": float(np.log2(t / (1.0 - t))),
@@ -120,8 +135,7 @@ def threshold_curve(inputs: CurveInputs, thresholds: Sequence[float] | None = No
                "linked_records": linked, "cluster_pairs": pairs, "est_precision": precision,
                "est_recall": recall, "est_f1": f1_score(precision, recall), "est_true_links": true_links,
                "est_false_links": pairs - true_links, "est_missed": max(0.0, total - true_links)}
-        if inputs.person is not None:
-            counts = pair_counts(labels, inputs.person)
+        if counts is not None:
             row.update({**scores(counts), "tp": counts["tp"], "fp": counts["fp"], "fn": counts["fn"]})
         rows.append(row)
     columns = CURVE_COLUMNS + (TRUTH_COLUMNS if inputs.person is not None else [])
@@ -188,5 +202,6 @@ def folder_inputs(run, truth: pd.DataFrame | None = None,
                        run.metrics.get("estimated"), person)
 
 
-__all__ = ["CURVE_COLUMNS", "FINE_GRID", "METRICS_GRID", "TRUTH_COLUMNS", "CurveInputs", "curve_rows", "folder_inputs", "grid",
+__all__ = ["CURVE_COLUMNS", "FINE_GRID", "METRICS_GRID", "TRUTH_COLUMNS", "CurveInputs", "cluster_figures", "curve_rows",
+           "folder_inputs", "grid",
            "run_inputs", "threshold_curve"]

@@ -10,8 +10,10 @@ their own entries (:meth:`pace_linkage.features.Feature.metrics`); the outputs a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,6 +315,8 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
     cache = ColumnCache(run.records, run.take_column_codes())
     cluster = evaluate.group_codes(clusters[id_col])  # the clusters as codes, once: every figure below reads them
     in_order = clusters_in_record_order(run)  # then they are the records' clusters too
+    person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
+    ahead = _curve_ahead(run, person, cluster if in_order else None)  # clustered while the estimate is made
     doc: dict = {
         "run": {"config_hash": cfg.hash(), "version": VERSION, "seed": cfg.seed,
                 "threshold": run.threshold, "sources": sources, "entity": cfg.entity, "id_column": id_col},
@@ -344,12 +348,9 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         doc["explanations"], explained = explain_pairs(run, *near, cache), near[0]
     for feature in features:
         doc.update(feature.metrics(run, truth))
-    person = run_person_codes(run, truth)  # the truth as codes, once: every figure below reads them
     doc["linked_less"] = linked_less_metrics(run, person, cache, cluster if in_order else None)
-    if len(run.records) and len(run.scored):  # the same figures tune and the workbench show, at a few thresholds
-        inputs = curve.run_inputs(run, doc["estimated"], None if person is None else person.codes,
-                                  cluster if in_order else None)
-        doc["threshold_curve"] = curve.curve_rows(curve.threshold_curve(inputs))
+    if ahead is not None:  # the same figures tune and the workbench show, at a few thresholds
+        doc["threshold_curve"] = _curve_rows(ahead, doc["estimated"])
     if person is not None:
         of_clusters = person if in_order else truth
         doc["pairwise"] = evaluate.pairwise_metrics(clusters, of_clusters, id_column=id_col, cluster=cluster)
@@ -368,6 +369,29 @@ def build_metrics(run: RunResults, truth: pd.DataFrame | None, *, features: Sequ
         if run.cfg.report.top_errors:
             doc["top_errors"] = top_errors(run, code, run.cfg.report.top_errors, cache, explained)
     return doc
+
+
+def _curve_ahead(run: RunResults, person: evaluate.PersonCodes | None,
+                 cluster: np.ndarray | None) -> tuple[curve.CurveInputs, Future] | None:
+    """The threshold curve's inputs, and its clusterings at each threshold (:func:`curve.cluster_figures`, which
+    do not read the label-free estimate) started in a thread of their own, so they are made while the estimate
+    is (on another core: numpy and scipy release the interpreter lock for most of that work). The figures are
+    the same as made in turn. None for a run without records or pairs."""
+    if not (len(run.records) and len(run.scored)):
+        return None
+    inputs = curve.run_inputs(run, None, None if person is None else person.codes, cluster)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="threshold-curve")
+    try:
+        return inputs, pool.submit(curve.cluster_figures, inputs)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
+
+def _curve_rows(ahead: tuple[curve.CurveInputs, Future], estimated: dict) -> list[dict]:
+    """metrics.json's ``threshold_curve`` from :func:`_curve_ahead`'s clusterings and the label-free estimate."""
+    inputs, figures = ahead
+    inputs = dataclasses.replace(inputs, estimated=estimated)
+    return curve.curve_rows(curve.threshold_curve(inputs, figures=figures.result()))
 
 
 def estimated_metrics(run: RunResults, probs: np.ndarray, cache: ColumnCache | None = None,

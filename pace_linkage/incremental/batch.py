@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from pace_linkage.config import PaceConfig
+from pace_linkage.counting import distinct_ints
 from pace_linkage.engine.blocking import BlockingResult, within_group_pairs
 from pace_linkage.engine.linker import Linker
 from pace_linkage.engine.model import FSModel, check_compatible
@@ -244,7 +245,7 @@ def _classify(state: State, batch: pd.DataFrame, cfg: PaceConfig, run_id: str, d
     # a cannot-link between two unchanged records of one person: that person is re-clustered from evidence
     cl, cr = d.left[d.cannot], d.right[d.cannot]
     inside = kept[cl] & kept[cr] & (own_code[cl] == own_code[cr]) & (own_code[cl] >= 0)
-    broken_codes = np.unique(own_code[cl[inside]])
+    broken_codes = distinct_ints(own_code[cl[inside]])
     broken = kept & np.isin(own_code, broken_codes)
     return _Classified(state=state, work=work, decisions=decisions, clerical_counts=clerical_counts, positions=d,
                        broken_codes=broken_codes, broken=broken)
@@ -446,7 +447,7 @@ def _touched(c: _Classified, e_l: np.ndarray, e_r: np.ndarray) -> np.ndarray:
         touched[ends] = True
     ml, mr = d.left[d.must], d.right[d.must]
     for _ in range(len(own_code) + 1):  # whole persons, and whatever stored must-links pull in
-        touched |= np.isin(own_code, np.unique(own_code[touched & (own_code >= 0)]))
+        touched |= np.isin(own_code, distinct_ints(own_code[touched & (own_code >= 0)]))
         pull = touched[ml] ^ touched[mr]
         if not pull.any():
             break
