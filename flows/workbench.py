@@ -48,6 +48,7 @@ def workbench(
     run against that store honours match / non-match labels as --clerical decisions. Without it no store is touched.
     """
     import secrets
+    import sys
 
     try:
         from flows.api import free_port
@@ -59,6 +60,8 @@ def workbench(
             raise InputError(problem.replace("--out", "--save-to", 1))
         port = port or free_port()
         token = secrets.token_urlsafe(32)
+        if sys.stderr.isatty():  # progress for a person at a terminal (a million records take about 15 s)
+            typer.echo(f"workbench    reading {run_dir} ...", err=True)
         from pace_linkage.evaluate.metrics import load_truth
 
         records, cfg = _records(extracts, config) if extracts is not None else (None, None)
