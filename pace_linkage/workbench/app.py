@@ -17,6 +17,7 @@ Rules (the page shows record ids and holds labels, so only its analyst may reach
 from __future__ import annotations
 
 import hmac
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def _vendor(name: str) -> str:
     return resources.files("pace_linkage.report").joinpath("vendor", name).read_text(encoding="utf-8")
 
 
+def _warm_curve(bench: views.Workbench) -> None:
+    """Make the fine curve ahead of the page's request; a failure is left for that request to answer (as one
+    line), never printed from this thread."""
+    try:
+        views.curve_rows(bench)
+    except Exception:  # noqa: BLE001, S110 -- the request makes it again and answers the error
+        pass
+
+
 def create_app(run_dir: Path, token: str, port: int | None = None, records=None, cfg=None,
                save_to: Path | None = None, store: str | None = None, truth=None):
     """The FastAPI application over the run folder ``run_dir``, reachable with ``token``; given ``records`` (the
@@ -51,6 +61,8 @@ def create_app(run_dir: Path, token: str, port: int | None = None, records=None,
     from fastapi.responses import JSONResponse, RedirectResponse, Response
 
     bench = views.Workbench.open(Path(run_dir), records, cfg, store=store, truth=truth)
+    # the curve the page asks for first (seconds at a million records) is made while the browser opens
+    threading.Thread(target=_warm_curve, args=(bench,), name="workbench-curve", daemon=True).start()
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bench = bench
     hosts = {"127.0.0.1", "localhost"} | ({f"127.0.0.1:{port}", f"localhost:{port}"} if port else set())

@@ -68,6 +68,7 @@ class Workbench:
     cache: dict = field(default_factory=dict)
     values: RecordValues | None = None  # the records' normalised values, when the extracts were given
     saving: threading.Lock = field(default_factory=threading.Lock)  # one label at a time (requests run in threads)
+    curving: threading.Lock = field(default_factory=threading.Lock)  # the fine curve is made once
 
     @classmethod
     def open(cls, run_dir: Path, records: pd.DataFrame | None = None, cfg: PaceConfig | None = None,
@@ -100,7 +101,7 @@ class Workbench:
         if key not in self.cache:
             held = [k for k in self.cache if isinstance(k, tuple) and k[0] == "labels"]
             for k in held[:-16]:  # a slider visits many thresholds: keep the latest few (and nothing else goes)
-                del self.cache[k]
+                self.cache.pop(k, None)  # requests run in threads: another may have dropped it
             self.cache[key] = self.clustering.labels(float(threshold))
         return self.cache[key]
 
@@ -113,10 +114,12 @@ def plain(row: dict) -> dict:
 
 
 def curve_rows(bench: Workbench) -> list[dict]:
-    """The threshold curve on the fine grid (estimated, and measured if the run had truth)."""
-    if "curve" not in bench.cache:
-        frame = curve.threshold_curve(bench.inputs, curve.FINE_GRID)
-        bench.cache["curve"] = [plain(r) for r in frame.to_dict(orient="records")]
+    """The threshold curve on the fine grid (estimated, and measured if the run had truth), made once (the
+    application starts making it as it starts: a clustering at each of the grid's thresholds)."""
+    with bench.curving:
+        if "curve" not in bench.cache:
+            frame = curve.threshold_curve(bench.inputs, curve.FINE_GRID)
+            bench.cache["curve"] = [plain(r) for r in frame.to_dict(orient="records")]
     return bench.cache["curve"]
 
 
