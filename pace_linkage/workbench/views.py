@@ -99,7 +99,7 @@ class Workbench:
     def labels_at(self, threshold: float) -> np.ndarray:
         key = ("labels", float(threshold))
         if key not in self.cache:
-            held = [k for k in self.cache if isinstance(k, tuple) and k[0] == "labels"]
+            held = [k for k in list(self.cache) if isinstance(k, tuple) and k[0] == "labels"]  # a copy: threads
             for k in held[:-16]:  # a slider visits many thresholds: keep the latest few (and nothing else goes)
                 self.cache.pop(k, None)  # requests run in threads: another may have dropped it
             self.cache[key] = self.clustering.labels(float(threshold))
