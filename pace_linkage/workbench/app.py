@@ -125,7 +125,7 @@ def _routes(app, bench: views.Workbench, save_to: Path | None) -> None:
     def run_facts() -> dict:
         return {"threshold": bench.threshold, "can_save": save_to is not None, "values": bench.values is not None,
                 "store": bench.store is not None, "records": int(len(bench.run.records)),
-                "pairs": int(len(bench.run.pairs)), "truth": any("precision" in r for r in views.curve_rows(bench))}
+                "pairs": int(len(bench.run.pairs)), "truth": bench.inputs.person is not None}
 
     @app.get("/api/curve")
     def curve_rows() -> list:
